@@ -1,0 +1,1 @@
+"""Backends answer requests: vLLM (offline engine), Hugging Face transformers."""

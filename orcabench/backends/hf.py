@@ -1,0 +1,150 @@
+"""Hugging Face transformers backend: batched, length-sorted, left-padded greedy decoding."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Sequence
+from itertools import groupby
+from typing import Any
+
+import torch
+import transformers
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from orcabench.backends.base import encode_loglikelihood, encode_prompt, truncate_at_stop
+from orcabench.types import Completion, OrcabenchError, Request
+
+_HF_ENGINE_KEYS = {"dtype", "device", "max_model_len", "revision", "trust_remote_code", "attn_implementation"}
+
+
+def _torch_dtype(name: str) -> torch.dtype | str:
+    if name == "auto":
+        return "auto"
+    try:
+        dtype = getattr(torch, {"bf16": "bfloat16", "fp16": "float16", "half": "float16", "float": "float32", "fp32": "float32"}.get(name, name))
+    except AttributeError as error:
+        raise OrcabenchError(f"unknown dtype {name!r}: use bfloat16, float16, float32 or auto") from error
+    if not isinstance(dtype, torch.dtype):
+        raise OrcabenchError(f"unknown dtype {name!r}: use bfloat16, float16, float32 or auto")
+    return dtype
+
+
+class HFBackend:
+    name = "hf"
+
+    def __init__(self, model_path: str, engine: dict[str, Any], seed: int, batch_size: int) -> None:
+        ignored = sorted(set(engine) - _HF_ENGINE_KEYS)
+        if ignored:
+            warnings.warn(f"hf backend ignores engine settings meant for vLLM: {', '.join(ignored)}", stacklevel=2)
+        transformers.utils.logging.disable_progress_bar()
+        self.engine = engine
+        self.batch_size = batch_size
+        self.device = engine.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
+        torch.manual_seed(seed)
+        load_kwargs = {"revision": engine.get("revision"), "trust_remote_code": engine.get("trust_remote_code", False)}
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path, **load_kwargs)
+        self.model = AutoModelForCausalLM.from_pretrained(
+            model_path,
+            dtype=_torch_dtype(str(engine.get("dtype", "auto"))),
+            attn_implementation=engine.get("attn_implementation"),
+            **load_kwargs,
+        ).to(self.device)
+        self.model.eval()
+        config_eos = self.model.generation_config.eos_token_id
+        eos = [config_eos] if isinstance(config_eos, int) else list(config_eos or [])
+        if self.tokenizer.eos_token_id is not None and self.tokenizer.eos_token_id not in eos:
+            eos.append(self.tokenizer.eos_token_id)
+        self.eos_ids = eos
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos[0]
+        self.max_length = int(engine.get("max_model_len") or getattr(self.model.config, "max_position_embeddings", 4096))
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "backend": "hf",
+            "transformers": transformers.__version__,
+            "torch": torch.__version__,
+            "device": self.device,
+            "dtype": str(self.model.dtype).removeprefix("torch."),
+            "batch_size": self.batch_size,
+            "max_length": self.max_length,
+        }
+
+    def close(self) -> None:
+        del self.model
+
+    def answer(self, requests: Sequence[Request]) -> Iterator[list[tuple[int, Completion]]]:
+        generate = [(i, r) for i, r in enumerate(requests) if r.kind == "generate"]
+        loglikelihood = [(i, r) for i, r in enumerate(requests) if r.kind == "loglikelihood"]
+        yield from self._generate(generate)
+        yield from self._loglikelihood(loglikelihood)
+
+    def _batches(self, items: list[tuple[int, list[int], Request]]) -> Iterator[list[tuple[int, list[int], Request]]]:
+        # Requests with the same stop sequences share a batch (stopping is per batch
+        # setting); longest first so padding is small and memory errors come early.
+        by_stop = sorted(items, key=lambda item: (item[2].stop, -len(item[1])))
+        for _, group in groupby(by_stop, key=lambda item: item[2].stop):
+            members = list(group)
+            for start in range(0, len(members), self.batch_size):
+                yield members[start : start + self.batch_size]
+
+    @torch.inference_mode()
+    def _generate(self, items: list[tuple[int, Request]]) -> Iterator[list[tuple[int, Completion]]]:
+        encoded = [(index, encode_prompt(self.tokenizer, request), request) for index, request in items]
+        for batch in self._batches(encoded):
+            width = max(len(ids) for _, ids, _ in batch)
+            input_ids = torch.tensor([[self.pad_id] * (width - len(ids)) + ids for _, ids, _ in batch], device=self.device)
+            attention = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for _, ids, _ in batch], device=self.device)
+            stop = list(batch[0][2].stop)
+            output = self.model.generate(
+                input_ids=input_ids,
+                attention_mask=attention,
+                max_new_tokens=max(request.max_tokens for _, _, request in batch),
+                do_sample=False,
+                temperature=None,
+                top_p=None,
+                top_k=None,
+                pad_token_id=self.pad_id,
+                eos_token_id=self.eos_ids,
+                stop_strings=stop or None,
+                tokenizer=self.tokenizer if stop else None,
+            )
+            finished = []
+            for row, (index, ids, request) in enumerate(batch):
+                new = output[row, width:].tolist()[: request.max_tokens]
+                ended = next((k for k, token in enumerate(new) if token in self.eos_ids), None)
+                if ended is not None:
+                    new = new[: ended + 1]
+                text, stopped = truncate_at_stop(self.tokenizer.decode(new, skip_special_tokens=True), request.stop)
+                finish = "stop" if ended is not None or stopped else "length"
+                finished.append((index, Completion(text=text, prompt_tokens=len(ids), output_tokens=len(new), finish_reason=finish)))
+            yield finished
+
+    @torch.inference_mode()
+    def _loglikelihood(self, items: list[tuple[int, Request]]) -> Iterator[list[tuple[int, Completion]]]:
+        encoded = []
+        for index, request in items:
+            context, continuation = encode_loglikelihood(self.tokenizer, request)
+            if not context:  # the first token needs something to be predicted from
+                context = [self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None else self.eos_ids[0]]
+            whole = (context + continuation)[-(self.max_length + 1) :]
+            encoded.append((index, whole, request, len(continuation)))
+        encoded.sort(key=lambda item: -len(item[1]))
+        for start in range(0, len(encoded), self.batch_size):
+            batch = encoded[start : start + self.batch_size]
+            width = max(len(whole) - 1 for _, whole, _, _ in batch)
+            inputs = torch.tensor([whole[:-1] + [self.pad_id] * (width - len(whole) + 1) for _, whole, _, _ in batch], device=self.device)
+            attention = torch.tensor([[1] * (len(whole) - 1) + [0] * (width - len(whole) + 1) for _, whole, _, _ in batch], device=self.device)
+            logprobs = torch.log_softmax(self.model(input_ids=inputs, attention_mask=attention).logits.float(), dim=-1)
+            finished = []
+            for row, (index, whole, request, n_continuation) in enumerate(batch):
+                end = len(whole) - 1
+                positions = torch.arange(end - n_continuation, end, device=self.device)
+                targets = torch.tensor(whole[-n_continuation:], device=self.device)
+                scores = logprobs[row, positions]
+                completion = Completion(
+                    logprob=float(scores.gather(1, targets[:, None]).sum()),
+                    is_greedy=bool((scores.argmax(dim=-1) == targets).all()),
+                    prompt_tokens=len(whole),
+                )
+                finished.append((index, completion))
+            yield finished

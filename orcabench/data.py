@@ -1,0 +1,132 @@
+"""Benchmark data: from a local mirror in the upstream file layout, or from the Hub.
+
+A local mirror is a directory holding the upstream files under the paths each task's
+:class:`DataSpec` names (e.g. ``gsm8k/test.jsonl``); it is chosen with ``--data-dir`` or
+``ORCABENCH_DATA_DIR``. Without one, rows come from the Hugging Face Hub through the
+``datasets`` library (``pip install 'orcabench[hub]'``).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from orcabench.types import OrcabenchError
+
+DATA_DIR_ENV = "ORCABENCH_DATA_DIR"
+_stderr = Console(stderr=True)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Where a task's rows live: a Hub dataset and the upstream file(s) of a local mirror."""
+
+    hub_path: str
+    hub_split: str
+    local_files: tuple[str, ...]  # paths relative to the mirror root, read in order
+    hub_name: str | None = None
+    local_format: str = "jsonl"  # "jsonl" | "json-examples" (BBH) | "csv" (MMLU, no header)
+
+
+@dataclass(frozen=True)
+class Row:
+    values: dict[str, Any]
+    location: str  # "file:line" or "hub-id[index]", for error messages
+    source_file: str | None = None
+
+
+def resolve_data_dir(option: Path | None) -> Path | None:
+    if option is not None:
+        return option
+    env = os.environ.get(DATA_DIR_ENV)
+    return Path(env) if env else None
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_local(path: Path, relative: str, fmt: str, strict: bool) -> list[Row]:
+    rows: list[Row] = []
+    malformed: list[str] = []
+    if fmt == "jsonl":
+        with path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    value = json.loads(line)
+                except json.JSONDecodeError as error:
+                    malformed.append(f"{path}:{number}: {error.msg}")
+                    continue
+                if not isinstance(value, dict):
+                    malformed.append(f"{path}:{number}: expected a JSON object")
+                    continue
+                rows.append(Row(value, f"{relative}:{number}", relative))
+    elif fmt == "json-examples":
+        try:
+            examples = json.loads(path.read_text(encoding="utf-8"))["examples"]
+        except (json.JSONDecodeError, KeyError) as error:
+            raise OrcabenchError(f"{path}: not a BIG-bench style file with an 'examples' list ({error})") from error
+        rows = [Row(value, f"{relative}[{index}]", relative) for index, value in enumerate(examples)]
+    elif fmt == "csv":
+        with path.open(encoding="utf-8", newline="") as handle:
+            for number, values in enumerate(csv.reader(handle), start=1):
+                rows.append(Row({"columns": values}, f"{relative}:{number}", relative))
+    else:
+        raise ValueError(f"unknown local format {fmt}")
+    if malformed:
+        if strict:
+            raise OrcabenchError(f"malformed row {malformed[0]} (and {len(malformed) - 1} more); fix the file or drop --strict")
+        _stderr.print(f"[yellow]skipped {len(malformed)} malformed row(s) in {path}: {malformed[0]}[/yellow]")
+    return rows
+
+
+def load_rows(spec: DataSpec, data_dir: Path | None, task_name: str, strict: bool = False) -> tuple[list[Row], dict[str, Any]]:
+    """Rows for one task, plus provenance (file hashes or Hub id) for the run manifest."""
+    if data_dir is not None:
+        rows: list[Row] = []
+        hashes: dict[str, str] = {}
+        for relative in spec.local_files:
+            path = data_dir / relative
+            if not path.is_file():
+                raise OrcabenchError(
+                    f"data for task {task_name} not found: {path} does not exist; point --data-dir "
+                    f"(or {DATA_DIR_ENV}) at a mirror holding {relative}, or unset both to load {spec.hub_path} from the Hub"
+                )
+            rows.extend(_read_local(path, relative, spec.local_format, strict))
+            hashes[relative] = sha256_file(path)
+        return rows, {"source": "local", "data_dir": str(data_dir.resolve()), "files": hashes}
+    return _load_hub(spec, task_name)
+
+
+def _load_hub(spec: DataSpec, task_name: str) -> tuple[list[Row], dict[str, Any]]:
+    try:
+        import datasets
+    except ImportError as error:
+        raise OrcabenchError(
+            f"task {task_name} needs its data: pass --data-dir DIR (a local mirror) or install the Hub loader with "
+            f"pip install 'orcabench[hub]'"
+        ) from error
+    try:
+        dataset = datasets.load_dataset(spec.hub_path, spec.hub_name, split=spec.hub_split)
+    except Exception as error:  # network, auth and missing-dataset errors all end the same way
+        raise OrcabenchError(
+            f"could not load {spec.hub_path} ({spec.hub_name or 'default'}, {spec.hub_split}) from the Hub: "
+            f"{type(error).__name__}; pass --data-dir DIR with a local mirror instead"
+        ) from error
+    rows = [Row(dict(value), f"{spec.hub_path}[{index}]") for index, value in enumerate(dataset)]
+    provenance = {"source": "hub", "id": spec.hub_path, "name": spec.hub_name, "split": spec.hub_split,
+                  "fingerprint": getattr(dataset, "_fingerprint", None)}
+    return rows, provenance

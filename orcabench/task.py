@@ -1,0 +1,157 @@
+"""Tasks: the protocol, one general implementation, and the registry.
+
+A task is one short Python file plus Jinja2 template(s) under ``tasks/<bench>/``. The
+file builds :class:`GenerativeTask` objects (or anything satisfying :class:`Task`) and
+registers them with :func:`register`. Third-party packages add tasks through the
+``orcabench.tasks`` entry-point group, whose targets are called with no arguments and
+return an iterable of tasks (or register them on import).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import jinja2
+
+from orcabench.data import DataSpec
+from orcabench.types import Completion, Example, Message, OrcabenchError, RequestKind, Score
+
+
+@runtime_checkable
+class Task(Protocol):
+    name: str
+    version: str
+    description: str
+    data: DataSpec
+    kind: RequestKind
+
+    def parse_row(self, row: dict[str, Any], index: int) -> Example: ...
+
+    def render(self, example: Example) -> list[Message]: ...
+
+    def score(self, example: Example, completion: Completion) -> Score: ...
+
+    def template_hashes(self) -> dict[str, str]: ...
+
+    @property
+    def max_tokens(self) -> int: ...
+
+    @property
+    def stop(self) -> tuple[str, ...]: ...
+
+
+@dataclass
+class GenerativeTask:
+    """A zero-shot task scored by extracting an answer from generated text.
+
+    ``template`` names a Jinja2 file in ``template_dir`` rendered with the example's
+    fields as the user message; ``extract`` reads the answer out of the output and
+    ``is_correct`` compares it with the gold.
+    """
+
+    name: str
+    version: str
+    description: str
+    data: DataSpec
+    template_dir: Path
+    template: str
+    parse_row: Callable[[dict[str, Any], int], Example]
+    extract: Callable[[str], tuple[str | None, str]]
+    is_correct: Callable[[str, str], bool] = lambda answer, gold: answer == gold
+    max_tokens: int = 512
+    stop: tuple[str, ...] = ()
+    kind: RequestKind = "generate"
+    _environment: jinja2.Environment = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._environment = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(self.template_dir),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=False,
+            autoescape=False,
+        )
+
+    def render(self, example: Example) -> list[Message]:
+        try:
+            text = self._environment.get_template(self.template).render(**example.fields)
+        except jinja2.UndefinedError as error:
+            raise OrcabenchError(f"task {self.name}: template {self.template} on example {example.id}: {error}") from error
+        return [Message("user", text)]
+
+    def score(self, example: Example, completion: Completion) -> Score:
+        answer, method = self.extract(completion.text)
+        correct = answer is not None and self.is_correct(answer, example.gold)
+        return Score(answer=answer, method=method, score=1.0 if correct else 0.0)
+
+    def template_hashes(self) -> dict[str, str]:
+        source = (self.template_dir / self.template).read_bytes()
+        return {self.template: hashlib.sha256(source).hexdigest()}
+
+
+_REGISTRY: dict[str, Task] = {}
+_DISCOVERED = False
+
+
+def register(*tasks: Task) -> None:
+    """Make tasks available by name (called from task files and plugins)."""
+    for task in tasks:
+        if not isinstance(task, Task):
+            raise TypeError(f"{task!r} does not satisfy the orcabench Task protocol")
+        _REGISTRY[task.name] = task
+
+
+def builtin_tasks_dir() -> Path:
+    """``tasks/`` inside an installed wheel, or at the top of a source checkout."""
+    packaged = Path(__file__).parent / "tasks"
+    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "tasks"
+
+
+def _task_dirs() -> list[Path]:
+    extra = [Path(p) for p in os.environ.get("ORCABENCH_TASKS_PATH", "").split(os.pathsep) if p]
+    return [builtin_tasks_dir(), *extra]
+
+
+def _load_task_file(path: Path) -> None:
+    module_name = "orcabench_tasks." + "_".join(path.relative_to(path.parents[1]).with_suffix("").parts)
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+
+def discover() -> dict[str, Task]:
+    """Import every ``tasks/*/task.py`` and every ``orcabench.tasks`` entry point once."""
+    global _DISCOVERED
+    if not _DISCOVERED:
+        _DISCOVERED = True
+        for directory in _task_dirs():
+            for path in sorted(directory.glob("*/task.py")):
+                _load_task_file(path)
+        for entry in entry_points(group="orcabench.tasks"):
+            provided = entry.load()
+            result = provided() if callable(provided) else provided
+            if result is not None:
+                register(*result)
+    return _REGISTRY
+
+
+def get_tasks(names: Sequence[str]) -> list[Task]:
+    registry = discover()
+    unknown = [name for name in names if name not in registry]
+    if unknown:
+        raise OrcabenchError(
+            f"unknown task {', '.join(unknown)}: choose from {', '.join(sorted(registry))} (see `orcabench list tasks`)"
+        )
+    return [registry[name] for name in names]
+
+
+def all_tasks() -> Iterable[Task]:
+    return discover().values()
+

@@ -1,0 +1,114 @@
+"""The whole vocabulary of orcabench, in one place.
+
+Data moves one way: a task turns dataset rows into :class:`Example` s and renders each
+into a :class:`Request`; a backend answers requests with :class:`Completion` s; the task
+extracts and scores the answer, and the run loop stores a :class:`Record`.
+
+``Record`` is written to ``records.jsonl`` and is part of the public results schema: bump
+:data:`SCHEMA_VERSION` whenever a field changes meaning or disappears.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+SCHEMA_VERSION = 1
+
+RequestKind = Literal["generate", "loglikelihood"]
+
+
+class OrcabenchError(Exception):
+    """Bad input or a broken environment: the CLI prints it as one line and exits 2."""
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True)
+class Example:
+    """One dataset row, as the task's template and scorer see it."""
+
+    id: str
+    fields: dict[str, Any]
+    gold: str
+    subtask: str | None = None
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a backend is asked to do for one example.
+
+    ``prompt`` is the exact text the model receives (chat template and system message
+    already applied); ``messages`` keeps the chat form for backends that take messages.
+    ``add_special_tokens`` says whether the tokenizer should add BOS: chat templates
+    usually write it themselves, plain prompts need the tokenizer to add it.
+    """
+
+    kind: RequestKind
+    prompt: str
+    messages: tuple[Message, ...] = ()
+    continuation: str = ""  # loglikelihood only: the text whose log-probability is wanted
+    max_tokens: int = 512
+    stop: tuple[str, ...] = ()
+    add_special_tokens: bool = False
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A backend's answer to one request."""
+
+    text: str = ""  # generated text, stop sequence excluded
+    logprob: float | None = None  # loglikelihood: sum over continuation tokens (nats)
+    is_greedy: bool | None = None  # loglikelihood: continuation is the argmax path
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+    finish_reason: str | None = None  # "stop" | "length" | None
+
+
+@dataclass(frozen=True)
+class Score:
+    """A task's verdict on one completion."""
+
+    answer: str | None  # the extracted answer; None when nothing could be parsed
+    method: str  # which extraction rule fired, e.g. "final-answer-phrase", "none"
+    score: float  # 1.0 correct, 0.0 wrong; unparsed answers score 0.0
+
+
+@dataclass(frozen=True)
+class Record:
+    """One scored sample, exactly as stored in ``records.jsonl``."""
+
+    task: str
+    id: str
+    subtask: str | None
+    prompt: str
+    prompt_sha256: str
+    output: str
+    answer: str | None
+    method: str
+    gold: str
+    score: float
+    prompt_tokens: int
+    output_tokens: int
+    finish_reason: str | None
+    logprob: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.task, self.id)
+
+    @property
+    def parsed(self) -> bool:
+        return self.method != "none"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Record:
+        return cls(**data)

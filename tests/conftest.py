@@ -1,0 +1,56 @@
+"""Shared fixtures: the staged benchmark data, the bundled model, and one engine per backend.
+
+Each vLLM engine start costs CI 20-70 s, so the real backends are session-scoped and
+shared by every test that needs them. vLLM runs in-process under pytest.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+os.environ.setdefault("ORCABENCH_DATA_DIR", str(SHARED_DATA))
+DATA_DIR = Path(os.environ["ORCABENCH_DATA_DIR"])
+
+# Both backends compare at the same dtype, the bundled models' float32 (see orcabench.models).
+ENGINE = {"dtype": "float32", "max_model_len": 2048}
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    if not (DATA_DIR / "manifest.json").is_file():
+        pytest.fail(f"benchmark data not found at {DATA_DIR}: set ORCABENCH_DATA_DIR to the staged shared/data folder")
+    return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir() -> Path:
+    from orcabench.bundled import converted_model_dir
+
+    return converted_model_dir("smollm2-135m")
+
+
+@pytest.fixture(scope="session")
+def hf_backend(smollm2_dir: Path) -> Iterator[object]:
+    from orcabench.backends.hf import HFBackend
+
+    backend = HFBackend(str(smollm2_dir), ENGINE, seed=0, batch_size=16)
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="session")
+def vllm_backend(smollm2_dir: Path) -> Iterator[object]:
+    from orcabench.backends.vllm import VLLMBackend
+
+    backend = VLLMBackend(str(smollm2_dir), ENGINE, seed=0, max_num_seqs=None)
+    yield backend
+    backend.close()
