@@ -33,6 +33,26 @@ class DataSpec:
     local_files: tuple[str, ...]  # paths relative to the mirror root, read in order
     hub_name: str | None = None
     local_format: str = "jsonl"  # "jsonl" | "json-examples" (BBH) | "csv" (MMLU, no header)
+    # Multi-subset tasks (BBH, MMLU, AGIEval): one Hub config per local file, loaded in order.
+    # A hub_path holding "{config}" names one dataset per subset (hails/agieval-{config}).
+    hub_configs: tuple[str, ...] = ()
+
+
+# Reserved key added to every row's values: where the row came from, so that a task reading
+# several files (one per subtask) knows each row's subtask and its index within that file.
+ORIGIN_KEY = "_orcabench_origin"
+
+
+def row_origin(values: dict[str, Any]) -> tuple[str, int]:
+    """``(subset, index)`` of a row: its file's name without extension (or its Hub config)
+    and its position among that file's rows."""
+    origin = values[ORIGIN_KEY]
+    return origin["subset"], origin["index"]
+
+
+def _with_origin(rows: list[Row], subset: str) -> list[Row]:
+    return [Row({**row.values, ORIGIN_KEY: {"subset": subset, "index": index}}, row.location, row.source_file)
+            for index, row in enumerate(rows)]
 
 
 @dataclass(frozen=True)
@@ -105,13 +125,33 @@ def load_rows(spec: DataSpec, data_dir: Path | None, task_name: str, strict: boo
                     f"data for task {task_name} not found: {path} does not exist; point --data-dir "
                     f"(or {DATA_DIR_ENV}) at a mirror holding {relative}, or unset both to load {spec.hub_path} from the Hub"
                 )
-            rows.extend(_read_local(path, relative, spec.local_format, strict))
+            rows.extend(_with_origin(_read_local(path, relative, spec.local_format, strict), _subset_name(relative)))
             hashes[relative] = sha256_file(path)
         return rows, {"source": "local", "data_dir": str(data_dir.resolve()), "files": hashes}
     return _load_hub(spec, task_name)
 
 
+def _subset_name(relative: str) -> str:
+    name = Path(relative).name
+    return name.split(".", 1)[0] if not name.startswith(".") else name
+
+
 def _load_hub(spec: DataSpec, task_name: str) -> tuple[list[Row], dict[str, Any]]:
+    if not spec.hub_configs:
+        return _load_hub_one(spec, task_name, spec.hub_path, spec.hub_name, spec.hub_name or spec.hub_path)
+    rows: list[Row] = []
+    provenance: dict[str, Any] = {"source": "hub", "subsets": {}}
+    for config in spec.hub_configs:
+        if "{config}" in spec.hub_path:
+            path, name = spec.hub_path.format(config=config), spec.hub_name
+        else:
+            path, name = spec.hub_path, config
+        subset_rows, provenance["subsets"][config] = _load_hub_one(spec, task_name, path, name, config)
+        rows.extend(subset_rows)
+    return rows, provenance
+
+
+def _load_hub_one(spec: DataSpec, task_name: str, hub_path: str, hub_name: str | None, subset: str) -> tuple[list[Row], dict[str, Any]]:
     try:
         import datasets
     except ImportError as error:
@@ -120,13 +160,13 @@ def _load_hub(spec: DataSpec, task_name: str) -> tuple[list[Row], dict[str, Any]
             f"pip install 'orcabench[hub]'"
         ) from error
     try:
-        dataset = datasets.load_dataset(spec.hub_path, spec.hub_name, split=spec.hub_split)
+        dataset = datasets.load_dataset(hub_path, hub_name, split=spec.hub_split)
     except Exception as error:  # network, auth and missing-dataset errors all end the same way
         raise OrcabenchError(
-            f"could not load {spec.hub_path} ({spec.hub_name or 'default'}, {spec.hub_split}) from the Hub: "
+            f"could not load {hub_path} ({hub_name or 'default'}, {spec.hub_split}) from the Hub: "
             f"{type(error).__name__}; pass --data-dir DIR with a local mirror instead"
         ) from error
-    rows = [Row(dict(value), f"{spec.hub_path}[{index}]") for index, value in enumerate(dataset)]
-    provenance = {"source": "hub", "id": spec.hub_path, "name": spec.hub_name, "split": spec.hub_split,
+    rows = [Row(dict(value), f"{hub_path}[{index}]") for index, value in enumerate(dataset)]
+    provenance = {"source": "hub", "id": hub_path, "name": hub_name, "split": spec.hub_split,
                   "fingerprint": getattr(dataset, "_fingerprint", None)}
-    return rows, provenance
+    return _with_origin(rows, subset), provenance

@@ -53,7 +53,9 @@ class GenerativeTask:
 
     ``template`` names a Jinja2 file in ``template_dir`` rendered with the example's
     fields as the user message; ``extract`` reads the answer out of the output and
-    ``is_correct`` compares it with the gold.
+    ``is_correct`` compares it with the gold. Tasks whose answer format varies by example
+    (options to map option text to, BBH's per-subtask formats, math equivalence) give
+    ``judge`` instead, which scores with the example in hand (see :mod:`orcabench.answers`).
     """
 
     name: str
@@ -63,14 +65,17 @@ class GenerativeTask:
     template_dir: Path
     template: str
     parse_row: Callable[[dict[str, Any], int], Example]
-    extract: Callable[[str], tuple[str | None, str]]
+    extract: Callable[[str], tuple[str | None, str]] | None = None
     is_correct: Callable[[str, str], bool] = lambda answer, gold: answer == gold
     max_tokens: int = 512
     stop: tuple[str, ...] = ()
     kind: RequestKind = "generate"
+    judge: Callable[[Example, str], Score] | None = None
     _environment: jinja2.Environment = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        if (self.extract is None) == (self.judge is None):
+            raise TypeError(f"task {self.name}: give exactly one of extract and judge")
         self._environment = jinja2.Environment(
             loader=jinja2.FileSystemLoader(self.template_dir),
             undefined=jinja2.StrictUndefined,
@@ -86,6 +91,9 @@ class GenerativeTask:
         return [Message("user", text)]
 
     def score(self, example: Example, completion: Completion) -> Score:
+        if self.judge is not None:
+            return self.judge(example, completion.text)
+        assert self.extract is not None
         answer, method = self.extract(completion.text)
         correct = answer is not None and self.is_correct(answer, example.gold)
         return Score(answer=answer, method=method, score=1.0 if correct else 0.0)
