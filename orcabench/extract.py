@@ -334,8 +334,16 @@ _SORTED_PHRASE_RE = re.compile(
 
 
 def _word_tokens(text: str) -> list[str]:
-    tokens = (token.strip(_WORD_TRIM).casefold() for token in re.split(r"[\s,;]+", text))
-    return [token for token in tokens if token and not _LIST_MARKER_RE.match(token)]
+    """Lower-case words, list markers dropped; a sentence end becomes a "." token, which no
+    vocabulary holds, so that a run of words never spans two sentences."""
+    tokens: list[str] = []
+    for raw in re.split(r"[\s,;]+", text):
+        token = raw.strip(_WORD_TRIM).casefold()
+        if token and not _LIST_MARKER_RE.match(token):
+            tokens.append(token)
+            if raw.rstrip("*`\"”’)").endswith((".", "!", "?")):
+                tokens.append(".")
+    return tokens
 
 
 def _word_runs(tokens: list[str], vocabulary: set[str]) -> list[list[str]]:
