@@ -130,7 +130,7 @@ def version() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="orcabench", standalone_mode=False)
     except OrcabenchError as error:
         err.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
         return 2

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
 
 
 def mean_ci(scores: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
     """Mean score with a confidence interval: Wilson for 0/1 scores, bootstrap otherwise."""
+    from scipy import stats  # 1.5 s to import: only when a summary is computed
+
     values = np.asarray(scores, dtype=float)
     if values.size == 0:
         return float("nan"), float("nan"), float("nan")

@@ -1,0 +1,73 @@
+"""Bad input ends as one clear line on stderr and exit code 2 — never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orcabench.store import RunStore
+
+
+def orcabench(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "orcabench.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["run", "--model", "no-such-model"], ["unknown model 'no-such-model'", "smollm2-135m", "orcabench list models"]),
+        (["run", "--tasks", "gsm8k,nope"], ["unknown task nope", "gsm8k"]),
+        (["run", "--backend", "tpu"], ["unknown backend 'tpu'", "vllm, hf"]),
+        (["run", "--limit", "0"], ["--limit must be a positive number"]),
+        (["run", "--limit", "many"], ["Invalid value for '--limit'", "orcabench run --help"]),
+        (["run", "--no-such-flag"], ["No such option: --no-such-flag"]),
+        (["run", "--engine-arg", "enforce_eager"], ["--engine-arg 'enforce_eager': write KEY=VALUE"]),
+        (["run", "--data-dir", "/nonexistent/mirror"], ["data directory /nonexistent/mirror does not exist"]),
+        (["run", "--max-tokens", "-5"], ["--max-tokens must be positive"]),
+        (["frobnicate"], ["No such command 'frobnicate'"]),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args: list[str], fragments: list[str]) -> None:
+    assert_one_line_error(orcabench(*args), *fragments)
+
+
+def test_a_mirror_without_the_task_file_names_the_missing_file(tmp_path: Path) -> None:
+    result = orcabench("run", "--tasks", "gsm8k", "--data-dir", str(tmp_path))
+    assert_one_line_error(result, f"{tmp_path}/gsm8k/test.jsonl does not exist", "--data-dir", "openai/gsm8k")
+
+
+def test_a_run_directory_in_use_is_refused(tmp_path: Path, smollm2_dir: Path) -> None:
+    held = RunStore(tmp_path / "run").open({"anything": 1})
+    try:
+        result = orcabench("run", "--limit", "1", "--output", str(tmp_path / "run"))
+    finally:
+        held.close()
+    assert_one_line_error(result, "in use by another orcabench process")
+
+
+def test_a_run_directory_made_with_other_settings_is_refused(tmp_path: Path, smollm2_dir: Path) -> None:
+    store = RunStore(tmp_path / "run").open({"backend": "hf"})
+    store.write_manifest({"fingerprint": {"backend": "hf"}})
+    store.close()
+    result = orcabench("run", "--limit", "1", "--output", str(tmp_path / "run"))
+    assert_one_line_error(result, "was made with other settings", "choose a new --output")
+
+
+def test_list_shows_the_tasks_and_models() -> None:
+    tasks = orcabench("list", "tasks")
+    assert tasks.returncode == 0 and "gsm8k" in tasks.stdout and "gsm8k-cot" in tasks.stdout
+    models = orcabench("list", "models")
+    assert models.returncode == 0 and "smollm2-135m" in models.stdout and "gemma3-270m" in models.stdout
