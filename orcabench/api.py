@@ -26,7 +26,7 @@ from orcabench.models import DEFAULT_MODEL, PLAIN_SEPARATOR, ModelSpec, resolve_
 from orcabench.stats import mean_ci
 from orcabench.store import RunStore, fingerprint_hash
 from orcabench.task import Task, get_tasks
-from orcabench.types import SCHEMA_VERSION, Example, Message, OrcabenchError, Record, Request
+from orcabench.types import SCHEMA_VERSION, Completion, Example, Message, OrcabenchError, Record, Request
 
 # Called with (samples finished in this group, samples pending in total).
 ProgressCallback = Callable[[int, int], None]
@@ -52,16 +52,24 @@ class RunConfig:
 
 @dataclass(frozen=True)
 class TaskSummary:
+    """Accuracy over all samples of a task (micro), with its 95% CI, and per subtask."""
+
     task: str
     n: int
     accuracy: float
     ci_low: float
     ci_high: float
     unparsed: int
+    subtasks: dict[str, tuple[float, int]] = field(default_factory=dict)  # subtask -> (accuracy, n)
 
     @property
     def unparsed_rate(self) -> float:
         return self.unparsed / self.n if self.n else 0.0
+
+    @property
+    def macro_accuracy(self) -> float | None:
+        """Unweighted mean over subtasks, as BBH and AGIEval are reported; None without subtasks."""
+        return sum(a for a, _ in self.subtasks.values()) / len(self.subtasks) if self.subtasks else None
 
 
 @dataclass(frozen=True)
@@ -74,9 +82,11 @@ class RunResult:
 
 @dataclass(frozen=True)
 class Pending:
+    """One example still to be scored, and the request(s) it needs answered."""
+
     task: Task
     example: Example
-    request: Request
+    requests: tuple[Request, ...]
 
 
 def _sha256(text: str) -> str:
@@ -158,7 +168,6 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
         examples[task.name] = parsed[: config.limit] if config.limit else parsed
 
     model_path, weights = _model_path(spec)
-    renderer = PromptRenderer(spec, model_path)
     engine = {**spec.engine, **config.engine}
     fingerprint = {
         "schema_version": SCHEMA_VERSION,
@@ -177,22 +186,11 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
     store = RunStore(run_dir).open(fingerprint)
     try:
         done = store.records()
+        todo = [(task, example) for task in tasks for example in examples[task.name] if (task.name, example.id) not in done]
         pending: list[Pending] = []
-        for task in tasks:
-            for example in examples[task.name]:
-                if (task.name, example.id) in done:
-                    continue
-                messages = renderer.messages(task.render(example))
-                prompt, add_special = renderer.render(messages)
-                request = Request(
-                    kind=task.kind,
-                    prompt=prompt,
-                    messages=tuple(messages),
-                    max_tokens=config.max_tokens or task.max_tokens,
-                    stop=tuple(dict.fromkeys([*task.stop, *spec.stop])),
-                    add_special_tokens=add_special,
-                )
-                pending.append(Pending(task, example, request))
+        if todo:  # loading the tokenizer costs seconds: a finished run skips it
+            renderer = PromptRenderer(spec, model_path)
+            pending = [_pending(task, example, renderer, spec, config.max_tokens) for task, example in todo]
 
         manifest = store.manifest() or {
             "schema_version": SCHEMA_VERSION,
@@ -205,6 +203,7 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
             "sessions": [],
         }
         session: dict[str, Any] = {"started": datetime.now(timezone.utc).isoformat(), "pending": len(pending),
+                                   "requests": sum(len(p.requests) for p in pending),
                                    "batch_size": config.batch_size, "limit": config.limit}
         manifest["sessions"].append(session)
         store.write_manifest(manifest)
@@ -212,17 +211,12 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
         if pending:
             if on_progress:
                 on_progress(0, len(pending))
+            engine_started = time.time()
             backend = load_backend(backend_name, model_path, engine, seed=config.seed, batch_size=config.batch_size)
             session["backend"] = backend.info()
-            session["engine_start_seconds"] = round(time.time() - started, 3)
+            session["engine_start_seconds"] = round(time.time() - engine_started, 3)
             try:
-                for group in backend.answer([p.request for p in pending]):
-                    records = [_score(pending[index], completion) for index, completion in group]
-                    store.append(records)
-                    for record in records:
-                        done[record.key] = record
-                    if on_progress:
-                        on_progress(len(records), len(pending))
+                _answer_and_store(backend, pending, store, done, on_progress)
             finally:
                 backend.close()
         session["finished"] = datetime.now(timezone.utc).isoformat()
@@ -232,30 +226,78 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
         store.close()
 
     summaries = [summarize(task.name, [done[(task.name, e.id)] for e in examples[task.name]]) for task in tasks]
-    return RunResult(run_dir=run_dir, summaries=summaries, model_calls=len(pending), seconds=time.time() - started)
+    return RunResult(run_dir=run_dir, summaries=summaries, model_calls=session["requests"], seconds=time.time() - started)
 
 
-def _score(item: Pending, completion: Any) -> Record:
-    verdict = item.task.score(item.example, completion)
+def _pending(task: Task, example: Example, renderer: PromptRenderer, spec: ModelSpec, max_tokens: int | None) -> Pending:
+    messages = renderer.messages(task.render(example))
+    prompt, add_special = renderer.render(messages)
+    common = {"prompt": prompt, "messages": tuple(messages), "add_special_tokens": add_special}
+    if task.kind == "loglikelihood":
+        requests = tuple(Request(kind="loglikelihood", continuation=c, **common) for c in task.continuations(example))
+    else:
+        requests = (Request(kind="generate", max_tokens=max_tokens or task.max_tokens,
+                            stop=tuple(dict.fromkeys([*task.stop, *spec.stop])), **common),)
+    return Pending(task, example, requests)
+
+
+def _answer_and_store(backend: Any, pending: list[Pending], store: RunStore, done: dict[tuple[str, str], Record],
+                      on_progress: ProgressCallback | None) -> None:
+    """Send every request at once; store each example's record as soon as all its requests are answered."""
+    owner = [(item, slot) for item, p in enumerate(pending) for slot in range(len(p.requests))]
+    answers: dict[int, list[Completion | None]] = {}
+    for group in backend.answer([request for p in pending for request in p.requests]):
+        records = []
+        for flat_index, completion in group:
+            item, slot = owner[flat_index]
+            slots = answers.setdefault(item, [None] * len(pending[item].requests))
+            slots[slot] = completion
+            if all(c is not None for c in slots):
+                records.append(_score(pending[item], [c for c in slots if c is not None]))
+                del answers[item]
+        store.append(records)
+        for record in records:
+            done[record.key] = record
+        if on_progress and records:
+            on_progress(len(records), len(pending))
+
+
+def _score(item: Pending, completions: list[Completion]) -> Record:
+    verdict = item.task.score_completions(item.example, completions)
+    request = item.requests[0]
+    extra: dict[str, Any] = {}
+    if item.task.kind == "loglikelihood":
+        extra = {"continuations": [r.continuation for r in item.requests], "logprobs": [c.logprob for c in completions],
+                 "is_greedy": [c.is_greedy for c in completions]}
+        best = max(range(len(completions)), key=lambda i: completions[i].logprob or float("-inf"))
+        output, logprob = item.requests[best].continuation, completions[best].logprob
+    else:
+        output, logprob = completions[0].text, completions[0].logprob
     return Record(
         task=item.task.name,
         id=item.example.id,
         subtask=item.example.subtask,
-        prompt=item.request.prompt,
-        prompt_sha256=_sha256(item.request.prompt),
-        output=completion.text,
+        prompt=request.prompt,
+        prompt_sha256=_sha256(request.prompt),
+        output=output,
         answer=verdict.answer,
         method=verdict.method,
         gold=item.example.gold,
         score=verdict.score,
-        prompt_tokens=completion.prompt_tokens,
-        output_tokens=completion.output_tokens,
-        finish_reason=completion.finish_reason,
-        logprob=completion.logprob,
+        prompt_tokens=completions[0].prompt_tokens,
+        output_tokens=sum(c.output_tokens for c in completions),
+        finish_reason=completions[0].finish_reason,
+        logprob=logprob,
+        extra=extra,
     )
 
 
 def summarize(task: str, records: Sequence[Record]) -> TaskSummary:
     accuracy, low, high = mean_ci([r.score for r in records])
+    by_subtask: dict[str, list[float]] = {}
+    for record in records:
+        if record.subtask is not None:
+            by_subtask.setdefault(record.subtask, []).append(record.score)
+    subtasks = {name: (sum(scores) / len(scores), len(scores)) for name, scores in sorted(by_subtask.items())}
     return TaskSummary(task=task, n=len(records), accuracy=accuracy, ci_low=low, ci_high=high,
-                       unparsed=sum(not r.parsed for r in records))
+                       unparsed=sum(not r.parsed for r in records), subtasks=subtasks)

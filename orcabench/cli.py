@@ -90,11 +90,12 @@ def run(
         if bar:
             progress.stop()
     table = Table(title=f"{model} · {result.run_dir}")
-    for column in ("task", "n", "accuracy", "95% CI", "unparsed"):
+    for column in ("task", "n", "accuracy", "95% CI", "macro avg", "subtasks", "unparsed"):
         table.add_column(column, justify="left" if column == "task" else "right")
     for s in result.summaries:
+        macro = "" if s.macro_accuracy is None else f"{100 * s.macro_accuracy:.2f}"
         table.add_row(s.task, str(s.n), f"{100 * s.accuracy:.2f}", f"{100 * s.ci_low:.2f}–{100 * s.ci_high:.2f}",
-                      f"{100 * s.unparsed_rate:.1f}%")
+                      macro, str(len(s.subtasks) or ""), f"{100 * s.unparsed_rate:.1f}%")
     console.print(table)
     console.print(f"{result.model_calls} model call(s) this time; records in {result.run_dir / 'records.jsonl'}")
 

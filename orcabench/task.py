@@ -26,6 +26,14 @@ from orcabench.types import Completion, Example, Message, OrcabenchError, Reques
 
 @runtime_checkable
 class Task(Protocol):
+    """What the run loop needs of a task.
+
+    ``kind="generate"``: one request per example, ``score(example, [completion])``.
+    ``kind="loglikelihood"``: one request per entry of ``continuations(example)``, all
+    sharing the rendered prompt as context, and ``score(example, completions)`` sees them
+    in that order.
+    """
+
     name: str
     version: str
     description: str
@@ -36,7 +44,9 @@ class Task(Protocol):
 
     def render(self, example: Example) -> list[Message]: ...
 
-    def score(self, example: Example, completion: Completion) -> Score: ...
+    def continuations(self, example: Example) -> list[str]: ...
+
+    def score_completions(self, example: Example, completions: Sequence[Completion]) -> Score: ...
 
     def template_hashes(self) -> dict[str, str]: ...
 
@@ -48,14 +58,11 @@ class Task(Protocol):
 
 
 @dataclass
-class GenerativeTask:
-    """A zero-shot task scored by extracting an answer from generated text.
+class TemplateTask:
+    """The shared part of the built-in task kinds: data, a row parser and a Jinja2 template.
 
-    ``template`` names a Jinja2 file in ``template_dir`` rendered with the example's
-    fields as the user message; ``extract`` reads the answer out of the output and
-    ``is_correct`` compares it with the gold. Tasks whose answer format varies by example
-    (options to map option text to, BBH's per-subtask formats, math equivalence) give
-    ``judge`` instead, which scores with the example in hand (see :mod:`orcabench.answers`).
+    ``template`` names a file in ``template_dir`` rendered with the example's fields as
+    the user message; an undefined variable is an error, never an empty string.
     """
 
     name: str
@@ -65,17 +72,9 @@ class GenerativeTask:
     template_dir: Path
     template: str
     parse_row: Callable[[dict[str, Any], int], Example]
-    extract: Callable[[str], tuple[str | None, str]] | None = None
-    is_correct: Callable[[str, str], bool] = lambda answer, gold: answer == gold
-    max_tokens: int = 512
-    stop: tuple[str, ...] = ()
-    kind: RequestKind = "generate"
-    judge: Callable[[Example, str], Score] | None = None
     _environment: jinja2.Environment = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if (self.extract is None) == (self.judge is None):
-            raise TypeError(f"task {self.name}: give exactly one of extract and judge")
         self._environment = jinja2.Environment(
             loader=jinja2.FileSystemLoader(self.template_dir),
             undefined=jinja2.StrictUndefined,
@@ -90,6 +89,36 @@ class GenerativeTask:
             raise OrcabenchError(f"task {self.name}: template {self.template} on example {example.id}: {error}") from error
         return [Message("user", text)]
 
+    def template_hashes(self) -> dict[str, str]:
+        source = (self.template_dir / self.template).read_bytes()
+        return {self.template: hashlib.sha256(source).hexdigest()}
+
+
+@dataclass
+class GenerativeTask(TemplateTask):
+    """A zero-shot task scored by extracting an answer from generated text.
+
+    ``extract`` reads the answer out of the output and ``is_correct`` compares it with
+    the gold. Tasks whose answer format varies by example (options to map option text to,
+    BBH's per-subtask formats, math equivalence) give ``judge`` instead, which scores with
+    the example in hand (see :mod:`orcabench.answers`).
+    """
+
+    extract: Callable[[str], tuple[str | None, str]] | None = None
+    is_correct: Callable[[str, str], bool] = lambda answer, gold: answer == gold
+    max_tokens: int = 512
+    stop: tuple[str, ...] = ()
+    kind: RequestKind = "generate"
+    judge: Callable[[Example, str], Score] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.extract is None) == (self.judge is None):
+            raise TypeError(f"task {self.name}: give exactly one of extract and judge")
+        super().__post_init__()
+
+    def continuations(self, example: Example) -> list[str]:
+        return []
+
     def score(self, example: Example, completion: Completion) -> Score:
         if self.judge is not None:
             return self.judge(example, completion.text)
@@ -98,9 +127,32 @@ class GenerativeTask:
         correct = answer is not None and self.is_correct(answer, example.gold)
         return Score(answer=answer, method=method, score=1.0 if correct else 0.0)
 
-    def template_hashes(self) -> dict[str, str]:
-        source = (self.template_dir / self.template).read_bytes()
-        return {self.template: hashlib.sha256(source).hexdigest()}
+    def score_completions(self, example: Example, completions: Sequence[Completion]) -> Score:
+        (completion,) = completions
+        return self.score(example, completion)
+
+
+@dataclass
+class LoglikelihoodChoiceTask(TemplateTask):
+    """Multiple choice scored without generation: the option whose continuation (e.g.
+    " B" after "Answer:") the model finds most likely is its answer (lm-eval's protocol).
+
+    Examples carry ``letters`` in their fields (see :func:`orcabench.answers.choice_example`)
+    and their gold is a letter.
+    """
+
+    continuation_format: str = " {letter}"
+    kind: RequestKind = "loglikelihood"
+    max_tokens: int = 1
+    stop: tuple[str, ...] = ()
+
+    def continuations(self, example: Example) -> list[str]:
+        return [self.continuation_format.format(letter=letter) for letter in example.fields["letters"]]
+
+    def score_completions(self, example: Example, completions: Sequence[Completion]) -> Score:
+        logprobs = [c.logprob if c.logprob is not None else float("-inf") for c in completions]
+        answer = example.fields["letters"][max(range(len(logprobs)), key=logprobs.__getitem__)]
+        return Score(answer=answer, method="loglikelihood-argmax", score=1.0 if answer == example.gold else 0.0)
 
 
 _REGISTRY: dict[str, Task] = {}

@@ -42,7 +42,7 @@ def smollm2_dir() -> Path:
 def hf_backend(smollm2_dir: Path) -> Iterator[object]:
     from orcabench.backends.hf import HFBackend
 
-    backend = HFBackend(str(smollm2_dir), ENGINE, seed=0, batch_size=16)
+    backend = HFBackend(str(smollm2_dir), ENGINE, seed=0, batch_size=32)
     yield backend
     backend.close()
 

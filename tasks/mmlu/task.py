@@ -7,9 +7,8 @@ MMLU column is one overall accuracy; whether it is the mean over all 14,042 ques
 (micro) or over the 57 subjects (macro) is not stated in the available notes. orcabench
 reports both; the lm-eval convention, and the likelier reading, is the micro average.
 
-``mmlu-ll`` (loglikelihood of " A".." D" after "Answer:", the lm-eval protocol) is not
-registered yet: it needs four requests per example, which the run loop does not make (see
-the README, "Loglikelihood multiple choice").
+``mmlu-ll`` is the lm-eval protocol: the same prompt, and the answer is whichever of
+" A" .. " D" the model finds most likely after "Answer:" (no generation, never unparsed).
 """
 
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 from orcabench.answers import choice_example, judge
 from orcabench.data import DataSpec, row_origin
-from orcabench.task import GenerativeTask, register
+from orcabench.task import GenerativeTask, LoglikelihoodChoiceTask, register
 from orcabench.types import Example, OrcabenchError
 
 CATEGORIES: dict[str, tuple[str, ...]] = {
@@ -67,4 +66,6 @@ register(
     GenerativeTask(name="mmlu", version="1", description="MMLU test, 57 subjects (14,042), zero-shot, generative, letter extracted (Orca 2 protocol)",
                    data=DATA, template_dir=Path(__file__).parent, template="zeroshot.j2", parse_row=parse_row, judge=judge,
                    max_tokens=512),
+    LoglikelihoodChoiceTask(name="mmlu-ll", version="1", description="MMLU test, 57 subjects (14,042), zero-shot, loglikelihood of A-D (lm-eval protocol)",
+                            data=DATA, template_dir=Path(__file__).parent, template="zeroshot.j2", parse_row=parse_row),
 )
