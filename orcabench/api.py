@@ -8,12 +8,13 @@ ones, scores each completion and appends it to the run store as it arrives.
 from __future__ import annotations
 
 import hashlib
+import json
 import platform
 import socket
 import subprocess
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from orcabench.data import load_rows, resolve_data_dir
 from orcabench.models import DEFAULT_MODEL, PLAIN_SEPARATOR, ModelSpec, resolve_model
 from orcabench.stats import mean_ci
 from orcabench.store import RunStore, fingerprint_hash
-from orcabench.task import Task, get_tasks
+from orcabench.task import REASONING, Task, get_tasks
 from orcabench.types import SCHEMA_VERSION, Completion, Example, Message, OrcabenchError, Record, Request
 
 # Called with (samples finished in this group, samples pending in total).
@@ -129,6 +130,25 @@ class PromptRenderer:
         return PLAIN_SEPARATOR.join(m.content for m in messages), True
 
 
+def _checked_data_dir(option: Path | None) -> Path | None:
+    data_dir = resolve_data_dir(option)
+    if data_dir is not None and not data_dir.is_dir():
+        raise OrcabenchError(f"data directory {data_dir} does not exist; pass --data-dir pointing at a local mirror")
+    return data_dir
+
+
+def load_examples(task: Task, data_dir: Path | None, strict: bool = False) -> tuple[list[Example], dict[str, Any]]:
+    """Every example of a task, in dataset order, and where its rows came from."""
+    rows, provenance = load_rows(task.data, data_dir, task.name, strict=strict)
+    examples = []
+    for index, row in enumerate(rows):
+        try:
+            examples.append(task.parse_row(row.values, index))
+        except (KeyError, TypeError, ValueError, IndexError) as error:
+            raise OrcabenchError(f"task {task.name}: cannot read row {row.location}: {error!r}") from error
+    return examples, provenance
+
+
 def _model_path(spec: ModelSpec) -> tuple[str, dict[str, Any]]:
     """Local folder (or Hub id) to load, and what identifies the weights for the manifest."""
     if spec.is_bundled:
@@ -155,16 +175,12 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
         raise OrcabenchError(f"--limit must be a positive number of examples, not {config.limit}")
     if config.max_tokens is not None and config.max_tokens < 1:
         raise OrcabenchError(f"--max-tokens must be positive, not {config.max_tokens}")
-    tasks = get_tasks(list(dict.fromkeys(config.tasks)))
-    data_dir = resolve_data_dir(config.data_dir)
-    if data_dir is not None and not data_dir.is_dir():
-        raise OrcabenchError(f"data directory {data_dir} does not exist; pass --data-dir pointing at a local mirror")
-
+    tasks = get_tasks(config.tasks)
+    data_dir = _checked_data_dir(config.data_dir)
     examples: dict[str, list[Example]] = {}
     provenance: dict[str, Any] = {}
     for task in tasks:
-        rows, provenance[task.name] = load_rows(task.data, data_dir, task.name, strict=config.strict)
-        parsed = [task.parse_row(row.values, index) for index, row in enumerate(rows)]
+        parsed, provenance[task.name] = load_examples(task, data_dir, strict=config.strict)
         examples[task.name] = parsed[: config.limit] if config.limit else parsed
 
     model_path, weights = _model_path(spec)
@@ -216,7 +232,9 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
             session["backend"] = backend.info()
             session["engine_start_seconds"] = round(time.time() - engine_started, 3)
             try:
+                generation_started = time.time()
                 _answer_and_store(backend, pending, store, done, on_progress)
+                session["generate_seconds"] = round(time.time() - generation_started, 3)
             finally:
                 backend.close()
         session["finished"] = datetime.now(timezone.utc).isoformat()
@@ -301,3 +319,196 @@ def summarize(task: str, records: Sequence[Record]) -> TaskSummary:
     subtasks = {name: (sum(scores) / len(scores), len(scores)) for name, scores in sorted(by_subtask.items())}
     return TaskSummary(task=task, n=len(records), accuracy=accuracy, ci_low=low, ci_high=high,
                        unparsed=sum(not r.parsed for r in records), subtasks=subtasks)
+
+
+def headline(summary: TaskSummary) -> float:
+    """The number a benchmark reports: the macro average over subtasks where it has them."""
+    return summary.macro_accuracy if summary.macro_accuracy is not None else summary.accuracy
+
+
+def reasoning_average(summaries: Sequence[TaskSummary]) -> tuple[float | None, list[str]]:
+    """The Orca 2 paper's reasoning average (Figure 4) and the benchmarks it is missing.
+
+    The value is None unless all six benchmarks are present: a partial mean is not the
+    paper's number.
+    """
+    by_task = {s.task: s for s in summaries}
+    missing = [name for name in REASONING if name not in by_task]
+    if missing:
+        return None, missing
+    return sum(headline(by_task[name]) for name in REASONING) / len(REASONING), []
+
+
+@dataclass(frozen=True)
+class PromptView:
+    example: Example
+    prompt: str
+    add_special_tokens: bool
+    continuations: list[str]
+
+
+def show_prompt(task_name: str, model: str = DEFAULT_MODEL, index: int = 0, data_dir: Path | None = None) -> PromptView:
+    """Exactly what the model receives for one example, after chat template and system message."""
+    (task,) = get_tasks([task_name])
+    examples, _ = load_examples(task, _checked_data_dir(data_dir))
+    if not 0 <= index < len(examples):
+        raise OrcabenchError(f"--index {index} is out of range: task {task.name} has examples 0..{len(examples) - 1}")
+    spec = resolve_model(model)
+    renderer = PromptRenderer(spec, _model_path(spec)[0])
+    example = examples[index]
+    prompt, add_special = renderer.render(renderer.messages(task.render(example)))
+    return PromptView(example, prompt, add_special, task.continuations(example))
+
+
+@dataclass(frozen=True)
+class ScoredPredictions:
+    summary: TaskSummary
+    records: list[Record]
+    problems: list[str]  # "file:line: what is wrong", one per skipped line
+
+
+def score_predictions(task_name: str, predictions: Path, data_dir: Path | None = None, strict: bool = False) -> ScoredPredictions:
+    """Score outputs produced elsewhere (one JSON object per line: id, output) with the task's extractor."""
+    (task,) = get_tasks([task_name])
+    if task.kind != "generate":
+        raise OrcabenchError(f"task {task.name} is scored by loglikelihood; `orcabench score` takes generated text: pick a generative task")
+    if not predictions.is_file():
+        raise OrcabenchError(f"predictions file {predictions} does not exist")
+    examples = {e.id: e for e in load_examples(task, _checked_data_dir(data_dir))[0]}
+    records: dict[str, Record] = {}
+    problems: list[str] = []
+    with predictions.open(encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            problem, item = _prediction(line, examples, records)
+            if problem:
+                problems.append(f"{predictions}:{number}: {problem}")
+                if strict:
+                    raise OrcabenchError(f"{problems[-1]} (drop --strict to skip such lines)")
+                continue
+            example, output = item
+            verdict = task.score_completions(example, [Completion(text=output)])
+            records[example.id] = Record(
+                task=task.name, id=example.id, subtask=example.subtask, prompt="", prompt_sha256="", output=output,
+                answer=verdict.answer, method=verdict.method, gold=example.gold, score=verdict.score,
+                prompt_tokens=0, output_tokens=0, finish_reason=None,
+            )
+    if not records:
+        raise OrcabenchError(f"{predictions}: no usable prediction lines (each line: {{\"id\": ..., \"output\": ...}}); "
+                             + (problems[0] if problems else "the file is empty"))
+    return ScoredPredictions(summarize(task.name, list(records.values())), list(records.values()), problems)
+
+
+def _prediction(line: str, examples: dict[str, Example], seen: dict[str, Record]) -> tuple[str | None, Any]:
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as error:
+        return f"not JSON ({error.msg})", None
+    if not isinstance(value, dict) or not isinstance(value.get("output"), str) or "id" not in value:
+        return "expected an object with \"id\" and a string \"output\"", None
+    sample_id = str(value["id"])
+    if sample_id not in examples:
+        return f"unknown example id {sample_id!r}", None
+    if sample_id in seen:
+        return f"duplicate id {sample_id!r} (the first one counts)", None
+    return None, (examples[sample_id], value["output"])
+
+
+@dataclass(frozen=True)
+class RescoreResult:
+    summaries: list[TaskSummary]
+    changed: int
+    backup: Path
+
+
+def rescore(run_dir: Path, data_dir: Path | None = None) -> RescoreResult:
+    """Score a stored run's outputs again with today's extractors; no model is loaded.
+
+    The records file is replaced atomically and the previous one kept beside it, so the
+    change is traceable; the manifest lists each rescore.
+    """
+    store = RunStore(run_dir)
+    manifest = store.manifest() if run_dir.is_dir() else None
+    if manifest is None:
+        raise OrcabenchError(f"{run_dir} is not an orcabench run (no manifest.json); pass a run directory")
+    fingerprint = manifest["fingerprint"]
+    store.open(fingerprint)
+    try:
+        data_dir = _checked_data_dir(data_dir) or _recorded_data_dir(manifest)
+        tasks = get_tasks(list(fingerprint["tasks"]))
+        old = store.records()
+        new: list[Record] = []
+        for task in tasks:
+            examples, provenance = load_examples(task, data_dir)
+            if provenance.get("files") and provenance["files"] != fingerprint["tasks"][task.name]["data"]:
+                raise OrcabenchError(f"the data of task {task.name} differs from the run's (file hashes); point --data-dir at the run's data")
+            by_id = {e.id: e for e in examples}
+            for (task_name, sample_id), record in old.items():
+                if task_name == task.name:
+                    new.append(_rescored(task, by_id[sample_id], record))
+        changed = sum(a != b for a, b in zip(old.values(), new))
+        backup = store.replace_records(new)
+        manifest.setdefault("rescores", []).append({"at": datetime.now(timezone.utc).isoformat(), "changed": changed,
+                                                    "orcabench": {"version": __version__, "git_commit": _git_commit()},
+                                                    "previous_records": backup.name})
+        store.write_manifest(manifest)
+    finally:
+        store.close()
+    summaries = [summarize(task.name, [r for r in new if r.task == task.name]) for task in tasks]
+    return RescoreResult(summaries, changed, backup)
+
+
+def _recorded_data_dir(manifest: dict[str, Any]) -> Path | None:
+    for provenance in manifest.get("data", {}).values():
+        if provenance.get("data_dir"):
+            return Path(provenance["data_dir"])
+    return None
+
+
+def _rescored(task: Task, example: Example, record: Record) -> Record:
+    if task.kind == "loglikelihood":
+        completions = [Completion(logprob=lp) for lp in record.extra["logprobs"]]
+    else:
+        completions = [Completion(text=record.output)]
+    verdict = task.score_completions(example, completions)
+    return replace(record, answer=verdict.answer, method=verdict.method, score=verdict.score)
+
+
+@dataclass(frozen=True)
+class DataCheck:
+    task: str
+    status: str  # "ok" | "absent" (no file of it in the mirror, not asked for) | "failed"
+    examples: int
+    problems: list[str]
+
+
+def check_data(data_dir: Path | None, task_names: Sequence[str] = ()) -> list[DataCheck]:
+    """Validate a local mirror: files present, sha256 as its manifest.json says, every row readable."""
+    mirror = _checked_data_dir(data_dir)
+    if mirror is None:
+        raise OrcabenchError("no mirror to check: pass --data-dir DIR or set ORCABENCH_DATA_DIR")
+    manifest_path = mirror / "manifest.json"
+    expected = json.loads(manifest_path.read_text())["files"] if manifest_path.is_file() else {}
+    from orcabench.task import all_tasks
+
+    tasks = get_tasks(task_names) if task_names else sorted(all_tasks(), key=lambda t: t.name)
+    checks = []
+    for task in tasks:
+        missing = [f for f in task.data.local_files if not (mirror / f).is_file()]
+        if missing and not task_names and len(missing) == len(task.data.local_files):
+            checks.append(DataCheck(task.name, "absent", 0, []))
+            continue
+        problems = [f"{mirror / f} is missing" for f in missing]
+        examples: list[Example] = []
+        if not missing:
+            try:
+                examples, provenance = load_examples(task, mirror, strict=True)
+            except OrcabenchError as error:
+                problems.append(str(error))
+            else:
+                for relative, digest in provenance["files"].items():
+                    if relative in expected and expected[relative]["sha256"] != digest:
+                        problems.append(f"{mirror / relative}: sha256 {digest[:12]}… differs from manifest.json's {expected[relative]['sha256'][:12]}…")
+        checks.append(DataCheck(task.name, "failed" if problems else "ok", len(examples), problems))
+    return checks

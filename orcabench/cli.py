@@ -5,6 +5,7 @@ Any bad input ends as one line on stderr and exit code 2, never a traceback.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -18,15 +19,22 @@ from rich.table import Table
 
 from orcabench import __version__, api
 from orcabench.models import BUILTIN_MODELS, DEFAULT_MODEL
-from orcabench.task import all_tasks
+from orcabench.task import REASONING, SUITES, all_tasks
 from orcabench.types import OrcabenchError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Zero-shot reasoning benchmarks for small models, scored against larger baselines.")
 list_app = typer.Typer(no_args_is_help=True, help="List what orcabench knows about.")
 app.add_typer(list_app, name="list")
+data_app = typer.Typer(no_args_is_help=True, help="Local data mirrors.")
+app.add_typer(data_app, name="data")
 console = Console()
 err = Console(stderr=True)
+
+
+def say(message: str) -> None:
+    """One plain line on stderr: no markup, no highlighting, never wrapped."""
+    err.print(message, markup=False, highlight=False, soft_wrap=True)
 
 
 def _split(value: str) -> list[str]:
@@ -89,15 +97,88 @@ def run(
     finally:
         if bar:
             progress.stop()
-    table = Table(title=f"{model} · {result.run_dir}")
+    print_summaries(result.summaries, title=f"{model} · {result.run_dir}")
+    console.print(f"{result.model_calls} model call(s) this time; records in {result.run_dir / 'records.jsonl'}")
+
+
+def print_summaries(summaries: list[api.TaskSummary], title: str) -> None:
+    table = Table(title=title)
     for column in ("task", "n", "accuracy", "95% CI", "macro avg", "subtasks", "unparsed"):
         table.add_column(column, justify="left" if column == "task" else "right")
-    for s in result.summaries:
+    for s in summaries:
         macro = "" if s.macro_accuracy is None else f"{100 * s.macro_accuracy:.2f}"
         table.add_row(s.task, str(s.n), f"{100 * s.accuracy:.2f}", f"{100 * s.ci_low:.2f}–{100 * s.ci_high:.2f}",
                       macro, str(len(s.subtasks) or ""), f"{100 * s.unparsed_rate:.1f}%")
     console.print(table)
-    console.print(f"{result.model_calls} model call(s) this time; records in {result.run_dir / 'records.jsonl'}")
+    if any(s.task in REASONING for s in summaries):
+        average, missing = api.reasoning_average(summaries)
+        console.print(f"Orca 2 reasoning average (6 benchmarks): {100 * average:.2f}" if average is not None
+                      else f"Orca 2 reasoning average: not computed, missing {', '.join(missing)}")
+
+
+@app.command("show-prompt")
+def show_prompt(
+    task: Annotated[str, typer.Option(help="task name")],
+    model: Annotated[str, typer.Option(help="registry name, local HF folder or Hub id")] = DEFAULT_MODEL,
+    index: Annotated[int, typer.Option(help="example position in the dataset")] = 0,
+    data_dir: Annotated[Optional[Path], typer.Option(help="local data mirror")] = None,
+) -> None:
+    """Print exactly what the model receives for one example, and its gold answer."""
+    view = api.show_prompt(task, model, index, data_dir)
+    say(f"# task {task} · example {view.example.id} · model {model} · tokenizer adds BOS: {view.add_special_tokens}")
+    sys.stdout.write(view.prompt)
+    sys.stdout.write("\n")
+    for continuation in view.continuations:
+        say(f"# continuation scored: {continuation!r}")
+    say(f"# gold: {view.example.gold}")
+
+
+@app.command()
+def score(
+    task: Annotated[str, typer.Option(help="task whose extractor and gold answers to use")],
+    predictions: Annotated[Path, typer.Option(help="JSONL: one {\"id\": ..., \"output\": ...} per line")],
+    data_dir: Annotated[Optional[Path], typer.Option(help="local data mirror")] = None,
+    output: Annotated[Optional[Path], typer.Option(help="write the scored records here (JSONL)")] = None,
+    strict: Annotated[bool, typer.Option(help="stop at the first malformed line")] = False,
+) -> None:
+    """Score model outputs produced elsewhere (API batch jobs) with orcabench's extractors."""
+    scored = api.score_predictions(task, predictions, data_dir, strict=strict)
+    for problem in scored.problems:
+        say(f"skipped {problem}")
+    if output is not None:
+        output.write_text("".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in scored.records), encoding="utf-8")
+    print_summaries([scored.summary], title=f"{task} · {predictions} · {len(scored.problems)} line(s) skipped")
+
+
+@app.command()
+def rescore(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    data_dir: Annotated[Optional[Path], typer.Option(help="local data mirror (default: the one the run used)")] = None,
+) -> None:
+    """Score a stored run again with the current extractors, without the model."""
+    result = api.rescore(run_dir, data_dir)
+    print_summaries(result.summaries, title=f"rescored {run_dir}")
+    console.print(f"{result.changed} record(s) changed; the previous records are in {result.backup}")
+
+
+@data_app.command("check")
+def data_check(
+    data_dir: Annotated[Optional[Path], typer.Option(help="the mirror (default: $ORCABENCH_DATA_DIR)")] = None,
+    tasks: Annotated[str, typer.Option(help="comma-separated tasks or suites (default: every task)")] = "",
+) -> None:
+    """Validate a local data mirror: files, sha256 against its manifest.json, every row readable."""
+    checks = api.check_data(data_dir, _split(tasks))
+    table = Table()
+    for column in ("task", "status", "examples", "problems"):
+        table.add_column(column)
+    for check in checks:
+        table.add_row(check.task, check.status, str(check.examples), str(len(check.problems)))
+    console.print(table)
+    for check in checks:
+        for problem in check.problems:
+            console.print(f"{check.task}: {problem}", markup=False, highlight=False, soft_wrap=True)
+    if any(check.status == "failed" for check in checks):
+        raise typer.Exit(1)
 
 
 @list_app.command("tasks")
@@ -109,6 +190,8 @@ def list_tasks() -> None:
     for task in sorted(all_tasks(), key=lambda t: t.name):
         table.add_row(task.name, task.version, task.kind, task.data.hub_path, task.description)
     console.print(table)
+    for suite, members in SUITES.items():
+        console.print(f"suite {suite}: {', '.join(members)}")
 
 
 @list_app.command("models")
@@ -131,24 +214,24 @@ def version() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        app(args=argv, prog_name="orcabench", standalone_mode=False)
+        code = app(args=argv, prog_name="orcabench", standalone_mode=False)
     except OrcabenchError as error:
-        err.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+        say(f"error: {error}")
         return 2
     except click_exceptions.NoArgsIsHelpError as error:
-        err.print(error.format_message(), markup=False, highlight=False)
+        say(error.format_message())
         return 2
     except click_exceptions.UsageError as error:
         where = f"orcabench {error.ctx.command_path.split(' ', 1)[1]}" if error.ctx and " " in error.ctx.command_path else "orcabench"
-        err.print(f"error: {error.format_message()} (see `{where} --help`)", markup=False, highlight=False, soft_wrap=True)
+        say(f"error: {error.format_message()} (see `{where} --help`)")
         return 2
     except (typer.Abort, KeyboardInterrupt):
-        err.print("interrupted: finished samples are saved; the same command resumes", markup=False)
+        say("interrupted: finished samples are saved; the same command resumes")
         return 130
     except click_exceptions.ClickException as error:
-        err.print(f"error: {error.format_message()}", markup=False, highlight=False, soft_wrap=True)
+        say(f"error: {error.format_message()}")
         return 2
-    return 0
+    return code if isinstance(code, int) else 0  # typer.Exit(n) comes back as n
 
 
 def entry() -> None:

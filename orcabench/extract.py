@@ -469,3 +469,40 @@ def extract_phrase_text(output: str) -> tuple[str | None, str]:
 def normalize_text_answer(text: str) -> str:
     """How :func:`extract_phrase_text` writes its answers, for normalising gold strings."""
     return _normalize_text(text)
+
+
+# DROP: a short free-text answer (a number, a date, one or more spans), scored by token
+# overlap (orcabench.drop_metric), so its original wording is kept rather than normalised.
+# Only "answer" followed by "is" / ":" / "=" is a final-answer phrase here: a bare "answer"
+# ("To answer this, ...") would read the reasoning's first words as the answer.
+_SHORT_ANSWER_PHRASE_RE = re.compile(
+    r"\b(?:final\s+|correct\s+|short\s+)?answer\s*(?:is|would\s+be|will\s+be|should\s+be|must\s+be|=|:)\s*[:\-–—]?\s*",
+    re.IGNORECASE,
+)
+
+
+def _trim_short_answer(text: str) -> str:
+    return text.strip().strip("\"'“”‘’").strip().rstrip(".!;:,").strip()
+
+
+def extract_short_answer(output: str) -> tuple[str | None, str]:
+    """A short free-text answer (DROP), in the model's own wording (trimmed of quotes and
+    a final period).
+
+    Rules: ``boxed`` (the last non-empty ``\\boxed{..}``); ``final-answer-phrase`` (after the
+    last "the answer is" / "Answer:" / "final answer =", the rest of that sentence, on the
+    next line when the phrase ends its line); ``whole-output`` (a one-line output is the
+    answer); ``last-line`` (else the last non-empty line); ``none`` for an empty output.
+    """
+    text = clean_markup(output)
+    for content in reversed(boxed_contents(text)):
+        if _trim_short_answer(content):
+            return _trim_short_answer(content), "boxed"
+    for phrase in reversed(list(_SHORT_ANSWER_PHRASE_RE.finditer(text))):
+        sentence = re.split(r"\.\s|\.$", _rest_of_line(text, phrase.end()), maxsplit=1)[0]
+        if _trim_short_answer(sentence):
+            return _trim_short_answer(sentence), "final-answer-phrase"
+    lines = [_trim_short_answer(line) for line in text.splitlines() if _trim_short_answer(line)]
+    if not lines:
+        return None, NONE
+    return lines[-1], "whole-output" if len(lines) == 1 else "last-line"

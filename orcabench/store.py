@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import tempfile
+from datetime import datetime, timezone
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
@@ -147,6 +148,18 @@ class RunStore:
             handle.write(lines)
             handle.flush()
             os.fsync(handle.fileno())
+
+    def replace_records(self, records: Iterable[Record]) -> Path:
+        """Write a new records file atomically (rescore); the previous one is kept and returned."""
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        backup = self.path / f"records.{stamp}.jsonl"
+        with tempfile.NamedTemporaryFile("w", dir=self.path, prefix=".records.", delete=False, encoding="utf-8") as handle:
+            handle.writelines(json.dumps(record.to_json(), ensure_ascii=False) + "\n" for record in records)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(self.records_path, backup)
+        os.replace(handle.name, self.records_path)
+        return backup
 
     def close(self) -> None:
         if self._lock is not None:

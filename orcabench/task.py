@@ -202,14 +202,32 @@ def discover() -> dict[str, Task]:
     return _REGISTRY
 
 
+# Named sets of tasks, usable wherever a task name is. "orca2" is the paper's zero-shot
+# table; the paper's reasoning headline (its Figure 4) averages the six REASONING tasks.
+REASONING = ("agieval-mc", "bbh-mc", "drop", "crass-ai", "race", "gsm8k")
+SUITES: dict[str, tuple[str, ...]] = {
+    "orca2": (*REASONING, "mmlu", "arc-easy", "arc-challenge", "hellaswag", "lambada"),
+    "orca2-reasoning": REASONING,
+    "orca2-knowledge": ("mmlu", "arc-easy", "arc-challenge"),
+    "orca2-completion": ("hellaswag", "lambada"),
+}
+
+
+def expand_task_names(names: Sequence[str]) -> list[str]:
+    """Task names with suites replaced by their members, first occurrence kept."""
+    return list(dict.fromkeys(member for name in names for member in SUITES.get(name, (name,))))
+
+
 def get_tasks(names: Sequence[str]) -> list[Task]:
     registry = discover()
-    unknown = [name for name in names if name not in registry]
+    expanded = expand_task_names(names)
+    unknown = [name for name in expanded if name not in registry]
     if unknown:
         raise OrcabenchError(
-            f"unknown task {', '.join(unknown)}: choose from {', '.join(sorted(registry))} (see `orcabench list tasks`)"
+            f"unknown task {', '.join(unknown)}: choose from {', '.join(sorted(registry))} or a suite "
+            f"({', '.join(SUITES)}) (see `orcabench list tasks`)"
         )
-    return [registry[name] for name in names]
+    return [registry[name] for name in expanded]
 
 
 def all_tasks() -> Iterable[Task]:

@@ -1,0 +1,46 @@
+"""RACE-high (Lai et al., 2017): English reading-comprehension exam questions for Chinese
+high-school students, test set (3,498 questions on 1,045 articles), zero-shot, one example
+per question: the article, the question and its four lettered options; the letter is
+generated and extracted (the Orca 2 protocol).
+
+Rows are one question each, as ``ehovy/race`` (config ``high``, split ``test``) has them:
+``example_id`` (the article's file name, shared by its questions), ``article``,
+``question``, ``options`` (4), ``answer`` (a letter); the local mirror is those rows as JSON
+lines, ``race/high/test.jsonl``. ``EleutherAI/race`` groups an article's questions in one
+row (``problems``) and lm-eval asks only the last of them, earlier ones given with their
+answers as context (1,045 examples); such a row is refused here: turn it into one row per
+question with :func:`flatten_grouped_row` first.
+"""
+
+import ast
+from pathlib import Path
+from typing import Any
+
+from orcabench.answers import choice_example, judge
+from orcabench.data import DataSpec, row_origin
+from orcabench.task import GenerativeTask, register
+from orcabench.types import Example, OrcabenchError
+
+
+def flatten_grouped_row(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """One ``EleutherAI/race`` row (an article and its ``problems``, a list or its Python
+    repr) as ``ehovy/race``-style rows, one per question."""
+    problems = ast.literal_eval(row["problems"]) if isinstance(row["problems"], str) else row["problems"]
+    return [{"example_id": row.get("example_id", ""), "article": row["article"], **problem} for problem in problems]
+
+
+def parse_row(row: dict[str, Any], index: int) -> Example:
+    _, position = row_origin(row)
+    if "problems" in row:
+        raise OrcabenchError(f"race row {position}: an EleutherAI/race row groups an article's questions; "
+                             "write one row per question (flatten_grouped_row in tasks/race/task.py)")
+    fields = {"article": row["article"].strip(), "question": row["question"].strip()}
+    # example_id names the article, not the question: the row's position makes the id unique.
+    return choice_example(f"{row.get('example_id') or 'race'}#{position}", fields, row["options"], row["answer"])
+
+
+register(
+    GenerativeTask(name="race", version="1", description="RACE-high test (3,498), zero-shot, letter generated and extracted",
+                   data=DataSpec(hub_path="ehovy/race", hub_name="high", hub_split="test", local_files=("race/high/test.jsonl",)),
+                   template_dir=Path(__file__).parent, template="zeroshot.j2", parse_row=parse_row, judge=judge, max_tokens=512),
+)

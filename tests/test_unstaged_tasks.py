@@ -1,0 +1,261 @@
+"""DROP, RACE and HellaSwag: tasks whose data is not staged here (the Hub is out of reach).
+
+Each task is checked end to end on a few rows written by hand in the upstream (Hub) row
+format: written as the local mirror file its DataSpec names, loaded through
+``load_rows`` + ``parse_row``, rendered, and model-style outputs scored. DROP's EM and F1
+are checked against values computed by hand from the official metric's definition.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orcabench.data import load_rows
+from orcabench.drop_metric import drop_scores, normalize_span
+from orcabench.extract import extract_short_answer
+from orcabench.task import builtin_tasks_dir, get_tasks
+from orcabench.types import Completion, Example, OrcabenchError
+
+
+def load(name: str, rows: list[dict[str, Any]], mirror: Path) -> list[Example]:
+    """The task's examples from ``rows`` written as its local mirror file."""
+    (task,) = get_tasks([name])
+    (relative,) = task.data.local_files
+    path = mirror / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    loaded, provenance = load_rows(task.data, mirror, name, strict=True)
+    assert provenance["source"] == "local" and list(provenance["files"]) == [relative]
+    return [task.parse_row(row.values, index) for index, row in enumerate(loaded)]
+
+
+def score(name: str, example: Example, output: str) -> tuple[str | None, str, float]:
+    (task,) = get_tasks([name])
+    verdict = task.score(example, Completion(text=output))
+    return verdict.answer, verdict.method, verdict.score
+
+
+def test_data_specs_name_the_hub_datasets_and_mirror_files() -> None:
+    specs = {task.name: task.data for task in get_tasks(["drop", "drop-em", "race", "hellaswag"])}
+    assert {name: (s.hub_path, s.hub_name, s.hub_split, s.local_files) for name, s in specs.items()} == {
+        "drop": ("EleutherAI/drop", None, "validation", ("drop/validation.jsonl",)),
+        "drop-em": ("EleutherAI/drop", None, "validation", ("drop/validation.jsonl",)),
+        "race": ("ehovy/race", "high", "test", ("race/high/test.jsonl",)),
+        "hellaswag": ("Rowan/hellaswag", None, "validation", ("hellaswag/validation.jsonl",)),
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# DROP metric: (prediction, gold answers, EM, F1), F1 worked out by hand. Bags of tokens
+# after normalisation; F1 = 2PR / (P + R) per aligned span pair, averaged over
+# max(#gold spans, #predicted spans), rounded to 2 decimals; best over the gold answers.
+# ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("prediction", "golds", "em", "f1"),
+    [
+        ("24", [["24"]], 1.0, 1.0),
+        ("24.0", [["24"]], 1.0, 1.0),  # numbers compare as floats
+        ("1,024", [["1024"]], 1.0, 1.0),  # a thousands separator is not punctuation to keep
+        ("24 points", [["24"]], 0.0, 0.67),  # P = 1/2, R = 1: F1 = 2/3
+        ("25 yards", [["24 yards"]], 0.0, 0.0),  # the gold's number is missing: 0, not the bag F1 of 1/2
+        ("twenty-four", [["24"]], 0.0, 0.0),
+        ("the Giants", [["Giants"]], 1.0, 1.0),  # articles dropped
+        ("Giants", [["the New York Giants"]], 0.0, 0.5),  # gold {new, york, giants}: P = 1, R = 1/3
+        ("Dave's", [["Daves"]], 1.0, 1.0),  # punctuation dropped
+        ("Dallas-Fort Worth", [["Dallas Fort Worth"]], 1.0, 1.0),  # hyphens split tokens
+        ("March 5, 1990", [["5 March 1990"]], 0.0, 1.0),  # same bag, other order: F1 only
+        # Multi-span golds: the prediction is split into spans and aligned one to one.
+        ("Paul and Dave", [["Dave", "Paul"]], 1.0, 1.0),
+        ("Dave, Paul", [["Dave", "Paul"]], 1.0, 1.0),
+        ("Dave", [["Dave", "Paul"]], 0.0, 0.5),  # (1 + 0) / 2
+        ("Dave, Paul and Tom", [["Dave", "Paul"]], 0.0, 0.67),  # (1 + 1 + 0) / 3
+        ("Dave and Paul", [["Dave and Paul"]], 1.0, 1.0),  # a one-span gold is never split
+        # Several gold answers: the best EM and the best F1.
+        ("three", [["3"], ["three"]], 1.0, 1.0),
+        ("the New York Giants", [["Giants"], ["New York Giants"]], 1.0, 1.0),
+        ("New York", [["Giants"], ["New York Giants"]], 0.0, 0.8),  # P = 1, R = 2/3
+        # Empty gold answers are ignored, as by the official script.
+        ("", [[""]], 0.0, 0.0),
+        ("x", [[""], ["x"]], 1.0, 1.0),
+    ],
+)
+def test_drop_em_and_f1(prediction: str, golds: list[list[str]], em: float, f1: float) -> None:
+    assert drop_scores(prediction, golds) == (em, f1)
+
+
+def test_drop_normalisation() -> None:
+    assert normalize_span("The 1,024 Yards!") == "1024.0 yards"
+    assert normalize_span("an apple-a-day") == "apple day"
+
+
+@pytest.mark.parametrize(
+    ("output", "answer", "method"),
+    [
+        ("The answer is 24.", "24", "final-answer-phrase"),
+        ("They scored 14 and 10.\nAnswer: 24 points", "24 points", "final-answer-phrase"),
+        ("**Answer:** \"Dave\"", "Dave", "final-answer-phrase"),
+        ("The answer is:\n24", "24", "final-answer-phrase"),  # the phrase ends its line
+        ("The answer is 3.5 yards. The kick was short.", "3.5 yards", "final-answer-phrase"),
+        ("The answer is 10. Wait, the final answer is 24.", "24", "final-answer-phrase"),  # the last phrase
+        ("So the total is $\\boxed{24}$", "24", "boxed"),
+        ("Dave and Paul.", "Dave and Paul", "whole-output"),
+        ("To answer this, add 14 and 10.\n24", "24", "last-line"),  # a bare "answer" is no phrase
+        ("", None, "none"),
+    ],
+)
+def test_extract_short_answer(output: str, answer: str | None, method: str) -> None:
+    assert extract_short_answer(output) == (answer, method)
+
+
+PASSAGE = "The Bears scored 14 points in the first half and 10 in the second. Dave and Paul scored touchdowns."
+ELEUTHER_DROP_ROWS = [  # EleutherAI/drop: answer + validated_answers (column-wise, as the Hub gives them)
+    {"section_id": "nfl_1", "query_id": "q-number", "passage": PASSAGE, "question": "How many points did the Bears score?",
+     "answer": {"number": "24", "date": {"day": "", "month": "", "year": ""}, "spans": [], "worker_id": "", "hit_id": ""},
+     "validated_answers": {"number": ["24", ""], "date": [{"day": "", "month": "", "year": ""}] * 2,
+                           "spans": [[], ["24 points"]], "worker_id": ["", ""], "hit_id": ["", ""]}},
+    {"section_id": "nfl_1", "query_id": "q-spans", "passage": PASSAGE, "question": "Who scored touchdowns?",
+     "answer": {"number": "", "date": {"day": "", "month": "", "year": ""}, "spans": ["Dave", "Paul"], "worker_id": "", "hit_id": ""},
+     "validated_answers": {"number": [], "date": [], "spans": [], "worker_id": [], "hit_id": []}},
+    {"section_id": "history_2", "query_id": "q-date", "passage": "The treaty was signed on 5 March 1990.",
+     "question": "When was the treaty signed?",
+     "answer": {"number": "", "date": {"day": "5", "month": "March", "year": "1990"}, "spans": [], "worker_id": "", "hit_id": ""},
+     "validated_answers": {"number": [""], "date": {"day": ["5"], "month": ["March"], "year": ["1990"]},  # date column-wise too
+                           "spans": [[]], "worker_id": [""], "hit_id": [""]}},
+]
+
+
+def test_drop_reads_eleutherai_rows_with_validated_answers(tmp_path: Path) -> None:
+    number, spans, date = load("drop", ELEUTHER_DROP_ROWS, tmp_path)
+    assert [e.id for e in (number, spans, date)] == ["q-number", "q-spans", "q-date"]
+    # "24" again among the validated answers is dropped; "24 points" is a second gold answer.
+    assert json.loads(number.gold) == [["24"], ["24 points"]]
+    assert json.loads(spans.gold) == [["Dave", "Paul"]]
+    assert json.loads(date.gold) == [["5 March 1990"]]
+    (task,) = get_tasks(["drop"])
+    assert task.render(number)[0].content == (
+        f"{PASSAGE}\n\nQuestion: How many points did the Bears score?\n"
+        "Answer with a number, a date, or a short span from the passage."
+    )
+
+
+@pytest.mark.parametrize(
+    ("index", "output", "answer", "method", "f1", "em"),
+    [
+        (0, "14 + 10 = 24, so the answer is 24.", "24", "final-answer-phrase", 1.0, 1.0),
+        (0, "The answer is 24 points.", "24 points", "final-answer-phrase", 1.0, 1.0),  # the validated answer
+        (0, "The answer is 14 points.", "14 points", "final-answer-phrase", 0.0, 0.0),
+        (1, "Paul and Dave", "Paul and Dave", "whole-output", 1.0, 1.0),
+        (1, "Answer: Dave", "Dave", "final-answer-phrase", 0.5, 0.0),
+        (2, "It was signed on March 5, 1990.\nThe answer is March 5, 1990.", "March 5, 1990", "final-answer-phrase", 1.0, 0.0),
+        (2, "", None, "none", 0.0, 0.0),
+    ],
+)
+def test_drop_scores_f1_and_drop_em_exact_match(tmp_path: Path, index: int, output: str, answer: str | None,
+                                                  method: str, f1: float, em: float) -> None:
+    examples = load("drop", ELEUTHER_DROP_ROWS, tmp_path)
+    assert score("drop", examples[index], output) == (answer, method, f1)
+    assert score("drop-em", examples[index], output) == (answer, method, em)
+    # A record's answer and gold are enough to recompute both numbers.
+    if answer is not None:
+        assert drop_scores(answer, json.loads(examples[index].gold)) == (em, f1)
+
+
+def test_drop_reads_ucinlp_rows_with_answers_spans(tmp_path: Path) -> None:
+    rows = [
+        {"section_id": "nfl_1", "query_id": "u-1", "passage": PASSAGE, "question": "Who scored touchdowns?",
+         "answers_spans": {"spans": ["Dave", "Paul"], "types": ["span", "span"]}},
+        {"section_id": "nfl_1", "query_id": "u-2", "passage": PASSAGE, "question": "How many points in the second half?",
+         "answers_spans": {"spans": ["10"], "types": ["number"]}},
+    ]
+    multi, number = load("drop", rows, tmp_path)
+    assert (json.loads(multi.gold), json.loads(number.gold)) == ([["Dave", "Paul"]], [["10"]])
+    assert score("drop", multi, "Dave, Paul")[2] == 1.0
+    assert score("drop", number, "The answer is ten.")[2] == 0.0  # a number written in words is not the number
+    with pytest.raises(OrcabenchError, match="no gold answer"):
+        load("drop", [{**rows[0], "answers_spans": {"spans": [], "types": []}}], tmp_path)
+
+
+# ---------------------------------------------------------------------------------------
+# RACE (one row per question, as ehovy/race)
+# ---------------------------------------------------------------------------------------
+ARTICLE = "Tom lives in a small town. Every morning he walks his dog to the river before school."
+RACE_ROWS = [
+    {"example_id": "high1.txt", "article": ARTICLE, "question": "Where does Tom walk his dog?",
+     "options": ["To the park", "To the school", "To the river", "To the town hall"], "answer": "C"},
+    {"example_id": "high1.txt", "article": ARTICLE, "question": "Tom walks his dog _ .",
+     "options": ["every morning", "every evening", "at weekends", "after school"], "answer": "A"},
+]
+
+
+def test_race_one_example_per_question(tmp_path: Path) -> None:
+    river, when = load("race", RACE_ROWS, tmp_path)
+    assert [(e.id, e.gold) for e in (river, when)] == [("high1.txt#0", "C"), ("high1.txt#1", "A")]
+    (race,) = get_tasks(["race"])
+    assert race.render(river)[0].content == (
+        f"Article: {ARTICLE}\n\nQuestion: Where does Tom walk his dog?\n"
+        "(A) To the park\n(B) To the school\n(C) To the river\n(D) To the town hall"
+    )
+    assert score("race", river, "He walks it to the river. The answer is (C).") == ("C", "final-answer-phrase", 1.0)
+    assert score("race", river, "The answer is To the river.") == ("C", "option-text", 1.0)
+    assert score("race", when, "B. every evening") == ("B", "leading-letter", 0.0)
+    assert score("race", when, "It is either (A) or (B).") == (None, "none", 0.0)
+
+
+def test_race_refuses_grouped_rows_and_flattens_them(tmp_path: Path) -> None:
+    module = runpy.run_path(str(builtin_tasks_dir() / "race" / "task.py"))
+    problems = [{k: row[k] for k in ("question", "options", "answer")} for row in RACE_ROWS]
+    grouped = {"article": ARTICLE, "problems": repr(problems)}  # EleutherAI/race: problems as a Python repr
+    with pytest.raises(OrcabenchError, match="groups an article's questions"):
+        load("race", [grouped], tmp_path)
+    flat = module["flatten_grouped_row"](grouped)
+    assert [e.gold for e in load("race", flat, tmp_path)] == ["C", "A"]
+
+
+# ---------------------------------------------------------------------------------------
+# HellaSwag (Rowan/hellaswag rows)
+# ---------------------------------------------------------------------------------------
+HELLASWAG_ROWS = [
+    {"ind": 24, "activity_label": "Roof shingle removal",
+     "ctx_a": "A man is sitting on a roof.", "ctx_b": "he", "ctx": "A man is sitting on a roof. he",
+     "endings": ["is using wrap to wrap a pair of skis.", "is ripping level tiles off.",
+                 "is holding a rubik's cube.", "starts pulling up roofing on a roof."],
+     "source_id": "activitynet~v_-JhWjGDPHMY", "split": "val", "split_type": "indomain", "label": "3"},
+    {"ind": 92, "activity_label": "Home and Garden",
+     "ctx_a": "[header] How to clean a kettle [title] Fill the kettle with water.", "ctx_b": "",
+     "ctx": "[header] How to clean a kettle [title] Fill the kettle with water.",
+     "endings": ["[step] Add a cup of vinegar and boil it.", "Throw the kettle away.",
+                 "[step] Paint the kettle [substeps] blue.", "Put the kettle in the freezer."],
+     "source_id": "wikihow~1234", "split": "val", "split_type": "zeroshot", "label": "0"},
+]
+
+
+def test_hellaswag_context_endings_and_letters(tmp_path: Path) -> None:
+    roof, kettle = load("hellaswag", HELLASWAG_ROWS, tmp_path)
+    assert [(e.id, e.gold) for e in (roof, kettle)] == [("24", "D"), ("92", "A")]
+    assert roof.fields["context"] == "Roof shingle removal: A man is sitting on a roof. He"
+    # WikiHow markup as lm-eval cleans it: " [title]" ends a sentence, other [tags] go.
+    assert kettle.fields["context"] == "Home and Garden: How to clean a kettle. Fill the kettle with water."
+    assert kettle.fields["options"] == ["Add a cup of vinegar and boil it.", "Throw the kettle away.",
+                                        "Paint the kettle blue.", "Put the kettle in the freezer."]
+    (task,) = get_tasks(["hellaswag"])
+    assert task.render(roof)[0].content == (
+        "Which ending continues the text best?\n\nRoof shingle removal: A man is sitting on a roof. He\n"
+        "(A) is using wrap to wrap a pair of skis.\n(B) is ripping level tiles off.\n"
+        "(C) is holding a rubik's cube.\n(D) starts pulling up roofing on a roof."
+    )
+    assert score("hellaswag", roof, "The answer is (D).") == ("D", "final-answer-phrase", 1.0)
+    assert score("hellaswag", roof, "D") == ("D", "leading-letter", 1.0)
+    assert score("hellaswag", kettle, "Add a cup of vinegar and boil it.") == ("A", "option-text", 1.0)
+    assert score("hellaswag", kettle, "The answer is (B).") == ("B", "final-answer-phrase", 0.0)
+
+
+def test_hellaswag_label_as_int_and_missing_label(tmp_path: Path) -> None:
+    upstream = {**HELLASWAG_ROWS[0], "label": 1}  # rowanz/hellaswag's own jsonl: label is an int
+    assert load("hellaswag", [upstream], tmp_path)[0].gold == "B"
+    with pytest.raises(OrcabenchError, match="no label"):
+        load("hellaswag", [{**HELLASWAG_ROWS[0], "label": ""}], tmp_path)  # the test split's rows
