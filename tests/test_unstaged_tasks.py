@@ -259,3 +259,20 @@ def test_hellaswag_label_as_int_and_missing_label(tmp_path: Path) -> None:
     assert load("hellaswag", [upstream], tmp_path)[0].gold == "B"
     with pytest.raises(OrcabenchError, match="no label"):
         load("hellaswag", [{**HELLASWAG_ROWS[0], "label": ""}], tmp_path)  # the test split's rows
+
+
+def test_drop_em_of_a_drop_run_is_its_records_scored_as_drop_em_predictions(tmp_path: Path) -> None:
+    """The README's recipe: records.jsonl lines carry ``id`` and ``output``, so `orcabench score
+    --task drop-em` reads a `drop` run's records as predictions, with no new generation."""
+    from orcabench.api import score_predictions
+
+    examples = load("drop", ELEUTHER_DROP_ROWS, tmp_path)
+    outputs = ["The answer is 24.", "Answer: Dave", "The answer is March 5, 1990."]
+    records = [{"task": "drop", "id": e.id, "output": o, "gold": e.gold, "score": score("drop", e, o)[2]}
+               for e, o in zip(examples, outputs)]
+    assert [r["score"] for r in records] == [1.0, 0.5, 1.0]  # F1
+    path = tmp_path / "records.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    scored = score_predictions("drop-em", path, tmp_path, strict=True)
+    assert [r.score for r in scored.records] == [1.0, 0.0, 0.0]  # EM
+    assert scored.summary.accuracy == pytest.approx(1 / 3)
