@@ -42,7 +42,8 @@ json.dump({"engine_start": ready - started, "generate": done - ready, "total": d
 
 def prepare(limit: int, max_tokens: int, data_dir: Path) -> dict:
     """The exact token ids and engine options orcabench uses for this run."""
-    from orcabench.api import PromptRenderer, _model_path
+    from orcabench.api import model_location
+    from orcabench.prompts import PromptRenderer
     from orcabench.backends.base import encode_prompt
     from orcabench.data import load_rows
     from orcabench.models import resolve_model
@@ -50,7 +51,7 @@ def prepare(limit: int, max_tokens: int, data_dir: Path) -> dict:
     from orcabench.types import Request
 
     spec = resolve_model("smollm2-135m")
-    model_path, _ = _model_path(spec)
+    model_path, _ = model_location(spec)
     renderer = PromptRenderer(spec, model_path)
     (task,) = get_tasks(["gsm8k"])
     rows, _ = load_rows(task.data, data_dir, "gsm8k")

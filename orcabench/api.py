@@ -23,11 +23,12 @@ from orcabench import __version__
 from orcabench.backends.base import BACKENDS, load_backend
 from orcabench.bundled import converted_model_dir, source_info
 from orcabench.data import load_rows, resolve_data_dir
-from orcabench.models import DEFAULT_MODEL, PLAIN_SEPARATOR, ModelSpec, resolve_model
-from orcabench.stats import mean_ci
+from orcabench.models import DEFAULT_MODEL, ModelSpec, resolve_model
+from orcabench.prompts import PromptRenderer
+from orcabench.summary import TaskSummary, summarize
 from orcabench.store import RunStore, fingerprint_hash
-from orcabench.task import REASONING, Task, get_tasks
-from orcabench.types import SCHEMA_VERSION, Completion, Example, Message, OrcabenchError, Record, Request
+from orcabench.task import Task, get_tasks
+from orcabench.types import SCHEMA_VERSION, Completion, Example, OrcabenchError, Record, Request
 
 # Called with (samples finished in this group, samples pending in total).
 ProgressCallback = Callable[[int, int], None]
@@ -49,28 +50,6 @@ class RunConfig:
     max_tokens: int | None = None  # overrides each task's default
     engine: dict[str, Any] = field(default_factory=dict)  # overrides the model's engine settings
     strict: bool = False  # fail on malformed data rows instead of skipping them
-
-
-@dataclass(frozen=True)
-class TaskSummary:
-    """Accuracy over all samples of a task (micro), with its 95% CI, and per subtask."""
-
-    task: str
-    n: int
-    accuracy: float
-    ci_low: float
-    ci_high: float
-    unparsed: int
-    subtasks: dict[str, tuple[float, int]] = field(default_factory=dict)  # subtask -> (accuracy, n)
-
-    @property
-    def unparsed_rate(self) -> float:
-        return self.unparsed / self.n if self.n else 0.0
-
-    @property
-    def macro_accuracy(self) -> float | None:
-        """Unweighted mean over subtasks, as BBH and AGIEval are reported; None without subtasks."""
-        return sum(a for a, _ in self.subtasks.values()) / len(self.subtasks) if self.subtasks else None
 
 
 @dataclass(frozen=True)
@@ -105,31 +84,6 @@ def _git_commit() -> str | None:
     return result.stdout.strip() or None
 
 
-class PromptRenderer:
-    """Turns a task's messages into the exact prompt string the model receives."""
-
-    def __init__(self, spec: ModelSpec, model_path: str) -> None:
-        from transformers import AutoTokenizer
-
-        self.spec = spec
-        self.tokenizer = AutoTokenizer.from_pretrained(model_path, revision=spec.revision)
-        if spec.prompt_format == "chat" and not self.tokenizer.chat_template:
-            raise OrcabenchError(f"model {spec.name} has no chat template; give it prompt_format 'plain'")
-
-    def messages(self, task_messages: list[Message]) -> list[Message]:
-        system = [Message("system", self.spec.system_message)] if self.spec.system_message is not None else []
-        return system + task_messages
-
-    def render(self, messages: list[Message]) -> tuple[str, bool]:
-        """The prompt text, and whether the tokenizer must add special tokens (BOS)."""
-        if self.spec.prompt_format == "chat":
-            text = self.tokenizer.apply_chat_template(
-                [{"role": m.role, "content": m.content} for m in messages], tokenize=False, add_generation_prompt=True
-            )
-            return text, False  # chat templates write their own BOS where the model wants one
-        return PLAIN_SEPARATOR.join(m.content for m in messages), True
-
-
 def _checked_data_dir(option: Path | None) -> Path | None:
     data_dir = resolve_data_dir(option)
     if data_dir is not None and not data_dir.is_dir():
@@ -149,7 +103,7 @@ def load_examples(task: Task, data_dir: Path | None, strict: bool = False) -> tu
     return examples, provenance
 
 
-def _model_path(spec: ModelSpec) -> tuple[str, dict[str, Any]]:
+def model_location(spec: ModelSpec) -> tuple[str, dict[str, Any]]:
     """Local folder (or Hub id) to load, and what identifies the weights for the manifest."""
     if spec.is_bundled:
         path = converted_model_dir(spec.name)
@@ -183,7 +137,7 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
         parsed, provenance[task.name] = load_examples(task, data_dir, strict=config.strict)
         examples[task.name] = parsed[: config.limit] if config.limit else parsed
 
-    model_path, weights = _model_path(spec)
+    model_path, weights = model_location(spec)
     engine = {**spec.engine, **config.engine}
     fingerprint = {
         "schema_version": SCHEMA_VERSION,
@@ -310,35 +264,6 @@ def _score(item: Pending, completions: list[Completion]) -> Record:
     )
 
 
-def summarize(task: str, records: Sequence[Record]) -> TaskSummary:
-    accuracy, low, high = mean_ci([r.score for r in records])
-    by_subtask: dict[str, list[float]] = {}
-    for record in records:
-        if record.subtask is not None:
-            by_subtask.setdefault(record.subtask, []).append(record.score)
-    subtasks = {name: (sum(scores) / len(scores), len(scores)) for name, scores in sorted(by_subtask.items())}
-    return TaskSummary(task=task, n=len(records), accuracy=accuracy, ci_low=low, ci_high=high,
-                       unparsed=sum(not r.parsed for r in records), subtasks=subtasks)
-
-
-def headline(summary: TaskSummary) -> float:
-    """The number a benchmark reports: the macro average over subtasks where it has them."""
-    return summary.macro_accuracy if summary.macro_accuracy is not None else summary.accuracy
-
-
-def reasoning_average(summaries: Sequence[TaskSummary]) -> tuple[float | None, list[str]]:
-    """The Orca 2 paper's reasoning average (Figure 4) and the benchmarks it is missing.
-
-    The value is None unless all six benchmarks are present: a partial mean is not the
-    paper's number.
-    """
-    by_task = {s.task: s for s in summaries}
-    missing = [name for name in REASONING if name not in by_task]
-    if missing:
-        return None, missing
-    return sum(headline(by_task[name]) for name in REASONING) / len(REASONING), []
-
-
 @dataclass(frozen=True)
 class PromptView:
     example: Example
@@ -354,7 +279,7 @@ def show_prompt(task_name: str, model: str = DEFAULT_MODEL, index: int = 0, data
     if not 0 <= index < len(examples):
         raise OrcabenchError(f"--index {index} is out of range: task {task.name} has examples 0..{len(examples) - 1}")
     spec = resolve_model(model)
-    renderer = PromptRenderer(spec, _model_path(spec)[0])
+    renderer = PromptRenderer(spec, model_location(spec)[0])
     example = examples[index]
     prompt, add_special = renderer.render(renderer.messages(task.render(example)))
     return PromptView(example, prompt, add_special, task.continuations(example))

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from orcabench import __version__, api
 from orcabench.models import BUILTIN_MODELS, DEFAULT_MODEL
+from orcabench.summary import TaskSummary, reasoning_average
 from orcabench.task import REASONING, SUITES, all_tasks
 from orcabench.types import OrcabenchError
 
@@ -101,7 +102,7 @@ def run(
     console.print(f"{result.model_calls} model call(s) this time; records in {result.run_dir / 'records.jsonl'}")
 
 
-def print_summaries(summaries: list[api.TaskSummary], title: str) -> None:
+def print_summaries(summaries: list[TaskSummary], title: str) -> None:
     table = Table(title=title)
     for column in ("task", "n", "accuracy", "95% CI", "macro avg", "subtasks", "unparsed"):
         table.add_column(column, justify="left" if column == "task" else "right")
@@ -111,7 +112,7 @@ def print_summaries(summaries: list[api.TaskSummary], title: str) -> None:
                       macro, str(len(s.subtasks) or ""), f"{100 * s.unparsed_rate:.1f}%")
     console.print(table)
     if any(s.task in REASONING for s in summaries):
-        average, missing = api.reasoning_average(summaries)
+        average, missing = reasoning_average(summaries)
         console.print(f"Orca 2 reasoning average (6 benchmarks): {100 * average:.2f}" if average is not None
                       else f"Orca 2 reasoning average: not computed, missing {', '.join(missing)}")
 

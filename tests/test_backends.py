@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from orcabench.api import PromptRenderer
+from orcabench.prompts import PromptRenderer
 from orcabench.data import load_rows
 from orcabench.models import resolve_model
 from orcabench.task import get_tasks

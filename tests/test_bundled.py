@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from orcabench import bundled
-from orcabench.api import PromptRenderer
+from orcabench.prompts import PromptRenderer
 from orcabench.backends.base import encode_prompt
 from orcabench.models import resolve_model
 from orcabench.types import Message, OrcabenchError, Request

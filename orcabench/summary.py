@@ -1,0 +1,61 @@
+"""Summaries of scored records: accuracy with CI, per subtask, and the paper's averages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from orcabench.stats import mean_ci
+from orcabench.task import REASONING
+from orcabench.types import Record
+
+
+@dataclass(frozen=True)
+class TaskSummary:
+    """Accuracy over all samples of a task (micro), with its 95% CI, and per subtask."""
+
+    task: str
+    n: int
+    accuracy: float
+    ci_low: float
+    ci_high: float
+    unparsed: int
+    subtasks: dict[str, tuple[float, int]] = field(default_factory=dict)  # subtask -> (accuracy, n)
+
+    @property
+    def unparsed_rate(self) -> float:
+        return self.unparsed / self.n if self.n else 0.0
+
+    @property
+    def macro_accuracy(self) -> float | None:
+        """Unweighted mean over subtasks, as BBH and AGIEval are reported; None without subtasks."""
+        return sum(a for a, _ in self.subtasks.values()) / len(self.subtasks) if self.subtasks else None
+
+
+def summarize(task: str, records: Sequence[Record]) -> TaskSummary:
+    accuracy, low, high = mean_ci([r.score for r in records])
+    by_subtask: dict[str, list[float]] = {}
+    for record in records:
+        if record.subtask is not None:
+            by_subtask.setdefault(record.subtask, []).append(record.score)
+    subtasks = {name: (sum(scores) / len(scores), len(scores)) for name, scores in sorted(by_subtask.items())}
+    return TaskSummary(task=task, n=len(records), accuracy=accuracy, ci_low=low, ci_high=high,
+                       unparsed=sum(not r.parsed for r in records), subtasks=subtasks)
+
+
+def headline(summary: TaskSummary) -> float:
+    """The number a benchmark reports: the macro average over subtasks where it has them."""
+    return summary.macro_accuracy if summary.macro_accuracy is not None else summary.accuracy
+
+
+def reasoning_average(summaries: Sequence[TaskSummary]) -> tuple[float | None, list[str]]:
+    """The Orca 2 paper's reasoning average (Figure 4) and the benchmarks it is missing.
+
+    The value is None unless all six benchmarks are present: a partial mean is not the
+    paper's number.
+    """
+    by_task = {s.task: s for s in summaries}
+    missing = [name for name in REASONING if name not in by_task]
+    if missing:
+        return None, missing
+    return sum(headline(by_task[name]) for name in REASONING) / len(REASONING), []
