@@ -22,11 +22,11 @@ from typing import Any
 from orcabench import __version__
 from orcabench.backends.base import BACKENDS, load_backend
 from orcabench.bundled import converted_model_dir, source_info
-from orcabench.data import load_rows, resolve_data_dir
+from orcabench.data import download, in_mirror, load_rows, resolve_data_dir
 from orcabench.models import DEFAULT_MODEL, ModelSpec, resolve_model
 from orcabench.prompts import PromptRenderer
 from orcabench.summary import TaskSummary, summarize
-from orcabench.store import RunStore, fingerprint_hash
+from orcabench.store import RunStore, fingerprint_hash, write_json_atomic
 from orcabench.task import Task, get_tasks
 from orcabench.types import SCHEMA_VERSION, Completion, Example, OrcabenchError, Record, Request
 
@@ -420,20 +420,37 @@ def check_data(data_dir: Path | None, task_names: Sequence[str] = ()) -> list[Da
     tasks = get_tasks(task_names) if task_names else sorted(all_tasks(), key=lambda t: t.name)
     checks = []
     for task in tasks:
-        missing = [f for f in task.data.local_files if not (mirror / f).is_file()]
-        if missing and not task_names and len(missing) == len(task.data.local_files):
+        if not task_names and not in_mirror(task.data, mirror):
             checks.append(DataCheck(task.name, "absent", 0, []))
             continue
-        problems = [f"{mirror / f} is missing" for f in missing]
+        problems: list[str] = []
         examples: list[Example] = []
-        if not missing:
-            try:
-                examples, provenance = load_examples(task, mirror, strict=True)
-            except OrcabenchError as error:
-                problems.append(str(error))
-            else:
-                for relative, digest in provenance["files"].items():
-                    if relative in expected and expected[relative]["sha256"] != digest:
-                        problems.append(f"{mirror / relative}: sha256 {digest[:12]}… differs from manifest.json's {expected[relative]['sha256'][:12]}…")
+        try:
+            examples, provenance = load_examples(task, mirror, strict=True)
+        except OrcabenchError as error:
+            problems.append(str(error))
+        else:
+            for relative, digest in provenance["files"].items():
+                if relative in expected and expected[relative]["sha256"] != digest:
+                    problems.append(f"{mirror / relative}: sha256 {digest[:12]}… differs from manifest.json's {expected[relative]['sha256'][:12]}…")
         checks.append(DataCheck(task.name, "failed" if problems else "ok", len(examples), problems))
     return checks
+
+
+def download_data(task_names: Sequence[str], out_dir: Path) -> dict[str, dict[str, Any]]:
+    """Fetch tasks' data from the Hub into a verified local mirror (for air-gapped clusters).
+
+    Files land under ``out_dir/hub/``; ``out_dir/manifest.json`` records each file's sha256,
+    size and example count, so ``orcabench data check`` can verify the copy later.
+    """
+    if not task_names:
+        raise OrcabenchError("name the tasks to download: --tasks gsm8k,bbh (or a suite such as orca2)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest_path = out_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    files: dict[str, dict[str, Any]] = manifest.setdefault("files", {})
+    for task in get_tasks(task_names):
+        files.update(download(task.data, task.name, out_dir))
+        manifest.setdefault("downloaded", {})[task.name] = datetime.now(timezone.utc).isoformat()
+        write_json_atomic(manifest_path, manifest)  # after each task: an interrupted download keeps what it fetched
+    return files

@@ -162,6 +162,18 @@ def rescore(
     console.print(f"{result.changed} record(s) changed; the previous records are in {result.backup}")
 
 
+@data_app.command("download")
+def data_download(
+    tasks: Annotated[str, typer.Option(help="comma-separated tasks or suites")],
+    out: Annotated[Path, typer.Option(help="the mirror folder to write")],
+) -> None:
+    """Fetch tasks' data from the Hub into a local mirror, with sha256s in its manifest.json."""
+    files = api.download_data(_split(tasks), out)
+    for relative, info in sorted(files.items()):
+        console.print(f"{relative}: {info['examples']} rows, sha256 {info['sha256']}", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"mirror ready: use --data-dir {out}", markup=False, highlight=False, soft_wrap=True)
+
+
 @data_app.command("check")
 def data_check(
     data_dir: Annotated[Optional[Path], typer.Option(help="the mirror (default: $ORCABENCH_DATA_DIR)")] = None,

@@ -114,21 +114,39 @@ def _read_local(path: Path, relative: str, fmt: str, strict: bool) -> list[Row]:
 
 
 def load_rows(spec: DataSpec, data_dir: Path | None, task_name: str, strict: bool = False) -> tuple[list[Row], dict[str, Any]]:
-    """Rows for one task, plus provenance (file hashes or Hub id) for the run manifest."""
-    if data_dir is not None:
-        rows: list[Row] = []
-        hashes: dict[str, str] = {}
-        for relative in spec.local_files:
-            path = data_dir / relative
-            if not path.is_file():
-                raise OrcabenchError(
-                    f"data for task {task_name} not found: {path} does not exist; point --data-dir "
-                    f"(or {DATA_DIR_ENV}) at a mirror holding {relative}, or unset both to load {spec.hub_path} from the Hub"
-                )
-            rows.extend(_with_origin(_read_local(path, relative, spec.local_format, strict), _subset_name(relative)))
-            hashes[relative] = sha256_file(path)
-        return rows, {"source": "local", "data_dir": str(data_dir.resolve()), "files": hashes}
-    return _load_hub(spec, task_name)
+    """Rows for one task, plus provenance (file hashes or Hub id) for the run manifest.
+
+    A mirror holds either the upstream files (``spec.local_files``) or the Hub rows that
+    ``orcabench data download`` wrote (:func:`hub_mirror_file`); upstream files win.
+    """
+    if data_dir is None:
+        return _load_hub(spec, task_name)
+    upstream = [(relative, _subset_name(relative), spec.local_format) for relative in spec.local_files]
+    downloaded = [(hub_mirror_file(path, name, spec.hub_split), subset, "jsonl") for path, name, subset in hub_sources(spec)]
+    files = downloaded if not _all_present(data_dir, upstream) and _all_present(data_dir, downloaded) else upstream
+    rows: list[Row] = []
+    hashes: dict[str, str] = {}
+    for relative, subset, fmt in files:
+        path = data_dir / relative
+        if not path.is_file():
+            raise OrcabenchError(
+                f"data for task {task_name} not found: {path} does not exist; point --data-dir "
+                f"(or {DATA_DIR_ENV}) at a mirror holding {relative} (or one made by `orcabench data download`), "
+                f"or unset both to load {spec.hub_path} from the Hub"
+            )
+        rows.extend(_with_origin(_read_local(path, relative, fmt, strict), subset))
+        hashes[relative] = sha256_file(path)
+    return rows, {"source": "local", "data_dir": str(data_dir.resolve()), "files": hashes}
+
+
+def in_mirror(spec: DataSpec, data_dir: Path) -> bool:
+    """Whether a mirror holds any file of this task, upstream or downloaded."""
+    names = [*spec.local_files, *(hub_mirror_file(path, name, spec.hub_split) for path, name, _ in hub_sources(spec))]
+    return any((data_dir / relative).is_file() for relative in names)
+
+
+def _all_present(data_dir: Path, files: list[tuple[str, str, str]]) -> bool:
+    return all((data_dir / relative).is_file() for relative, _, _ in files)
 
 
 def _subset_name(relative: str) -> str:
@@ -136,19 +154,50 @@ def _subset_name(relative: str) -> str:
     return name.split(".", 1)[0] if not name.startswith(".") else name
 
 
-def _load_hub(spec: DataSpec, task_name: str) -> tuple[list[Row], dict[str, Any]]:
+def hub_sources(spec: DataSpec) -> list[tuple[str, str | None, str]]:
+    """``(dataset id, config, subset name)`` for each Hub dataset a task reads."""
     if not spec.hub_configs:
-        return _load_hub_one(spec, task_name, spec.hub_path, spec.hub_name, spec.hub_name or spec.hub_path)
+        return [(spec.hub_path, spec.hub_name, spec.hub_name or spec.hub_path)]
+    if "{config}" in spec.hub_path:  # one dataset per subset (hails/agieval-{config})
+        return [(spec.hub_path.format(config=config), spec.hub_name, config) for config in spec.hub_configs]
+    return [(spec.hub_path, config, config) for config in spec.hub_configs]
+
+
+def hub_mirror_file(hub_path: str, hub_name: str | None, split: str) -> str:
+    """Where ``orcabench data download`` keeps one Hub split inside a mirror."""
+    return f"hub/{hub_path.strip('/')}/{hub_name or 'default'}/{split}.jsonl"
+
+
+def _load_hub(spec: DataSpec, task_name: str) -> tuple[list[Row], dict[str, Any]]:
     rows: list[Row] = []
-    provenance: dict[str, Any] = {"source": "hub", "subsets": {}}
-    for config in spec.hub_configs:
-        if "{config}" in spec.hub_path:
-            path, name = spec.hub_path.format(config=config), spec.hub_name
-        else:
-            path, name = spec.hub_path, config
-        subset_rows, provenance["subsets"][config] = _load_hub_one(spec, task_name, path, name, config)
+    subsets: dict[str, Any] = {}
+    for path, name, subset in hub_sources(spec):
+        subset_rows, subsets[subset] = _load_hub_one(spec, task_name, path, name, subset)
         rows.extend(subset_rows)
-    return rows, provenance
+    if not spec.hub_configs:
+        return rows, subsets[hub_sources(spec)[0][2]]
+    return rows, {"source": "hub", "subsets": subsets}
+
+
+def download(spec: DataSpec, task_name: str, out_dir: Path) -> dict[str, dict[str, Any]]:
+    """Write a task's Hub rows into a mirror at ``out_dir``; sha256, size and count per file."""
+    rows, _ = _load_hub(spec, task_name)
+    by_subset: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        values = {k: v for k, v in row.values.items() if k != ORIGIN_KEY}
+        by_subset.setdefault(row.values[ORIGIN_KEY]["subset"], []).append(values)
+    written: dict[str, dict[str, Any]] = {}
+    for path, name, subset in hub_sources(spec):
+        relative = hub_mirror_file(path, name, spec.hub_split)
+        target = out_dir / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = target.with_suffix(".part")
+        staging.write_text("".join(json.dumps(v, ensure_ascii=False, default=str) + "\n" for v in by_subset.get(subset, [])),
+                           encoding="utf-8")
+        staging.replace(target)
+        written[relative] = {"sha256": sha256_file(target), "bytes": target.stat().st_size,
+                             "examples": len(by_subset.get(subset, []))}
+    return written
 
 
 def _load_hub_one(spec: DataSpec, task_name: str, hub_path: str, hub_name: str | None, subset: str) -> tuple[list[Row], dict[str, Any]]:
