@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from orcabench import __version__
-from orcabench.backends.base import BACKENDS, load_backend
+from orcabench.backends.base import BACKENDS, SECRET_ENGINE_KEYS, load_backend
 from orcabench.bundled import converted_model_dir, source_info
 from orcabench.data import download, in_mirror, load_rows, resolve_data_dir
-from orcabench.models import DEFAULT_MODEL, ModelSpec, resolve_model
+from orcabench.models import DEFAULT_MODEL, ModelSpec, resolve_model, with_system_message
+from orcabench.protocols import Protocol, get_protocol
 from orcabench.prompts import PromptRenderer
 from orcabench.summary import TaskSummary, summarize
 from orcabench.store import RunStore, fingerprint_hash, write_json_atomic
@@ -40,6 +41,8 @@ class RunConfig:
 
     model: str = DEFAULT_MODEL
     tasks: Sequence[str] = ("gsm8k",)
+    protocol: str | None = None  # None: the model's default protocol (orca2 for Orca 2 models)
+    system_message: str | None = None  # a SYSTEM_MESSAGES setting or literal text; None: the protocol's, else the model's
     backend: str | None = None  # None: the model's default backend
     limit: int | None = None  # first N examples of each task
     batch_size: int | None = None  # hf: batch size; vllm: max_num_seqs
@@ -118,10 +121,33 @@ def _host() -> dict[str, Any]:
             "cpus": os.cpu_count(), "processor": platform.processor()}
 
 
-def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunResult:
-    """Run (or resume) an evaluation; a finished run makes zero model calls."""
-    started = time.time()
+@dataclass(frozen=True)
+class Plan:
+    """A run resolved from its config, before any weights are loaded (what ``--dry-run`` shows)."""
+
+    spec: ModelSpec
+    backend: str
+    protocol: Protocol
+    engine: dict[str, Any]
+    tasks: list[Task]
+    examples: dict[str, list[Example]]
+    provenance: dict[str, Any]
+    model_path: str
+    fingerprint: dict[str, Any]
+    run_dir: Path
+
+    def first_prompt(self) -> tuple[Example, str]:
+        task = next(t for t in self.tasks if self.examples[t.name])
+        example = self.examples[task.name][0]
+        renderer = PromptRenderer(self.spec, self.model_path)
+        return example, renderer.render(renderer.messages(task.render(example)))[0]
+
+
+def plan(config: RunConfig) -> Plan:
+    """Resolve model, protocol, tasks, data and the run directory; check everything a run needs."""
     spec = resolve_model(config.model)
+    protocol = get_protocol(config.protocol or spec.default_protocol)
+    spec = with_system_message(spec, config.system_message or protocol.system_message)
     backend_name = config.backend or spec.default_backend
     if backend_name not in BACKENDS:
         raise OrcabenchError(f"unknown backend {backend_name!r}: choose one of {', '.join(BACKENDS)}")
@@ -130,6 +156,7 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
     if config.max_tokens is not None and config.max_tokens < 1:
         raise OrcabenchError(f"--max-tokens must be positive, not {config.max_tokens}")
     tasks = get_tasks(config.tasks)
+    protocol.check(tasks)
     data_dir = _checked_data_dir(config.data_dir)
     examples: dict[str, list[Example]] = {}
     provenance: dict[str, Any] = {}
@@ -141,10 +168,11 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
     engine = {**spec.engine, **config.engine}
     fingerprint = {
         "schema_version": SCHEMA_VERSION,
+        "protocol": protocol.name,
         "model": {"name": spec.name, "source": spec.source, "weights": weights, "prompt_format": spec.prompt_format,
-                  "system_message": spec.system_message, "stop": list(spec.stop)},
+                  "chat_template": spec.chat_template, "system_message": spec.system_message, "stop": list(spec.all_stops)},
         "backend": backend_name,
-        "engine": engine,
+        "engine": {k: v for k, v in engine.items() if k not in SECRET_ENGINE_KEYS},
         "sampling": {"temperature": 0.0, "max_tokens": config.max_tokens, "seed": config.seed},
         "tasks": {
             task.name: {"version": task.version, "templates": task.template_hashes(),
@@ -153,6 +181,15 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
         },
     }
     run_dir = config.output or config.runs_root / f"{spec.name}-{backend_name}-{fingerprint_hash(fingerprint)[:12]}"
+    return Plan(spec, backend_name, protocol, engine, tasks, examples, provenance, model_path, fingerprint, run_dir)
+
+
+def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunResult:
+    """Run (or resume) an evaluation; a finished run makes zero model calls."""
+    started = time.time()
+    resolved = plan(config)
+    spec, backend_name, engine, tasks, examples = resolved.spec, resolved.backend, resolved.engine, resolved.tasks, resolved.examples
+    model_path, fingerprint, run_dir, provenance = resolved.model_path, resolved.fingerprint, resolved.run_dir, resolved.provenance
     store = RunStore(run_dir).open(fingerprint)
     try:
         done = store.records()
@@ -182,7 +219,8 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
             if on_progress:
                 on_progress(0, len(pending))
             engine_started = time.time()
-            backend = load_backend(backend_name, model_path, engine, seed=config.seed, batch_size=config.batch_size)
+            backend = load_backend(backend_name, model_path, engine, seed=config.seed, batch_size=config.batch_size,
+                                   cache_dir=run_dir)
             session["backend"] = backend.info()
             session["engine_start_seconds"] = round(time.time() - engine_started, 3)
             try:
@@ -209,7 +247,7 @@ def _pending(task: Task, example: Example, renderer: PromptRenderer, spec: Model
         requests = tuple(Request(kind="loglikelihood", continuation=c, **common) for c in task.continuations(example))
     else:
         requests = (Request(kind="generate", max_tokens=max_tokens or task.max_tokens,
-                            stop=tuple(dict.fromkeys([*task.stop, *spec.stop])), **common),)
+                            stop=tuple(dict.fromkeys([*task.stop, *spec.all_stops])), **common),)
     return Pending(task, example, requests)
 
 

@@ -69,6 +69,9 @@ def run(
     gpu_memory_utilization: Annotated[Optional[float], typer.Option(help="vllm: share of GPU memory to use")] = None,
     engine_arg: Annotated[Optional[list[str]], typer.Option(help="extra engine setting KEY=VALUE (repeatable)")] = None,
     strict: Annotated[bool, typer.Option(help="fail on malformed data rows instead of skipping them")] = False,
+    protocol: Annotated[Optional[str], typer.Option(help="default or orca2 (the paper's protocol; default for Orca 2 models)")] = None,
+    system_message: Annotated[Optional[str], typer.Option(help="empty, cautious, none, default, or the text itself")] = None,
+    dry_run: Annotated[bool, typer.Option(help="print the resolved configuration and the first prompt; load no weights")] = False,
 ) -> None:
     """Evaluate a model on tasks; re-running the same command resumes the run."""
     engine = _engine_args(engine_arg or [])
@@ -77,7 +80,17 @@ def run(
         if value is not None:
             engine[key] = value
     config = api.RunConfig(model=model, tasks=_split(tasks), backend=backend, limit=limit, batch_size=batch_size,
-                           data_dir=data_dir, output=output, seed=seed, max_tokens=max_tokens, engine=engine, strict=strict)
+                           data_dir=data_dir, output=output, seed=seed, max_tokens=max_tokens, engine=engine, strict=strict,
+                           protocol=protocol, system_message=system_message)
+    if dry_run:
+        resolved = api.plan(config)
+        example, prompt = resolved.first_prompt()
+        console.print_json(json.dumps({"run_dir": str(resolved.run_dir), "model_path": resolved.model_path,
+                                       "examples": {t: len(e) for t, e in resolved.examples.items()},
+                                       **resolved.fingerprint}))
+        say(f"# first prompt: task {resolved.tasks[0].name}, example {example.id}, gold {example.gold}")
+        sys.stdout.write(prompt + "\n")
+        return
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
@@ -104,12 +117,12 @@ def run(
 
 def print_summaries(summaries: list[TaskSummary], title: str) -> None:
     table = Table(title=title)
-    for column in ("task", "n", "accuracy", "95% CI", "macro avg", "subtasks", "unparsed"):
+    for column in ("task", "n", "accuracy", "95% CI", "macro avg", "subtasks", "unparsed", "format OK"):
         table.add_column(column, justify="left" if column == "task" else "right")
     for s in summaries:
         macro = "" if s.macro_accuracy is None else f"{100 * s.macro_accuracy:.2f}"
         table.add_row(s.task, str(s.n), f"{100 * s.accuracy:.2f}", f"{100 * s.ci_low:.2f}–{100 * s.ci_high:.2f}",
-                      macro, str(len(s.subtasks) or ""), f"{100 * s.unparsed_rate:.1f}%")
+                      macro, str(len(s.subtasks) or ""), f"{100 * s.unparsed_rate:.1f}%", f"{100 * (1 - s.unparsed_rate):.1f}%")
     console.print(table)
     if any(s.task in REASONING for s in summaries):
         average, missing = reasoning_average(summaries)
@@ -211,12 +224,17 @@ def list_tasks() -> None:
 def list_models() -> None:
     """Named models in the registry."""
     table = Table()
-    for column in ("model", "prompt format", "system message", "backend", "size (B)", "description"):
-        table.add_column(column)
+    for column in ("model", "source", "template", "system message (default; --system-message)", "protocol", "backend",
+                   "size (B)", "engine"):
+        table.add_column(column, overflow="fold")
     for spec in BUILTIN_MODELS.values():
-        table.add_row(spec.name, spec.prompt_format, "template default" if spec.system_message is None else repr(spec.system_message),
-                      spec.default_backend, f"{spec.size_params:g}" if spec.size_params else "?", spec.description)
+        template = spec.chat_template or ("tokenizer's" if spec.prompt_format == "chat" else spec.prompt_format)
+        default = "template's own" if spec.system_message is None else ("empty" if spec.system_message == "" else repr(spec.system_message))
+        engine = ", ".join(f"{k}={v}" for k, v in spec.engine.items())
+        table.add_row(spec.name, spec.source, template, f"{default}; empty | cautious | none | TEXT", spec.default_protocol,
+                      spec.default_backend, f"{spec.size_params:g}" if spec.size_params else "?", engine)
     console.print(table)
+    console.print("Orca-1-13B was never released publicly, so it has no entry; use a model .yaml file for a private copy.")
 
 
 @app.command()

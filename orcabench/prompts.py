@@ -2,20 +2,40 @@
 
 from __future__ import annotations
 
+import json
+from functools import cached_property
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
 from orcabench.models import PLAIN_SEPARATOR, ModelSpec
 from orcabench.types import Message, OrcabenchError
 
+# Chat templates are rendered the way transformers renders them: sandboxed, trimmed blocks off.
+_TEMPLATES = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+
 
 class PromptRenderer:
-    """Turns a task's messages into the exact prompt string the model receives."""
+    """Turns a task's messages into the exact prompt string the model receives.
+
+    Built-in chat templates (:data:`orcabench.models.CHAT_TEMPLATES`) and API chat models
+    render without a tokenizer, so ``--dry-run`` never touches weights; otherwise the
+    tokenizer's own chat template is used, loaded on first need.
+    """
 
     def __init__(self, spec: ModelSpec, model_path: str) -> None:
+        self.spec = spec
+        self.model_path = model_path
+
+    @cached_property
+    def tokenizer(self) -> Any:
         from transformers import AutoTokenizer
 
-        self.spec = spec
-        self.tokenizer = AutoTokenizer.from_pretrained(model_path, revision=spec.revision)
-        if spec.prompt_format == "chat" and not self.tokenizer.chat_template:
-            raise OrcabenchError(f"model {spec.name} has no chat template; give it prompt_format 'plain'")
+        tokenizer = AutoTokenizer.from_pretrained(self.model_path, revision=self.spec.revision, **self.spec.tokenizer)
+        if self.spec.prompt_format == "chat" and self.spec.template is None and not tokenizer.chat_template:
+            raise OrcabenchError(f"model {self.spec.name} has no chat template; give it a chat_template or prompt_format 'plain'")
+        return tokenizer
 
     def messages(self, task_messages: list[Message]) -> list[Message]:
         system = [Message("system", self.spec.system_message)] if self.spec.system_message is not None else []
@@ -23,9 +43,17 @@ class PromptRenderer:
 
     def render(self, messages: list[Message]) -> tuple[str, bool]:
         """The prompt text, and whether the tokenizer must add special tokens (BOS)."""
-        if self.spec.prompt_format == "chat":
-            text = self.tokenizer.apply_chat_template(
-                [{"role": m.role, "content": m.content} for m in messages], tokenize=False, add_generation_prompt=True
+        as_dicts = [{"role": m.role, "content": m.content} for m in messages]
+        if self.spec.prompt_format == "api-chat":
+            # The server applies the model's template; the record keeps the messages exactly.
+            return json.dumps(as_dicts, ensure_ascii=False), False
+        if self.spec.prompt_format == "plain":
+            return PLAIN_SEPARATOR.join(m.content for m in messages), True
+        template = self.spec.template
+        if template is not None:
+            text = _TEMPLATES.from_string(template.source).render(
+                messages=as_dicts, add_generation_prompt=True, bos_token=self.spec.bos_token, eos_token=self.spec.eos_token
             )
-            return text, False  # chat templates write their own BOS where the model wants one
-        return PLAIN_SEPARATOR.join(m.content for m in messages), True
+            return text, template.tokenizer_adds_bos
+        text = self.tokenizer.apply_chat_template(as_dicts, tokenize=False, add_generation_prompt=True)
+        return text, False  # tokenizer chat templates write their own BOS where the model wants one

@@ -72,6 +72,7 @@ class TemplateTask:
     template_dir: Path
     template: str
     parse_row: Callable[[dict[str, Any], int], Example]
+    chain_of_thought: bool = False  # the template asks for step-by-step reasoning (protocols may refuse it)
     _environment: jinja2.Environment = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -115,3 +115,12 @@ def test_the_vllm_backend_runs_the_same_command_with_the_same_answers(hf_run: Pa
     assert len(same) >= 5, {key: (hf_records[key]["output"], vllm_records[key]["output"]) for key in hf_records}
     manifest = json.loads((tmp_path / "vllm" / "manifest.json").read_text())
     assert manifest["sessions"][0]["backend"]["engine"]["enable_prefix_caching"] is True
+
+
+def test_a_local_model_folder_runs_like_a_registry_name(smollm2_dir: Path, tmp_path: Path) -> None:
+    result = orcabench("run", "--model", str(smollm2_dir), "--tasks", "gsm8k", "--limit", "2", "--max-tokens", "16",
+                       "--backend", "hf", "--output", str(tmp_path / "local"))
+    assert result.returncode == 0, result.stderr
+    fingerprint = json.loads((tmp_path / "local" / "manifest.json").read_text())["fingerprint"]
+    assert fingerprint["model"]["source"] == str(smollm2_dir) and fingerprint["model"]["prompt_format"] == "chat"
+    assert len(records_of(tmp_path / "local")) == 2

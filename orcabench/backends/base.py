@@ -8,11 +8,14 @@ finish*, in any order, so the run loop can store each group the moment it exists
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 from orcabench.types import Completion, OrcabenchError, Request
 
-BACKENDS = ("vllm", "hf")
+BACKENDS = ("vllm", "hf", "openai")
+# Engine settings that must never reach a manifest or a fingerprint.
+SECRET_ENGINE_KEYS = frozenset({"api_key"})
 
 
 class Backend(Protocol):
@@ -55,8 +58,13 @@ def encode_loglikelihood(tokenizer: Any, request: Request) -> tuple[list[int], l
     return list(context_ids), list(whole[len(context_ids) :])
 
 
-def load_backend(name: str, model_path: str, engine: dict[str, Any], seed: int, batch_size: int | None) -> Backend:
-    """Import and start the named backend; a missing extra is a one-line install hint."""
+def load_backend(name: str, model_path: str, engine: dict[str, Any], seed: int, batch_size: int | None,
+                 cache_dir: Path | None = None) -> Backend:
+    """Import and start the named backend; a missing extra is a one-line install hint.
+
+    ``cache_dir`` is the run directory: the openai backend keeps its response cache there
+    (an interrupted API run never pays twice); the local backends ignore it.
+    """
     if name == "vllm":
         try:
             import vllm  # noqa: F401
@@ -76,4 +84,12 @@ def load_backend(name: str, model_path: str, engine: dict[str, Any], seed: int, 
         from orcabench.backends.hf import HFBackend
 
         return HFBackend(model_path, engine, seed=seed, batch_size=batch_size or 16)
+    if name == "openai":
+        try:
+            import openai  # noqa: F401
+        except ImportError as error:
+            raise OrcabenchError("the openai backend is not installed: pip install 'orcabench[openai]'") from error
+        from orcabench.backends.openai import OpenAIBackend
+
+        return OpenAIBackend(model_path, engine, seed=seed, cache_dir=cache_dir)
     raise OrcabenchError(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}")

@@ -76,7 +76,7 @@ def parse_row(row: dict[str, Any], index: int) -> Example:
 def make(name: str, subtasks: tuple[str, ...], template: str, max_tokens: int, description: str) -> GenerativeTask:
     return GenerativeTask(name=name, version="1", description=description, data=data(subtasks),
                           template_dir=Path(__file__).parent, template=template, parse_row=parse_row, judge=judge,
-                          max_tokens=max_tokens)
+                          max_tokens=max_tokens, chain_of_thought=template == "cot.j2")
 
 
 register(

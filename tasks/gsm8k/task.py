@@ -27,7 +27,7 @@ def parse_row(row: dict[str, Any], index: int) -> Example:
     return Example(id=str(index), fields={"question": question}, gold=gold)
 
 
-def make(name: str, template: str, description: str) -> GenerativeTask:
+def make(name: str, template: str, description: str, chain_of_thought: bool = False) -> GenerativeTask:
     return GenerativeTask(
         name=name,
         version="1",
@@ -38,10 +38,11 @@ def make(name: str, template: str, description: str) -> GenerativeTask:
         parse_row=parse_row,
         extract=extract_number,
         max_tokens=512,
+        chain_of_thought=chain_of_thought,
     )
 
 
 register(
     make("gsm8k", "zeroshot.j2", "GSM8K test (1,319), zero-shot, question only (Orca 2 protocol)"),
-    make("gsm8k-cot", "cot.j2", "GSM8K test (1,319), zero-shot with \"Let's think step by step.\""),
+    make("gsm8k-cot", "cot.j2", "GSM8K test (1,319), zero-shot with \"Let's think step by step.\"", chain_of_thought=True),
 )
