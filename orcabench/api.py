@@ -151,6 +151,8 @@ def plan(config: RunConfig) -> Plan:
     backend_name = config.backend or spec.default_backend
     if backend_name not in BACKENDS:
         raise OrcabenchError(f"unknown backend {backend_name!r}: choose one of {', '.join(BACKENDS)}")
+    if spec.prompt_format == "api-chat" and backend_name != "openai":
+        raise OrcabenchError(f"{spec.name} is served through an API: use --backend openai, not {backend_name}")
     if config.limit is not None and config.limit < 1:
         raise OrcabenchError(f"--limit must be a positive number of examples, not {config.limit}")
     if config.max_tokens is not None and config.max_tokens < 1:
@@ -195,9 +197,11 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
         done = store.records()
         todo = [(task, example) for task in tasks for example in examples[task.name] if (task.name, example.id) not in done]
         pending: list[Pending] = []
+        chat_template: str | None = None
         if todo:  # loading the tokenizer costs seconds: a finished run skips it
             renderer = PromptRenderer(spec, model_path)
             pending = [_pending(task, example, renderer, spec, config.max_tokens) for task, example in todo]
+            chat_template = renderer.chat_template_source()
 
         manifest = store.manifest() or {
             "schema_version": SCHEMA_VERSION,
@@ -210,6 +214,7 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
             "sessions": [],
         }
         session: dict[str, Any] = {"started": datetime.now(timezone.utc).isoformat(), "pending": len(pending),
+                                   "chat_template_sha256": _sha256(chat_template) if pending and chat_template else None,
                                    "requests": sum(len(p.requests) for p in pending),
                                    "batch_size": config.batch_size, "limit": config.limit}
         manifest["sessions"].append(session)

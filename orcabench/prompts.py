@@ -37,6 +37,12 @@ class PromptRenderer:
             raise OrcabenchError(f"model {self.spec.name} has no chat template; give it a chat_template or prompt_format 'plain'")
         return tokenizer
 
+    def chat_template_source(self) -> str | None:
+        """The Jinja2 text that formats chat prompts, for the manifest; None for plain and API prompts."""
+        if self.spec.prompt_format != "chat":
+            return None
+        return self.spec.template.source if self.spec.template else self.tokenizer.chat_template
+
     def messages(self, task_messages: list[Message]) -> list[Message]:
         system = [Message("system", self.spec.system_message)] if self.spec.system_message is not None else []
         return system + task_messages

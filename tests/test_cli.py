@@ -38,6 +38,10 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: 
         (["run", "--data-dir", "/nonexistent/mirror"], ["data directory /nonexistent/mirror does not exist"]),
         (["run", "--max-tokens", "-5"], ["--max-tokens must be positive"]),
         (["frobnicate"], ["No such command 'frobnicate'"]),
+        (["run", "--model", "gpt-4", "--backend", "vllm"], ["gpt-4 is served through an API: use --backend openai"]),
+        (["run", "--protocol", "helm"], ["unknown protocol 'helm': choose one of default, orca2"]),
+        (["run", "--model", "orca2-13b", "--tasks", "gsm8k-cot", "--dry-run"], ["protocol orca2", "gsm8k-cot"]),
+        (["run", "--model", "nothere.yaml"], ["model file nothere.yaml does not exist"]),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str], fragments: list[str]) -> None:
