@@ -1,0 +1,421 @@
+"""OpenAI-compatible backend: any server that speaks ``/v1/completions`` or ``/v1/chat/completions``.
+
+Requests go out through the official ``openai`` client from a thread pool (``concurrency``
+at a time) and each answer is handed back the moment it arrives. The client's own retry
+loop is switched off (``max_retries=0``): this module owns the policy — exponential backoff
+with jitter on 408/409/429/5xx, timeouts and connection errors, honouring ``Retry-After`` —
+so it is documented, testable and every attempt counts against the ``request_budget``.
+
+Every successful response is appended and fsync'd to ``<run_dir>/responses.jsonl`` under
+the sha256 of its canonical request (endpoint + JSON body) before it is handed back, and a
+new backend on the same run directory answers those requests from the file: an interrupted
+API run never pays twice for a request that came back.
+
+Engine settings (``--engine-arg KEY=VALUE``):
+
+``base_url``       server root, e.g. ``http://127.0.0.1:8000/v1`` (else ``$OPENAI_BASE_URL``, else OpenAI)
+``api_key``        else ``$OPENAI_API_KEY``; a key-less local server gets a placeholder. Never in ``info()``.
+``api_model``      the served model name (default: the model path orcabench resolved)
+``endpoint``       ``completions`` (default: the exact prompt orcabench rendered and recorded)
+                   or ``chat`` (``Request.messages``; the server applies its own chat template)
+``concurrency``    requests in flight at once (8)
+``max_retries``    retries after the first attempt (5); ``retry_base_delay`` (0.5 s), ``retry_max_delay`` (30 s)
+``timeout``        seconds per HTTP request (600)
+``request_budget`` HTTP requests (attempts, retries included) this invocation may send (unlimited)
+``vllm_extensions`` send vLLM's ``add_special_tokens`` on completions so the server tokenises the
+                   prompt exactly as the offline backends do (true); false for servers that reject it
+``tokenizer``      local tokenizer for loglikelihood requests (default: the model path)
+
+Loglikelihood requests always use the completions endpoint (chat has no echo): the context and
+continuation are tokenised locally the lm-evaluation-harness way (as the offline backends do),
+sent as token ids with ``echo=True, logprobs=1, max_tokens=0``, and the continuation's
+``token_logprobs`` are summed; a server without echoed prompt logprobs is a clear error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import openai
+
+from orcabench.backends.base import encode_loglikelihood, truncate_at_stop
+from orcabench.types import Completion, OrcabenchError, Request
+
+RESPONSES = "responses.jsonl"
+ENDPOINTS = ("completions", "chat")
+# Statuses worth another attempt: the same set the openai client retries on by itself.
+_RETRY_STATUSES = frozenset({408, 409, 429})
+# Body keys the openai client does not know; they travel in ``extra_body``.
+_EXTRA_BODY_KEYS = frozenset({"add_special_tokens"})
+_OWN_SETTINGS = frozenset({"base_url", "api_key", "api_model", "endpoint", "concurrency", "max_retries", "retry_base_delay",
+                           "retry_max_delay", "timeout", "request_budget", "vllm_extensions", "tokenizer"})
+# Placeholder for servers that want no key: the openai client refuses to start without one.
+_NO_KEY = "EMPTY"
+
+
+def request_key(endpoint: str, body: dict[str, Any]) -> str:
+    """The cache key: sha256 of the endpoint and the JSON body, keys sorted, no whitespace."""
+    canonical = json.dumps({"endpoint": endpoint, "body": body}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter: attempt k waits between half and all of base * 2**k (capped)."""
+
+    max_retries: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+
+    def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
+        backoff = min(self.max_delay, self.base_delay * 2**attempt)
+        # "Equal jitter": never zero (a rate-limited server gets a real pause) but spread, so
+        # the concurrent workers that were all refused at once do not come back in lockstep.
+        jittered = backoff / 2 + rng.uniform(0, backoff / 2)
+        if retry_after is not None:  # the server knows best, within our cap
+            return min(self.max_delay, max(retry_after, jittered))
+        return jittered
+
+
+class RequestBudget:
+    """A thread-safe count of HTTP requests sent; ``take`` refuses once ``limit`` are spent."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.sent = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            if self.limit is not None and self.sent >= self.limit:
+                return False
+            self.sent += 1
+            return True
+
+
+class BudgetSpent(OrcabenchError):
+    pass
+
+
+class ResponseCache:
+    """Responses by request key, read from and appended to ``responses.jsonl`` (fsync'd per line)."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.path = directory / RESPONSES if directory is not None else None
+        self.responses: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        if self.path is not None and self.path.is_file():
+            self._drop_torn_tail()
+            self._load()
+
+    def _drop_torn_tail(self) -> None:
+        # A process killed mid-write leaves a line without its newline; appending after it
+        # would glue the next response onto the fragment, so cut it off (the run lock is ours).
+        assert self.path is not None
+        with self.path.open("rb+") as handle:
+            data = handle.read()
+            keep = data.rfind(b"\n") + 1
+            if keep < len(data):
+                handle.truncate(keep)
+                os.fsync(handle.fileno())
+
+    def _load(self) -> None:
+        assert self.path is not None
+        with self.path.open(encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                try:
+                    entry = json.loads(line)
+                    self.responses.setdefault(entry["key"], entry["response"])
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    continue  # an unreadable line only costs that request again
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self.responses.get(key)
+
+    def put(self, key: str, endpoint: str, response: dict[str, Any]) -> None:
+        with self._lock:
+            self.responses[key] = response
+            if self.path is None:
+                return
+            line = json.dumps({"key": key, "endpoint": endpoint, "response": response}, ensure_ascii=False) + "\n"
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(line)
+                handle.flush()
+                os.fsync(handle.fileno())
+
+
+@dataclass(frozen=True)
+class Call:
+    """One HTTP request as sent: which endpoint, its JSON body, and the body's cache key."""
+
+    endpoint: str
+    body: dict[str, Any]
+    key: str
+    context_tokens: int = 0  # loglikelihood: where the continuation starts in the echoed prompt
+    continuation_tokens: int = 0
+
+
+_KIND_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+
+
+def _setting(engine: dict[str, Any], key: str, kind: type, default: Any, minimum: float | None = None) -> Any:
+    value = engine.get(key, default)
+    if value is None:
+        return None
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or isinstance(value, bool) != (kind is bool) or (minimum is not None and value < minimum):
+        bound = f" >= {minimum:g}" if minimum is not None else ""
+        raise OrcabenchError(f"openai backend: engine setting {key}={value!r} must be {_KIND_NAMES[kind]}{bound}")
+    return value
+
+
+def _public_url(url: str) -> str:
+    """The URL without user:password@, fit for the manifest."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))) if parts.hostname else url
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _retry_after(headers: Any) -> float | None:
+    """Seconds from ``retry-after-ms`` or ``retry-after`` (numeric form only)."""
+    for header, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(header) if headers is not None else None
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value) / divisor)
+        except ValueError:
+            continue  # an HTTP date: rare from API servers; our own backoff applies
+    return None
+
+
+class OpenAIBackend:
+    name = "openai"
+
+    def __init__(self, model_path: str, engine: dict[str, Any], seed: int, cache_dir: Path | None) -> None:
+        self.model_path = model_path
+        self.seed = seed
+        self.endpoint = _setting(engine, "endpoint", str, "completions")
+        if self.endpoint not in ENDPOINTS:
+            raise OrcabenchError(f"openai backend: endpoint={self.endpoint!r}: choose completions or chat")
+        self.api_model = str(engine.get("api_model") or model_path)
+        self.concurrency = _setting(engine, "concurrency", int, 8, minimum=1)
+        self.retry = RetryPolicy(max_retries=_setting(engine, "max_retries", int, 5, minimum=0),
+                                 base_delay=_setting(engine, "retry_base_delay", float, 0.5, minimum=0),
+                                 max_delay=_setting(engine, "retry_max_delay", float, 30.0, minimum=0))
+        self.timeout = _setting(engine, "timeout", float, 600.0, minimum=0.001)
+        self.budget = RequestBudget(_setting(engine, "request_budget", int, None, minimum=1))
+        self.vllm_extensions = _setting(engine, "vllm_extensions", bool, True)
+        self.tokenizer_path = str(engine.get("tokenizer") or model_path)
+        self.ignored = sorted(set(engine) - _OWN_SETTINGS)  # dtype, max_model_len, …: the server's business
+        base_url = engine.get("base_url") or os.environ.get("OPENAI_BASE_URL") or None
+        api_key = engine.get("api_key") or os.environ.get("OPENAI_API_KEY") or None
+        if api_key is None and base_url is None:
+            raise OrcabenchError("openai backend: set OPENAI_API_KEY, or point it at a server with --engine-arg base_url=http://HOST:PORT/v1")
+        self.client = openai.OpenAI(base_url=base_url, api_key=str(api_key or _NO_KEY), max_retries=0, timeout=self.timeout)
+        self.base_url = str(self.client.base_url)
+        self.cache = ResponseCache(cache_dir)
+        self.cached_at_start = len(self.cache.responses)
+        self.cache_hits = 0
+        self._rng = random.Random(seed)  # jitter only; reproducibility of delays does not matter
+        self._tokenizer: Any = None
+
+    def info(self) -> dict[str, Any]:
+        # The API key is deliberately absent: this dict goes into the run manifest.
+        return {
+            "backend": "openai",
+            "openai": openai.__version__,
+            "base_url": _public_url(self.base_url),
+            "api_model": self.api_model,
+            "endpoint": self.endpoint,
+            "concurrency": self.concurrency,
+            "retry": {"max_retries": self.retry.max_retries, "base_delay": self.retry.base_delay, "max_delay": self.retry.max_delay},
+            "timeout": self.timeout,
+            "request_budget": self.budget.limit,
+            "vllm_extensions": self.vllm_extensions,
+            "cached_responses": self.cached_at_start,
+            "ignored_engine_settings": self.ignored,
+        }
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- building requests ------------------------------------------------------------------
+
+    def _call(self, request: Request) -> Call:
+        if request.kind == "loglikelihood":
+            return self._loglikelihood_call(request)
+        body: dict[str, Any] = {"model": self.api_model, "max_tokens": request.max_tokens, "temperature": 0.0, "seed": self.seed}
+        if request.stop:
+            body["stop"] = list(request.stop)
+        if self.endpoint == "chat":
+            if not request.messages:
+                raise OrcabenchError("openai backend: the chat endpoint needs the request's messages; use endpoint=completions")
+            body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
+        else:
+            body["prompt"] = request.prompt
+            if self.vllm_extensions:  # without it vLLM adds BOS to a chat prompt that already has one
+                body["add_special_tokens"] = request.add_special_tokens
+        return Call(self.endpoint, body, request_key(self.endpoint, body))
+
+    def _loglikelihood_call(self, request: Request) -> Call:
+        tokenizer = self._load_tokenizer()
+        context, continuation = encode_loglikelihood(tokenizer, request)
+        if not context:  # the first token needs something to be predicted from, as offline
+            context = [tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id]
+        # Token ids, not text: the split between context and continuation is then exactly
+        # the offline backends', whatever the server's detokenised offsets would say.
+        body = {"model": self.api_model, "prompt": context + continuation, "max_tokens": 0, "temperature": 0.0,
+                "echo": True, "logprobs": 1, "seed": self.seed}
+        return Call("completions", body, request_key("completions", body), len(context), len(continuation))
+
+    def _load_tokenizer(self) -> Any:
+        if self._tokenizer is None:
+            try:
+                from transformers import AutoTokenizer
+
+                self._tokenizer = AutoTokenizer.from_pretrained(self.tokenizer_path)
+            except (ImportError, OSError, ValueError) as error:
+                raise OrcabenchError(
+                    f"openai backend: loglikelihood requests need the model's tokenizer; cannot load {self.tokenizer_path!r} "
+                    f"({_one_line(error, 120)}): pass --engine-arg tokenizer=PATH_OR_HUB_ID"
+                ) from error
+        return self._tokenizer
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def _send(self, call: Call) -> dict[str, Any]:
+        standard = {k: v for k, v in call.body.items() if k not in _EXTRA_BODY_KEYS}
+        extra = {k: v for k, v in call.body.items() if k in _EXTRA_BODY_KEYS}
+        create = self.client.chat.completions.create if call.endpoint == "chat" else self.client.completions.create
+        response = create(**standard, extra_body=extra or None)
+        return response.model_dump(mode="json")
+
+    def _fetch(self, call: Call) -> dict[str, Any]:
+        """Send one request under the retry policy and the budget; cache and return the response."""
+        for attempt in range(self.retry.max_retries + 1):
+            if not self.budget.take():
+                raise BudgetSpent("request budget spent")
+            try:
+                response = self._send(call)
+            except openai.APIStatusError as error:
+                retryable = error.status_code in _RETRY_STATUSES or error.status_code >= 500
+                if not retryable or attempt == self.retry.max_retries:
+                    raise self._failure(call, f"HTTP {error.status_code}: {_one_line(error.message)}", attempt) from error
+                retry_after = _retry_after(error.response.headers)
+            except (openai.APITimeoutError, openai.APIConnectionError) as error:
+                if attempt == self.retry.max_retries:
+                    raise self._failure(call, type(error).__name__, attempt) from error
+                retry_after = None
+            except openai.APIError as error:  # a response the client could not read: retrying will not help
+                raise self._failure(call, _one_line(error), attempt) from error
+            else:
+                self.cache.put(call.key, call.endpoint, response)
+                return response
+            time.sleep(self.retry.delay(attempt, retry_after, self._rng))
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _failure(self, call: Call, what: str, attempt: int) -> OrcabenchError:
+        tries = f" after {attempt + 1} attempts" if attempt else ""
+        return OrcabenchError(f"openai backend: {call.endpoint} request to {_public_url(self.base_url)} failed{tries}: {what}")
+
+    # -- answering --------------------------------------------------------------------------
+
+    def answer(self, requests: Sequence[Request]) -> Iterator[list[tuple[int, Completion]]]:
+        calls = [self._call(request) for request in requests]
+        cached = [(i, self._completion(requests[i], calls[i], hit)) for i, call in enumerate(calls)
+                  if (hit := self.cache.get(call.key)) is not None]
+        self.cache_hits += len(cached)
+        if cached:
+            yield cached
+        missing = [i for i, call in enumerate(calls) if self.cache.get(call.key) is None]
+        if missing:
+            yield from self._answer_over_http(requests, calls, missing)
+
+    def _answer_over_http(self, requests: Sequence[Request], calls: list[Call], indices: list[int]) -> Iterator[list[tuple[int, Completion]]]:
+        executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="orcabench-openai")
+        futures: dict[Future[dict[str, Any]], int] = {executor.submit(self._fetch, calls[i]): i for i in indices}
+        failure: OrcabenchError | None = None
+        answered = 0
+        try:
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                group = []
+                for future in done:
+                    if future.cancelled():
+                        continue
+                    index = futures[future]
+                    try:
+                        group.append((index, self._completion(requests[index], calls[index], future.result())))
+                    except OrcabenchError as error:
+                        failure = failure or error
+                if failure is not None:  # stop sending; requests already in flight still finish and count
+                    for future in pending:
+                        future.cancel()
+                answered += len(group)
+                if group:
+                    yield group
+        finally:
+            executor.shutdown(wait=False, cancel_futures=True)
+        if isinstance(failure, BudgetSpent):
+            raise OrcabenchError(
+                f"openai backend: request budget of {self.budget.limit} HTTP request(s) spent; {answered} of {len(indices)} "
+                "requests answered and stored; rerun to continue (answered requests are cached) or raise request_budget"
+            )
+        if failure is not None:
+            raise failure
+
+    # -- reading responses ------------------------------------------------------------------
+
+    def _completion(self, request: Request, call: Call, response: dict[str, Any]) -> Completion:
+        choices = response.get("choices") or []
+        if not choices:
+            raise OrcabenchError(f"openai backend: the server's {call.endpoint} response has no choices")
+        choice, usage = choices[0], response.get("usage") or {}
+        if request.kind == "loglikelihood":
+            return self._loglikelihood(call, choice, usage)
+        if call.endpoint == "chat":
+            text = (choice.get("message") or {}).get("content") or ""
+        else:
+            text = choice.get("text") or ""
+        # Servers cut at stop sequences themselves; cutting again covers those that do not.
+        text, stopped = truncate_at_stop(text, request.stop)
+        finish = "length" if choice.get("finish_reason") == "length" and not stopped else "stop"
+        return Completion(text=text, prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                          output_tokens=int(usage.get("completion_tokens") or 0), finish_reason=finish)
+
+    @staticmethod
+    def _loglikelihood(call: Call, choice: dict[str, Any], usage: dict[str, Any]) -> Completion:
+        logprobs = choice.get("logprobs") or {}
+        token_logprobs, top = logprobs.get("token_logprobs") or [], logprobs.get("top_logprobs") or []
+        start, end = call.context_tokens, call.context_tokens + call.continuation_tokens
+        if len(token_logprobs) < end or len(top) < end or any(token_logprobs[p] is None for p in range(start, end)):
+            raise OrcabenchError(
+                "openai backend: the server returned no prompt logprobs for echo=True, logprobs=1; loglikelihood tasks need "
+                "a completions endpoint that echoes prompt logprobs (vLLM's does): pick a generative task or another server"
+            )
+        total, greedy = 0.0, True
+        for position in range(start, end):
+            value = float(token_logprobs[position])
+            total += value
+            # top_logprobs holds the top-1 alternative (plus the actual token): greedy when
+            # nothing beats the actual token. Compared by value, as token strings can collide.
+            greedy = greedy and value >= max((top[position] or {}).values(), default=value)
+        return Completion(logprob=total, is_greedy=greedy, prompt_tokens=int(usage.get("prompt_tokens") or end))

