@@ -238,6 +238,60 @@ def list_models() -> None:
 
 
 @app.command()
+def gate(
+    baseline: Annotated[Path, typer.Option(help="the baseline run directory")],
+    candidate: Annotated[Path, typer.Option(help="the candidate run directory")],
+    config: Annotated[Optional[Path], typer.Option(help="gate policy YAML (alpha, max_drop, min_n, required, informational, tasks)")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="write gate.md, gate.json and gate.junit.xml here")] = None,
+    allow_mismatch: Annotated[bool, typer.Option(help="compare even if task versions, templates, protocol or data differ")] = False,
+) -> None:
+    """Fail (exit 1) when the candidate run regressed against the baseline; exit 0 when it did not."""
+    from orcabench import gate as gating  # scipy: only when gating
+
+    comparison = gating.gate(baseline, candidate, config, allow_mismatch)
+    if out is not None:
+        gating.write_reports(comparison, out)
+    for problem in comparison.problems:
+        say(f"warning: {problem} (skipped)")
+    sys.stdout.write(gating.to_markdown(comparison))
+    if comparison.verdict == "insufficient":
+        undecided = [t.task for t in comparison.tasks if t.verdict == "insufficient"]
+        raise OrcabenchError(f"required task(s) {', '.join(undecided)} have fewer paired samples than the policy's min_n: "
+                             "run more examples or lower min_n")
+    raise typer.Exit(comparison.exit_code)
+
+
+@app.command()
+def compare(
+    run_a: Annotated[Path, typer.Argument(help="baseline run directory")],
+    run_b: Annotated[Path, typer.Argument(help="candidate run directory")],
+    allow_mismatch: Annotated[bool, typer.Option(help="compare even if task versions, templates, protocol or data differ")] = False,
+) -> None:
+    """Paired statistics of two runs per task (delta, bootstrap CI, McNemar p with Holm), no verdict."""
+    from orcabench import gate as gating
+
+    comparison = gating.compare_runs(run_a, run_b, allow_mismatch=allow_mismatch, gating=False)
+    for problem in comparison.problems:
+        say(f"warning: {problem} (skipped)")
+    table = Table(title=f"{run_a} ({comparison.baseline.label}) → {run_b} ({comparison.candidate.label})")
+    for column in ("task", "n", "A", "B", "B − A", "95% CI", "right→wrong", "wrong→right", "p", "p (Holm)"):
+        table.add_column(column, justify="left" if column == "task" else "right")
+    for t in comparison.tasks:
+        s = t.stats
+        table.add_row(t.task, str(s.n), gating.pct(s.baseline), gating.pct(s.candidate), gating.signed(s.delta),
+                      f"{gating.signed(s.ci_low)} … {gating.signed(s.ci_high)}" if s.n else "–", str(s.worse), str(s.better),
+                      f"{s.p_value:.3g}" if s.n else "–", gating.fmt_p(t.p_adjusted))
+    console.print(table)
+    for t in comparison.tasks:
+        if t.only_baseline or t.only_candidate:
+            console.print(f"{t.task}: {t.only_baseline} sample(s) only in A, {t.only_candidate} only in B (not paired)", markup=False)
+    for task, where in comparison.unpaired_tasks.items():
+        console.print(f"{task}: {where.replace('baseline', 'A').replace('candidate', 'B')} (not paired)", markup=False)
+    for mismatch in comparison.mismatches:
+        console.print(f"compared despite: {mismatch}", markup=False)
+
+
+@app.command()
 def version() -> None:
     """Print the orcabench version."""
     console.print(__version__)

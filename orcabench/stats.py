@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,3 +23,104 @@ def mean_ci(scores: Sequence[float], confidence: float = 0.95) -> tuple[float, f
         return mean, mean, mean
     result = stats.bootstrap((values,), np.mean, confidence_level=confidence, random_state=0)
     return mean, float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+# --- Paired comparison of two runs on the same examples (orcabench gate / compare) -------------
+
+
+@dataclass(frozen=True)
+class PairedStats:
+    """Candidate vs baseline on the same n examples; accuracies and delta as fractions (0..1).
+
+    ``worse`` counts pairs where the baseline scored higher (right -> wrong for 0/1 scores),
+    ``better`` the reverse; ``p_value`` is the exact two-sided McNemar test on those
+    discordant pairs (for graded scores such as DROP F1: the exact sign test, its
+    generalisation), not yet corrected for testing several tasks.
+    """
+
+    n: int
+    baseline: float
+    candidate: float
+    delta: float
+    ci_low: float
+    ci_high: float
+    worse: int
+    better: int
+    p_value: float
+
+
+def mcnemar_exact(worse: int, better: int) -> float:
+    """Exact McNemar p-value (two-sided): ``worse`` successes in ``worse + better`` fair coin flips.
+
+    Only discordant pairs carry information about a difference; under "no difference"
+    each is equally likely to go either way, hence a binomial test with p = 1/2.
+    """
+    from scipy import stats
+
+    if worse + better == 0:
+        return 1.0
+    return float(stats.binomtest(worse, worse + better, 0.5, alternative="two-sided").pvalue)
+
+
+def paired_bootstrap_ci(baseline: Sequence[float], candidate: Sequence[float], confidence: float = 0.95,
+                        resamples: int = 10_000, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap CI of mean(candidate) - mean(baseline), resampling example indices.
+
+    Both runs are resampled with the same indices (``paired=True``), so the interval
+    reflects per-example agreement rather than two independent accuracies. Percentile,
+    not BCa: BCa is undefined when every pair agrees (the jackknife is constant), which
+    is the common case for a gate. A fixed seed makes reports reproducible.
+    """
+    from scipy import stats
+
+    a, b = np.asarray(baseline, dtype=float), np.asarray(candidate, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError(f"paired samples differ in length: {a.size} vs {b.size}")
+    if a.size == 0:
+        return float("nan"), float("nan")
+    differences = b - a
+    if a.size == 1 or np.all(differences == differences[0]):  # every resample gives the same mean
+        value = float(differences.mean())
+        return value, value
+
+    def delta(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+        return y.mean(axis=axis) - x.mean(axis=axis)
+
+    result = stats.bootstrap((a, b), delta, paired=True, vectorized=True, n_resamples=resamples,
+                             confidence_level=confidence, method="percentile", rng=np.random.default_rng(seed))
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values, in the input order.
+
+    scipy has only Benjamini-Hochberg (``false_discovery_control``, which controls the
+    false discovery rate); a gate wants the family-wise error rate, and Holm is
+    uniformly more powerful than Bonferroni. The i-th smallest p (0-based) is multiplied
+    by (m - i), made monotone with a running maximum and capped at 1 — as in
+    ``statsmodels.stats.multitest.multipletests(method="holm")``.
+    """
+    p = np.asarray(p_values, dtype=float)
+    if p.size == 0:
+        return []
+    order = np.argsort(p, kind="stable")
+    scaled = p[order] * (p.size - np.arange(p.size))
+    adjusted_sorted = np.minimum(np.maximum.accumulate(scaled), 1.0)
+    adjusted = np.empty_like(p)
+    adjusted[order] = adjusted_sorted
+    return [float(x) for x in adjusted]
+
+
+def paired_stats(baseline: Sequence[float], candidate: Sequence[float], confidence: float = 0.95,
+                 resamples: int = 10_000, seed: int = 0) -> PairedStats:
+    """Accuracy of each run, their difference with a paired bootstrap CI, and McNemar's exact p."""
+    a, b = np.asarray(baseline, dtype=float), np.asarray(candidate, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError(f"paired samples differ in length: {a.size} vs {b.size}")
+    if a.size == 0:
+        nan = float("nan")
+        return PairedStats(0, nan, nan, nan, nan, nan, 0, 0, 1.0)
+    low, high = paired_bootstrap_ci(a, b, confidence, resamples, seed)
+    worse, better = int(np.sum(a > b)), int(np.sum(b > a))
+    return PairedStats(n=int(a.size), baseline=float(a.mean()), candidate=float(b.mean()), delta=float(b.mean() - a.mean()),
+                       ci_low=low, ci_high=high, worse=worse, better=better, p_value=mcnemar_exact(worse, better))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import math
 import os
 import tempfile
 from datetime import datetime, timezone
@@ -45,11 +46,40 @@ def write_json_atomic(path: Path, data: Any) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(handle.name, path)
-    directory = os.open(path.parent, os.O_RDONLY)
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(path: Path) -> None:
+    """Make a rename or a new file in ``path`` durable (the directory entry itself)."""
+    directory = os.open(path, os.O_RDONLY)
     try:
         os.fsync(directory)
     finally:
         os.close(directory)
+
+
+def parse_record_line(line: str) -> Record:
+    """One records.jsonl line as a Record; ValueError says why it is not one.
+
+    Beyond JSON syntax, the fields the run loop and the gate rely on are checked: a line
+    that parses but holds a non-string id or a non-numeric score would otherwise be
+    skipped silently on resume or break a summary later.
+    """
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise ValueError(str(error)) from error
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+    try:
+        record = Record.from_json(data)
+    except TypeError as error:
+        raise ValueError(str(error)) from error
+    if not isinstance(record.task, str) or not isinstance(record.id, str):
+        raise ValueError("task and id must be strings")
+    if isinstance(record.score, bool) or not isinstance(record.score, (int, float)) or not math.isfinite(record.score):
+        raise ValueError(f"score must be a finite number, not {record.score!r}")
+    return record
 
 
 def read_records(path: Path) -> tuple[dict[tuple[str, str], Record], list[str]]:
@@ -70,8 +100,8 @@ def read_records(path: Path) -> tuple[dict[tuple[str, str], Record], list[str]]:
             if not line.strip():
                 continue
             try:
-                record = Record.from_json(json.loads(line))
-            except (json.JSONDecodeError, TypeError) as error:
+                record = parse_record_line(line)
+            except ValueError as error:
                 problems.append(f"{path}:{number}: unreadable record ({error})")
                 continue
             records.setdefault(record.key, record)
@@ -110,7 +140,52 @@ class RunStore:
                 f"run {self.path} was made with other settings ({changes}); rerun with the original settings or choose a new --output"
             )
         self._drop_torn_tail()
+        self._set_aside_unreadable_lines()
+        self._remove_stale_temporaries()
         return self
+
+    def _set_aside_unreadable_lines(self) -> None:
+        """Move corrupt lines out of records.jsonl so their samples are recomputed exactly once.
+
+        Left in place, a corrupt line would be reported on every later load, long after its
+        sample was recomputed and appended. The original file is kept beside the run
+        (hard-linked, like a rescore's) and the readable lines are copied byte for byte
+        into a new records file that replaces it atomically: no record is altered.
+        """
+        if not self.records_path.is_file():
+            return
+        keep: list[bytes] = []
+        problems: list[str] = []
+        with self.records_path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    parse_record_line(raw.decode("utf-8", errors="replace"))
+                except ValueError as error:
+                    problems.append(f"{self.records_path}:{number}: unreadable record ({error})")
+                    continue
+                keep.append(raw)
+        if not problems:
+            return
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        aside = self.path / f"records.{stamp}.unreadable.jsonl"
+        with tempfile.NamedTemporaryFile("wb", dir=self.path, prefix=".records.", delete=False) as handle:
+            handle.writelines(keep)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(self.records_path, aside)
+        os.replace(handle.name, self.records_path)
+        _fsync_directory(self.path)
+        for problem in problems:
+            _stderr.print(f"{problem}; that sample will be recomputed (original file kept as {aside.name})",
+                          style="yellow", markup=False, highlight=False, soft_wrap=True)
+
+    def _remove_stale_temporaries(self) -> None:
+        """Temp files of atomic writes interrupted by a kill; safe to delete while we hold the lock."""
+        for pattern in (f".{MANIFEST}.*", ".records.*"):
+            for leftover in self.path.glob(pattern):
+                leftover.unlink(missing_ok=True)
 
     def _drop_torn_tail(self) -> None:
         if not self.records_path.is_file():
@@ -144,10 +219,13 @@ class RunStore:
         lines = "".join(json.dumps(record.to_json(), ensure_ascii=False) + "\n" for record in records)
         if not lines:
             return
+        created = not self.records_path.exists()
         with self.records_path.open("a", encoding="utf-8") as handle:
             handle.write(lines)
             handle.flush()
             os.fsync(handle.fileno())
+        if created:  # the first records survive a power cut only if the file's name does too
+            _fsync_directory(self.path)
 
     def replace_records(self, records: Iterable[Record]) -> Path:
         """Write a new records file atomically (rescore); the previous one is kept and returned."""
