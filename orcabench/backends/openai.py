@@ -227,7 +227,9 @@ class OpenAIBackend:
         base_url = engine.get("base_url") or os.environ.get("OPENAI_BASE_URL") or None
         api_key = engine.get("api_key") or os.environ.get("OPENAI_API_KEY") or None
         if api_key is None and base_url is None:
-            raise OrcabenchError("openai backend: set OPENAI_API_KEY, or point it at a server with --engine-arg base_url=http://HOST:PORT/v1")
+            raise OrcabenchError(
+                "openai backend: set OPENAI_API_KEY, or point it at a server with --engine-arg base_url=http://HOST:PORT/v1"
+            )
         self.client = openai.OpenAI(base_url=base_url, api_key=str(api_key or _NO_KEY), max_retries=0, timeout=self.timeout)
         self.base_url = str(self.client.base_url)
         self.cache = ResponseCache(cache_dir)
@@ -245,7 +247,8 @@ class OpenAIBackend:
             "api_model": self.api_model,
             "endpoint": self.endpoint,
             "concurrency": self.concurrency,
-            "retry": {"max_retries": self.retry.max_retries, "base_delay": self.retry.base_delay, "max_delay": self.retry.max_delay},
+            "retry": {"max_retries": self.retry.max_retries, "base_delay": self.retry.base_delay,
+                      "max_delay": self.retry.max_delay},
             "timeout": self.timeout,
             "request_budget": self.budget.limit,
             "vllm_extensions": self.vllm_extensions,
@@ -339,7 +342,7 @@ class OpenAIBackend:
 
     def answer(self, requests: Sequence[Request]) -> Iterator[list[tuple[int, Completion]]]:
         calls = [self._call(request) for request in requests]
-        cached = [(i, self._completion(requests[i], calls[i], hit)) for i, call in enumerate(calls)
+        cached = [(i, self._completion(requests[i], call, hit)) for i, call in enumerate(calls)
                   if (hit := self.cache.get(call.key)) is not None]
         self.cache_hits += len(cached)
         if cached:
@@ -348,7 +351,9 @@ class OpenAIBackend:
         if missing:
             yield from self._answer_over_http(requests, calls, missing)
 
-    def _answer_over_http(self, requests: Sequence[Request], calls: list[Call], indices: list[int]) -> Iterator[list[tuple[int, Completion]]]:
+    def _answer_over_http(
+        self, requests: Sequence[Request], calls: list[Call], indices: list[int]
+    ) -> Iterator[list[tuple[int, Completion]]]:
         executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="orcabench-openai")
         futures: dict[Future[dict[str, Any]], int] = {executor.submit(self._fetch, calls[i]): i for i in indices}
         failure: OrcabenchError | None = None
@@ -377,7 +382,8 @@ class OpenAIBackend:
         if isinstance(failure, BudgetSpent):
             raise OrcabenchError(
                 f"openai backend: request budget of {self.budget.limit} HTTP request(s) spent; {answered} of {len(indices)} "
-                "requests answered and stored; rerun to continue (answered requests are cached) or raise request_budget"
+                "requests answered and stored; rerun the same command to spend another budget "
+                "(answered requests come from the cache)"
             )
         if failure is not None:
             raise failure
