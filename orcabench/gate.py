@@ -18,6 +18,7 @@ drop within the allowance passes. Informational tasks are reported, never gate.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import re
@@ -29,7 +30,7 @@ from typing import Any
 import yaml
 
 from orcabench.stats import PairedStats, holm, paired_stats
-from orcabench.store import MANIFEST, RECORDS, read_records
+from orcabench.store import LOCK, MANIFEST, RECORDS, read_records
 from orcabench.types import OrcabenchError, Record
 
 FLIPPED_SHOWN = 5  # right -> wrong example ids listed per task in the Markdown
@@ -168,8 +169,27 @@ def load_run(path: Path) -> StoredRun:
         raise OrcabenchError(f"{manifest_path} is not valid JSON ({error})") from error
     if not isinstance(manifest, dict) or not isinstance(manifest.get("fingerprint"), dict):
         raise OrcabenchError(f"{manifest_path} has no fingerprint; is it an orcabench run manifest?")
+    _refuse_if_running(path)
     records, problems = read_records(path / RECORDS)
     return StoredRun(path, manifest, records, problems)
+
+
+def _refuse_if_running(path: Path) -> None:
+    """A run still being written would be gated on a partial set of samples: refuse instead.
+
+    ``orcabench run`` holds an exclusive lock on the run's lock file while it works; a
+    shared, non-blocking lock attempt tells whether it does, without writing anything
+    (baselines may live on read-only storage).
+    """
+    lock_path = path / LOCK
+    if not lock_path.is_file():
+        return
+    with lock_path.open("r") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError as error:
+            raise OrcabenchError(f"run {path} is being written by an orcabench process; gate it when that run has finished") from error
+        fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
