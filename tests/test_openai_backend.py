@@ -195,6 +195,11 @@ def test_cached_responses_are_answered_without_http_and_a_torn_line_is_dropped(s
     assert {e["endpoint"] for e in entries} == {"completions"}
 
 
+def test_identical_requests_share_one_http_request(stub: Stub, tmp_path: Path) -> None:
+    completions = answer_all(stub_backend(stub, tmp_path, endpoint="chat"), [CHAT, CHAT])
+    assert completions[0] == completions[1] and len(stub.seen) == 1
+
+
 def test_the_api_key_is_sent_but_never_in_the_manifest_info(stub: Stub, tmp_path: Path) -> None:
     backend = load_backend("openai", "/models/stub", {"base_url": stub.url, "api_key": "sk-secret-123", "endpoint": "chat"},
                            seed=0, batch_size=None, cache_dir=tmp_path)
@@ -348,11 +353,16 @@ def test_greedy_gsm8k_over_the_api_matches_the_offline_vllm_engine(
     # on its own core while the offline engine generates here: half the wall time.
     def over_the_api() -> list[Completion]:  # waits for the server first: it may still be booting
         api = OpenAIBackend(str(smollm2_dir), {"base_url": vllm_server.url, "concurrency": 30}, seed=0, cache_dir=tmp_path)
-        return answer_all(api, requests)
+        started = time.monotonic()
+        answers = answer_all(api, requests)
+        print(f"API: 30 answers in {time.monotonic() - started:.1f} s")
+        return answers
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         api_answers = pool.submit(over_the_api)
+        started = time.monotonic()
         offline = answer_all(vllm_backend, requests)
+        print(f"offline: 30 answers in {time.monotonic() - started:.1f} s")
         served = api_answers.result()
     same_answer = 0
     for (example, _), a, b in zip(items, offline, served):
@@ -362,6 +372,19 @@ def test_greedy_gsm8k_over_the_api_matches_the_offline_vllm_engine(
     print(f"identical extracted answers {same_answer}/30, identical outputs {identical}/30")
     assert same_answer >= 27
     assert len((tmp_path / RESPONSES).read_text().splitlines()) == 30
+
+
+@pytest.mark.slow
+def test_the_chat_endpoint_applies_the_same_template_and_answers_alike(
+    vllm_server: VLLMServer, data_dir: Path, smollm2_dir: Path
+) -> None:
+    requests = [request for _, request in gsm8k_requests(data_dir, smollm2_dir, 3, max_tokens=32)]
+    answers = {}
+    for endpoint in ("completions", "chat"):
+        api = OpenAIBackend(str(smollm2_dir), {"base_url": vllm_server.url, "endpoint": endpoint}, seed=0, cache_dir=None)
+        answers[endpoint] = answer_all(api, requests)
+    assert [c.text for c in answers["chat"]] == [c.text for c in answers["completions"]]
+    assert [c.prompt_tokens for c in answers["chat"]] == [c.prompt_tokens for c in answers["completions"]]
 
 
 @pytest.mark.slow

@@ -347,15 +347,20 @@ class OpenAIBackend:
         self.cache_hits += len(cached)
         if cached:
             yield cached
-        missing = [i for i, call in enumerate(calls) if self.cache.get(call.key) is None]
+        # Identical requests (a duplicated question) share one HTTP request.
+        missing: dict[str, list[int]] = {}
+        for i, call in enumerate(calls):
+            if self.cache.get(call.key) is None:
+                missing.setdefault(call.key, []).append(i)
         if missing:
-            yield from self._answer_over_http(requests, calls, missing)
+            yield from self._answer_over_http(requests, calls, list(missing.values()))
 
     def _answer_over_http(
-        self, requests: Sequence[Request], calls: list[Call], indices: list[int]
+        self, requests: Sequence[Request], calls: list[Call], groups: list[list[int]]
     ) -> Iterator[list[tuple[int, Completion]]]:
+        """Send one request per group of identical requests; yield every finished group's answers at once."""
         executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="orcabench-openai")
-        futures: dict[Future[dict[str, Any]], int] = {executor.submit(self._fetch, calls[i]): i for i in indices}
+        futures: dict[Future[dict[str, Any]], list[int]] = {executor.submit(self._fetch, calls[g[0]]): g for g in groups}
         failure: OrcabenchError | None = None
         answered = 0
         try:
@@ -366,9 +371,9 @@ class OpenAIBackend:
                 for future in done:
                     if future.cancelled():
                         continue
-                    index = futures[future]
                     try:
-                        group.append((index, self._completion(requests[index], calls[index], future.result())))
+                        response = future.result()
+                        group += [(i, self._completion(requests[i], calls[i], response)) for i in futures[future]]
                     except OrcabenchError as error:
                         failure = failure or error
                 if failure is not None:  # stop sending; requests already in flight still finish and count
@@ -381,7 +386,7 @@ class OpenAIBackend:
             executor.shutdown(wait=False, cancel_futures=True)
         if isinstance(failure, BudgetSpent):
             raise OrcabenchError(
-                f"openai backend: request budget of {self.budget.limit} HTTP request(s) spent; {answered} of {len(indices)} "
+                f"openai backend: request budget of {self.budget.limit} HTTP request(s) spent; {answered} of {sum(map(len, groups))} "
                 "requests answered and stored; rerun the same command to spend another budget "
                 "(answered requests come from the cache)"
             )
