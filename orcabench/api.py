@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from orcabench import __version__
-from orcabench.backends.base import BACKENDS, SECRET_ENGINE_KEYS, load_backend
+from orcabench.backends.base import BACKENDS, OPERATIONAL_ENGINE_KEYS, SECRET_ENGINE_KEYS, load_backend
 from orcabench.bundled import converted_model_dir, source_info
 from orcabench.data import download, in_mirror, load_rows, resolve_data_dir
 from orcabench.models import DEFAULT_MODEL, ModelSpec, resolve_model, with_system_message
@@ -174,7 +174,7 @@ def plan(config: RunConfig) -> Plan:
         "model": {"name": spec.name, "source": spec.source, "weights": weights, "prompt_format": spec.prompt_format,
                   "chat_template": spec.chat_template, "system_message": spec.system_message, "stop": list(spec.all_stops)},
         "backend": backend_name,
-        "engine": {k: v for k, v in engine.items() if k not in SECRET_ENGINE_KEYS},
+        "engine": {k: v for k, v in engine.items() if k not in SECRET_ENGINE_KEYS | OPERATIONAL_ENGINE_KEYS},
         "sampling": {"temperature": 0.0, "max_tokens": config.max_tokens, "seed": config.seed},
         "tasks": {
             task.name: {"version": task.version, "templates": task.template_hashes(),

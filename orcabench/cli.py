@@ -56,7 +56,7 @@ def _engine_args(pairs: list[str]) -> dict[str, Any]:
 def run(
     model: Annotated[str, typer.Option(help="registry name, local HF folder or Hub id")] = DEFAULT_MODEL,
     tasks: Annotated[str, typer.Option(help="comma-separated task names (orcabench list tasks)")] = "gsm8k",
-    backend: Annotated[Optional[str], typer.Option(help="vllm or hf; default: the model's")] = None,
+    backend: Annotated[Optional[str], typer.Option(help="vllm, hf or openai; default: the model's")] = None,
     limit: Annotated[Optional[int], typer.Option(help="first N examples of each task")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="hf: batch size; vllm: max concurrent sequences")] = None,
     data_dir: Annotated[Optional[Path], typer.Option(help="local data mirror (default: $ORCABENCH_DATA_DIR, else the Hub)")] = None,
@@ -212,7 +212,7 @@ def list_tasks() -> None:
     """Tasks found in tasks/ and in installed plugins."""
     table = Table()
     for column in ("task", "version", "kind", "data (Hub id)", "description"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column == "task")
     for task in sorted(all_tasks(), key=lambda t: t.name):
         table.add_row(task.name, task.version, task.kind, task.data.hub_path, task.description)
     console.print(table)
@@ -226,7 +226,7 @@ def list_models() -> None:
     table = Table()
     for column in ("model", "source", "template", "system message (default; --system-message)", "protocol", "backend",
                    "size (B)", "engine"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column == "model")
     for spec in BUILTIN_MODELS.values():
         template = spec.chat_template or ("tokenizer's" if spec.prompt_format == "chat" else spec.prompt_format)
         default = "template's own" if spec.system_message is None else ("empty" if spec.system_message == "" else repr(spec.system_message))

@@ -16,6 +16,10 @@ from orcabench.types import Completion, OrcabenchError, Request
 BACKENDS = ("vllm", "hf", "openai")
 # Engine settings that must never reach a manifest or a fingerprint.
 SECRET_ENGINE_KEYS = frozenset({"api_key"})
+# Engine settings that change how requests are sent, not what is answered: a run may
+# resume under other values (a new server address, more concurrency, a fresh budget).
+OPERATIONAL_ENGINE_KEYS = frozenset({"base_url", "concurrency", "request_budget", "timeout", "max_retries",
+                                     "retry_base_delay", "retry_max_delay"})
 
 
 class Backend(Protocol):
