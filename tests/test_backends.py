@@ -15,19 +15,12 @@ from orcabench.prompts import PromptRenderer
 from orcabench.data import load_rows
 from orcabench.models import resolve_model
 from orcabench.task import get_tasks
-from orcabench.types import Completion, Request
+from orcabench.backends.base import answer_in_order
+from orcabench.types import Request
 
 pytestmark = pytest.mark.slow
 
 
-def answer_all(backend: Any, requests: list[Request]) -> list[Completion]:
-    results: dict[int, Completion] = {}
-    for group in backend.answer(requests):
-        for index, completion in group:
-            assert index not in results, "a request was answered twice"
-            results[index] = completion
-    assert sorted(results) == list(range(len(requests)))
-    return [results[i] for i in range(len(requests))]
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +40,8 @@ def gsm8k_prompts(data_dir: Path, smollm2_dir: Path) -> list[tuple[Any, Request]
 def test_greedy_gsm8k_answers_agree_on_at_least_90_percent_of_50_samples(hf_backend: Any, vllm_backend: Any, gsm8k_prompts: list) -> None:
     (task,) = get_tasks(["gsm8k"])
     requests = [request for _, request in gsm8k_prompts]
-    hf = answer_all(hf_backend, requests)
-    vllm = answer_all(vllm_backend, requests)
+    hf = answer_in_order(hf_backend, requests)
+    vllm = answer_in_order(vllm_backend, requests)
     same_answer = 0
     for (example, _), a, b in zip(gsm8k_prompts, hf, vllm):
         answer_hf, answer_vllm = task.score(example, a).answer, task.score(example, b).answer
@@ -66,14 +59,14 @@ def test_greedy_gsm8k_answers_agree_on_at_least_90_percent_of_50_samples(hf_back
 def test_the_model_answers_coherently_on_both_backends(hf_backend: Any, vllm_backend: Any) -> None:
     request = Request(kind="generate", prompt="The capital of France is", max_tokens=8, stop=("\n",), add_special_tokens=True)
     for backend in (hf_backend, vllm_backend):
-        (completion,) = answer_all(backend, [request])
+        (completion,) = answer_in_order(backend, [request])
         assert "Paris" in completion.text
         assert "\n" not in completion.text
 
 
 def test_stop_sequences_end_generation_and_are_not_returned(hf_backend: Any, vllm_backend: Any, gsm8k_prompts: list) -> None:
     requests = [Request(kind="generate", prompt=r.prompt, max_tokens=96, stop=(".",)) for _, r in gsm8k_prompts[:6]]
-    hf, vllm = answer_all(hf_backend, requests), answer_all(vllm_backend, requests)
+    hf, vllm = answer_in_order(hf_backend, requests), answer_in_order(vllm_backend, requests)
     for a, b in zip(hf, vllm):
         assert "." not in a.text and "." not in b.text
         assert a.finish_reason == b.finish_reason == "stop"
@@ -83,7 +76,7 @@ def test_stop_sequences_end_generation_and_are_not_returned(hf_backend: Any, vll
 def test_max_tokens_is_a_hard_limit(hf_backend: Any, vllm_backend: Any, gsm8k_prompts: list) -> None:
     request = Request(kind="generate", prompt=gsm8k_prompts[0][1].prompt, max_tokens=5)
     for backend in (hf_backend, vllm_backend):
-        (completion,) = answer_all(backend, [request])
+        (completion,) = answer_in_order(backend, [request])
         assert completion.output_tokens == 5 and completion.finish_reason == "length"
 
 
@@ -102,7 +95,7 @@ def test_loglikelihoods_of_the_same_continuations_agree_within_a_hundredth_of_a_
         solution = example.fields["question"]  # any fixed text works; use a realistic length
         requests.append(Request(kind="loglikelihood", prompt=request.prompt, continuation=f"The answer is {example.gold}."))
         requests.append(Request(kind="loglikelihood", prompt="Question: ", continuation=solution))
-    hf, vllm = answer_all(hf_backend, requests), answer_all(vllm_backend, requests)
+    hf, vllm = answer_in_order(hf_backend, requests), answer_in_order(vllm_backend, requests)
     for request, a, b in zip(requests, hf, vllm):
         assert a.logprob is not None and b.logprob is not None
         assert a.logprob < 0

@@ -33,20 +33,13 @@ pytest.importorskip("openai")
 
 from orcabench.backends.base import load_backend
 from orcabench.backends.openai import RESPONSES, OpenAIBackend, RetryPolicy, request_key
+from orcabench.backends.base import answer_in_order
 from orcabench.types import Completion, Message, OrcabenchError, Request
 
 FAST_RETRY = {"retry_base_delay": 0.01, "retry_max_delay": 0.5}
 CHAT = Request(kind="generate", prompt="<rendered>", messages=(Message("user", "What is 2+2?"),), max_tokens=8)
 
 
-def answer_all(backend: Any, requests: list[Request]) -> list[Completion]:
-    results: dict[int, Completion] = {}
-    for group in backend.answer(requests):
-        for index, completion in group:
-            assert index not in results, "a request was answered twice"
-            results[index] = completion
-    assert sorted(results) == list(range(len(requests)))
-    return [results[i] for i in range(len(requests))]
 
 
 def free_port() -> int:
@@ -124,7 +117,7 @@ def test_a_429_is_retried_after_its_retry_after_and_the_answer_comes_back(stub: 
     stub.headers = {"Retry-After": "0.2"}
     backend = stub_backend(stub, tmp_path, endpoint="chat")
     started = time.monotonic()
-    (completion,) = answer_all(backend, [CHAT])
+    (completion,) = answer_in_order(backend, [CHAT])
     assert completion.text == "echo: What is 2+2?" and completion.finish_reason == "stop"
     assert (completion.prompt_tokens, completion.output_tokens) == (3, 2)
     assert len(stub.seen) == 3 and backend.budget.sent == 3  # two refusals, one answer; the client retried nothing itself
@@ -139,7 +132,7 @@ def test_server_errors_are_retried_until_max_retries_then_fail_in_one_line(stub:
     stub.statuses = [503] * 10
     backend = stub_backend(stub, tmp_path, endpoint="chat", max_retries=2)
     with pytest.raises(OrcabenchError, match=r"failed after 3 attempts: HTTP 503") as failure:
-        answer_all(backend, [CHAT])
+        answer_in_order(backend, [CHAT])
     assert "\n" not in str(failure.value)
     assert len(stub.seen) == 3
 
@@ -147,7 +140,7 @@ def test_server_errors_are_retried_until_max_retries_then_fail_in_one_line(stub:
 def test_a_bad_request_is_not_retried(stub: Stub, tmp_path: Path) -> None:
     stub.statuses = [400]
     with pytest.raises(OrcabenchError, match=r"chat request to http://127\.0\.0\.1:\d+/v1/ failed: HTTP 400"):
-        answer_all(stub_backend(stub, tmp_path, endpoint="chat"), [CHAT])
+        answer_in_order(stub_backend(stub, tmp_path, endpoint="chat"), [CHAT])
     assert len(stub.seen) == 1
 
 
@@ -155,7 +148,7 @@ def test_an_unreachable_server_is_retried_then_named(tmp_path: Path) -> None:
     engine = {"base_url": f"http://127.0.0.1:{free_port()}/v1", "max_retries": 1, **FAST_RETRY}
     backend = OpenAIBackend("m", engine, seed=0, cache_dir=tmp_path)
     with pytest.raises(OrcabenchError, match="failed after 2 attempts: APIConnectionError"):
-        answer_all(backend, [CHAT])
+        answer_in_order(backend, [CHAT])
 
 
 def test_the_request_budget_stops_the_run_after_storing_what_finished(stub: Stub, tmp_path: Path) -> None:
@@ -168,7 +161,7 @@ def test_the_request_budget_stops_the_run_after_storing_what_finished(stub: Stub
     assert len((tmp_path / RESPONSES).read_text().splitlines()) == 1
     # The next invocation gets the answered one from the cache and spends its budget on the other.
     second = stub_backend(stub, tmp_path, endpoint="chat", request_budget=1)
-    completions = answer_all(second, requests)
+    completions = answer_in_order(second, requests)
     assert [c.text for c in completions] == ["echo: What is 2+2?", "echo: And 3+3?"]
     assert len(stub.seen) == 2 and second.cache_hits == 1 and second.budget.sent == 1
 
@@ -176,7 +169,7 @@ def test_the_request_budget_stops_the_run_after_storing_what_finished(stub: Stub
 def test_cached_responses_are_answered_without_http_and_a_torn_line_is_dropped(stub: Stub, tmp_path: Path) -> None:
     requests = [Request(kind="generate", prompt=f"<|im_start|>user\nq{i}<|im_end|>\n", max_tokens=4, stop=("\n\n",))
                 for i in range(3)]
-    first = answer_all(stub_backend(stub, tmp_path), requests)
+    first = answer_in_order(stub_backend(stub, tmp_path), requests)
     assert len(stub.seen) == 3 and all(seen["path"] == "/v1/completions" for seen in stub.seen)
     assert stub.seen[0]["body"]["add_special_tokens"] is False  # vLLM must not add a second BOS to a chat prompt
     assert stub.seen[0]["body"]["stop"] == ["\n\n"]
@@ -185,7 +178,7 @@ def test_cached_responses_are_answered_without_http_and_a_torn_line_is_dropped(s
         handle.write('{"key": "torn')  # a process killed mid-append
     again = stub_backend(stub, tmp_path)
     assert again.cached_at_start == 3
-    assert answer_all(again, requests) == first and len(stub.seen) == 3
+    assert answer_in_order(again, requests) == first and len(stub.seen) == 3
     assert first[0] == Completion(text="echo: <|im_start|>user\nq0<|im_end|>\n", prompt_tokens=3, output_tokens=2,
                                   finish_reason="length")
     assert cache.read_text().endswith("}\n") and len(cache.read_text().splitlines()) == 3
@@ -196,14 +189,14 @@ def test_cached_responses_are_answered_without_http_and_a_torn_line_is_dropped(s
 
 
 def test_identical_requests_share_one_http_request(stub: Stub, tmp_path: Path) -> None:
-    completions = answer_all(stub_backend(stub, tmp_path, endpoint="chat"), [CHAT, CHAT])
+    completions = answer_in_order(stub_backend(stub, tmp_path, endpoint="chat"), [CHAT, CHAT])
     assert completions[0] == completions[1] and len(stub.seen) == 1
 
 
 def test_the_api_key_is_sent_but_never_in_the_manifest_info(stub: Stub, tmp_path: Path) -> None:
     backend = load_backend("openai", "/models/stub", {"base_url": stub.url, "api_key": "sk-secret-123", "endpoint": "chat"},
                            seed=0, batch_size=None, cache_dir=tmp_path)
-    answer_all(backend, [CHAT])
+    answer_in_order(backend, [CHAT])
     assert stub.seen[0]["authorization"] == "Bearer sk-secret-123"
     assert "sk-secret-123" not in json.dumps(backend.info())
     backend.close()
@@ -354,14 +347,14 @@ def test_greedy_gsm8k_over_the_api_matches_the_offline_vllm_engine(
     def over_the_api() -> list[Completion]:  # waits for the server first: it may still be booting
         api = OpenAIBackend(str(smollm2_dir), {"base_url": vllm_server.url, "concurrency": 30}, seed=0, cache_dir=tmp_path)
         started = time.monotonic()
-        answers = answer_all(api, requests)
+        answers = answer_in_order(api, requests)
         print(f"API: 30 answers in {time.monotonic() - started:.1f} s")
         return answers
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         api_answers = pool.submit(over_the_api)
         started = time.monotonic()
-        offline = answer_all(vllm_backend, requests)
+        offline = answer_in_order(vllm_backend, requests)
         print(f"offline: 30 answers in {time.monotonic() - started:.1f} s")
         served = api_answers.result()
     same_answer = 0
@@ -382,7 +375,7 @@ def test_the_chat_endpoint_applies_the_same_template_and_answers_alike(
     answers = {}
     for endpoint in ("completions", "chat"):
         api = OpenAIBackend(str(smollm2_dir), {"base_url": vllm_server.url, "endpoint": endpoint}, seed=0, cache_dir=None)
-        answers[endpoint] = answer_all(api, requests)
+        answers[endpoint] = answer_in_order(api, requests)
     assert [c.text for c in answers["chat"]] == [c.text for c in answers["completions"]]
     assert [c.prompt_tokens for c in answers["chat"]] == [c.prompt_tokens for c in answers["completions"]]
 
@@ -395,10 +388,10 @@ def test_loglikelihoods_over_the_api_match_the_offline_engine(
                 Request(kind="loglikelihood", prompt="Question: ", continuation="What is two plus two?"),
                 Request(kind="loglikelihood", prompt="", continuation="Hello world")]
     api = OpenAIBackend(str(smollm2_dir), {"base_url": vllm_server.url}, seed=0, cache_dir=None)
-    for a, b in zip(answer_all(vllm_backend, requests), answer_all(api, requests)):
+    for a, b in zip(answer_in_order(vllm_backend, requests), answer_in_order(api, requests)):
         assert b.logprob is not None and a.logprob is not None and abs(a.logprob - b.logprob) < 1e-3
         assert a.is_greedy == b.is_greedy
-    assert answer_all(api, requests[:1])[0].is_greedy
+    assert answer_in_order(api, requests[:1])[0].is_greedy
 
 
 @pytest.mark.slow

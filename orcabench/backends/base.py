@@ -34,6 +34,20 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
+def answer_in_order(backend: Backend, requests: Sequence[Request]) -> list[Completion]:
+    """All completions in request order (for notebooks, benchmarks and tests); each request answered once."""
+    results: dict[int, Completion] = {}
+    for group in backend.answer(requests):
+        for index, completion in group:
+            if index in results:
+                raise RuntimeError(f"backend {backend.name} answered request {index} twice")
+            results[index] = completion
+    missing = [i for i in range(len(requests)) if i not in results]
+    if missing:
+        raise RuntimeError(f"backend {backend.name} left requests unanswered: {missing[:10]}")
+    return [results[i] for i in range(len(requests))]
+
+
 def truncate_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
     """Cut ``text`` before the earliest stop sequence; True when one was found."""
     cut = min((position for s in stop if (position := text.find(s)) >= 0), default=-1)
