@@ -273,22 +273,9 @@ def compare(
     comparison = gating.compare_runs(run_a, run_b, allow_mismatch=allow_mismatch, gating=False)
     for problem in comparison.problems:
         say(f"warning: {problem} (skipped)")
-    table = Table(title=f"{run_a} ({comparison.baseline.label}) → {run_b} ({comparison.candidate.label})")
-    for column in ("task", "n", "A", "B", "B − A", "95% CI", "right→wrong", "wrong→right", "p", "p (Holm)"):
-        table.add_column(column, justify="left" if column == "task" else "right")
-    for t in comparison.tasks:
-        s = t.stats
-        table.add_row(t.task, str(s.n), gating.pct(s.baseline), gating.pct(s.candidate), gating.signed(s.delta),
-                      f"{gating.signed(s.ci_low)} … {gating.signed(s.ci_high)}" if s.n else "–", str(s.worse), str(s.better),
-                      f"{s.p_value:.3g}" if s.n else "–", gating.fmt_p(t.p_adjusted))
-    console.print(table)
-    for t in comparison.tasks:
-        if t.only_baseline or t.only_candidate:
-            console.print(f"{t.task}: {t.only_baseline} sample(s) only in A, {t.only_candidate} only in B (not paired)", markup=False)
-    for task, where in comparison.unpaired_tasks.items():
-        console.print(f"{task}: {where.replace('baseline', 'A').replace('candidate', 'B')} (not paired)", markup=False)
-    for mismatch in comparison.mismatches:
-        console.print(f"compared despite: {mismatch}", markup=False)
+    # The gate's Markdown table, without the verdict: it reads the same in a terminal of any
+    # width, a CI log and a PR comment.
+    sys.stdout.write(gating.to_markdown(comparison))
 
 
 @app.command()

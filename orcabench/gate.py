@@ -364,7 +364,7 @@ def fmt_p(value: float | None) -> str:
 
 def headline(comparison: Comparison) -> str:
     if comparison.verdict is None:
-        return "orcabench compare"
+        return "orcabench compare (no verdict)"
     failing = [t.task for t in comparison.tasks if t.verdict in ("regression", "insufficient")]
     if comparison.verdict == "regression":
         return f"orcabench gate: REGRESSION in {', '.join(t.task for t in comparison.tasks if t.verdict == 'regression')}"
@@ -382,14 +382,15 @@ def to_markdown(comparison: Comparison) -> str:
         lines += [f"Rule: a required task regresses when its drop exceeds its allowed drop (default {policy.max_drop:g} points) "
                   f"and its exact McNemar p, Holm-adjusted across {tested} tested task(s), is below {policy.alpha:g}; "
                   f"tasks with fewer than min_n pairs (default {policy.min_n}) are not decided.", ""]
-    header = ["task", "n", "baseline", "candidate", "delta", f"{100 * policy.confidence:g}% CI", "right→wrong / wrong→right", "p (Holm)"]
+    header = ["task", "n", "baseline", "candidate", "delta", f"{100 * policy.confidence:g}% CI", "right→wrong / wrong→right", "p", "p (Holm)"]
     if c.gating:
         header.append("verdict")
     lines += ["| " + " | ".join(header) + " |", "|" + "|".join(["---", *["---:"] * (len(header) - 2), "---"]) + "|"]
     for t in c.tasks:
         s = t.stats
         row = [t.task, str(s.n), pct(s.baseline), pct(s.candidate), signed(s.delta),
-               f"[{signed(s.ci_low)}, {signed(s.ci_high)}]" if s.n else "–", f"{s.worse} / {s.better}", fmt_p(t.p_adjusted)]
+               f"[{signed(s.ci_low)}, {signed(s.ci_high)}]" if s.n else "–", f"{s.worse} / {s.better}",
+               fmt_p(s.p_value) if s.n else "–", fmt_p(t.p_adjusted)]
         if c.gating:
             label = {"regression": "**REGRESSION**", "insufficient": "**NO DECISION**", "pass": "pass", "info": "info"}[t.verdict]
             row.append(f"{label}: {t.note}")
