@@ -29,7 +29,8 @@ list_app = typer.Typer(no_args_is_help=True, help="List what orcabench knows abo
 app.add_typer(list_app, name="list")
 data_app = typer.Typer(no_args_is_help=True, help="Local data mirrors.")
 app.add_typer(data_app, name="data")
-console = Console()
+# Logs and CI job output are no terminal: give tables room instead of rich's 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
 
 
