@@ -244,6 +244,20 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.Capture
         assert message in err and len(err.splitlines()) == 1, err
 
 
+def test_a_run_still_being_written_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from orcabench.store import RunStore
+
+    base = make_run(tmp_path / "a", {"gsm8k": [1.0] * 30})
+    cand = make_run(tmp_path / "b", {"gsm8k": [1.0] * 30})
+    store = RunStore(cand).open(json.loads((cand / "manifest.json").read_text())["fingerprint"])  # as `orcabench run` does
+    try:
+        assert main(["gate", "--baseline", str(base), "--candidate", str(cand)]) == 2
+        assert "is being written by an orcabench process" in capsys.readouterr().err
+    finally:
+        store.close()
+    assert main(["gate", "--baseline", str(base), "--candidate", str(cand)]) == 0
+
+
 def test_unreadable_records_lines_are_reported_and_skipped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     base = make_run(tmp_path / "a", {"gsm8k": [1.0] * 30})
     cand = make_run(tmp_path / "b", {"gsm8k": [1.0] * 30})
@@ -279,6 +293,115 @@ def test_the_workflow_file_is_valid_yaml_that_runs_the_gate_script() -> None:
     assert any("examples/ci/gate.sh" in step.get("run", "") for step in steps)
     assert any("GITHUB_STEP_SUMMARY" in step.get("run", "") for step in steps)
     assert os.access(REPO / "examples/ci/gate.sh", os.X_OK)
+    example = load_policy(REPO / "examples/ci/gate.yaml")  # the example policy is one the gate accepts
+    assert example.for_task("crass-ai").required is False and example.for_task("gsm8k").max_drop == 2.0
 
 
 # --- real runs of the bundled model (slow) ----------------------------------------------
+
+# The bundled 135M model is near chance on the benchmarks (it answers "(C)" to most
+# multiple-choice questions), so no 8-sample drop on them can be significant. It does
+# repeat a number reliably: this plugin task (found through ORCABENCH_TASKS_PATH, GSM8K's
+# answers as data) gives the gate a task on which a real regression is detectable.
+ECHO_TASK = '''
+import re
+from pathlib import Path
+
+from orcabench.data import DataSpec
+from orcabench.task import GenerativeTask, register
+from orcabench.types import Example, Score
+
+
+def parse_row(row, index):
+    number = row["answer"].rsplit("#### ", 1)[1].replace(",", "").strip()
+    return Example(id=str(index), fields={"number": number}, gold=number)
+
+
+def judge(example, output):
+    # Right when the number is among the output's numbers ("1. Repeat the number: 540" counts).
+    numbers = re.findall(r"-?\\d+", output.replace(",", ""))
+    if not numbers:
+        return Score(answer=None, method="none", score=0.0)
+    right = example.gold in numbers
+    return Score(answer=example.gold if right else numbers[0], method="number-in-output", score=1.0 if right else 0.0)
+
+
+register(GenerativeTask(name="echo-number", version="1", description="repeat a number (GSM8K answers)",
+                        data=DataSpec(hub_path="openai/gsm8k", hub_name="main", hub_split="test",
+                                      local_files=("gsm8k/test.jsonl",)),
+                        template_dir=Path(__file__).parent, template="echo.j2", parse_row=parse_row,
+                        judge=judge, max_tokens=16))
+'''
+REAL_RUN = ["--limit", "8", "--backend", "hf", "--batch-size", "4"]
+# Eight pairs per task; Holm over two tasks: 7 of 8 right -> wrong gives p = 2 * 2 / 2**7 = 0.031.
+SMOKE_POLICY = {"alpha": 0.05, "max_drop": 10.0, "min_n": 8}
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory: pytest.TempPathFactory, smollm2_dir: Path) -> dict[str, Any]:
+    """A baseline run of the bundled model, and a candidate run made by examples/ci/gate.sh
+    from a model YAML file whose answers are cut to one token (--max-tokens 1)."""
+    root = tmp_path_factory.mktemp("gate-real")
+    (root / "tasks" / "echo").mkdir(parents=True)
+    (root / "tasks" / "echo" / "task.py").write_text(ECHO_TASK)
+    (root / "tasks" / "echo" / "echo.j2").write_text("Repeat this number and nothing else: {{ number }}\n")
+    env = {**os.environ, "ORCABENCH_TASKS_PATH": str(root / "tasks")}
+    baseline = root / "baseline"
+    result = subprocess.run([sys.executable, "-m", "orcabench.cli", "run", "--model", "smollm2-135m", "--tasks",
+                             "echo-number,crass-ai", "--max-tokens", "16", *REAL_RUN, "--output", str(baseline)],
+                            env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr
+    model_file = root / "my-model.yaml"
+    model_file.write_text(yaml.safe_dump({"name": "my-checkpoint", "source": str(smollm2_dir), "prompt_format": "chat",
+                                          "engine": {"dtype": "float32", "max_model_len": 4096}}))
+    config = root / "gate.yaml"
+    config.write_text(yaml.safe_dump(SMOKE_POLICY))
+    script = subprocess.run(["bash", str(REPO / "examples/ci/gate.sh")], cwd=root, capture_output=True, text=True, timeout=900,
+                            env={**env, "ORCABENCH": str(Path(sys.executable).parent / "orcabench"),
+                                 "ORCABENCH_BASELINE": str(baseline), "ORCABENCH_MODEL": str(model_file),
+                                 "ORCABENCH_CANDIDATE": str(root / "candidate"), "ORCABENCH_GATE_CONFIG": str(config),
+                                 "ORCABENCH_RUN_ARGS": " ".join([*REAL_RUN, "--max-tokens", "1"]), "ORCABENCH_OUT": str(root / "report")})
+    return {"root": root, "env": env, "baseline": baseline, "candidate": root / "candidate", "config": config, "script": script}
+
+
+def real_gate(real: dict[str, Any], baseline: Path, candidate: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "orcabench.cli", "gate", "--baseline", str(baseline), "--candidate", str(candidate),
+                           "--config", str(real["config"])], env=real["env"], capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_gate_sh_runs_the_checkpoint_and_fails_the_gate_on_the_task_it_broke(real: dict[str, Any]) -> None:
+    script = real["script"]
+    assert script.returncode == 1, script.stdout + script.stderr
+    assert "## orcabench gate: REGRESSION in echo-number\n" in script.stdout
+    manifest = json.loads((real["candidate"] / "manifest.json").read_text())
+    assert manifest["fingerprint"]["model"]["name"] == "my-checkpoint"  # the YAML model file was run
+    assert set(manifest["fingerprint"]["tasks"]) == {"echo-number", "crass-ai"}  # the baseline's tasks
+    verdict = json.loads((real["root"] / "report" / "gate.json").read_text())
+    by_task = {t["task"]: t for t in verdict["tasks"]}
+    assert by_task["echo-number"]["verdict"] == "regression" and by_task["crass-ai"]["verdict"] == "pass"
+    assert by_task["echo-number"]["n"] == 8 and by_task["echo-number"]["worse"] >= 7
+    assert "sampling.max_tokens: 16 -> 1" in verdict["settings_differ"]
+    suite = ET.parse(real["root"] / "report" / "gate.junit.xml").getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == "1"
+
+
+@pytest.mark.slow
+def test_gate_on_real_runs_names_the_regressed_task_and_passes_a_run_against_itself(real: dict[str, Any]) -> None:
+    worse = real_gate(real, real["baseline"], real["candidate"])
+    assert worse.returncode == 1, worse.stdout + worse.stderr
+    assert "REGRESSION in echo-number" in worse.stdout and "| crass-ai | 8 |" in worse.stdout
+    same = real_gate(real, real["candidate"], real["candidate"])
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert same.stdout.startswith("## orcabench gate: PASS")
+
+
+@pytest.mark.slow
+def test_a_real_run_whose_template_hash_differs_is_refused_as_incomparable(real: dict[str, Any], tmp_path: Path) -> None:
+    # The same task with another template is another measurement: the gate will not pair it silently.
+    broken = json.loads((real["baseline"] / "manifest.json").read_text())
+    broken["fingerprint"]["tasks"]["echo-number"]["templates"]["echo.j2"] = "0" * 64
+    shutil.copytree(real["baseline"], tmp_path / "broken")
+    (tmp_path / "broken" / "manifest.json").write_text(json.dumps(broken))
+    refused = real_gate(real, real["baseline"], tmp_path / "broken")
+    assert refused.returncode == 2 and "task echo-number: templates echo.j2" in refused.stderr
