@@ -82,6 +82,24 @@ def parse_record_line(line: str) -> Record:
     return record
 
 
+def drop_torn_tail(path: Path) -> bool:
+    """Cut an append-only JSONL file back to its last complete line; True when a fragment went.
+
+    A process killed mid-write leaves a line without its newline: appending after it would
+    glue the next line onto the fragment. Call only while holding the run's lock.
+    """
+    if not path.is_file():
+        return False
+    with path.open("rb+") as handle:
+        data = handle.read()
+        keep = data.rfind(b"\n") + 1
+        if keep == len(data):
+            return False
+        handle.truncate(keep)
+        os.fsync(handle.fileno())
+    return True
+
+
 def read_records(path: Path) -> tuple[dict[tuple[str, str], Record], list[str]]:
     """Records by (task, id), and a 'file:line: problem' for each line that could not be read.
 
@@ -188,15 +206,8 @@ class RunStore:
                 leftover.unlink(missing_ok=True)
 
     def _drop_torn_tail(self) -> None:
-        if not self.records_path.is_file():
-            return
-        with self.records_path.open("rb+") as handle:
-            data = handle.read()
-            keep = data.rfind(b"\n") + 1
-            if keep < len(data):
-                _stderr.print(f"[yellow]{self.records_path}: dropped a truncated last record; it will be recomputed[/yellow]")
-                handle.truncate(keep)
-                os.fsync(handle.fileno())
+        if drop_torn_tail(self.records_path):
+            _stderr.print(f"[yellow]{self.records_path}: dropped a truncated last record; it will be recomputed[/yellow]")
 
     def manifest(self) -> dict[str, Any] | None:
         if not self.manifest_path.is_file():

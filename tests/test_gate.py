@@ -26,7 +26,7 @@ from scipy import stats as sps
 from orcabench.cli import main
 from orcabench.gate import compare_runs, gate, load_policy, to_json
 from orcabench.stats import holm, mcnemar_exact, paired_bootstrap_ci, paired_stats
-from orcabench.types import OrcabenchError, Record
+from orcabench.types import Record
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -50,6 +50,7 @@ from urllib.parse import urlsplit, urlunsplit
 import openai
 
 from orcabench.backends.base import encode_loglikelihood, truncate_at_stop
+from orcabench.store import drop_torn_tail
 from orcabench.types import Completion, OrcabenchError, Request
 
 RESPONSES = "responses.jsonl"
@@ -116,19 +117,8 @@ class ResponseCache:
         self.responses: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         if self.path is not None and self.path.is_file():
-            self._drop_torn_tail()
+            drop_torn_tail(self.path)  # the run lock is ours
             self._load()
-
-    def _drop_torn_tail(self) -> None:
-        # A process killed mid-write leaves a line without its newline; appending after it
-        # would glue the next response onto the fragment, so cut it off (the run lock is ours).
-        assert self.path is not None
-        with self.path.open("rb+") as handle:
-            data = handle.read()
-            keep = data.rfind(b"\n") + 1
-            if keep < len(data):
-                handle.truncate(keep)
-                os.fsync(handle.fileno())
 
     def _load(self) -> None:
         assert self.path is not None
