@@ -8,15 +8,8 @@ from pathlib import Path
 import pytest
 
 from orcabench.store import RunStore, read_records
-from orcabench.types import OrcabenchError, Record
-
-FINGERPRINT = {"model": "m", "backend": "hf", "tasks": {"gsm8k": {"version": "1"}}}
-
-
-def record(sample_id: str, score: float = 1.0) -> Record:
-    return Record(task="gsm8k", id=sample_id, subtask=None, prompt="p", prompt_sha256="h", output=f"out {sample_id}",
-                  answer="1", method="last-number", gold="1", score=score, prompt_tokens=3, output_tokens=2,
-                  finish_reason="stop")
+from orcabench.types import OrcabenchError
+from store_samples import FINGERPRINT, record  # tests/store_samples.py
 
 
 def test_records_are_appended_and_read_back(tmp_path: Path) -> None:
