@@ -45,6 +45,7 @@ class RunConfig:
     system_message: str | None = None  # a SYSTEM_MESSAGES setting or literal text; None: the protocol's, else the model's
     backend: str | None = None  # None: the model's default backend
     limit: int | None = None  # first N examples of each task
+    limit_per_subtask: int | None = None  # first N of each subtask (a task without subtasks is one); before ``limit``
     batch_size: int | None = None  # hf: batch size; vllm: max_num_seqs
     data_dir: Path | None = None
     output: Path | None = None  # run directory; default runs/<model>-<backend>-<fingerprint>
@@ -155,6 +156,8 @@ def plan(config: RunConfig) -> Plan:
         raise OrcabenchError(f"{spec.name} is served through an API: use --backend openai, not {backend_name}")
     if config.limit is not None and config.limit < 1:
         raise OrcabenchError(f"--limit must be a positive number of examples, not {config.limit}")
+    if config.limit_per_subtask is not None and config.limit_per_subtask < 1:
+        raise OrcabenchError(f"--limit-per-subtask must be a positive number of examples, not {config.limit_per_subtask}")
     if config.max_tokens is not None and config.max_tokens < 1:
         raise OrcabenchError(f"--max-tokens must be positive, not {config.max_tokens}")
     tasks = get_tasks(config.tasks)
@@ -164,6 +167,8 @@ def plan(config: RunConfig) -> Plan:
     provenance: dict[str, Any] = {}
     for task in tasks:
         parsed, provenance[task.name] = load_examples(task, data_dir, strict=config.strict)
+        if config.limit_per_subtask:
+            parsed = _first_per_subtask(parsed, config.limit_per_subtask)
         examples[task.name] = parsed[: config.limit] if config.limit else parsed
 
     model_path, weights = model_location(spec)
@@ -184,6 +189,17 @@ def plan(config: RunConfig) -> Plan:
     }
     run_dir = config.output or config.runs_root / f"{spec.name}-{backend_name}-{fingerprint_hash(fingerprint)[:12]}"
     return Plan(spec, backend_name, protocol, engine, tasks, examples, provenance, model_path, fingerprint, run_dir)
+
+
+def _first_per_subtask(examples: list[Example], n: int) -> list[Example]:
+    """A balanced slice for quick runs: the first ``n`` examples of each subtask, in dataset order."""
+    seen: dict[str | None, int] = {}
+    kept = []
+    for example in examples:
+        seen[example.subtask] = seen.get(example.subtask, 0) + 1
+        if seen[example.subtask] <= n:
+            kept.append(example)
+    return kept
 
 
 def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunResult:
@@ -216,7 +232,8 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
         session: dict[str, Any] = {"started": datetime.now(timezone.utc).isoformat(), "pending": len(pending),
                                    "chat_template_sha256": _sha256(chat_template) if pending and chat_template else None,
                                    "requests": sum(len(p.requests) for p in pending),
-                                   "batch_size": config.batch_size, "limit": config.limit}
+                                   "batch_size": config.batch_size, "limit": config.limit,
+                                   "limit_per_subtask": config.limit_per_subtask}
         manifest["sessions"].append(session)
         store.write_manifest(manifest)
 

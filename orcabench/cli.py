@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from orcabench import __version__, api
+from orcabench import __version__, api, lm_eval_bridge
 from orcabench.models import BUILTIN_MODELS, DEFAULT_MODEL
 from orcabench.summary import TaskSummary, reasoning_average
 from orcabench.task import REASONING, SUITES, all_tasks
@@ -29,6 +29,8 @@ list_app = typer.Typer(no_args_is_help=True, help="List what orcabench knows abo
 app.add_typer(list_app, name="list")
 data_app = typer.Typer(no_args_is_help=True, help="Local data mirrors.")
 app.add_typer(data_app, name="data")
+import_app = typer.Typer(no_args_is_help=True, help="Bring other harnesses' results in as orcabench runs.")
+app.add_typer(import_app, name="import")
 # Logs and CI job output are no terminal: give tables room instead of rich's 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
@@ -59,6 +61,7 @@ def run(
     tasks: Annotated[str, typer.Option(help="comma-separated task names (orcabench list tasks)")] = "gsm8k",
     backend: Annotated[Optional[str], typer.Option(help="vllm, hf or openai; default: the model's")] = None,
     limit: Annotated[Optional[int], typer.Option(help="first N examples of each task")] = None,
+    limit_per_subtask: Annotated[Optional[int], typer.Option(help="first N examples of each subtask (BBH, MMLU, ...), before --limit")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="hf: batch size; vllm: max concurrent sequences")] = None,
     data_dir: Annotated[Optional[Path], typer.Option(help="local data mirror (default: $ORCABENCH_DATA_DIR, else the Hub)")] = None,
     output: Annotated[Optional[Path], typer.Option(help="run directory (default: runs/<model>-<backend>-<fingerprint>)")] = None,
@@ -73,16 +76,22 @@ def run(
     protocol: Annotated[Optional[str], typer.Option(help="default or orca2 (the paper's protocol; default for Orca 2 models)")] = None,
     system_message: Annotated[Optional[str], typer.Option(help="empty, cautious, none, default, or the text itself")] = None,
     dry_run: Annotated[bool, typer.Option(help="print the resolved configuration and the first prompt; load no weights")] = False,
+    lm_eval_include: Annotated[Optional[list[Path]], typer.Option(help="folder of lm-eval task YAMLs for lm-eval: tasks (repeatable; also $ORCABENCH_LM_EVAL_INCLUDE)")] = None,
 ) -> None:
-    """Evaluate a model on tasks; re-running the same command resumes the run."""
+    """Evaluate a model on tasks (lm-eval:<task> runs an lm-evaluation-harness task); re-running the same command resumes the run."""
     engine = _engine_args(engine_arg or [])
     for key, value in (("dtype", dtype), ("max_model_len", max_model_len), ("tensor_parallel_size", tensor_parallel_size),
                        ("gpu_memory_utilization", gpu_memory_utilization)):
         if value is not None:
             engine[key] = value
-    config = api.RunConfig(model=model, tasks=_split(tasks), backend=backend, limit=limit, batch_size=batch_size,
+    config = api.RunConfig(model=model, tasks=_split(tasks), backend=backend, limit=limit, limit_per_subtask=limit_per_subtask, batch_size=batch_size,
                            data_dir=data_dir, output=output, seed=seed, max_tokens=max_tokens, engine=engine, strict=strict,
                            protocol=protocol, system_message=system_message)
+    if lm_eval_bridge.lm_eval_names(config.tasks):
+        _run_lm_eval(config, lm_eval_include or [], dry_run)
+        return
+    if lm_eval_include:
+        raise OrcabenchError("--lm-eval-include applies to lm-eval:<task> tasks only")
     if dry_run:
         resolved = api.plan(config)
         example, prompt = resolved.first_prompt()
@@ -114,6 +123,27 @@ def run(
             progress.stop()
     print_summaries(result.summaries, title=f"{model} · {result.run_dir}")
     console.print(f"{result.model_calls} model call(s) this time; records in {result.run_dir / 'records.jsonl'}")
+
+
+def _run_lm_eval(config: api.RunConfig, include: list[Path], dry_run: bool) -> None:
+    """lm-eval tasks: lm-eval shows its own progress bars."""
+    if dry_run:
+        console.print_json(json.dumps(lm_eval_bridge.describe(config, include)))
+        return
+    result = lm_eval_bridge.run(config, include)
+    print_summaries(result.summaries, title=f"{config.model} · {result.run_dir}")
+    console.print(f"{result.model_calls} model call(s) this time; records in {result.run_dir / 'records.jsonl'}")
+
+
+@import_app.command("lm-eval")
+def import_lm_eval(
+    results: Annotated[Path, typer.Argument(help="lm-eval's --output_path folder, or one results_*.json in it (run with --log_samples)")],
+    output: Annotated[Optional[Path], typer.Option(help="run directory (default: runs/<model>-<backend>-<fingerprint>)")] = None,
+) -> None:
+    """Convert lm-evaluation-harness output (results JSON + per-sample JSONL) into an orcabench run."""
+    imported = lm_eval_bridge.import_output(results, output)
+    print_summaries(imported.summaries, title=f"imported {results} · {imported.run_dir}")
+    console.print(f"{imported.added} record(s) added to {imported.run_dir / 'records.jsonl'}")
 
 
 def print_summaries(summaries: list[TaskSummary], title: str) -> None:
@@ -277,6 +307,23 @@ def compare(
     # The gate's Markdown table, without the verdict: it reads the same in a terminal of any
     # width, a CI log and a PR comment.
     sys.stdout.write(gating.to_markdown(comparison))
+
+
+@app.command()
+def report(
+    runs: Annotated[list[Path], typer.Argument(help="run directories, folders of runs (latest per model and task), reference .yaml files")],
+    baseline: Annotated[Optional[str], typer.Option(help="entry or model name the deltas are taken against")] = None,
+    format: Annotated[str, typer.Option("--format", help="comma-separated: md, csv, latex, html")] = "md",
+    out: Annotated[Path, typer.Option(help="directory for the tables, charts/ and site/")] = Path("report"),
+    reference: Annotated[bool, typer.Option(help="add the paper's published numbers (results/) for the tasks shown")] = True,
+) -> None:
+    """Comparison tables, charts and a static HTML leaderboard from runs and reference results."""
+    from orcabench.report import leaderboard, to_markdown_table, write_report
+
+    made, written = write_report(runs, out, _split(format), baseline, reference)
+    console.print(to_markdown_table(leaderboard(made.results)), markup=False, highlight=False, soft_wrap=True)
+    for path in written:
+        say(f"wrote {path}")
 
 
 @app.command()

@@ -231,7 +231,7 @@ def setting_differences(baseline: StoredRun, candidate: StoredRun) -> list[str]:
 # --- comparison -------------------------------------------------------------------------
 
 
-def _natural(sample_id: str) -> tuple[Any, ...]:
+def natural_order(sample_id: str) -> tuple[Any, ...]:
     """Sort key that puts "2" before "10" (ids are often dataset positions)."""
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", sample_id))
 
@@ -325,7 +325,7 @@ def compare_runs(baseline_dir: Path, candidate_dir: Path, policy: Policy | None 
     for task in shared:
         ids_a = {i for t, i in baseline.records if t == task}
         ids_b = {i for t, i in candidate.records if t == task}
-        paired = sorted(ids_a & ids_b, key=_natural)
+        paired = sorted(ids_a & ids_b, key=natural_order)
         scores_a = [baseline.records[(task, i)].score for i in paired]
         scores_b = [candidate.records[(task, i)].score for i in paired]
         stats = paired_stats(scores_a, scores_b, policy.confidence, policy.resamples, policy.seed)

@@ -22,11 +22,11 @@ import numpy as np
 import pytest
 import yaml
 from scipy import stats as sps
+from store_samples import make_run
 
 from orcabench.cli import main
 from orcabench.gate import compare_runs, gate, load_policy, to_json
 from orcabench.stats import holm, mcnemar_exact, paired_bootstrap_ci, paired_stats
-from orcabench.types import Record
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -106,33 +106,6 @@ def test_graded_scores_use_the_sign_test_on_pairs_that_differ() -> None:
 
 
 # --- synthetic run directories ----------------------------------------------------------
-
-
-def fingerprint(tasks: dict[str, list[float]], **changes: Any) -> dict[str, Any]:
-    fp = {"schema_version": 1, "protocol": "default", "backend": "hf", "sampling": {"max_tokens": None},
-          "model": {"name": "smollm2-135m", "source": "bundled"},
-          "tasks": {t: {"version": "1", "templates": {"zeroshot.j2": "aa"}, "data": {f"{t}/test.jsonl": "bb"}} for t in tasks}}
-    for dotted, value in changes.items():
-        node = fp
-        *parents, leaf = dotted.split("__")
-        for part in parents:
-            node = node[part]
-        node[leaf] = value
-    return fp
-
-
-def make_run(path: Path, tasks: dict[str, list[float]], ids: dict[str, list[str]] | None = None, **changes: Any) -> Path:
-    path.mkdir(parents=True)
-    (path / "manifest.json").write_text(json.dumps({"fingerprint": fingerprint(tasks, **changes), "sessions": []}))
-    lines = []
-    for task, scores in tasks.items():
-        for index, score in enumerate(scores):
-            sample_id = (ids or {}).get(task, [str(i) for i in range(len(scores))])[index]
-            record = Record(task=task, id=sample_id, subtask=None, prompt="p", prompt_sha256="h", output="o", answer="a",
-                            method="letter", gold="a", score=score, prompt_tokens=1, output_tokens=1, finish_reason="stop")
-            lines.append(json.dumps(record.to_json()) + "\n")
-    (path / "records.jsonl").write_text("".join(lines))
-    return path
 
 
 def policy_file(tmp_path: Path, **policy: Any) -> Path:

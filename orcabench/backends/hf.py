@@ -121,30 +121,38 @@ class HFBackend:
 
     @torch.inference_mode()
     def _loglikelihood(self, items: list[tuple[int, Request]]) -> Iterator[list[tuple[int, Completion]]]:
-        encoded = []
+        # Requests whose model input is the same token sequence (the options of a multiple-
+        # choice question with one-token continuations: " A".." D") share one forward pass.
+        by_input: dict[tuple[int, ...], list[tuple[int, list[int], int]]] = {}
         for index, request in items:
             context, continuation = encode_loglikelihood(self.tokenizer, request)
             if not context:  # the first token needs something to be predicted from
                 context = [self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None else self.eos_ids[0]]
             whole = (context + continuation)[-(self.max_length + 1) :]
-            encoded.append((index, whole, request, len(continuation)))
-        encoded.sort(key=lambda item: -len(item[1]))
-        for start in range(0, len(encoded), self.batch_size):
-            batch = encoded[start : start + self.batch_size]
-            width = max(len(whole) - 1 for _, whole, _, _ in batch)
-            inputs = torch.tensor([whole[:-1] + [self.pad_id] * (width - len(whole) + 1) for _, whole, _, _ in batch], device=self.device)
-            attention = torch.tensor([[1] * (len(whole) - 1) + [0] * (width - len(whole) + 1) for _, whole, _, _ in batch], device=self.device)
-            logprobs = torch.log_softmax(self.model(input_ids=inputs, attention_mask=attention).logits.float(), dim=-1)
+            by_input.setdefault(tuple(whole[:-1]), []).append((index, whole, len(continuation)))
+        inputs_longest_first = sorted(by_input, key=len, reverse=True)
+        for start in range(0, len(inputs_longest_first), self.batch_size):
+            batch = inputs_longest_first[start : start + self.batch_size]
+            width = len(batch[0])
+            inputs = torch.tensor([list(ids) + [self.pad_id] * (width - len(ids)) for ids in batch], device=self.device)
+            attention = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids in batch], device=self.device)
+            # Logits only where a continuation token is predicted: the full (batch, length,
+            # vocabulary) tensor is gigabytes for a 262k-token vocabulary (Gemma 3).
+            keep = sorted({p for ids in batch for _, whole, n in by_input[ids] for p in range(len(whole) - 1 - n, len(whole) - 1)})
+            column = {position: k for k, position in enumerate(keep)}
+            logits = self.model(input_ids=inputs, attention_mask=attention,
+                                logits_to_keep=torch.tensor(keep, device=self.device)).logits
+            logprobs = torch.log_softmax(logits.float(), dim=-1)
             finished = []
-            for row, (index, whole, request, n_continuation) in enumerate(batch):
-                end = len(whole) - 1
-                positions = torch.arange(end - n_continuation, end, device=self.device)
-                targets = torch.tensor(whole[-n_continuation:], device=self.device)
-                scores = logprobs[row, positions]
-                completion = Completion(
-                    logprob=float(scores.gather(1, targets[:, None]).sum()),
-                    is_greedy=bool((scores.argmax(dim=-1) == targets).all()),
-                    prompt_tokens=len(whole),
-                )
-                finished.append((index, completion))
+            for row, ids in enumerate(batch):
+                for index, whole, n_continuation in by_input[ids]:
+                    end = len(whole) - 1
+                    positions = torch.tensor([column[p] for p in range(end - n_continuation, end)], device=self.device)
+                    targets = torch.tensor(whole[-n_continuation:], device=self.device)
+                    scores = logprobs[row, positions]
+                    finished.append((index, Completion(
+                        logprob=float(scores.gather(1, targets[:, None]).sum()),
+                        is_greedy=bool((scores.argmax(dim=-1) == targets).all()),
+                        prompt_tokens=len(whole),
+                    )))
             yield finished

@@ -1,0 +1,48 @@
+"""bench/harness_overhead.py keeps working: a small slice goes through render, extract,
+score and store, and the run it writes holds one parsed, correct record per example.
+
+No timing is asserted (timings belong to docs/performance.md, not to CI). Marked slow like
+the other tests that need smollm2-135m's converted folder: its tokenizer renders the prompts.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from orcabench.store import read_records
+
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "harness_overhead.py"
+
+
+def _bench_module():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("harness_overhead", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_harness_benchmark_stores_one_scored_record_per_example(tmp_path: Path, data_dir: Path, smollm2_dir: Path) -> None:
+    bench = _bench_module()
+    mirror = tmp_path / "mirror"  # two tasks' data staged, arc-easy's not
+    mirror.mkdir()
+    for name in ("gsm8k", "mmlu"):
+        (mirror / name).symlink_to(data_dir / name)
+    run_dir = tmp_path / "run"
+    m = bench.measure(mirror, run_dir, tasks=["gsm8k", "mmlu", "arc-easy"], limit=20, group_size=7)
+
+    assert m.tasks == {"gsm8k": 20, "mmlu": 20} and m.skipped == ["arc-easy"]
+    records, problems = read_records(run_dir / "records.jsonl")
+    assert problems == []
+    assert {task: sum(1 for t, _ in records if t == task) for task in ("gsm8k", "mmlu", "arc-easy")} == {**m.tasks, "arc-easy": 0}
+    assert all(r.parsed and r.score == 1.0 and r.prompt.startswith("<|im_start|>") for r in records.values())
+    assert m.records == m.parsed == m.correct == m.summarized == 40
+    assert m.appends == 6  # 40 requests in groups of 7, one fsync'd append each
+    assert set(m.seconds) == {*bench.SETUP_STAGES, *bench.HARNESS_STAGES}
+    assert "skipped (data not staged in" in bench.report(m, mirror)
