@@ -37,15 +37,14 @@ from pathlib import Path
 from typing import Any
 
 _started = (time.perf_counter(), time.process_time())  # the orcabench imports below are timed
-from orcabench import __version__
-from orcabench.api import Pending, Plan, RunConfig, _answer_and_store, _git_commit, _host, _pending, _sha256, plan
+from orcabench.api import Pending, Plan, RunConfig, _answer_and_store, _pending, _sha256, new_manifest, plan
 from orcabench.data import in_mirror, resolve_data_dir
 from orcabench.models import DEFAULT_MODEL
 from orcabench.prompts import PromptRenderer
 from orcabench.store import RunStore, read_records
 from orcabench.summary import TaskSummary, summarize
 from orcabench.task import get_tasks
-from orcabench.types import SCHEMA_VERSION, Completion, Record, Request
+from orcabench.types import Completion, Record, Request
 
 _IMPORT_SECONDS = (time.perf_counter() - _started[0], time.process_time() - _started[1])
 
@@ -298,14 +297,11 @@ def _harness(resolved: Plan, config: RunConfig, renderer: PromptRenderer, measur
         timed("render", started)
 
         started = _now()
-        manifest: dict[str, Any] = {
-            "schema_version": SCHEMA_VERSION, "created": datetime.now(timezone.utc).isoformat(),
-            "orcabench": {"version": __version__, "git_commit": _git_commit()}, "fingerprint": resolved.fingerprint,
-            "model_path": resolved.model_path, "data": resolved.provenance, "host": _host(),
-            "sessions": [{"started": datetime.now(timezone.utc).isoformat(), "pending": len(pending),
-                          "chat_template_sha256": _sha256(chat_template) if chat_template else None,
-                          "requests": sum(len(p.requests) for p in pending), "backend": "canned (bench/harness_overhead.py)"}],
-        }
+        manifest = new_manifest(resolved.fingerprint, resolved.model_path, resolved.provenance)
+        manifest["sessions"].append({"started": datetime.now(timezone.utc).isoformat(), "pending": len(pending),
+                                     "chat_template_sha256": _sha256(chat_template) if chat_template else None,
+                                     "requests": sum(len(p.requests) for p in pending),
+                                     "backend": "canned (bench/harness_overhead.py)"})
         store.write_manifest(manifest)
         timed("store open, manifest, summaries", started)
 

@@ -88,7 +88,14 @@ def _git_commit() -> str | None:
     return result.stdout.strip() or None
 
 
-def _checked_data_dir(option: Path | None) -> Path | None:
+def new_manifest(fingerprint: dict[str, Any], model_path: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A run's manifest before its first session (native and lm-eval runs alike)."""
+    return {"schema_version": SCHEMA_VERSION, "created": datetime.now(timezone.utc).isoformat(),
+            "orcabench": {"version": __version__, "git_commit": _git_commit()}, "fingerprint": fingerprint,
+            "model_path": model_path, "data": data, "host": _host(), "sessions": []}
+
+
+def checked_data_dir(option: Path | None) -> Path | None:
     data_dir = resolve_data_dir(option)
     if data_dir is not None and not data_dir.is_dir():
         raise OrcabenchError(f"data directory {data_dir} does not exist; pass --data-dir pointing at a local mirror")
@@ -162,7 +169,7 @@ def plan(config: RunConfig) -> Plan:
         raise OrcabenchError(f"--max-tokens must be positive, not {config.max_tokens}")
     tasks = get_tasks(config.tasks)
     protocol.check(tasks)
-    data_dir = _checked_data_dir(config.data_dir)
+    data_dir = checked_data_dir(config.data_dir)
     examples: dict[str, list[Example]] = {}
     provenance: dict[str, Any] = {}
     for task in tasks:
@@ -219,16 +226,7 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
             pending = [_pending(task, example, renderer, spec, config.max_tokens) for task, example in todo]
             chat_template = renderer.chat_template_source()
 
-        manifest = store.manifest() or {
-            "schema_version": SCHEMA_VERSION,
-            "created": datetime.now(timezone.utc).isoformat(),
-            "orcabench": {"version": __version__, "git_commit": _git_commit()},
-            "fingerprint": fingerprint,
-            "model_path": model_path,
-            "data": provenance,
-            "host": _host(),
-            "sessions": [],
-        }
+        manifest = store.manifest() or new_manifest(fingerprint, model_path, provenance)
         session: dict[str, Any] = {"started": datetime.now(timezone.utc).isoformat(), "pending": len(pending),
                                    "chat_template_sha256": _sha256(chat_template) if pending and chat_template else None,
                                    "requests": sum(len(p.requests) for p in pending),
@@ -335,7 +333,7 @@ class PromptView:
 def show_prompt(task_name: str, model: str = DEFAULT_MODEL, index: int = 0, data_dir: Path | None = None) -> PromptView:
     """Exactly what the model receives for one example, after chat template and system message."""
     (task,) = get_tasks([task_name])
-    examples, _ = load_examples(task, _checked_data_dir(data_dir))
+    examples, _ = load_examples(task, checked_data_dir(data_dir))
     if not 0 <= index < len(examples):
         raise OrcabenchError(f"--index {index} is out of range: task {task.name} has examples 0..{len(examples) - 1}")
     spec = resolve_model(model)
@@ -359,7 +357,7 @@ def score_predictions(task_name: str, predictions: Path, data_dir: Path | None =
         raise OrcabenchError(f"task {task.name} is scored by loglikelihood; `orcabench score` takes generated text: pick a generative task")
     if not predictions.is_file():
         raise OrcabenchError(f"predictions file {predictions} does not exist")
-    examples = {e.id: e for e in load_examples(task, _checked_data_dir(data_dir))[0]}
+    examples = {e.id: e for e in load_examples(task, checked_data_dir(data_dir))[0]}
     records: dict[str, Record] = {}
     problems: list[str] = []
     with predictions.open(encoding="utf-8", errors="replace") as handle:
@@ -420,7 +418,7 @@ def rescore(run_dir: Path, data_dir: Path | None = None) -> RescoreResult:
     fingerprint = manifest["fingerprint"]
     store.open(fingerprint)
     try:
-        data_dir = _checked_data_dir(data_dir) or _recorded_data_dir(manifest)
+        data_dir = checked_data_dir(data_dir) or _recorded_data_dir(manifest)
         tasks = get_tasks(list(fingerprint["tasks"]))
         old = store.records()
         new: list[Record] = []
@@ -470,7 +468,7 @@ class DataCheck:
 
 def check_data(data_dir: Path | None, task_names: Sequence[str] = ()) -> list[DataCheck]:
     """Validate a local mirror: files present, sha256 as its manifest.json says, every row readable."""
-    mirror = _checked_data_dir(data_dir)
+    mirror = checked_data_dir(data_dir)
     if mirror is None:
         raise OrcabenchError("no mirror to check: pass --data-dir DIR or set ORCABENCH_DATA_DIR")
     manifest_path = mirror / "manifest.json"

@@ -121,8 +121,7 @@ def run(
     finally:
         if bar:
             progress.stop()
-    print_summaries(result.summaries, title=f"{model} · {result.run_dir}")
-    console.print(f"{result.model_calls} model call(s) this time; records in {result.run_dir / 'records.jsonl'}")
+    show_run_result(result, model)
 
 
 def _run_lm_eval(config: api.RunConfig, include: list[Path], dry_run: bool) -> None:
@@ -131,8 +130,7 @@ def _run_lm_eval(config: api.RunConfig, include: list[Path], dry_run: bool) -> N
         console.print_json(json.dumps(lm_eval_bridge.describe(config, include)))
         return
     result = lm_eval_bridge.run(config, include)
-    print_summaries(result.summaries, title=f"{config.model} · {result.run_dir}")
-    console.print(f"{result.model_calls} model call(s) this time; records in {result.run_dir / 'records.jsonl'}")
+    show_run_result(result, config.model)
 
 
 @import_app.command("lm-eval")
@@ -144,6 +142,11 @@ def import_lm_eval(
     imported = lm_eval_bridge.import_output(results, output)
     print_summaries(imported.summaries, title=f"imported {results} · {imported.run_dir}")
     console.print(f"{imported.added} record(s) added to {imported.run_dir / 'records.jsonl'}")
+
+
+def show_run_result(result: api.RunResult, model: str) -> None:
+    print_summaries(result.summaries, title=f"{model} · {result.run_dir}")
+    console.print(f"{result.model_calls} model call(s) this time; records in {result.run_dir / 'records.jsonl'}")
 
 
 def print_summaries(summaries: list[TaskSummary], title: str) -> None:

@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 
 from orcabench.stats import PairedStats, holm, paired_stats
-from orcabench.store import LOCK, MANIFEST, RECORDS, read_records
+from orcabench.store import LOCK, MANIFEST, RECORDS, read_json, read_records
 from orcabench.types import OrcabenchError, Record
 
 FLIPPED_SHOWN = 5  # right -> wrong example ids listed per task in the Markdown
@@ -163,10 +163,7 @@ def load_run(path: Path) -> StoredRun:
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
         raise OrcabenchError(f"{path} is not an orcabench run (no {MANIFEST}); pass a run directory made by `orcabench run`")
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise OrcabenchError(f"{manifest_path} is not valid JSON ({error})") from error
+    manifest = read_json(manifest_path)
     if not isinstance(manifest, dict) or not isinstance(manifest.get("fingerprint"), dict):
         raise OrcabenchError(f"{manifest_path} has no fingerprint; is it an orcabench run manifest?")
     _refuse_if_running(path)

@@ -36,12 +36,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from orcabench import __version__
-from orcabench.api import RunConfig, RunResult, _git_commit, _host, model_location
+from orcabench.api import RunConfig, RunResult, checked_data_dir, model_location, new_manifest
 from orcabench.backends.base import OPERATIONAL_ENGINE_KEYS, SECRET_ENGINE_KEYS
-from orcabench.data import resolve_data_dir, sha256_file
+from orcabench.data import sha256_file
 from orcabench.models import ModelSpec, resolve_model, with_system_message
-from orcabench.store import RunStore, fingerprint_hash
+from orcabench.store import RunStore, fingerprint_hash, read_json
 from orcabench.summary import TaskSummary, summarize
 from orcabench.types import SCHEMA_VERSION, OrcabenchError, Record
 
@@ -194,10 +193,7 @@ def read_output(path: Path) -> LmEvalOutput:
         path = found[0]
     if not path.is_file():
         raise OrcabenchError(f"{path} does not exist; pass lm-eval's --output_path folder or one of its results_*.json files")
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise OrcabenchError(f"{path} is not valid JSON ({error})") from error
+    results = read_json(path)
     if not isinstance(results, dict) or not isinstance(results.get("configs"), dict) or not results["configs"]:
         raise OrcabenchError(f"{path} is not an lm-eval results file (no task configs)")
     stamp = path.stem.removeprefix("results_")
@@ -365,7 +361,7 @@ def import_output(path: Path, output: Path | None = None, runs_root: Path = Path
         new = [r for r in records if r.key not in done]
         store.append(new)
         done.update({r.key: r for r in new})
-        manifest = store.manifest() or _new_manifest(fingerprint, source, {"lm_eval_version": results.get("lm_eval_version")})
+        manifest = store.manifest() or new_manifest(fingerprint, source, {"lm_eval_version": results.get("lm_eval_version")})
         manifest["sessions"].append({"imported": str(lm_output.results_file.resolve()), "at": _now(), "records": len(new)})
         store.write_manifest(manifest)
     finally:
@@ -375,11 +371,6 @@ def import_output(path: Path, output: Path | None = None, runs_root: Path = Path
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
-
-
-def _new_manifest(fingerprint: dict[str, Any], model_path: str, data: dict[str, Any]) -> dict[str, Any]:
-    return {"schema_version": SCHEMA_VERSION, "created": _now(), "orcabench": {"version": __version__, "git_commit": _git_commit()},
-            "fingerprint": fingerprint, "model_path": model_path, "data": data, "host": _host(), "sessions": []}
 
 
 # --- run ----------------------------------------------------------------------------------
@@ -520,10 +511,7 @@ def plan(config: RunConfig, folders: list[Path]) -> LmEvalPlan:
 def _data_dir(config: RunConfig) -> Path | None:
     """The data mirror; first of all, lm-eval must be there (the local configs include its YAML)."""
     require_lm_eval()
-    data_dir = resolve_data_dir(config.data_dir)
-    if data_dir is not None and not data_dir.is_dir():
-        raise OrcabenchError(f"data directory {data_dir} does not exist; pass --data-dir pointing at a local mirror")
-    return data_dir
+    return checked_data_dir(config.data_dir)
 
 
 def describe(config: RunConfig, include: Sequence[Path] = ()) -> dict[str, Any]:
@@ -551,7 +539,7 @@ def run(config: RunConfig, include: Sequence[Path] = ()) -> RunResult:
             done = store.records()
             wanted = _wanted_keys(resolved, config.limit)
             pending = _pending(resolved, wanted - done.keys())
-            manifest = store.manifest() or _new_manifest(resolved.fingerprint, resolved.model_path,
+            manifest = store.manifest() or new_manifest(resolved.fingerprint, resolved.model_path,
                                                          {"data_dir": str(data_dir) if data_dir else None})
             session: dict[str, Any] = {"started": _now(), "pending": sum(map(len, pending.values())), "limit": config.limit,
                                        "batch_size": config.batch_size}

@@ -64,7 +64,7 @@ def tasks_with_subtasks(results: Results) -> list[str]:
     return [t for t in results.task_names if (results.subtasks["task"] == t).any()]
 
 
-def _unverified(results: Results) -> set[tuple[str, str]]:
+def unverified_cells(results: Results) -> set[tuple[str, str]]:
     rows = results.tasks[(results.tasks["source"] == "reference") & ~results.tasks["verified"].astype(bool)]
     return set(zip(rows["entry"], rows["task"]))
 
@@ -108,7 +108,7 @@ class Report:
     charts: dict[str, Path]  # chart name -> its SVG file
 
     def notes(self) -> list[str]:
-        lines = [f"{UNVERIFIED} cell not verified in its source (see results/)"] if _unverified(self.results) else []
+        lines = [f"{UNVERIFIED} cell not verified in its source (see results/)"] if unverified_cells(self.results) else []
         lines += [f"{name}: {citation}" for name, citation in self.results.citations.items()]
         lines += [f"{key}: {text}" for key, text in self.results.notes.items()]
         return lines
@@ -118,7 +118,7 @@ class Report:
         lines = ["# orcabench report", "",
                  ("Accuracy in percent; best per column in bold; `average` over the tasks shown (only for rows with all "
                   "of them); each run row comes from the records of the run named in `tasks.csv`."), "",
-                 to_markdown_table(leaderboard(results), flagged=_unverified(results)), ""]
+                 to_markdown_table(leaderboard(results), flagged=unverified_cells(results)), ""]
         lines += [f"- {note}" for note in self.notes()]
         if self.baseline is not None:
             lines += ["", f"## Δ against {self.baseline} (accuracy points)", "",

@@ -21,7 +21,7 @@ import pandas as pd
 
 from orcabench import __version__
 from orcabench.gate import natural_order
-from orcabench.report import AVERAGE, Report, leaderboard, subtask_table, tasks_with_subtasks
+from orcabench.report import AVERAGE, Report, leaderboard, subtask_table, tasks_with_subtasks, unverified_cells
 from orcabench.results import Results
 from orcabench.types import Record
 
@@ -84,8 +84,7 @@ def _leaderboard_rows(results: Results) -> tuple[list[str], list[dict[str, Any]]
     table = leaderboard(results)
     best = table.max(axis=0)
     meta = results.tasks.drop_duplicates("entry").set_index("entry")
-    unverified = results.tasks[(results.tasks["source"] == "reference") & ~results.tasks["verified"].astype(bool)]
-    flagged = set(zip(unverified["entry"], unverified["task"]))
+    flagged = unverified_cells(results)
     rows = []
     for entry, values in table.iterrows():
         cells = [{"value": _number(v), "best": _number(v) is not None and v == best[column], "flag": (entry, column) in flagged}

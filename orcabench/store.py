@@ -52,6 +52,14 @@ def write_json_atomic(path: Path, data: Any) -> None:
     _fsync_directory(path.parent)
 
 
+def read_json(path: Path, fix: str = "") -> Any:
+    """A JSON file's content; a malformed file is one OrcabenchError naming it (and ``fix``, how to fix it)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise OrcabenchError(f"{path} is not valid JSON ({error}){'; ' + fix if fix else ''}") from error
+
+
 def _fsync_directory(path: Path) -> None:
     """Make a rename or a new file in ``path`` durable (the directory entry itself)."""
     directory = os.open(path, os.O_RDONLY)
@@ -216,10 +224,7 @@ class RunStore:
     def manifest(self) -> dict[str, Any] | None:
         if not self.manifest_path.is_file():
             return None
-        try:
-            return json.loads(self.manifest_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise OrcabenchError(f"{self.manifest_path} is not valid JSON ({error}); move the run aside or fix the file") from error
+        return read_json(self.manifest_path, "move the run aside or fix the file")
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         write_json_atomic(self.manifest_path, manifest)
