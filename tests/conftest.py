@@ -7,6 +7,8 @@ shared by every test that needs them. vLLM runs in-process under pytest.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +24,12 @@ DATA_DIR = Path(os.environ["ORCABENCH_DATA_DIR"])
 
 # Both backends compare at the same dtype, the bundled models' float32 (see orcabench.models).
 ENGINE = {"dtype": "float32", "max_model_len": 2048}
+
+
+def orcabench(*args: str, cwd: Path | None = None, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """The CLI as a user runs it: its own process, its own engine."""
+    return subprocess.run([sys.executable, "-m", "orcabench.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=timeout)
 
 
 @pytest.fixture(scope="session")

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import orcabench
 
 from orcabench import api
 from orcabench.summary import TaskSummary, reasoning_average
 from orcabench.data import sha256_file
 from orcabench.task import SUITES, get_tasks
 from orcabench.types import Record
-
-
-def orcabench(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "orcabench.cli", *args], capture_output=True, text=True, timeout=600)
 
 
 def test_suites_expand_to_their_tasks_in_order() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ENGINE
+from conftest import ENGINE, orcabench
 
 from orcabench.cli import main
 from orcabench.lm_eval_bridge import INSTALL_HINT, import_output, lm_eval_names
@@ -141,17 +141,16 @@ def test_import_names_what_is_missing(tmp_path: Path, capsys: pytest.CaptureFixt
 # --- real runs: SmolLM2-135M on the staged ARC-Easy -------------------------------------------
 
 
-def _run(tmp: Path, backend: str, data_dir: Path) -> tuple[int, Path]:
-    run_dir = tmp / f"arc-{backend}"
-    code = main(["run", "--model", "smollm2-135m", "--tasks", "lm-eval:arc_easy", "--limit", "20", "--backend", backend,
-                 "--data-dir", str(data_dir), "--max-model-len", str(ENGINE["max_model_len"]), "--output", str(run_dir)])
-    return code, run_dir
+def _run_args(backend: str, data_dir: Path, run_dir: Path) -> list[str]:
+    return ["run", "--model", "smollm2-135m", "--tasks", "lm-eval:arc_easy", "--limit", "20", "--backend", backend,
+            "--data-dir", str(data_dir), "--max-model-len", str(ENGINE["max_model_len"]), "--output", str(run_dir)]
 
 
 @pytest.fixture(scope="module")
 def hf_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     pytest.importorskip("lm_eval")
-    code, run_dir = _run(tmp_path_factory.mktemp("lm-eval-hf"), "hf", data_dir)
+    run_dir = tmp_path_factory.mktemp("lm-eval-hf") / "arc-hf"
+    code = main(_run_args("hf", data_dir, run_dir))
     assert code == 0
     return run_dir
 
@@ -171,7 +170,7 @@ def test_lm_eval_task_runs_resumes_and_gates(hf_run: Path, tmp_path: Path, data_
     assert manifest["fingerprint"]["protocol"] == "lm-eval" and manifest["fingerprint"]["engine"]["dtype"] == "float32"
 
     capsys.readouterr()
-    code, _ = _run(hf_run.parent, "hf", data_dir)  # the same command again: nothing to compute
+    code = main(_run_args("hf", data_dir, hf_run))  # the same command again: nothing to compute
     assert code == 0 and "0 model call(s)" in capsys.readouterr().out
     assert len(read_records(hf_run / "records.jsonl")[0]) == 20
 
@@ -223,8 +222,11 @@ def test_import_of_lm_eval_output_gates_against_the_run(hf_run: Path, hf_backend
 @pytest.mark.vllm
 def test_vllm_backend_run_gates_against_the_hf_run(hf_run: Path, data_dir: Path, tmp_path: Path) -> None:
     pytest.importorskip("vllm")
-    code, vllm_run = _run(tmp_path, "vllm", data_dir)
-    assert code == 0
+    # Its own process: lm-eval's in-process vLLM engine would, on shutdown, tear down the
+    # parallel state that vLLM keeps per process, and with it the session's shared engine.
+    vllm_run = tmp_path / "arc-vllm"
+    result = orcabench(*_run_args("vllm", data_dir, vllm_run))
+    assert result.returncode == 0, result.stderr
     hf_records, _ = read_records(hf_run / "records.jsonl")
     vllm_records, _ = read_records(vllm_run / "records.jsonl")
     same = sum(hf_records[k].answer == vllm_records[k].answer for k in hf_records)

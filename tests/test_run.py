@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import orcabench
 
 from orcabench.store import read_records
 
@@ -23,10 +24,6 @@ pytestmark = pytest.mark.slow
 
 # Small but real: 6 GSM8K questions, 64 new tokens each, batches of 2 on the hf backend.
 RUN = ["run", "--model", "smollm2-135m", "--tasks", "gsm8k", "--limit", "6", "--max-tokens", "64"]
-
-
-def orcabench(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "orcabench.cli", *args], capture_output=True, text=True, timeout=900)
 
 
 def records_of(run_dir: Path) -> dict[tuple[str, str], dict]:
