@@ -151,6 +151,16 @@ class Plan:
         return example, renderer.render(renderer.messages(task.render(example)))[0]
 
 
+def check_counts(config: RunConfig) -> None:
+    """``--limit``, ``--limit-per-subtask`` and ``--max-tokens``, where given, are positive (native and lm-eval runs)."""
+    if config.limit is not None and config.limit < 1:
+        raise OrcabenchError(f"--limit must be a positive number of examples, not {config.limit}")
+    if config.limit_per_subtask is not None and config.limit_per_subtask < 1:
+        raise OrcabenchError(f"--limit-per-subtask must be a positive number of examples, not {config.limit_per_subtask}")
+    if config.max_tokens is not None and config.max_tokens < 1:
+        raise OrcabenchError(f"--max-tokens must be positive, not {config.max_tokens}")
+
+
 def plan(config: RunConfig) -> Plan:
     """Resolve model, protocol, tasks, data and the run directory; check everything a run needs."""
     spec = resolve_model(config.model)
@@ -161,12 +171,7 @@ def plan(config: RunConfig) -> Plan:
         raise OrcabenchError(f"unknown backend {backend_name!r}: choose one of {', '.join(BACKENDS)}")
     if spec.prompt_format == "api-chat" and backend_name != "openai":
         raise OrcabenchError(f"{spec.name} is served through an API: use --backend openai, not {backend_name}")
-    if config.limit is not None and config.limit < 1:
-        raise OrcabenchError(f"--limit must be a positive number of examples, not {config.limit}")
-    if config.limit_per_subtask is not None and config.limit_per_subtask < 1:
-        raise OrcabenchError(f"--limit-per-subtask must be a positive number of examples, not {config.limit_per_subtask}")
-    if config.max_tokens is not None and config.max_tokens < 1:
-        raise OrcabenchError(f"--max-tokens must be positive, not {config.max_tokens}")
+    check_counts(config)
     tasks = get_tasks(config.tasks)
     protocol.check(tasks)
     data_dir = checked_data_dir(config.data_dir)

@@ -36,7 +36,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from orcabench.api import RunConfig, RunResult, checked_data_dir, model_location, new_manifest
+from orcabench.api import RunConfig, RunResult, check_counts, checked_data_dir, model_location, new_manifest
 from orcabench.backends.base import OPERATIONAL_ENGINE_KEYS, SECRET_ENGINE_KEYS
 from orcabench.data import sha256_file
 from orcabench.models import ModelSpec, resolve_model, with_system_message
@@ -464,10 +464,7 @@ def plan(config: RunConfig, folders: list[Path]) -> LmEvalPlan:
     if config.strict or config.limit_per_subtask is not None:
         raise OrcabenchError("--strict and --limit-per-subtask apply to orcabench tasks; for lm-eval: tasks --limit counts "
                              "per lm-eval task")
-    if config.limit is not None and config.limit < 1:
-        raise OrcabenchError(f"--limit must be a positive number of examples, not {config.limit}")
-    if config.max_tokens is not None and config.max_tokens < 1:
-        raise OrcabenchError(f"--max-tokens must be positive, not {config.max_tokens}")
+    check_counts(config)
     spec = with_system_message(resolve_model(config.model), config.system_message)
     backend = config.backend or spec.default_backend
     if backend not in ("hf", "vllm") or spec.prompt_format == "api-chat":
@@ -639,16 +636,11 @@ def _load_model(resolved: LmEvalPlan, config: RunConfig) -> tuple[Any, dict[str,
             args["revision"] = engine.get("revision") or spec.revision
         batch: int | str = config.batch_size or HF_BATCH_SIZE
     else:
-        # The engine options orcabench's own vllm backend uses (orcabench.backends.vllm).
-        from orcabench.backends.vllm import _CPU_KV_CACHE_GIB, _on_cpu
+        from orcabench.backends.vllm import engine_options  # the options orcabench's own vllm backend uses
 
-        cpu = _on_cpu()
-        if cpu:
-            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", _CPU_KV_CACHE_GIB)
-        args = {"pretrained": resolved.model_path, "seed": config.seed, "enable_prefix_caching": True,
-                **({"enforce_eager": True} if cpu else {}), **({"revision": spec.revision} if spec.revision else {}),
+        args = {"pretrained": resolved.model_path, **({"revision": spec.revision} if spec.revision else {}),
                 **({"tokenizer_mode": "slow"} if spec.tokenizer.get("use_fast") is False else {}),
-                **({"max_num_seqs": config.batch_size} if config.batch_size else {}), **engine}
+                **engine_options(engine, config.seed, config.batch_size)}
         batch = "auto"  # every request to the engine at once, as orcabench does
     args = {k: v for k, v in args.items() if v is not None}
     with vllm_cpu_metadata():

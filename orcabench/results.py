@@ -146,8 +146,18 @@ def _run_rows(entry: str, run: StoredRun, run_id: str, task_name: str) -> tuple[
     return task_row, subtask_rows
 
 
-def load_reference(path: Path) -> tuple[list[dict[str, Any]], dict[str, str], str]:
-    """A reference file's rows (one per model and task), its notes and its citation."""
+@dataclass(frozen=True)
+class Reference:
+    """A reference file's rows (one per model and task) and the notes that apply to them."""
+
+    name: str  # "paper": its rows are the entries "<model> (paper)"
+    citation: str
+    rows: list[dict[str, Any]]
+    notes: dict[str, str]  # task or model name -> note
+
+
+def load_reference(path: Path, tasks: set[str] | None = None) -> Reference:
+    """A reference file; with ``tasks``, only its rows (and notes) for those tasks."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
@@ -160,6 +170,7 @@ def load_reference(path: Path) -> tuple[list[dict[str, Any]], dict[str, str], st
                              f"(this orcabench reads {REFERENCE_SCHEMA_VERSION})")
     name, citation = str(data.get("name", path.stem)), str(data.get("citation", "")).strip()
     rows = []
+    shown: set[str] = set()  # the tasks and model names of the rows kept: what a note may be about
     for number, model in enumerate(data.get("models") or []):
         scores = model.get("scores") if isinstance(model, dict) else None
         if not isinstance(scores, dict) or "name" not in model:
@@ -168,14 +179,17 @@ def load_reference(path: Path) -> tuple[list[dict[str, Any]], dict[str, str], st
         for task, percent in scores.items():
             if isinstance(percent, bool) or not isinstance(percent, (int, float)) or not 0 <= percent <= 100:
                 raise OrcabenchError(f"{path}: {model['name']} {task} must be a percentage between 0 and 100, not {percent!r}")
+            if tasks is not None and task not in tasks:
+                continue
+            shown |= {task, str(model["name"])}
             rows.append({"entry": f"{model['name']} ({name})", "source": "reference", "model": model.get("model", model["name"]),
                          "backend": None, "protocol": data.get("protocol"), "task": task, "accuracy": percent / 100,
                          "micro_accuracy": percent / 100, "ci_low": math.nan, "ci_high": math.nan, "n": None,
                          "unparsed_rate": math.nan, "kind": "generative", "cot": False, "subtasks": 0,
                          "size_params": model.get("size_params"), "run_id": None, "run_dir": str(path), "date": None,
                          "verified": task not in unverified, "citation": citation})
-    notes = {str(k): str(v) for k, v in (data.get("notes") or {}).items()}
-    return rows, notes, citation
+    notes = {str(k): str(v) for k, v in (data.get("notes") or {}).items() if str(k) in shown}
+    return Reference(name, citation, rows, notes)
 
 
 def _is_reference(path: Path) -> bool:
@@ -201,7 +215,7 @@ def load_results(paths: Sequence[Path], reference: bool = True) -> Results:
             if not runs_below:
                 raise OrcabenchError(f"{path} holds no orcabench runs (no {MANIFEST} below it); pass run directories made by "
                                      "`orcabench run` or reference .yaml files")
-            found += [p for p in runs_below if p not in named]
+            found += runs_below
         else:
             raise OrcabenchError(f"{path} does not exist; pass run directories, folders of runs, or reference .yaml files")
 
@@ -233,20 +247,14 @@ def load_results(paths: Sequence[Path], reference: bool = True) -> Results:
     notes: dict[str, str] = {}
     citations: dict[str, str] = {}
     run_tasks = {row["task"] for row in task_rows}
-    if reference and not references:
-        references = sorted(builtin_results_dir().glob("*.yaml"))
-        restrict = True
-    else:
-        restrict = False
-    for path in references:
-        rows, ref_notes, citation = load_reference(path)
-        if restrict:  # built-in references join a report only where they share its tasks
-            rows = [row for row in rows if row["task"] in run_tasks]
-        if rows:
-            task_rows += rows
-            citations[rows[0]["entry"].rsplit("(", 1)[-1].rstrip(")")] = citation
-            shown = {row["task"] for row in rows} | {row["entry"].rsplit(" (", 1)[0] for row in rows}
-            notes.update({key: text for key, text in ref_notes.items() if key in shown})
+    # Built-in references join a report only where they share its tasks; files named, whole.
+    restrict = reference and not references
+    for path in sorted(builtin_results_dir().glob("*.yaml")) if restrict else references:
+        loaded = load_reference(path, run_tasks if restrict else None)
+        if loaded.rows:
+            task_rows += loaded.rows
+            citations[loaded.name] = loaded.citation
+            notes.update(loaded.notes)
     if not task_rows:
         raise OrcabenchError("nothing to report: the runs hold no records; pass finished run directories")
     tasks = pd.DataFrame(task_rows, columns=TASK_COLUMNS)

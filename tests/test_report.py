@@ -76,8 +76,9 @@ def test_tasks_with_subtasks_report_the_macro_average_and_keep_per_subtask_rows(
 
 
 def test_the_paper_reference_is_a_cited_source_marked_reference_never_a_run(tmp_path: Path) -> None:
-    rows, notes, citation = load_reference(builtin_results_dir() / "orca2-paper.yaml")
-    assert "arXiv:2311.11045" in citation and "crass-ai" in notes
+    paper = load_reference(builtin_results_dir() / "orca2-paper.yaml")
+    assert "arXiv:2311.11045" in paper.citation and "crass-ai" in paper.notes
+    rows = paper.rows
     by = {(r["entry"], r["task"]): r for r in rows}
     assert by[("Orca-2-13B (paper)", "gsm8k")]["accuracy"] == pytest.approx(0.5914)
     assert by[("Orca-2-13B (paper)", "mmlu")]["verified"] and not by[("Orca-2-13B (paper)", "arc-easy")]["verified"]

@@ -24,24 +24,30 @@ def _on_cpu() -> bool:
     return not torch.cuda.is_available()
 
 
+def engine_options(engine: dict[str, Any], seed: int, max_num_seqs: int | None) -> dict[str, Any]:
+    """``vllm.LLM`` keyword arguments for orcabench's settings (``engine`` overrides the defaults).
+
+    On CPU it also sets ``VLLM_CPU_KVCACHE_SPACE`` unless set: the engine reads it at start.
+    Used by this backend and by lm-eval's vllm model (orcabench.lm_eval_bridge) alike.
+    """
+    options: dict[str, Any] = {"enable_prefix_caching": True, "seed": seed}
+    if _on_cpu():
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", _CPU_KV_CACHE_GIB)
+        options["enforce_eager"] = True  # CUDA-graph capture does not apply; eager starts quickest
+    if max_num_seqs:
+        options["max_num_seqs"] = max_num_seqs
+    return {**options, **engine}
+
+
 class VLLMBackend:
     name = "vllm"
 
     def __init__(self, model_path: str, engine: dict[str, Any], seed: int, max_num_seqs: int | None) -> None:
-        cpu = _on_cpu()
-        if cpu:
-            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", _CPU_KV_CACHE_GIB)
+        self.options = engine_options(engine, seed, max_num_seqs)
+        self.cpu = _on_cpu()
         from vllm import LLM
 
-        options: dict[str, Any] = {"enable_prefix_caching": True, "seed": seed}
-        if cpu:
-            options["enforce_eager"] = True  # CUDA-graph capture does not apply; eager starts quickest
-        if max_num_seqs:
-            options["max_num_seqs"] = max_num_seqs
-        options.update(engine)
-        self.options = options
-        self.cpu = cpu
-        self.llm = LLM(model=model_path, **options)
+        self.llm = LLM(model=model_path, **self.options)
         self.tokenizer = self.llm.get_tokenizer()
 
     def info(self) -> dict[str, Any]:
