@@ -39,6 +39,7 @@ from typing import Any
 from orcabench.api import RunConfig, RunResult, check_counts, checked_data_dir, model_location, new_manifest
 from orcabench.backends.base import OPERATIONAL_ENGINE_KEYS, SECRET_ENGINE_KEYS
 from orcabench.data import sha256_file
+from orcabench.lm_eval_tasks import INVALID
 from orcabench.models import ModelSpec, resolve_model, with_system_message
 from orcabench.store import RunStore, fingerprint_hash, read_json
 from orcabench.summary import TaskSummary, summarize
@@ -49,7 +50,6 @@ PROTOCOL = "lm-eval"
 INCLUDE_ENV = "ORCABENCH_LM_EVAL_INCLUDE"
 INSTALL_HINT = "lm-eval: tasks need lm-evaluation-harness: pip install 'orcabench[lm-eval]'"
 OUTPUT_DIR = "lm-eval"  # lm-eval's own results and samples files, inside the run directory
-INVALID = "[invalid]"  # what lm-eval's filters answer when they extract nothing
 HF_BATCH_SIZE = 16  # orcabench's hf default; lm-eval's own default is 1
 # Config keys that say where the rows come from: they go to the fingerprint's "data", not its "templates".
 _DATA_KEYS = frozenset({"dataset_path", "dataset_name", "dataset_kwargs", "custom_dataset", "metadata"})
