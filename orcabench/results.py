@@ -219,8 +219,12 @@ def load_results(paths: Sequence[Path], reference: bool = True) -> Results:
         else:
             raise OrcabenchError(f"{path} does not exist; pass run directories, folders of runs, or reference .yaml files")
 
+    # One run reached twice (named twice, or through overlapping folders) loads once.
+    named = list({path.resolve(): path for path in named}.values())
+    named_at = {path.resolve() for path in named}
+    found = [path for path in dict.fromkeys(p.resolve() for p in found) if path not in named_at]
     runs = {}
-    for path in [*named, *(p for p in found if p not in named)]:
+    for path in [*named, *found]:
         runs[path.name if path.name not in runs else str(path)] = load_run(path)
     ids = list(runs)
     named_ids, found_ids = ids[: len(named)], ids[len(named):]

@@ -62,6 +62,16 @@ def test_a_named_run_wins_over_a_newer_found_one_and_two_named_runs_are_both_sho
     assert both.entries == ["smollm2-135m · hf [pinned]", "smollm2-135m · hf [second]"]
 
 
+def test_a_run_reached_twice_is_loaded_once(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    run = make_run(runs / "team" / "only", {"gsm8k": [1, 0]}, finished="2026-01-01T00:00:00+00:00")
+
+    overlapping = load_results([runs, runs / "team", run, run], reference=False)
+
+    assert overlapping.tasks["run_id"].tolist() == ["only"]
+    assert overlapping.entries == ["smollm2-135m · hf"]
+
+
 def test_tasks_with_subtasks_report_the_macro_average_and_keep_per_subtask_rows(tmp_path: Path) -> None:
     run = make_run(tmp_path / "run", {"bbh-mc": [1, 1, 1, 0]}, subtasks={"bbh-mc": ["a", "a", "a", "b"]})
 
