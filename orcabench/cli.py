@@ -315,7 +315,7 @@ def compare(
 @app.command()
 def report(
     runs: Annotated[list[Path], typer.Argument(help="run directories, folders of runs (latest per model and task), reference .yaml files")],
-    baseline: Annotated[Optional[str], typer.Option(help="entry or model name the deltas are taken against")] = None,
+    baseline: Annotated[Optional[str], typer.Option(help="entry (model/backend) or model name the deltas are taken against")] = None,
     format: Annotated[str, typer.Option("--format", help="comma-separated: md, csv, latex, html")] = "md",
     out: Annotated[Path, typer.Option(help="directory for the tables, charts/ and site/")] = Path("report"),
     reference: Annotated[bool, typer.Option(help="add the paper's published numbers (results/) for the tasks shown")] = True,

@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 
@@ -35,16 +36,17 @@ def leaderboard(results: Results) -> pd.DataFrame:
 
 
 def resolve_baseline(results: Results, baseline: str | None) -> str | None:
-    """An entry label, or a model name that names exactly one entry."""
+    """An entry label (``·`` may be typed as ``/``: ``smollm2-135m/vllm``), or a model name
+    that names exactly one entry."""
     if baseline is None:
         return None
-    if baseline in results.entries:
-        return baseline
-    matches = list(dict.fromkeys(results.tasks.loc[results.tasks["model"] == baseline, "entry"]))
+    spelled = [entry for entry in results.entries if baseline in (entry, entry.replace(" · ", "/"))]
+    matches = spelled or list(dict.fromkeys(results.tasks.loc[results.tasks["model"] == baseline, "entry"]))
     if len(matches) == 1:
         return matches[0]
     hint = f"it names {len(matches)} entries ({', '.join(matches)})" if matches else "no entry has that name"
-    raise OrcabenchError(f"--baseline {baseline!r}: {hint}; use one of: {', '.join(results.entries)}")
+    raise OrcabenchError(f"--baseline {baseline!r}: {hint}; use one of: {', '.join(results.entries)} "
+                         "(type · as /, e.g. model/backend)")
 
 
 def deltas(results: Results, baseline: str) -> pd.DataFrame:
@@ -69,34 +71,43 @@ def unverified_cells(results: Results) -> set[tuple[str, str]]:
     return set(zip(rows["entry"], rows["task"]))
 
 
-def _cell(value: float, signed: bool = False) -> str:
+def samples_table(results: Results) -> pd.DataFrame:
+    """Run entries × tasks: the number of scored samples behind each run cell."""
+    runs = results.tasks[results.tasks["source"] == "run"]
+    table = runs.pivot(index="entry", columns="task", values="n")
+    return table.reindex(index=[e for e in results.entries if e in table.index],
+                         columns=[t for t in results.task_names if t in table.columns])
+
+
+def _cell(value: float, number: str) -> str:
     if value is None or math.isnan(value):
         return "–"
-    return f"{value:+.2f}" if signed else f"{value:.2f}"
+    return number.format(value)
 
 
-def to_markdown_table(table: pd.DataFrame, mark_best: bool = True, signed: bool = False,
+def to_markdown_table(table: pd.DataFrame, best: Literal["column", "row"] | None = "column", number: str = "{:.2f}",
                       flagged: set[tuple[str, str]] = frozenset()) -> str:
-    """A GitHub Markdown table; the best value of each column in bold."""
-    best = table.max(axis=0) if mark_best else pd.Series(dtype=float)
+    """A GitHub Markdown table; the best value of each column (or row) in bold."""
+    highest = table.max(axis=0 if best == "column" else 1) if best else pd.Series(dtype=float)
     header = ["", *map(str, table.columns)]
     lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * len(table.columns)]
     for entry, row in table.iterrows():
         cells = []
         for column, value in row.items():
-            text = _cell(value, signed) + (UNVERIFIED if (entry, column) in flagged else "")
-            if mark_best and not math.isnan(value) and value == best[column]:
+            text = _cell(value, number) + (UNVERIFIED if (entry, column) in flagged else "")
+            if best and not math.isnan(value) and value == highest[column if best == "column" else entry]:
                 text = f"**{text}**"
             cells.append(text)
         lines.append("| " + " | ".join([str(entry), *cells]) + " |")
     return "\n".join(lines)
 
 
-def to_latex_table(table: pd.DataFrame, caption: str, signed: bool = False) -> str:
-    """A booktabs LaTeX table (pandas Styler); the best of each column in bold."""
+def to_latex_table(table: pd.DataFrame, caption: str, best: Literal["column", "row"] | None = "column",
+                   signed: bool = False) -> str:
+    """A booktabs LaTeX table (pandas Styler); the best of each column (or row) in bold."""
     styler = table.style.format(precision=2, na_rep="--", formatter="{:+.2f}" if signed else None)
-    if not signed:
-        styler = styler.highlight_max(axis=0, props="textbf:--rwrap;")
+    if best:
+        styler = styler.highlight_max(axis=0 if best == "column" else 1, props="textbf:--rwrap;")
     styler = styler.format_index(escape="latex", axis=0).format_index(escape="latex", axis=1)
     return styler.to_latex(hrules=True, caption=caption, position_float="centering")
 
@@ -120,11 +131,15 @@ class Report:
                   "of them); each run row comes from the records of the run named in `tasks.csv`."), "",
                  to_markdown_table(leaderboard(results), flagged=unverified_cells(results)), ""]
         lines += [f"- {note}" for note in self.notes()]
+        samples = samples_table(results)
+        if not samples.empty:  # a run cell over a few samples is not the paper's full test set
+            lines += ["", "## Samples behind each run cell", "", to_markdown_table(samples, best=None, number="{:.0f}")]
         if self.baseline is not None:
             lines += ["", f"## Δ against {self.baseline} (accuracy points)", "",
-                      to_markdown_table(deltas(results, self.baseline), mark_best=False, signed=True)]
+                      to_markdown_table(deltas(results, self.baseline), best=None, number="{:+.2f}")]
         for task in tasks_with_subtasks(results):
-            lines += ["", f"## {task} by subtask", "", to_markdown_table(subtask_table(results, task))]
+            lines += ["", f"## {task} by subtask (best per subtask in bold)", "",
+                      to_markdown_table(subtask_table(results, task), best="row")]
         if self.charts:
             lines += ["", "## Charts", ""] + [f"![{name}]({chart_dir}/{path.name})" for name, path in self.charts.items()]
         return "\n".join(lines) + "\n"
@@ -148,8 +163,9 @@ def write_tables(report: Report, out_dir: Path, formats: Sequence[str]) -> list[
         parts = [to_latex_table(leaderboard(results), "Zero-shot accuracy (\\%); best per column in bold.")]
         if report.baseline is not None:
             parts.append(to_latex_table(deltas(results, report.baseline), f"Accuracy points against {report.baseline}.",
-                                        signed=True))
-        parts += [to_latex_table(subtask_table(results, task), f"{task} by subtask (\\%).") for task in tasks_with_subtasks(results)]
+                                        best=None, signed=True))
+        parts += [to_latex_table(subtask_table(results, task), f"{task} by subtask (\\%); best per subtask in bold.", best="row")
+                  for task in tasks_with_subtasks(results)]
         written.append(out_dir / "report.tex")
         written[-1].write_text("\n".join(parts), encoding="utf-8")
     return written

@@ -125,7 +125,8 @@ def write_site(report: Report, out_dir: Path) -> Path:
         (out_dir / page["href"]).write_text(environment.get_template("task.html.j2").render(
             **common, title=task, page=page, overview=overview, number=_number, slug=slug(task),
             subtask_columns=list(subtasks.columns) if subtasks is not None else [],
-            subtask_rows=[(name, [_number(v) for v in values]) for name, values in subtasks.iterrows()] if subtasks is not None else []),
+            subtask_rows=[(name, [(_number(v), v == values.max()) for v in values]) for name, values in subtasks.iterrows()]
+            if subtasks is not None else []),
             encoding="utf-8")
     sample_tasks = [{"task": p["task"], "slug": slug(p["task"])} for p in pages if p["samples"]]
     (out_dir / "samples.html").write_text(environment.get_template("samples.html.j2").render(

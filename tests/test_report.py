@@ -24,7 +24,7 @@ from store_samples import make_run
 
 from orcabench import api, charts, site
 from orcabench.cli import main
-from orcabench.report import deltas, leaderboard, resolve_baseline
+from orcabench.report import Report, deltas, leaderboard, resolve_baseline
 from orcabench.results import builtin_results_dir, load_reference, load_results
 from orcabench.types import OrcabenchError
 
@@ -85,6 +85,20 @@ def test_tasks_with_subtasks_report_the_macro_average_and_keep_per_subtask_rows(
     assert len(samples) == 4 and set(samples["run_id"]) == {"run"}
 
 
+def test_the_markdown_report_bolds_the_best_model_per_subtask_and_lists_the_samples_behind_each_cell(tmp_path: Path) -> None:
+    make_run(tmp_path / "runs" / "small", {"bbh-mc": [1, 1, 0, 0], "gsm8k": [1, 0, 0]}, subtasks={"bbh-mc": ["a", "a", "b", "b"]})
+    make_run(tmp_path / "runs" / "big", {"bbh-mc": [0, 0, 1, 1]}, subtasks={"bbh-mc": ["a", "a", "b", "b"]}, model__name="gemma3-270m")
+    results = load_results([tmp_path / "runs"], reference=False)
+
+    markdown = Report(results, baseline=None, charts={}).markdown()
+
+    subtasks = markdown.split("## bbh-mc by subtask (best per subtask in bold)\n\n")[1]
+    assert results.entries == ["gemma3-270m · hf", "smollm2-135m · hf"]  # the runs' folder order
+    assert subtasks.splitlines()[2:4] == ["| a | 0.00 | **100.00** |", "| b | **100.00** | 0.00 |"]
+    samples = markdown.split("## Samples behind each run cell\n\n")[1].split("\n\n")[0]
+    assert samples.splitlines()[2:] == ["| gemma3-270m · hf | 4 | – |", "| smollm2-135m · hf | 4 | 3 |"]
+
+
 def test_the_paper_reference_is_a_cited_source_marked_reference_never_a_run(tmp_path: Path) -> None:
     paper = load_reference(builtin_results_dir() / "orca2-paper.yaml")
     assert "arXiv:2311.11045" in paper.citation and "crass-ai" in paper.notes
@@ -118,6 +132,15 @@ def test_deltas_are_taken_against_the_baseline_entry_or_its_model_name(tmp_path:
     assert deltas(results, "smollm2-135m · hf").loc["gemma3-270m · hf", "gsm8k"] == pytest.approx(25.0)
     with pytest.raises(OrcabenchError, match="use one of: smollm2-135m · hf, gemma3-270m · hf"):
         resolve_baseline(results, "llama")
+
+
+def test_a_model_on_two_backends_is_named_as_its_entry_typed_with_a_slash(tmp_path: Path) -> None:
+    make_run(tmp_path / "runs" / "hf", {"gsm8k": [1, 0]})
+    make_run(tmp_path / "runs" / "vllm", {"gsm8k": [1, 1]}, backend="vllm")
+    results = load_results([tmp_path / "runs"], reference=False)
+    with pytest.raises(OrcabenchError, match=r"it names 2 entries \(smollm2-135m · hf, smollm2-135m · vllm\)"):
+        resolve_baseline(results, "smollm2-135m")
+    assert resolve_baseline(results, "smollm2-135m/vllm") == resolve_baseline(results, "smollm2-135m · vllm") == "smollm2-135m · vllm"
 
 
 @pytest.mark.parametrize(("args", "message"), [
