@@ -85,17 +85,26 @@ def _cell(value: float, number: str) -> str:
     return number.format(value)
 
 
+def best_cells(table: pd.DataFrame, best: Literal["column", "row"] | None) -> pd.DataFrame:
+    """True where a cell holds the highest value of its column (or row); a missing value never does."""
+    if best is None:
+        return pd.DataFrame(False, index=table.index, columns=table.columns)
+    if best == "column":
+        return table.eq(table.max(axis=0), axis="columns")
+    return table.eq(table.max(axis=1), axis="index")
+
+
 def to_markdown_table(table: pd.DataFrame, best: Literal["column", "row"] | None = "column", number: str = "{:.2f}",
                       flagged: set[tuple[str, str]] = frozenset()) -> str:
     """A GitHub Markdown table; the best value of each column (or row) in bold."""
-    highest = table.max(axis=0 if best == "column" else 1) if best else pd.Series(dtype=float)
+    marks = best_cells(table, best).to_numpy()
     header = ["", *map(str, table.columns)]
     lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * len(table.columns)]
-    for entry, row in table.iterrows():
+    for i, (entry, row) in enumerate(table.iterrows()):
         cells = []
-        for column, value in row.items():
+        for j, (column, value) in enumerate(row.items()):
             text = _cell(value, number) + (UNVERIFIED if (entry, column) in flagged else "")
-            if best and not math.isnan(value) and value == highest[column if best == "column" else entry]:
+            if marks[i, j]:
                 text = f"**{text}**"
             cells.append(text)
         lines.append("| " + " | ".join([str(entry), *cells]) + " |")

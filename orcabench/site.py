@@ -21,7 +21,7 @@ import pandas as pd
 
 from orcabench import __version__
 from orcabench.gate import natural_order
-from orcabench.report import AVERAGE, Report, leaderboard, subtask_table, tasks_with_subtasks, unverified_cells
+from orcabench.report import AVERAGE, Report, best_cells, leaderboard, subtask_table, tasks_with_subtasks, unverified_cells
 from orcabench.results import Results
 from orcabench.types import Record
 
@@ -82,13 +82,13 @@ def _sample_data(results: Results, task: str, out_dir: Path) -> int:
 
 def _leaderboard_rows(results: Results) -> tuple[list[str], list[dict[str, Any]]]:
     table = leaderboard(results)
-    best = table.max(axis=0)
+    marks = best_cells(table, "column")
     meta = results.tasks.drop_duplicates("entry").set_index("entry")
     flagged = unverified_cells(results)
     rows = []
-    for entry, values in table.iterrows():
-        cells = [{"value": _number(v), "best": _number(v) is not None and v == best[column], "flag": (entry, column) in flagged}
-                 for column, v in values.items()]
+    for (entry, values), best in zip(table.iterrows(), marks.to_numpy()):
+        cells = [{"value": _number(v), "best": bool(is_best), "flag": (entry, column) in flagged}
+                 for (column, v), is_best in zip(values.items(), best)]
         rows.append({"entry": entry, "source": meta.loc[entry, "source"], "size": _number(meta.loc[entry, "size_params"]),
                      "cells": cells})
     return [str(c) for c in table.columns], rows
@@ -125,7 +125,8 @@ def write_site(report: Report, out_dir: Path) -> Path:
         (out_dir / page["href"]).write_text(environment.get_template("task.html.j2").render(
             **common, title=task, page=page, overview=overview, number=_number, slug=slug(task),
             subtask_columns=list(subtasks.columns) if subtasks is not None else [],
-            subtask_rows=[(name, [(_number(v), v == values.max()) for v in values]) for name, values in subtasks.iterrows()]
+            subtask_rows=[(name, [(_number(v), bool(is_best)) for v, is_best in zip(values, best)])
+                          for (name, values), best in zip(subtasks.iterrows(), best_cells(subtasks, "row").to_numpy())]
             if subtasks is not None else []),
             encoding="utf-8")
     sample_tasks = [{"task": p["task"], "slug": slug(p["task"])} for p in pages if p["samples"]]
