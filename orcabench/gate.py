@@ -18,10 +18,8 @@ drop within the allowance passes. Informational tasks are reported, never gate.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import math
-import re
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,8 +28,8 @@ from typing import Any
 import yaml
 
 from orcabench.stats import PairedStats, holm, paired_stats
-from orcabench.store import LOCK, MANIFEST, RECORDS, read_json, read_records
-from orcabench.types import OrcabenchError, Record
+from orcabench.runs import StoredRun, load_run, natural_order
+from orcabench.types import OrcabenchError
 
 FLIPPED_SHOWN = 5  # right -> wrong example ids listed per task in the Markdown
 
@@ -135,60 +133,6 @@ def load_policy(path: Path | None) -> Policy:
                   seed=int(data.get("seed", 0)))
 
 
-# --- runs -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StoredRun:
-    path: Path
-    manifest: dict[str, Any]
-    records: dict[tuple[str, str], Record]
-    problems: list[str]  # "file:line: problem" for each records line that could not be read
-
-    @property
-    def fingerprint(self) -> dict[str, Any]:
-        return self.manifest.get("fingerprint") or {}
-
-    @property
-    def label(self) -> str:
-        model = self.fingerprint.get("model", {})
-        return f"{model.get('name', '?')} · {self.fingerprint.get('backend', '?')}"
-
-    def tasks(self) -> list[str]:
-        """Tasks in the run's fingerprint order, then any others its records hold."""
-        return list(dict.fromkeys([*self.fingerprint.get("tasks", {}), *(task for task, _ in self.records)]))
-
-
-def load_run(path: Path) -> StoredRun:
-    manifest_path = path / MANIFEST
-    if not manifest_path.is_file():
-        raise OrcabenchError(f"{path} is not an orcabench run (no {MANIFEST}); pass a run directory made by `orcabench run`")
-    manifest = read_json(manifest_path)
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("fingerprint"), dict):
-        raise OrcabenchError(f"{manifest_path} has no fingerprint; is it an orcabench run manifest?")
-    _refuse_if_running(path)
-    records, problems = read_records(path / RECORDS)
-    return StoredRun(path, manifest, records, problems)
-
-
-def _refuse_if_running(path: Path) -> None:
-    """A run still being written would be gated on a partial set of samples: refuse instead.
-
-    ``orcabench run`` holds an exclusive lock on the run's lock file while it works; a
-    shared, non-blocking lock attempt tells whether it does, without writing anything
-    (baselines may live on read-only storage).
-    """
-    lock_path = path / LOCK
-    if not lock_path.is_file():
-        return
-    with lock_path.open("r") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError as error:
-            raise OrcabenchError(f"run {path} is being written by an orcabench process; gate it when that run has finished") from error
-        fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     if isinstance(value, dict):
         return {k: v for key in sorted(value) for k, v in _flatten(value[key], f"{prefix}{key}.").items()}
@@ -226,11 +170,6 @@ def setting_differences(baseline: StoredRun, candidate: StoredRun) -> list[str]:
 
 
 # --- comparison -------------------------------------------------------------------------
-
-
-def natural_order(sample_id: str) -> tuple[Any, ...]:
-    """Sort key that puts "2" before "10" (ids are often dataset positions)."""
-    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", sample_id))
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from orcabench.gate import StoredRun, load_run
+from orcabench.runs import StoredRun, load_run
 from orcabench.models import BUILTIN_MODELS
 from orcabench.stats import mean_ci
 from orcabench.store import MANIFEST

@@ -20,7 +20,7 @@ import jinja2
 import pandas as pd
 
 from orcabench import __version__
-from orcabench.gate import natural_order
+from orcabench.runs import natural_order
 from orcabench.report import AVERAGE, Report, best_cells, leaderboard, subtask_table, tasks_with_subtasks, unverified_cells
 from orcabench.results import Results
 from orcabench.types import Record
