@@ -114,6 +114,7 @@ class TaskSequence:
     margin: float  # fraction
     min_n: int
     limit: int  # pairs the sequence may take: the paired examples, capped by max_n
+    available: int  # the paired examples (what a fixed-n gate would use)
     keys: list[str]
     differences: list[float]
     verdict: str | None = None  # "pass" | "regression" once settled
@@ -157,7 +158,7 @@ def run_sequence(order: list[tuple[str, str]], tasks: list[TaskSequence], levels
     stop when no task is open. A replay and a live run walk the same chunks: the stored pairs decide."""
     by_task = {t.task: t for t in tasks}
     position, chunks = 0, 0
-    available = sum(t.limit for t in tasks)
+    available = sum(t.available for t in tasks)
     while any(t.open for t in tasks) and position < len(order):
         batch: list[tuple[str, str]] = []
         taken = {t.task: len(t.keys) for t in tasks}

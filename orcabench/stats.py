@@ -183,3 +183,38 @@ def pairs_to_settle(delta: float, variance: float, margin: float, alpha: float) 
     if gap < 1e-9:
         return None
     return int(math.ceil(stats.norm.ppf(1 - alpha) ** 2 * max(variance, 1e-6) / gap**2))
+
+
+def _is_trinomial(d: np.ndarray) -> bool:
+    return bool(np.isin(d, (-1.0, 0.0, 1.0)).all())
+
+
+def difference_bounds(differences: Sequence[float], alpha_low: float, alpha_high: float) -> tuple[float, float]:
+    """Lower (1 - alpha_low) and upper (1 - alpha_high) one-sided bounds on the mean paired difference.
+
+    Right/wrong scores give differences in {-1, 0, 1}: Tango's score bounds. Graded scores
+    (DROP F1) have no trinomial: a Student t interval on the differences.
+    """
+    from scipy import stats
+
+    d = np.asarray(differences, dtype=float)
+    if d.size == 0:
+        return -1.0, 1.0
+    if _is_trinomial(d):
+        worse, better = int(np.sum(d < 0)), int(np.sum(d > 0))
+        return (float(score_bound(worse, better, d.size, alpha_low, upper=False)),
+                float(score_bound(worse, better, d.size, alpha_high, upper=True)))
+    if d.size < 2:
+        return -1.0, 1.0
+    se = float(d.std(ddof=1)) / math.sqrt(d.size)
+    mean = float(d.mean())
+    return (max(-1.0, mean - stats.t.ppf(1 - alpha_low, d.size - 1) * se),
+            min(1.0, mean + stats.t.ppf(1 - alpha_high, d.size - 1) * se))
+
+
+def difference_variance(differences: Sequence[float], delta0: float) -> float:
+    """The variance of one paired difference that the bounds above use, at delta0."""
+    d = np.asarray(differences, dtype=float)
+    if d.size and _is_trinomial(d):
+        return float(tango_variance(int(np.sum(d < 0)), int(np.sum(d > 0)), d.size, delta0))
+    return float(d.var(ddof=1)) if d.size > 1 else 0.25
