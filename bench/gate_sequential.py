@@ -28,8 +28,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from orcabench.sequential import Levels, first_crossing, log_capital, sequence_order  # noqa: E402
-from orcabench.stats import tango_z  # noqa: E402
+from orcabench.sequential import Levels, first_crossing, log_capital, sequence_order
+from orcabench.stats import tango_z
 
 # The real gate of the issue: required tasks at their full sizes, margins sized to what each can settle.
 CHECK_TASKS = {"agieval-mc": (2546, 5.0), "bbh-mc": (5511, 3.0), "gsm8k": (1319, 5.0), "mmlu": (14042, 2.0),
@@ -107,7 +107,7 @@ def simulate(scenario: Scenario, deltas: np.ndarray, alpha: float, chunk: int, m
             z = tango_z(worse, better, n, -m)
             fb_verdict[:, j] = np.where(z >= z_fb_pass, 1, np.where(z <= -z_fb_reg, -1, 0))
             fixed_verdict[:, j] = np.where(z >= z_pass, 1, np.where(z <= -z_reg, -1, 0))
-        taken, verdict, position = _walk(counts, scenario.sizes, tau_pass, tau_reg, chunk)
+        taken, verdict = _walk(counts, scenario.sizes, tau_pass, tau_reg, chunk)
         final = np.where(verdict == 0, fb_verdict, verdict)
         verdicts[rows] = _gate_verdict(final)
         fixed[rows] = _gate_verdict(fixed_verdict)
@@ -128,7 +128,7 @@ def _walk(counts: np.ndarray, sizes: np.ndarray, tau_pass: np.ndarray, tau_reg: 
         open_ = (verdict == 0) & (taken < sizes[None, :])
         active = open_.any(axis=1) & (position < total)
         if not active.any():
-            return taken, verdict, position
+            return taken, verdict
         target = (counts[position] * open_).sum(axis=1) + chunk
         low, high = position.copy(), np.full(g, total)
         for _ in range(int(np.ceil(np.log2(total + 1))) + 1):  # smallest p' with open counts >= target

@@ -30,7 +30,7 @@ import numpy as np
 import yaml
 
 from orcabench.runs import StoredRun, load_run, natural_order
-from orcabench.sequential import Levels, PairSource, SequenceResult, TaskSequence, run_sequence, sequence_order
+from orcabench.sequential import Levels, SequenceResult, TaskSequence, run_sequence, sequence_order
 from orcabench.stats import PairedStats, difference_bounds, difference_variance, holm, paired_stats, pairs_to_settle
 from orcabench.types import OrcabenchError
 
@@ -420,6 +420,9 @@ def replay(baseline_dir: Path, candidate_dir: Path, policy: Policy, allow_mismat
     ids = {t: pairs[t].ids for t in ids}  # a replay can only use the pairs both runs hold
     order, states, levels = start_sequence(ids, policy)
     scores = {(t, i): (a, b) for t, p in pairs.items() for i, a, b in zip(p.ids, p.baseline, p.candidate)}
-    source: PairSource = lambda keys: {key: scores[key] for key in keys}  # noqa: E731
+
+    def source(keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[float, float]]:
+        return {key: scores[key] for key in keys}
+
     result = run_sequence(order, states, levels, policy.chunk, source)
     return sequential_comparison(baseline, candidate, policy, result, levels, found)

@@ -102,10 +102,10 @@ def to_markdown(comparison: Comparison) -> str:
     if c.sequence:
         s = c.sequence
         saved = s.pairs_available - s.pairs_used
-        lines += [f"Sequential: {_count(s.pairs_used)} of {_count(s.pairs_available)} pairs in {s.chunks} chunk(s); "
-                  f"{_count(saved)} samples saved ({100 * saved / max(s.pairs_available, 1):.1f}% of the fixed-n gate). "
-                  "Bounds are the confidence sequence's at the stop; a task whose data ran out undecided gets the "
-                  "fixed-n verdict at the share of alpha kept for it.", ""]
+        lines += [(f"Sequential: {_count(s.pairs_used)} of {_count(s.pairs_available)} pairs in {s.chunks} chunk(s); "
+                   f"{_count(saved)} samples saved ({100 * saved / max(s.pairs_available, 1):.1f}% of the fixed-n gate). "
+                   "Bounds are the confidence sequence's at the stop; a task whose data ran out undecided gets the "
+                   "fixed-n verdict at the share of alpha kept for it."), ""]
     lines += _table(c)
     flips = [t for t in c.tasks if t.flipped]
     if flips:

@@ -182,7 +182,7 @@ def pairs_to_settle(delta: float, variance: float, margin: float, alpha: float) 
     gap = abs(delta + margin)
     if gap < 1e-9:
         return None
-    return int(math.ceil(stats.norm.ppf(1 - alpha) ** 2 * max(variance, 1e-6) / gap**2))
+    return math.ceil(stats.norm.ppf(1 - alpha) ** 2 * max(variance, 1e-6) / gap**2)
 
 
 def _is_trinomial(d: np.ndarray) -> bool:
