@@ -184,12 +184,12 @@ def check_scenario(seed: int) -> Scenario:
 
 
 def random_scenario(seed: int, tasks: int = 5) -> Scenario:
-    """Several tasks, discordance 5-30%, accuracy 0.3-0.8; margins sized so the full data could settle them
-    (a fixed-n one-sided test at 5% needs n >= 2.7 * discordance / margin^2: margin = 1.5x that minimum)."""
+    """Several tasks, discordance 5-30%, accuracy 0.3-0.8; margins sized to what the full data can settle: 1.5x the
+    margin a fixed-n one-sided test at 5% shows with 95% power at no drop, sqrt((1.645 + 1.645)^2 * discordance / n)."""
     rng = np.random.default_rng(seed)
     sizes = rng.choice([1172, 1319, 2546, 5511, 14042], tasks, replace=False)
     discordance = rng.uniform(0.05, 0.30, tasks)
-    margins = np.round(1.5 * np.sqrt(2.7 * discordance / sizes) * 100 * 2) / 2 / 100  # to half a point
+    margins = np.ceil(1.5 * np.sqrt(3.29**2 * discordance / sizes) * 100 * 2) / 2 / 100  # up to half a point
     return Scenario(sizes, margins, discordance, rng.uniform(0.3, 0.8, tasks))
 
 
