@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +25,16 @@ from store_samples import make_run
 
 from orcabench.cli import main
 from orcabench.gate import compare_runs, load_policy, replay
-from orcabench.sequential import Levels, TaskSequence, cs_bound, first_crossing, log_capital, refuted, run_sequence, sequence_order
+from orcabench.sequential import (
+    Levels,
+    TaskSequence,
+    cs_bound,
+    first_crossing,
+    log_capital,
+    refuted,
+    run_sequence,
+    sequence_order,
+)
 from orcabench.stats import score_bound, tango_z
 
 REPO = Path(__file__).resolve().parents[1]
@@ -198,7 +212,8 @@ def test_the_simulation_walks_the_same_chunks_as_the_gate() -> None:
         # The bench draws each task's differences in sequence order: feed them in that order.
         position = {str(j): 0 for j in range(sizes.size)}
 
-        def source(keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[float, float]]:
+        def source(keys: list[tuple[str, str]], diffs: list[np.ndarray] = diffs,
+                   position: dict[str, int] = position) -> dict[tuple[str, str], tuple[float, float]]:
             out = {}
             for t, i in keys:
                 value = diffs[int(t)][position[t]]
@@ -249,8 +264,8 @@ def test_policy_keys_are_validated_and_unknown_ones_listed(tmp_path: Path, capsy
     assert (policy.for_task("gsm8k").margin, policy.for_task("gsm8k").max_n, policy.chunk) == (2.0, 500, 50)
     assert (policy.for_task("mmlu").margin, policy.for_task("mmlu").max_n) == (1.5, 4000)
     base = make_run(tmp_path / "a", {"gsm8k": [1.0] * 30})
-    cases = [({"max_drop": 1}, "unknown key(s) max_drop; known: chunk, confidence, informational, margin, max_n, min_n, "
-              "required, resamples, rule, seed, tasks"),
+    cases = [({"max_drop": 1}, ("unknown key(s) max_drop; known: chunk, confidence, informational, margin, max_n, min_n, "
+                                "required, resamples, rule, seed, tasks")),
              ({"rule": "strict"}, "rule must be one of non-inferiority, lenient, not 'strict'"),
              ({"chunk": 0}, "chunk must be at least 1"),
              ({"tasks": {"gsm8k": {"max_n": 2.5}}}, "tasks.gsm8k.max_n must be an integer"),
@@ -267,3 +282,94 @@ def test_the_candidate_is_a_run_or_a_model_to_run_sequentially(tmp_path: Path, c
     assert "one of the two" in capsys.readouterr().err
     assert main(["gate", "--baseline", str(base), "--candidate-model", "smollm2-135m"]) == 2
     assert "add --sequential" in capsys.readouterr().err
+
+
+# --- a real candidate, run by the gate (slow) -------------------------------------------
+
+# With a 20-point margin and chunks of 8: agreeing pairs show non-inferiority after about 29
+# pairs; a candidate cut to one token (most GSM8K answers have several digits) regresses in
+# about 17. The baseline holds 48, so a sequence that stops early stops before its data runs out.
+SEQUENTIAL_POLICY = {"margin": 20.0, "chunk": 8, "min_n": 8}
+BASELINE_EXAMPLES = 48
+
+
+@pytest.fixture(scope="module")
+def echo(tmp_path_factory: pytest.TempPathFactory, smollm2_dir: Path) -> dict[str, Any]:
+    """A real baseline run of the bundled model on the echo-number plugin task (tests/test_gate.py)."""
+
+    from test_gate import ECHO_TASK
+
+    root = tmp_path_factory.mktemp("gate-sequential-real")
+    (root / "tasks" / "echo").mkdir(parents=True)
+    (root / "tasks" / "echo" / "task.py").write_text(ECHO_TASK)
+    (root / "tasks" / "echo" / "echo.j2").write_text("Repeat this number and nothing else: {{ number }}\n")
+    env = {**os.environ, "ORCABENCH_TASKS_PATH": str(root / "tasks")}
+    made = subprocess.run([sys.executable, "-m", "orcabench.cli", "run", "--model", "smollm2-135m", "--tasks", "echo-number",
+                           "--limit", str(BASELINE_EXAMPLES), "--max-tokens", "16", "--backend", "hf", "--batch-size", "8",
+                           "--output", str(root / "baseline")], env=env, capture_output=True, text=True, timeout=900, check=False)
+    assert made.returncode == 0, made.stderr
+    (root / "gate.yaml").write_text(yaml.safe_dump(SEQUENTIAL_POLICY))
+    return {"root": root, "env": env, "baseline": root / "baseline"}
+
+
+def gate_command(echo: dict[str, Any], output: Path, *flags: str) -> list[str]:
+
+    return [sys.executable, "-m", "orcabench.cli", "gate", "--baseline", str(echo["baseline"]), "--candidate-model", "smollm2-135m",
+            "--sequential", "--config", str(echo["root"] / "gate.yaml"), "--candidate-output", str(output),
+            "--out", str(output.parent / f"{output.name}-report"), *flags]
+
+
+def run_gate(echo: dict[str, Any], output: Path, *flags: str) -> tuple[int, dict[str, Any]]:
+
+    done = subprocess.run(gate_command(echo, output, *flags), env=echo["env"], capture_output=True, text=True, timeout=900, check=False)
+    assert done.returncode in (0, 1, 3), done.stderr
+    return done.returncode, json.loads((output.parent / f"{output.name}-report" / "gate.json").read_text())
+
+
+def stored_keys(run_dir: Path) -> set[tuple[str, str]]:
+    from orcabench.store import read_records
+
+    return set(read_records(run_dir / "records.jsonl")[0])
+
+
+@pytest.mark.slow
+def test_a_real_candidate_gated_sequentially_stops_early_and_a_killed_gate_resumes_to_the_same_verdict(echo: dict[str, Any]) -> None:
+
+    cut = ("--max-tokens", "1", "--batch-size", "1", "--backend", "hf")
+    code, report = run_gate(echo, echo["root"] / "cut", *cut)
+    used = report["sequential"]["pairs_used"]
+    assert code == 1 and report["verdict"] == "regression" and report["tasks"][0]["basis"] == "sequential"
+    assert used < BASELINE_EXAMPLES and used % 8 == 0 and report["sequential"]["samples_saved"] == BASELINE_EXAMPLES - used
+    assert len(stored_keys(echo["root"] / "cut")) == used  # the candidate computed only the pairs the sequence used
+
+    # The same gate, SIGKILLed after its first few records, then run again: same pairs, same verdict.
+    killed = echo["root"] / "killed"
+    process = subprocess.Popen(gate_command(echo, killed, *cut), env=echo["env"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    records = killed / "records.jsonl"
+    deadline = time.time() + 600
+    while time.time() < deadline and process.poll() is None and (not records.is_file() or len(records.read_text().splitlines()) < 3):
+        time.sleep(0.05)
+    assert process.poll() is None, "the gate finished before it could be killed mid-sequence"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert 3 <= len(stored_keys(killed)) < used
+    code_again, resumed = run_gate(echo, killed, *cut)
+    assert code_again == code and resumed["verdict"] == report["verdict"]
+    assert resumed["sequential"]["pairs_used"] == used and stored_keys(killed) == stored_keys(echo["root"] / "cut")
+    assert resumed["tasks"][0]["bounds"] == report["tasks"][0]["bounds"]
+
+    # The candidate's run is an ordinary partial run: `orcabench run` completes it.
+    completed = subprocess.run([*gate_command(echo, killed)[:3], "run", "--model", "smollm2-135m", "--tasks", "echo-number",
+                                "--limit", str(BASELINE_EXAMPLES), "--output", str(killed), *cut], env=echo["env"],
+                               capture_output=True, text=True, timeout=900, check=False)
+    assert completed.returncode == 0, completed.stderr
+    assert f"{BASELINE_EXAMPLES - used} model call(s) this time" in completed.stdout
+    assert len(stored_keys(killed)) == BASELINE_EXAMPLES
+
+
+@pytest.mark.slow
+def test_a_real_candidate_against_itself_with_another_batch_size_passes_before_the_data_runs_out(echo: dict[str, Any]) -> None:
+    code, report = run_gate(echo, echo["root"] / "same", "--batch-size", "3")
+    assert code == 0 and report["verdict"] == "pass", report["summary"]
+    assert report["sequential"]["pairs_used"] < BASELINE_EXAMPLES and report["tasks"][0]["basis"] == "sequential"
+    assert report["tasks"][0]["bounds"][0] > -0.20
