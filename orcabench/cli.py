@@ -302,7 +302,7 @@ def gate(
         run_settings = CandidateRun(model=candidate_model, output=candidate_output, backend=backend, batch_size=batch_size,
                                     max_tokens=max_tokens, data_dir=data_dir, engine=_engine_args(engine_arg or []))
         comparison = gate_candidate(baseline, run_settings, policy, allow_mismatch,
-                                    on_chunk=lambda line: say(line))
+                                    on_chunk=say)
     elif sequential:
         comparison = gating.replay(baseline, candidate, policy, allow_mismatch)  # type: ignore[arg-type]
     else:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from orcabench.gate import Comparison, TaskResult
+from orcabench.sequential import Levels
 
 FLIPPED_SHOWN = 5  # right -> wrong example ids listed per task in the Markdown
 LABELS = {"regression": "**REGRESSION**", "insufficient": "**NO DECISION**", "inconclusive": "**INCONCLUSIVE**",
@@ -53,9 +54,16 @@ def rule_text(c: Comparison) -> str:
     if policy.rule == "lenient":
         return (f"Rule (lenient): a required task regresses when its drop reaches its margin (default {policy.margin:g} points) "
                 f"and its exact McNemar p, Holm-adjusted across the tested tasks, is below {policy.alpha:g}; otherwise it passes.")
-    method = ("anytime-valid confidence sequences (betting, Waudby-Smith & Ramdas 2023), looked at every "
-              f"{policy.chunk} pairs in a seeded order (seed {policy.seed})" if c.sequence else "Tango score bounds")
-    return (f"Rule (non-inferiority, {method}): a required task passes when the lower bound on candidate − baseline "
+    if c.sequence:
+        levels = Levels(policy.alpha, max(required, 1))
+        (seq_pass, seq_regression), (fixed_pass, fixed_regression) = levels.sequential, levels.fallback
+        return (f"Rule (non-inferiority, sequential): anytime-valid confidence sequences (betting, Waudby-Smith & Ramdas 2023) "
+                f"looked at every {policy.chunk} pairs in a seeded order (seed {policy.seed}). A required task passes when "
+                f"the lower bound on candidate − baseline (confidence {100 * (1 - seq_pass):g}%) is above −margin and regresses "
+                f"when the upper bound ({100 * (1 - seq_regression):g}%, Bonferroni over {required} required task(s)) is below "
+                f"−margin; a task whose data runs out undecided gets the fixed-n verdict at {100 * (1 - fixed_pass):g}% / "
+                f"{100 * (1 - fixed_regression):g}% (the rest of alpha). No task stops before min_n pairs (default {policy.min_n}).")
+    return (f"Rule (non-inferiority, Tango score bounds): a required task passes when the lower bound on candidate − baseline "
             f"(confidence {100 * policy.confidence:g}%) is above −margin, regresses when the upper bound "
             f"(confidence {100 * (1 - policy.alpha / max(required, 1)):g}%, Bonferroni over {required} required task(s)) is below "
             f"−margin, and is inconclusive otherwise; the gate passes when every required task does. "
