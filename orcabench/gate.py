@@ -85,7 +85,8 @@ class Policy:
 # Compare has no verdict: every paired task is tested, none gates.
 COMPARE_POLICY = Policy(min_n=1, required=())
 
-_POLICY_KEYS = {"rule", "confidence", "margin", "min_n", "max_n", "chunk", "required", "informational", "tasks", "resamples", "seed"}
+_POLICY_KEYS = {"rule", "confidence", "margin", "min_n", "max_n", "chunk", "required", "informational", "tasks", "resamples",
+                "seed"}
 _TASK_KEYS = {"margin", "min_n", "max_n", "required"}
 
 
@@ -283,7 +284,8 @@ def decide(differences: np.ndarray, policy: TaskPolicy, alpha_pass: float,
     if low > -margin:
         return "pass", f"non-inferior: lower bound {100 * low:+.2f} > -{policy.margin:g} points", (low, high), None
     if high < -margin:
-        return "regression", f"drop beyond the margin: upper bound {100 * high:+.2f} < -{policy.margin:g} points", (low, high), None
+        note = f"drop beyond the margin: upper bound {100 * high:+.2f} < -{policy.margin:g} points"
+        return "regression", note, (low, high), None
     delta = float(np.mean(differences)) if differences.size else 0.0
     needed = pairs_to_settle(delta, difference_variance(differences, -margin), margin,
                              alpha_pass if delta > -margin else alpha_regression)
@@ -314,14 +316,16 @@ def _pair(baseline: StoredRun, candidate: StoredRun, task: str) -> _Paired:
 def _shared_tasks(baseline: StoredRun, candidate: StoredRun, policy: Policy, gating: bool) -> tuple[list[str], dict[str, str]]:
     tasks_a, tasks_b = baseline.tasks(), candidate.tasks()
     shared = [t for t in tasks_a if t in tasks_b]
-    unpaired = {**{t: "baseline only" for t in tasks_a if t not in tasks_b}, **{t: "candidate only" for t in tasks_b if t not in tasks_a}}
+    unpaired = {**{t: "baseline only" for t in tasks_a if t not in tasks_b},
+                **{t: "candidate only" for t in tasks_b if t not in tasks_a}}
     if gating:
         missing = [t for t in policy.named_required() if t not in shared]
         if missing:
-            raise OrcabenchError(f"required task(s) {', '.join(missing)} not in both runs (baseline: {', '.join(tasks_a) or 'none'}; "
-                                 f"candidate: {', '.join(tasks_b) or 'none'})")
+            raise OrcabenchError(f"required task(s) {', '.join(missing)} not in both runs "
+                                 f"(baseline: {', '.join(tasks_a) or 'none'}; candidate: {', '.join(tasks_b) or 'none'})")
     if not shared:
-        raise OrcabenchError(f"the runs share no task (baseline: {', '.join(tasks_a) or 'none'}; candidate: {', '.join(tasks_b) or 'none'})")
+        raise OrcabenchError(f"the runs share no task (baseline: {', '.join(tasks_a) or 'none'}; "
+                             f"candidate: {', '.join(tasks_b) or 'none'})")
     return shared, unpaired
 
 
@@ -366,7 +370,8 @@ def gate(baseline_dir: Path, candidate_dir: Path, config: Path | None = None, al
 
 def required_ids(baseline: StoredRun, tasks: list[str], policy: Policy) -> dict[str, list[str]]:
     """The required tasks' baseline example ids (natural order): what the sequence draws from."""
-    ids = {t: sorted((i for task, i in baseline.records if task == t), key=natural_order) for t in tasks if policy.for_task(t).required}
+    ids = {t: sorted((i for task, i in baseline.records if task == t), key=natural_order)
+           for t in tasks if policy.for_task(t).required}
     if not ids:
         raise OrcabenchError(f"no required task to gate sequentially among {', '.join(tasks)}; check required/informational")
     return ids
@@ -394,19 +399,22 @@ def sequential_comparison(baseline: StoredRun, candidate: StoredRun, policy: Pol
         flipped = sorted((i for i, d in zip(state.keys, state.differences) if d < 0), key=natural_order)
         available = state.available
         if len(state.keys) < own.min_n:
-            verdict, note, bounds, more, basis = "insufficient", f"{len(state.keys)} pair(s), fewer than min_n {own.min_n}", None, None, ""
+            verdict, note, bounds, more, basis = "insufficient", "", None, None, ""
+            note = f"{len(state.keys)} pair(s), fewer than min_n {own.min_n}"
         elif state.verdict:
             bounds, basis, more = state.bounds(levels), "sequential", None
             verdict = state.verdict
             side = f"lower bound {100 * bounds[0]:+.2f} > -{own.margin:g}" if verdict == "pass" else \
                 f"upper bound {100 * bounds[1]:+.2f} < -{own.margin:g}"
-            note = f"{'non-inferior' if verdict == 'pass' else 'drop beyond the margin'} after {state.settled_at:,} of {available:,} pairs: {side} points"
+            shown = "non-inferior" if verdict == "pass" else "drop beyond the margin"
+            note = f"{shown} after {state.settled_at:,} of {available:,} pairs: {side} points"
         else:
             alpha_pass, alpha_regression = levels.fallback
             verdict, note, bounds, more = decide(np.asarray(state.differences, dtype=float), own, alpha_pass, alpha_regression)
             basis, note = "fixed-n", f"data ran out undecided after {len(state.keys):,} pairs; fixed-n verdict: {note}"
         results.append(TaskResult(state.task, stats, None, 0, 0, flipped, own, verdict, note, bounds, basis, available, more))
-    info = SequenceInfo(result.pairs_used, result.pairs_available, result.chunks, policy.seed, all(t.verdict for t in result.tasks))
+    info = SequenceInfo(result.pairs_used, result.pairs_available, result.chunks, policy.seed,
+                        all(t.verdict for t in result.tasks))
     return Comparison(baseline, candidate, policy, results, found, setting_differences(baseline, candidate), {}, True, info)
 
 

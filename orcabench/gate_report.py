@@ -53,7 +53,8 @@ def rule_text(c: Comparison) -> str:
     required = sum(t.policy.required for t in c.tasks if t.verdict != "insufficient")
     if policy.rule == "lenient":
         return (f"Rule (lenient): a required task regresses when its drop reaches its margin (default {policy.margin:g} points) "
-                f"and its exact McNemar p, Holm-adjusted across the tested tasks, is below {policy.alpha:g}; otherwise it passes.")
+                f"and its exact McNemar p, Holm-adjusted across the tested tasks, is below {policy.alpha:g}; "
+                "otherwise it passes.")
     if c.sequence:
         levels = Levels(policy.alpha, max(required, 1))
         (seq_pass, seq_regression), (fixed_pass, fixed_regression) = levels.sequential, levels.fallback
@@ -62,11 +63,12 @@ def rule_text(c: Comparison) -> str:
                 f"the lower bound on candidate − baseline (confidence {100 * (1 - seq_pass):g}%) is above −margin and regresses "
                 f"when the upper bound ({100 * (1 - seq_regression):g}%, Bonferroni over {required} required task(s)) is below "
                 f"−margin; a task whose data runs out undecided gets the fixed-n verdict at {100 * (1 - fixed_pass):g}% / "
-                f"{100 * (1 - fixed_regression):g}% (the rest of alpha). No task stops before min_n pairs (default {policy.min_n}).")
+                f"{100 * (1 - fixed_regression):g}% (the rest of alpha). No task stops before min_n pairs "
+                f"(default {policy.min_n}).")
     return (f"Rule (non-inferiority, Tango score bounds): a required task passes when the lower bound on candidate − baseline "
             f"(confidence {100 * policy.confidence:g}%) is above −margin, regresses when the upper bound "
-            f"(confidence {100 * (1 - policy.alpha / max(required, 1)):g}%, Bonferroni over {required} required task(s)) is below "
-            f"−margin, and is inconclusive otherwise; the gate passes when every required task does. "
+            f"(confidence {100 * (1 - policy.alpha / max(required, 1)):g}%, Bonferroni over {required} required task(s)) "
+            f"is below −margin, and is inconclusive otherwise; the gate passes when every required task does. "
             f"Fewer than min_n pairs (default {policy.min_n}): no decision.")
 
 
@@ -168,7 +170,8 @@ def to_json(comparison: Comparison) -> dict[str, Any]:
         "tasks": [{"task": t.task, **asdict(t.stats), "delta_points": 100 * t.stats.delta, "p_adjusted": t.p_adjusted,
                    "required": t.policy.required, "margin": t.policy.margin, "min_n": t.policy.min_n,
                    "verdict": t.verdict or None, "basis": t.basis or None, "note": t.note or None,
-                   "bounds": None if t.bounds is None else list(t.bounds), "pairs_used": t.stats.n, "pairs_available": t.available,
+                   "bounds": None if t.bounds is None else list(t.bounds), "pairs_used": t.stats.n,
+                   "pairs_available": t.available,
                    "more_pairs": t.more_pairs, "flipped_right_to_wrong": t.flipped,
                    "only_baseline": t.only_baseline, "only_candidate": t.only_candidate} for t in c.tasks],
         "unpaired_tasks": c.unpaired_tasks,

@@ -129,7 +129,8 @@ def test_under_the_lenient_rule_a_half_point_drop_on_50_samples_is_not_significa
     assert gsm8k.verdict == "pass" and result.verdict == "pass" and result.exit_code == 0
 
 
-def test_a_significant_drop_beyond_the_allowance_fails_and_names_the_task(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_significant_drop_beyond_the_allowance_fails_and_names_the_task(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
     base = make_run(tmp_path / "a", {"arc-easy": [1.0] * 40 + [0.0] * 20, "gsm8k": [1.0] * 30 + [0.0] * 30})
     cand = make_run(tmp_path / "b", {"arc-easy": [1.0] * 25 + [0.0] * 35, "gsm8k": [1.0] * 30 + [0.0] * 30},
                     model__name="new-checkpoint", sampling__max_tokens=64)
@@ -163,13 +164,15 @@ def test_a_drop_within_its_allowance_passes_and_informational_tasks_never_gate(t
     assert result.tasks[0].note == "non-inferior: lower bound -35.14 > -40 points"
 
 
-def test_a_required_task_with_too_few_pairs_is_no_decision_and_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_required_task_with_too_few_pairs_is_no_decision_and_exits_2(tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
     base = make_run(tmp_path / "a", {"gsm8k": [1.0] * 10})
     cand = make_run(tmp_path / "b", {"gsm8k": [0.0] * 10})
     assert main(["gate", "--baseline", str(base), "--candidate", str(cand)]) == 2  # default min_n is 30
     captured = capsys.readouterr()
     assert "NO DECISION" in captured.out
-    assert captured.err.strip().endswith("required task(s) gsm8k have fewer paired samples than the policy's min_n: run more examples or lower min_n")
+    assert captured.err.strip().endswith("required task(s) gsm8k have fewer paired samples than the policy's min_n: "
+                                         "run more examples or lower min_n")
 
 
 def test_samples_and_tasks_in_one_run_only_are_reported_not_paired(tmp_path: Path) -> None:
@@ -196,7 +199,8 @@ def test_runs_with_other_templates_versions_data_or_protocol_are_refused_unless_
     assert main(["gate", "--baseline", str(base), "--candidate", str(cand)]) == 2
     err = capsys.readouterr().err
     assert named in err and "--allow-mismatch" in err and len(err.strip().splitlines()) == 1
-    assert main(["gate", "--baseline", str(base), "--candidate", str(cand), "--allow-mismatch", "--config", str(policy_file(tmp_path, margin=20))]) == 0
+    assert main(["gate", "--baseline", str(base), "--candidate", str(cand), "--allow-mismatch",
+                 "--config", str(policy_file(tmp_path, margin=20))]) == 0
     assert named in capsys.readouterr().out  # listed under "compared despite mismatches"
 
 
@@ -225,13 +229,15 @@ def test_a_run_still_being_written_is_refused(tmp_path: Path, capsys: pytest.Cap
 
     base = make_run(tmp_path / "a", {"gsm8k": [1.0] * 30})
     cand = make_run(tmp_path / "b", {"gsm8k": [1.0] * 30})
-    store = RunStore(cand).open(Fingerprint.from_json(json.loads((cand / "manifest.json").read_text())["fingerprint"]))  # as `orcabench run` does
+    fingerprint = Fingerprint.from_json(json.loads((cand / "manifest.json").read_text())["fingerprint"])
+    store = RunStore(cand).open(fingerprint)  # as `orcabench run` does
     try:
         assert main(["gate", "--baseline", str(base), "--candidate", str(cand)]) == 2
         assert "is being written by an orcabench process" in capsys.readouterr().err
     finally:
         store.close()
-    assert main(["gate", "--baseline", str(base), "--candidate", str(cand), "--config", str(policy_file(tmp_path, margin=20))]) == 0
+    assert main(["gate", "--baseline", str(base), "--candidate", str(cand),
+                 "--config", str(policy_file(tmp_path, margin=20))]) == 0
 
 
 def test_unreadable_records_lines_are_reported_and_skipped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -338,12 +344,14 @@ def real(tmp_path_factory: pytest.TempPathFactory, smollm2_dir: Path) -> dict[st
                             env={**env, "ORCABENCH": str(Path(sys.executable).parent / "orcabench"),
                                  "ORCABENCH_BASELINE": str(baseline), "ORCABENCH_MODEL": str(model_file),
                                  "ORCABENCH_CANDIDATE": str(root / "candidate"), "ORCABENCH_GATE_CONFIG": str(config),
-                                 "ORCABENCH_RUN_ARGS": " ".join([*REAL_RUN, "--max-tokens", "1"]), "ORCABENCH_OUT": str(root / "report")})
+                                 "ORCABENCH_RUN_ARGS": " ".join([*REAL_RUN, "--max-tokens", "1"]),
+                                 "ORCABENCH_OUT": str(root / "report")})
     return {"root": root, "env": env, "baseline": baseline, "candidate": root / "candidate", "config": config, "script": script}
 
 
 def real_gate(real: dict[str, Any], baseline: Path, candidate: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "orcabench.cli", "gate", "--baseline", str(baseline), "--candidate", str(candidate),
+    return subprocess.run([sys.executable, "-m", "orcabench.cli", "gate", "--baseline", str(baseline),
+                           "--candidate", str(candidate),
                            "--config", str(real["config"])], env=real["env"], capture_output=True, text=True, timeout=300)
 
 

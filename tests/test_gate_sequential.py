@@ -89,7 +89,8 @@ def test_the_three_outcomes_and_their_exit_codes(tmp_path: Path, capsys: pytest.
     cases = {"pass": (same, 0), "regression": (worse, 1), "inconclusive": ([0.0] * 6 + [1.0] * 114 + [1.0] * 4 + [0.0] * 76, 3)}
     for verdict, (scores, code) in cases.items():
         cand = make_run(tmp_path / verdict, {"gsm8k": scores})
-        assert main(["gate", "--baseline", str(base), "--candidate", str(cand), "--config", str(config), "--out", str(tmp_path / verdict / "report")]) == code
+        assert main(["gate", "--baseline", str(base), "--candidate", str(cand), "--config", str(config),
+                     "--out", str(tmp_path / verdict / "report")]) == code
         report = json.loads((tmp_path / verdict / "report" / "gate.json").read_text())
         assert report["verdict"] == verdict and report["exit_code"] == code
         assert capsys.readouterr().out.startswith(f"## orcabench gate: {'PASS' if verdict == 'pass' else verdict.upper()}")
@@ -271,7 +272,8 @@ def test_policy_keys_are_validated_and_unknown_ones_listed(tmp_path: Path, capsy
              ({"tasks": {"gsm8k": {"max_n": 2.5}}}, "tasks.gsm8k.max_n must be an integer"),
              ({"tasks": {"gsm8k": {"alpha": 1}}}, "tasks.gsm8k must be a mapping with keys among margin, max_n, min_n, required")]
     for content, message in cases:
-        assert main(["gate", "--baseline", str(base), "--candidate", str(base), "--config", str(policy_file(tmp_path, **content))]) == 2
+        config = policy_file(tmp_path, **content)
+        assert main(["gate", "--baseline", str(base), "--candidate", str(base), "--config", str(config)]) == 2
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1, err
 
@@ -314,14 +316,16 @@ def echo(tmp_path_factory: pytest.TempPathFactory, smollm2_dir: Path) -> dict[st
 
 def gate_command(echo: dict[str, Any], output: Path, *flags: str) -> list[str]:
 
-    return [sys.executable, "-m", "orcabench.cli", "gate", "--baseline", str(echo["baseline"]), "--candidate-model", "smollm2-135m",
+    return [sys.executable, "-m", "orcabench.cli", "gate", "--baseline", str(echo["baseline"]),
+            "--candidate-model", "smollm2-135m",
             "--sequential", "--config", str(echo["root"] / "gate.yaml"), "--candidate-output", str(output),
             "--out", str(output.parent / f"{output.name}-report"), *flags]
 
 
 def run_gate(echo: dict[str, Any], output: Path, *flags: str) -> tuple[int, dict[str, Any]]:
 
-    done = subprocess.run(gate_command(echo, output, *flags), env=echo["env"], capture_output=True, text=True, timeout=900, check=False)
+    done = subprocess.run(gate_command(echo, output, *flags), env=echo["env"], capture_output=True, text=True, timeout=900,
+                          check=False)
     assert done.returncode in (0, 1, 3), done.stderr
     return done.returncode, json.loads((output.parent / f"{output.name}-report" / "gate.json").read_text())
 
@@ -333,7 +337,8 @@ def stored_keys(run_dir: Path) -> set[tuple[str, str]]:
 
 
 @pytest.mark.slow
-def test_a_real_candidate_gated_sequentially_stops_early_and_a_killed_gate_resumes_to_the_same_verdict(echo: dict[str, Any]) -> None:
+def test_a_real_candidate_gated_sequentially_stops_early_and_a_killed_gate_resumes_to_the_same_verdict(
+        echo: dict[str, Any]) -> None:
 
     cut = ("--max-tokens", "1", "--batch-size", "1", "--backend", "hf")
     code, report = run_gate(echo, echo["root"] / "cut", *cut)
@@ -344,10 +349,14 @@ def test_a_real_candidate_gated_sequentially_stops_early_and_a_killed_gate_resum
 
     # The same gate, SIGKILLed after its first few records, then run again: same pairs, same verdict.
     killed = echo["root"] / "killed"
-    process = subprocess.Popen(gate_command(echo, killed, *cut), env=echo["env"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(gate_command(echo, killed, *cut), env=echo["env"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
     records = killed / "records.jsonl"
     deadline = time.time() + 600
-    while time.time() < deadline and process.poll() is None and (not records.is_file() or len(records.read_text().splitlines()) < 3):
+    def stored() -> int:
+        return len(records.read_text().splitlines()) if records.is_file() else 0
+
+    while time.time() < deadline and process.poll() is None and stored() < 3:
         time.sleep(0.05)
     assert process.poll() is None, "the gate finished before it could be killed mid-sequence"
     os.kill(process.pid, signal.SIGKILL)
