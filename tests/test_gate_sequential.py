@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,9 @@ import numpy as np
 import pytest
 import yaml
 from store_samples import make_run
+from test_run_engine import ScriptedBackend, plain_model  # noqa: F401  (plain_model: a fixture)
 
+from orcabench import api
 from orcabench.cli import main
 from orcabench.gate import compare_runs, load_policy, replay
 from orcabench.sequential import (
@@ -36,6 +39,7 @@ from orcabench.sequential import (
     sequence_order,
 )
 from orcabench.stats import score_bound, tango_z
+from orcabench.types import Completion, Request
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -284,6 +288,70 @@ def test_the_candidate_is_a_run_or_a_model_to_run_sequentially(tmp_path: Path, c
     assert "one of the two" in capsys.readouterr().err
     assert main(["gate", "--baseline", str(base), "--candidate-model", "smollm2-135m"]) == 2
     assert "add --sequential" in capsys.readouterr().err
+
+
+# --- the gate running its candidate: control flow on a scripted backend ------------------
+
+
+def scripted_baseline(model: Path, root: Path, data_dir: Path, n: int) -> Path:
+    """A baseline run of gsm8k made by the run engine with the scripted backend (the same answer to everything)."""
+    from orcabench.execute import execute
+    from orcabench.schema import Session
+    from orcabench.store import run_session
+
+    plan = api.plan(api.RunConfig(model=str(model), tasks=["gsm8k"], backend="hf", limit=n, data_dir=data_dir,
+                                  output=root / "base"))
+    with run_session(plan.run_dir, plan.fingerprint, plan.model_path, plan.provenance, Session()) as (store, _, _):
+        execute(plan, ScriptedBackend(), store)
+    return plan.run_dir
+
+
+class DiesInItsSecondChunk(ScriptedBackend):
+    """Answers the first chunk, then three requests of the second, then the engine dies."""
+
+    def answer(self, requests: Sequence[Request]) -> Iterator[list[tuple[int, Completion]]]:
+        self.fail_after = 1 if self.asked else None
+        return super().answer(requests)
+
+
+def test_the_gate_runs_its_candidate_chunk_by_chunk_and_a_crashed_gate_resumes_to_the_same_pairs(
+        plain_model: Path, tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    import orcabench.gate_candidate as gate_candidate
+
+    baseline = scripted_baseline(plain_model, tmp_path, data_dir, 60)
+    policy = load_policy(policy_file(tmp_path, margin=20.0, chunk=8, min_n=8))
+    loaded: list[ScriptedBackend] = []
+
+    def load(backend: ScriptedBackend) -> None:
+        monkeypatch.setattr(gate_candidate, "load_backend", lambda *args, **kwargs: loaded.append(backend) or backend)
+
+    settings = gate_candidate.CandidateRun(model=str(plain_model), output=tmp_path / "cand")
+    load(ScriptedBackend(group=3))
+    lines: list[str] = []
+    first = gate_candidate.gate_candidate(baseline, settings, policy, on_chunk=lines.append)
+    assert first.verdict == "pass" and first.sequence is not None and first.sequence.decided
+    used = first.sequence.pairs_used
+    assert used < 60 and [len(asked) for asked in loaded[0].asked] == [8] * (used // 8)  # one execute per chunk
+    assert lines[-1] == f"chunk {used // 8}: {used} of 60 pairs; every required task settled"
+    assert len((tmp_path / "cand" / "records.jsonl").read_text().splitlines()) == used
+
+    # Run again: everything the sequence needs is stored, so no backend loads and the verdict is the same.
+    again = gate_candidate.gate_candidate(baseline, settings, policy)
+    assert len(loaded) == 1 and again.sequence == first.sequence and again.tasks[0].bounds == first.tasks[0].bounds
+
+    # A gate whose engine dies in its second chunk keeps what it stored; the rerun completes the same sequence.
+    crashed = gate_candidate.CandidateRun(model=str(plain_model), output=tmp_path / "crashed")
+    load(DiesInItsSecondChunk(group=3))
+    with pytest.raises(RuntimeError, match="engine died"):
+        gate_candidate.gate_candidate(baseline, crashed, policy)
+    kept = len((tmp_path / "crashed" / "records.jsonl").read_text().splitlines())
+    assert kept == 8 + 3 < used
+    load(ScriptedBackend(group=5))
+    resumed = gate_candidate.gate_candidate(baseline, crashed, policy)
+    assert resumed.sequence == first.sequence and resumed.verdict == first.verdict
+    assert sorted((tmp_path / "crashed" / "records.jsonl").read_text().splitlines()) == \
+        sorted((tmp_path / "cand" / "records.jsonl").read_text().splitlines())
+    assert sum(len(asked) for asked in loaded[-1].asked) == used - kept  # only what was missing
 
 
 # --- a real candidate, run by the gate (slow) -------------------------------------------
