@@ -54,6 +54,9 @@ class RunConfig:
     max_tokens: int | None = None  # overrides each task's default
     engine: dict[str, Any] = field(default_factory=dict)  # overrides the model's engine settings
     strict: bool = False  # fail on malformed data rows instead of skipping them
+    # Operational, not in the fingerprint: a run resumes under any replica count (orcabench.backends.replicas).
+    replicas: int | None = None  # engine replicas as Ray actors; None: the backend in this process
+    ray_address: str | None = None  # Ray cluster to run them on; None: $RAY_ADDRESS, else a local Ray instance
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,10 @@ def check_counts(config: RunConfig) -> None:
         raise OrcabenchError(f"--limit-per-subtask must be a positive number of examples, not {config.limit_per_subtask}")
     if config.max_tokens is not None and config.max_tokens < 1:
         raise OrcabenchError(f"--max-tokens must be positive, not {config.max_tokens}")
+    if config.replicas is not None and config.replicas < 1:
+        raise OrcabenchError(f"--replicas must be a positive number of engine replicas, not {config.replicas}")
+    if config.ray_address and not config.replicas:
+        raise OrcabenchError("--ray-address names the Ray cluster for --replicas N: add --replicas")
 
 
 def plan(config: RunConfig) -> Plan:
@@ -171,6 +178,9 @@ def plan(config: RunConfig) -> Plan:
         raise OrcabenchError(f"unknown backend {backend_name!r}: choose one of {', '.join(BACKENDS)}")
     if spec.prompt_format == "api-chat" and backend_name != "openai":
         raise OrcabenchError(f"{spec.name} is served through an API: use --backend openai, not {backend_name}")
+    if config.replicas and backend_name == "openai":
+        raise OrcabenchError("--replicas runs local engines (vllm, hf); spread --backend openai over several servers "
+                             "with --engine-arg base_url=URL1,URL2")
     check_counts(config)
     tasks = get_tasks(config.tasks)
     protocol.check(tasks)
@@ -244,8 +254,7 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
             if on_progress:
                 on_progress(0, len(pending))
             engine_started = time.time()
-            backend = load_backend(backend_name, model_path, engine, seed=config.seed, batch_size=config.batch_size,
-                                   cache_dir=run_dir)
+            backend = _load(config, backend_name, model_path, engine, run_dir)
             session["backend"] = backend.info()
             session["engine_start_seconds"] = round(time.time() - engine_started, 3)
             try:
@@ -253,6 +262,7 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
                 _answer_and_store(backend, pending, store, done, on_progress)
                 session["generate_seconds"] = round(time.time() - generation_started, 3)
             finally:
+                session["backend"] = backend.info()  # again: replicas report their timings and losses
                 backend.close()
         session["finished"] = datetime.now(timezone.utc).isoformat()
         session["seconds"] = round(time.time() - started, 3)
@@ -262,6 +272,15 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
 
     summaries = [summarize(task.name, [done[(task.name, e.id)] for e in examples[task.name]]) for task in tasks]
     return RunResult(run_dir=run_dir, summaries=summaries, model_calls=session["requests"], seconds=time.time() - started)
+
+
+def _load(config: RunConfig, backend_name: str, model_path: str, engine: dict[str, Any], run_dir: Path) -> Any:
+    if config.replicas:
+        from orcabench.backends.replicas import ReplicaBackend  # Ray is an extra: imported only when asked for
+
+        return ReplicaBackend(backend_name, model_path, engine, seed=config.seed, batch_size=config.batch_size,
+                              replicas=config.replicas, address=config.ray_address)
+    return load_backend(backend_name, model_path, engine, seed=config.seed, batch_size=config.batch_size, cache_dir=run_dir)
 
 
 def _pending(task: Task, example: Example, renderer: PromptRenderer, spec: ModelSpec, max_tokens: int | None) -> Pending:
