@@ -14,7 +14,8 @@ with one line and keeps what finished.
 
 Placement is Ray's: on a cluster with GPUs a replica asks for one GPU, or for a placement
 group of ``tensor_parallel_size`` GPUs on one node (vLLM's Ray executor then places its
-workers in it); on CPUs it asks for one CPU (Ray sets ``OMP_NUM_THREADS`` to match).
+workers in it); on CPUs it asks for an equal share of the cluster's cores that one node can
+hold (Ray sets ``OMP_NUM_THREADS`` to match).
 """
 
 from __future__ import annotations
@@ -179,6 +180,9 @@ class ReplicaBackend:
         resources, bundles = self._resources(ray, name, engine)
         env = {k: v for k, v in os.environ.items() if k.startswith(_FORWARDED_PREFIXES) and k not in _NODE_LOCAL}
         env.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # the engine lives in the actor: killed with it, nothing orphaned
+        if "num_gpus" not in resources:
+            # vLLM-CPU pins each engine to the node's first cores; replicas sharing a node would share them.
+            env.setdefault("VLLM_CPU_OMP_THREADS_BIND", "nobind")
         if bundles:
             engine = {"distributed_executor_backend": "ray", **engine}
         actor_class = ray.remote(Replica)
@@ -234,7 +238,9 @@ class ReplicaBackend:
         if cpus < self.count:
             raise OrcabenchError(f"{self.count} replicas need {self.count} CPUs; the Ray cluster has {cpus:g}: use --replicas "
                                  f"{int(cpus)} or add nodes")
-        return {"num_cpus": 1}, []
+        # An equal share of the cores, no more than one node holds (Ray sets OMP_NUM_THREADS to it).
+        largest_node = max(float(node["Resources"].get("CPU", 0)) for node in ray.nodes() if node["Alive"])
+        return {"num_cpus": max(1, int(min(largest_node, cpus // self.count)))}, []
 
     # -- answer -----------------------------------------------------------------------------
 
