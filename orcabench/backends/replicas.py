@@ -29,7 +29,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from orcabench.backends.base import answer_in_order, load_backend
+from orcabench.backends.base import answer_in_order
+from orcabench.backends.registry import load_backend
 from orcabench.types import Completion, OrcabenchError, Request
 
 INSTALL_HINT = "pip install 'orcabench[ray]'"
