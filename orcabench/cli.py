@@ -74,7 +74,7 @@ def run(
     engine_arg: Annotated[Optional[list[str]], typer.Option(help="extra engine setting KEY=VALUE (repeatable)")] = None,
     strict: Annotated[bool, typer.Option(help="fail on malformed data rows instead of skipping them")] = False,
     replicas: Annotated[Optional[int], typer.Option(help="N engine replicas as Ray actors (docs/scale-out.md)")] = None,
-    ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster for --replicas (default: $RAY_ADDRESS, else local)")] = None,
+    ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster for --replicas (default: RAY_ADDRESS or local)")] = None,
     protocol: Annotated[Optional[str], typer.Option(help="default or orca2 (the paper's protocol; default for Orca 2 models)")] = None,
     system_message: Annotated[Optional[str], typer.Option(help="empty, cautious, none, default, or the text itself")] = None,
     dry_run: Annotated[bool, typer.Option(help="print the resolved configuration and the first prompt; load no weights")] = False,
