@@ -39,6 +39,8 @@ __all__ = [
 def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunResult:
     """Run (or resume) an evaluation; a finished run makes zero model calls and loads nothing."""
     if is_lm_eval(config):
+        if config.replicas:
+            raise OrcabenchError("--replicas applies to orcabench's own tasks; lm-eval:<task> tasks run in one process")
         return lm_eval_bridge.run(config)
     started = time.time()
     resolved = plan(config)
@@ -54,19 +56,29 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
             if on_progress:
                 on_progress(0, len(work.items))
             engine_started = time.time()
-            backend = load_backend(resolved.backend, resolved.model_path, resolved.engine, seed=config.seed,
-                                   batch_size=config.batch_size, cache_dir=resolved.run_dir)
+            backend = _load(config, resolved)
             session.backend = backend.info()
             session.engine_start_seconds = round(time.time() - engine_started, 3)
             try:
                 executed = execute(resolved, backend, store, on_progress, work=work)
                 session.generate_seconds = round(executed.seconds, 3)
             finally:
+                session.backend = backend.info()  # again: replicas report their timings and losses
                 backend.close()
             done.update({record.key: record for record in executed.records})
     summaries = [summarize(task.name, [done[(task.name, e.id)] for e in resolved.examples[task.name]]) for task in resolved.tasks]
     return RunResult(run_dir=resolved.run_dir, summaries=summaries, model_calls=session.requests or 0,
                      seconds=time.time() - started)
+
+
+def _load(config: RunConfig, resolved: Plan) -> Any:
+    if config.replicas:
+        from orcabench.backends.replicas import ReplicaBackend  # Ray is an extra: imported only when asked for
+
+        return ReplicaBackend(resolved.backend, resolved.model_path, resolved.engine, seed=config.seed,
+                              batch_size=config.batch_size, replicas=config.replicas, address=config.ray_address)
+    return load_backend(resolved.backend, resolved.model_path, resolved.engine, seed=config.seed,
+                        batch_size=config.batch_size, cache_dir=resolved.run_dir)
 
 
 def is_lm_eval(config: RunConfig) -> bool:
