@@ -14,7 +14,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,9 +23,10 @@ from orcabench import __version__
 from orcabench.backends.base import BACKENDS, OPERATIONAL_ENGINE_KEYS, SECRET_ENGINE_KEYS, load_backend
 from orcabench.bundled import converted_model_dir, source_info
 from orcabench.data import download, in_mirror, load_rows, resolve_data_dir
-from orcabench.models import DEFAULT_MODEL, ModelSpec, resolve_model, with_system_message
+from orcabench.models import DEFAULT_MODEL, ModelSpec, Reasoning, resolve_model, with_system_message, with_thinking
 from orcabench.protocols import Protocol, get_protocol
 from orcabench.prompts import PromptRenderer
+from orcabench.reasoning import TokenCounter, judge, separate_trace
 from orcabench.summary import TaskSummary, summarize
 from orcabench.store import RunStore, fingerprint_hash, write_json_atomic
 from orcabench.task import Task, get_tasks
@@ -54,6 +55,7 @@ class RunConfig:
     max_tokens: int | None = None  # overrides each task's default
     engine: dict[str, Any] = field(default_factory=dict)  # overrides the model's engine settings
     strict: bool = False  # fail on malformed data rows instead of skipping them
+    thinking: bool | None = None  # a reasoning model's enable_thinking; None: the model's setting
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ class Pending:
     task: Task
     example: Example
     requests: tuple[Request, ...]
+    markers: Reasoning | None = None  # the model's trace markers (None: <think> … </think>)
+    count_tokens: TokenCounter | None = None  # a trace's length in tokens
 
 
 def _sha256(text: str) -> str:
@@ -165,7 +169,7 @@ def plan(config: RunConfig) -> Plan:
     """Resolve model, protocol, tasks, data and the run directory; check everything a run needs."""
     spec = resolve_model(config.model)
     protocol = get_protocol(config.protocol or spec.default_protocol)
-    spec = with_system_message(spec, config.system_message or protocol.system_message)
+    spec = with_thinking(with_system_message(spec, config.system_message or protocol.system_message), config.thinking)
     backend_name = config.backend or spec.default_backend
     if backend_name not in BACKENDS:
         raise OrcabenchError(f"unknown backend {backend_name!r}: choose one of {', '.join(BACKENDS)}")
@@ -189,7 +193,8 @@ def plan(config: RunConfig) -> Plan:
         "schema_version": SCHEMA_VERSION,
         "protocol": protocol.name,
         "model": {"name": spec.name, "source": spec.source, "weights": weights, "prompt_format": spec.prompt_format,
-                  "chat_template": spec.chat_template, "system_message": spec.system_message, "stop": list(spec.all_stops)},
+                  "chat_template": spec.chat_template, "system_message": spec.system_message, "stop": list(spec.all_stops),
+                  **({"reasoning": asdict(spec.reasoning)} if spec.reasoning else {})},
         "backend": backend_name,
         "engine": {k: v for k, v in engine.items() if k not in SECRET_ENGINE_KEYS | OPERATIONAL_ENGINE_KEYS},
         "sampling": {"temperature": 0.0, "max_tokens": config.max_tokens, "seed": config.seed},
@@ -267,13 +272,14 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
 def _pending(task: Task, example: Example, renderer: PromptRenderer, spec: ModelSpec, max_tokens: int | None) -> Pending:
     messages = renderer.messages(task.render(example))
     prompt, add_special = renderer.render(messages)
-    common = {"prompt": prompt, "messages": tuple(messages), "add_special_tokens": add_special}
+    common = {"prompt": prompt, "messages": tuple(messages), "add_special_tokens": add_special,
+              "chat_template_kwargs": renderer.template_kwargs()}
     if task.kind == "loglikelihood":
         requests = tuple(Request(kind="loglikelihood", continuation=c, **common) for c in task.continuations(example))
     else:
         requests = (Request(kind="generate", max_tokens=max_tokens or task.max_tokens,
                             stop=tuple(dict.fromkeys([*task.stop, *spec.all_stops])), **common),)
-    return Pending(task, example, requests)
+    return Pending(task, example, requests, spec.reasoning, renderer.count_tokens)
 
 
 def _answer_and_store(backend: Any, pending: list[Pending], store: RunStore, done: dict[tuple[str, str], Record],
@@ -298,8 +304,8 @@ def _answer_and_store(backend: Any, pending: list[Pending], store: RunStore, don
 
 
 def _score(item: Pending, completions: list[Completion]) -> Record:
-    verdict = item.task.score_completions(item.example, completions)
     request = item.requests[0]
+    judged = judge(item.task, item.example, completions, item.markers, request.prompt, item.count_tokens)
     extra: dict[str, Any] = {}
     if item.task.kind == "loglikelihood":
         extra = {"continuations": [r.continuation for r in item.requests], "logprobs": [c.logprob for c in completions],
@@ -315,15 +321,12 @@ def _score(item: Pending, completions: list[Completion]) -> Record:
         prompt=request.prompt,
         prompt_sha256=_sha256(request.prompt),
         output=output,
-        answer=verdict.answer,
-        method=verdict.method,
         gold=item.example.gold,
-        score=verdict.score,
         prompt_tokens=completions[0].prompt_tokens,
         output_tokens=sum(c.output_tokens for c in completions),
         finish_reason=completions[0].finish_reason,
         logprob=logprob,
-        extra=extra,
+        **judged.record_fields(extra),
     )
 
 
@@ -333,19 +336,21 @@ class PromptView:
     prompt: str
     add_special_tokens: bool
     continuations: list[str]
+    reasoning: Reasoning | None = None  # the model's trace markers and thinking switch, as rendered
 
 
-def show_prompt(task_name: str, model: str = DEFAULT_MODEL, index: int = 0, data_dir: Path | None = None) -> PromptView:
-    """Exactly what the model receives for one example, after chat template and system message."""
+def show_prompt(task_name: str, model: str = DEFAULT_MODEL, index: int = 0, data_dir: Path | None = None,
+                thinking: bool | None = None) -> PromptView:
+    """Exactly what the model receives for one example, after chat template, system message and thinking switch."""
     (task,) = get_tasks([task_name])
     examples, _ = load_examples(task, checked_data_dir(data_dir))
     if not 0 <= index < len(examples):
         raise OrcabenchError(f"--index {index} is out of range: task {task.name} has examples 0..{len(examples) - 1}")
-    spec = resolve_model(model)
+    spec = with_thinking(resolve_model(model), thinking)
     renderer = PromptRenderer(spec, model_location(spec)[0])
     example = examples[index]
     prompt, add_special = renderer.render(renderer.messages(task.render(example)))
-    return PromptView(example, prompt, add_special, task.continuations(example))
+    return PromptView(example, prompt, add_special, task.continuations(example), spec.reasoning)
 
 
 @dataclass(frozen=True)
@@ -355,8 +360,14 @@ class ScoredPredictions:
     problems: list[str]  # "file:line: what is wrong", one per skipped line
 
 
-def score_predictions(task_name: str, predictions: Path, data_dir: Path | None = None, strict: bool = False) -> ScoredPredictions:
-    """Score outputs produced elsewhere (one JSON object per line: id, output) with the task's extractor."""
+def score_predictions(task_name: str, predictions: Path, data_dir: Path | None = None, strict: bool = False,
+                      model: str | None = None) -> ScoredPredictions:
+    """Score outputs produced elsewhere (one JSON object per line: id, output) with the task's extractor.
+
+    Only final answers are scored: a line's think trace (in ``output``, or apart as
+    ``reasoning_content``) is kept in the record, never read; ``model`` names other trace markers.
+    """
+    markers = resolve_model(model).reasoning if model else None
     (task,) = get_tasks([task_name])
     if task.kind != "generate":
         raise OrcabenchError(f"task {task.name} is scored by loglikelihood; `orcabench score` takes generated text: pick a generative task")
@@ -375,12 +386,13 @@ def score_predictions(task_name: str, predictions: Path, data_dir: Path | None =
                 if strict:
                     raise OrcabenchError(f"{problems[-1]} (drop --strict to skip such lines)")
                 continue
-            example, output = item
-            verdict = task.score_completions(example, [Completion(text=output)])
+            example, line = item
+            completion = _predicted_completion(line)
+            judged = judge(task, example, [completion], markers, line.get("prompt") if isinstance(line.get("prompt"), str) else "")
             records[example.id] = Record(
-                task=task.name, id=example.id, subtask=example.subtask, prompt="", prompt_sha256="", output=output,
-                answer=verdict.answer, method=verdict.method, gold=example.gold, score=verdict.score,
-                prompt_tokens=0, output_tokens=0, finish_reason=None,
+                task=task.name, id=example.id, subtask=example.subtask, prompt="", prompt_sha256="", output=completion.text,
+                gold=example.gold, prompt_tokens=0, output_tokens=completion.output_tokens,
+                finish_reason=completion.finish_reason, **judged.record_fields(),
             )
     if not records:
         raise OrcabenchError(f"{predictions}: no usable prediction lines (each line: {{\"id\": ..., \"output\": ...}}); "
@@ -400,7 +412,19 @@ def _prediction(line: str, examples: dict[str, Example], seen: dict[str, Record]
         return f"unknown example id {sample_id!r}", None
     if sample_id in seen:
         return f"duplicate id {sample_id!r} (the first one counts)", None
-    return None, (examples[sample_id], value["output"])
+    return None, (examples[sample_id], value)
+
+
+def _predicted_completion(line: dict[str, Any]) -> Completion:
+    """A predictions line as a completion: ``output``, and optionally ``reasoning_content``, ``finish_reason``,
+    ``output_tokens`` and ``reasoning_tokens``; fields of another type are ignored."""
+    def number(key: str) -> int | None:
+        value = line.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    finish = line.get("finish_reason")
+    return Completion(text=line["output"], reasoning=separate_trace(line), finish_reason=finish if isinstance(finish, str) else None,
+                      output_tokens=number("output_tokens") or 0, reasoning_tokens=number("reasoning_tokens"))
 
 
 @dataclass(frozen=True)
@@ -425,6 +449,8 @@ def rescore(run_dir: Path, data_dir: Path | None = None) -> RescoreResult:
     try:
         data_dir = checked_data_dir(data_dir) or _recorded_data_dir(manifest)
         tasks = get_tasks(list(fingerprint["tasks"]))
+        recorded = fingerprint.get("model", {}).get("reasoning")
+        markers = Reasoning(**recorded) if isinstance(recorded, dict) else None
         old = store.records()
         new: list[Record] = []
         for task in tasks:
@@ -434,7 +460,7 @@ def rescore(run_dir: Path, data_dir: Path | None = None) -> RescoreResult:
             by_id = {e.id: e for e in examples}
             for (task_name, sample_id), record in old.items():
                 if task_name == task.name:
-                    new.append(_rescored(task, by_id[sample_id], record))
+                    new.append(_rescored(task, by_id[sample_id], record, markers))
         changed = sum(a != b for a, b in zip(old.values(), new))
         backup = store.replace_records(new)
         manifest.setdefault("rescores", []).append({"at": datetime.now(timezone.utc).isoformat(), "changed": changed,
@@ -454,13 +480,14 @@ def _recorded_data_dir(manifest: dict[str, Any]) -> Path | None:
     return None
 
 
-def _rescored(task: Task, example: Example, record: Record) -> Record:
+def _rescored(task: Task, example: Example, record: Record, markers: Reasoning | None) -> Record:
     if task.kind == "loglikelihood":
         completions = [Completion(logprob=lp) for lp in record.extra["logprobs"]]
     else:
-        completions = [Completion(text=record.output)]
-    verdict = task.score_completions(example, completions)
-    return replace(record, answer=verdict.answer, method=verdict.method, score=verdict.score)
+        completions = [Completion(text=record.output, reasoning=separate_trace(record.to_json()),
+                                  reasoning_tokens=record.reasoning_tokens)]
+    judged = judge(task, example, completions, markers, record.prompt)
+    return replace(record, **judged.record_fields({k: v for k, v in record.extra.items() if k != "reasoning_source"}))
 
 
 @dataclass(frozen=True)

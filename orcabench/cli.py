@@ -76,6 +76,7 @@ def run(
     protocol: Annotated[Optional[str], typer.Option(help="default or orca2 (the paper's protocol; default for Orca 2 models)")] = None,
     system_message: Annotated[Optional[str], typer.Option(help="empty, cautious, none, default, or the text itself")] = None,
     dry_run: Annotated[bool, typer.Option(help="print the resolved configuration and the first prompt; load no weights")] = False,
+    thinking: Annotated[bool | None, typer.Option("--thinking/--no-thinking", help="reasoning models: enable_thinking for the chat template (default: the model's)")] = None,
     lm_eval_include: Annotated[Optional[list[Path]], typer.Option(help="folder of lm-eval task YAMLs for lm-eval: tasks (repeatable; also $ORCABENCH_LM_EVAL_INCLUDE)")] = None,
 ) -> None:
     """Evaluate a model on tasks (lm-eval:<task> runs an lm-evaluation-harness task); re-running the same command resumes the run."""
@@ -86,7 +87,7 @@ def run(
             engine[key] = value
     config = api.RunConfig(model=model, tasks=_split(tasks), backend=backend, limit=limit, limit_per_subtask=limit_per_subtask, batch_size=batch_size,
                            data_dir=data_dir, output=output, seed=seed, max_tokens=max_tokens, engine=engine, strict=strict,
-                           protocol=protocol, system_message=system_message)
+                           protocol=protocol, system_message=system_message, thinking=thinking)
     if lm_eval_bridge.lm_eval_names(config.tasks):
         _run_lm_eval(config, lm_eval_include or [], dry_run)
         return
@@ -99,6 +100,8 @@ def run(
                                        "examples": {t: len(e) for t, e in resolved.examples.items()},
                                        **resolved.fingerprint}))
         say(f"# first prompt: task {resolved.tasks[0].name}, example {example.id}, gold {example.gold}")
+        if resolved.spec.reasoning:
+            say(_reasoning_line(resolved.spec.reasoning))
         sys.stdout.write(prompt + "\n")
         return
     progress = Progress(
@@ -151,12 +154,17 @@ def show_run_result(result: api.RunResult, model: str) -> None:
 
 def print_summaries(summaries: list[TaskSummary], title: str) -> None:
     table = Table(title=title)
-    for column in ("task", "n", "accuracy", "95% CI", "macro avg", "subtasks", "unparsed", "format OK"):
+    # Reasoning runs also show how many unparsed samples had a trace and no final answer.
+    reasoning = any(s.traces or s.no_final_answer for s in summaries)
+    columns = ("task", "n", "accuracy", "95% CI", "macro avg", "subtasks", "unparsed", *(("no final answer",) if reasoning else ()),
+               "format OK")
+    for column in columns:
         table.add_column(column, justify="left" if column == "task" else "right")
     for s in summaries:
         macro = "" if s.macro_accuracy is None else f"{100 * s.macro_accuracy:.2f}"
+        no_final = (f"{s.no_final_answer} ({100 * s.no_final_answer_rate:.1f}%)",) if reasoning else ()
         table.add_row(s.task, str(s.n), f"{100 * s.accuracy:.2f}", f"{100 * s.ci_low:.2f}–{100 * s.ci_high:.2f}",
-                      macro, str(len(s.subtasks) or ""), f"{100 * s.unparsed_rate:.1f}%", f"{100 * (1 - s.unparsed_rate):.1f}%")
+                      macro, str(len(s.subtasks) or ""), f"{100 * s.unparsed_rate:.1f}%", *no_final, f"{100 * (1 - s.unparsed_rate):.1f}%")
     console.print(table)
     if any(s.task in REASONING for s in summaries):
         average, missing = reasoning_average(summaries)
@@ -170,10 +178,13 @@ def show_prompt(
     model: Annotated[str, typer.Option(help="registry name, local HF folder or Hub id")] = DEFAULT_MODEL,
     index: Annotated[int, typer.Option(help="example position in the dataset")] = 0,
     data_dir: Annotated[Optional[Path], typer.Option(help="local data mirror")] = None,
+    thinking: Annotated[bool | None, typer.Option("--thinking/--no-thinking", help="reasoning models: enable_thinking for the chat template (default: the model's)")] = None,
 ) -> None:
     """Print exactly what the model receives for one example, and its gold answer."""
-    view = api.show_prompt(task, model, index, data_dir)
+    view = api.show_prompt(task, model, index, data_dir, thinking)
     say(f"# task {task} · example {view.example.id} · model {model} · tokenizer adds BOS: {view.add_special_tokens}")
+    if view.reasoning:
+        say(_reasoning_line(view.reasoning))
     sys.stdout.write(view.prompt)
     sys.stdout.write("\n")
     for continuation in view.continuations:
@@ -181,16 +192,23 @@ def show_prompt(
     say(f"# gold: {view.example.gold}")
 
 
+def _reasoning_line(reasoning: Any) -> str:
+    switch = {None: "the template's default", True: "on", False: "off"}[reasoning.enable_thinking]
+    return (f"# reasoning model: trace between {reasoning.start} and {reasoning.end} (never read for the answer); "
+            f"enable_thinking: {switch}")
+
+
 @app.command()
 def score(
     task: Annotated[str, typer.Option(help="task whose extractor and gold answers to use")],
-    predictions: Annotated[Path, typer.Option(help="JSONL: one {\"id\": ..., \"output\": ...} per line")],
+    predictions: Annotated[Path, typer.Option(help="JSONL: one {\"id\": ..., \"output\": ...} per line (optional: reasoning_content, finish_reason)")],
     data_dir: Annotated[Optional[Path], typer.Option(help="local data mirror")] = None,
     output: Annotated[Optional[Path], typer.Option(help="write the scored records here (JSONL)")] = None,
     strict: Annotated[bool, typer.Option(help="stop at the first malformed line")] = False,
+    model: Annotated[str | None, typer.Option(help="a model whose reasoning markers to use (default: <think> … </think>)")] = None,
 ) -> None:
-    """Score model outputs produced elsewhere (API batch jobs) with orcabench's extractors."""
-    scored = api.score_predictions(task, predictions, data_dir, strict=strict)
+    """Score model outputs produced elsewhere (API batch jobs) with orcabench's extractors; only final answers, never think traces."""
+    scored = api.score_predictions(task, predictions, data_dir, strict=strict, model=model)
     for problem in scored.problems:
         say(f"skipped {problem}")
     if output is not None:
