@@ -189,9 +189,8 @@ def test_a_model_file_names_its_markers_and_turns_thinking_off_or_on_through_the
     assert off.stdout.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n\n")  # the empty trace: no thinking
     assert "trace between <think> and </think>" in off.stderr and "enable_thinking: off" in off.stderr
 
-    on = orcabench("show-prompt", "--task", "gsm8k", "--model", str(thinking_model_file), "--data-dir", str(data_dir), "--thinking")
-    assert on.returncode == 0, on.stderr
-    assert on.stdout.endswith("<|im_start|>assistant\n<think>\n\n") and "enable_thinking: on" in on.stderr
+    on = api.show_prompt("gsm8k", str(thinking_model_file), data_dir=data_dir, thinking=True)
+    assert on.prompt.endswith("<|im_start|>assistant\n<think>\n") and on.reasoning and on.reasoning.enable_thinking
 
     dry = orcabench("run", "--model", str(thinking_model_file), "--tasks", "gsm8k", "--limit", "1", "--data-dir", str(data_dir),
                     "--thinking", "--dry-run")
