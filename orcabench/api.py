@@ -26,7 +26,7 @@ from orcabench.data import download, in_mirror, load_rows, resolve_data_dir
 from orcabench.models import DEFAULT_MODEL, ModelSpec, Reasoning, resolve_model, with_system_message, with_thinking
 from orcabench.protocols import Protocol, get_protocol
 from orcabench.prompts import PromptRenderer
-from orcabench.reasoning import TokenCounter, judge, separate_trace
+from orcabench.reasoning import TokenCounter, judge, predicted_completion, separate_trace
 from orcabench.summary import TaskSummary, summarize
 from orcabench.store import RunStore, fingerprint_hash, write_json_atomic
 from orcabench.task import Task, get_tasks
@@ -387,7 +387,7 @@ def score_predictions(task_name: str, predictions: Path, data_dir: Path | None =
                     raise OrcabenchError(f"{problems[-1]} (drop --strict to skip such lines)")
                 continue
             example, line = item
-            completion = _predicted_completion(line)
+            completion = predicted_completion(line)
             judged = judge(task, example, [completion], markers, line.get("prompt") if isinstance(line.get("prompt"), str) else "")
             records[example.id] = Record(
                 task=task.name, id=example.id, subtask=example.subtask, prompt="", prompt_sha256="", output=completion.text,
@@ -414,17 +414,6 @@ def _prediction(line: str, examples: dict[str, Example], seen: dict[str, Record]
         return f"duplicate id {sample_id!r} (the first one counts)", None
     return None, (examples[sample_id], value)
 
-
-def _predicted_completion(line: dict[str, Any]) -> Completion:
-    """A predictions line as a completion: ``output``, and optionally ``reasoning_content``, ``finish_reason``,
-    ``output_tokens`` and ``reasoning_tokens``; fields of another type are ignored."""
-    def number(key: str) -> int | None:
-        value = line.get(key)
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-    finish = line.get("finish_reason")
-    return Completion(text=line["output"], reasoning=separate_trace(line), finish_reason=finish if isinstance(finish, str) else None,
-                      output_tokens=number("output_tokens") or 0, reasoning_tokens=number("reasoning_tokens"))
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,18 @@ def separate_trace(line: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def predicted_completion(line: dict[str, Any]) -> Completion:
+    """A predictions line as a completion: ``output``, and optionally ``reasoning_content``, ``finish_reason``,
+    ``output_tokens`` and ``reasoning_tokens``; fields of another type are ignored."""
+    def number(key: str) -> int | None:
+        value = line.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    finish = line.get("finish_reason")
+    return Completion(text=line["output"], reasoning=separate_trace(line), finish_reason=finish if isinstance(finish, str) else None,
+                      output_tokens=number("output_tokens") or 0, reasoning_tokens=number("reasoning_tokens"))
+
+
 @dataclass(frozen=True)
 class Judged:
     """A task's verdict on the final answer, and the trace kept beside it."""
