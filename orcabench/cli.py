@@ -281,6 +281,8 @@ def list_models() -> None:
         table.add_column(column, overflow="fold", no_wrap=column == "model")
     for spec in BUILTIN_MODELS.values():
         template = spec.chat_template or ("tokenizer's" if spec.prompt_format == "chat" else spec.prompt_format)
+        if spec.reasoning:
+            template += f"; trace {spec.reasoning.start}…{spec.reasoning.end}"
         default = "template's own" if spec.system_message is None else ("empty" if spec.system_message == "" else repr(spec.system_message))
         engine = ", ".join(f"{k}={v}" for k, v in spec.engine.items())
         table.add_row(spec.name, spec.source, template, f"{default}; empty | cautious | none | TEXT", spec.default_protocol,
