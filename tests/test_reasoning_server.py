@@ -59,11 +59,35 @@ def thinking_model(smollm2_dir: Path, folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def thinking_server(smollm2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[VLLMServer, Path]]:
-    folder = thinking_model(smollm2_dir, tmp_path_factory.mktemp("thinker") / "model")
-    server = VLLMServer(folder, folder.parent / "server.log", extra_args=("--reasoning-parser", "deepseek_r1"))
-    yield server, folder
+def thinking_folder(smollm2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return thinking_model(smollm2_dir, tmp_path_factory.mktemp("thinker") / "model")
+
+
+@pytest.fixture(scope="module")
+def thinking_server(thinking_folder: Path) -> Iterator[tuple[VLLMServer, Path]]:
+    server = VLLMServer(thinking_folder, thinking_folder.parent / "server.log", extra_args=("--reasoning-parser", "deepseek_r1"))
+    yield server, thinking_folder
     server.stop()
+
+
+def test_a_run_keeps_each_trace_and_its_tokens_and_thinking_off_leaves_none(thinking_folder: Path, data_dir: Path,
+                                                                            tmp_path: Path) -> None:
+    """The run loop on a real engine (transformers): thinking on, 8 tokens end every output inside its
+    trace; thinking off, the template writes an empty trace and the output is read as usual."""
+    model_file = tmp_path / "thinker.yaml"
+    model_file.write_text(yaml.safe_dump({"name": "thinker", "source": str(thinking_folder), "reasoning": True,
+                                          "engine": {"dtype": "float32"}}))
+    config = api.RunConfig(model=str(model_file), tasks=["gsm8k"], backend="hf", limit=2, max_tokens=8, data_dir=data_dir)
+    thinking = api.run(replace(config, output=tmp_path / "on"))
+    records = list(api.RunStore(thinking.run_dir).records().values())
+    assert [r.method for r in records] == [NO_FINAL_ANSWER] * 2 and thinking.summaries[0].no_final_answer == 2
+    assert all(r.reasoning and r.reasoning_tokens and 0 < r.reasoning_tokens <= 8 and r.finish_reason == "length"
+               for r in records), records
+
+    plain = api.run(replace(config, output=tmp_path / "off", thinking=False))
+    records = list(api.RunStore(plain.run_dir).records().values())
+    assert all(r.prompt.endswith("<think>\n\n</think>\n\n") and r.reasoning is None and r.method != NO_FINAL_ANSWER
+               for r in records), records
 
 
 def test_score_reads_only_the_final_answers_of_a_real_reasoning_server(
