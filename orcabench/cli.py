@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from typer._click import exceptions as click_exceptions  # typer >= 0.26 vendors click
 import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from typer.exceptions import TyperException
 
-from orcabench import __version__, api, lm_eval_bridge
-from orcabench.models import BUILTIN_MODELS, DEFAULT_MODEL
+from orcabench import __version__, api
+from orcabench.models import BUILTIN_MODELS, DEFAULT_MODEL, Reasoning
 from orcabench.summary import TaskSummary, reasoning_average
 from orcabench.task import REASONING, SUITES, all_tasks
 from orcabench.types import OrcabenchError
@@ -34,6 +34,9 @@ app.add_typer(import_app, name="import")
 # Logs and CI job output are no terminal: give tables room instead of rich's 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
+
+
+THINKING_HELP = "reasoning models: enable_thinking for the chat template (default: the model's)"
 
 
 def say(message: str) -> None:
@@ -76,8 +79,8 @@ def run(
     protocol: Annotated[Optional[str], typer.Option(help="default or orca2 (the paper's protocol; default for Orca 2 models)")] = None,
     system_message: Annotated[Optional[str], typer.Option(help="empty, cautious, none, default, or the text itself")] = None,
     dry_run: Annotated[bool, typer.Option(help="print the resolved configuration and the first prompt; load no weights")] = False,
-    thinking: Annotated[bool | None, typer.Option("--thinking/--no-thinking", help="reasoning models: enable_thinking for the chat template (default: the model's)")] = None,
     lm_eval_include: Annotated[Optional[list[Path]], typer.Option(help="folder of lm-eval task YAMLs for lm-eval: tasks (repeatable; also $ORCABENCH_LM_EVAL_INCLUDE)")] = None,
+    thinking: Annotated[bool | None, typer.Option("--thinking/--no-thinking", help=THINKING_HELP)] = None,
 ) -> None:
     """Evaluate a model on tasks (lm-eval:<task> runs an lm-evaluation-harness task); re-running the same command resumes the run."""
     engine = _engine_args(engine_arg or [])
@@ -85,24 +88,22 @@ def run(
                        ("gpu_memory_utilization", gpu_memory_utilization)):
         if value is not None:
             engine[key] = value
-    config = api.RunConfig(model=model, tasks=_split(tasks), backend=backend, limit=limit, limit_per_subtask=limit_per_subtask, batch_size=batch_size,
-                           data_dir=data_dir, output=output, seed=seed, max_tokens=max_tokens, engine=engine, strict=strict,
-                           protocol=protocol, system_message=system_message, thinking=thinking)
-    if lm_eval_bridge.lm_eval_names(config.tasks):
-        _run_lm_eval(config, lm_eval_include or [], dry_run)
-        return
-    if lm_eval_include:
-        raise OrcabenchError("--lm-eval-include applies to lm-eval:<task> tasks only")
+    config = api.RunConfig(model=model, tasks=_split(tasks), backend=backend, limit=limit, limit_per_subtask=limit_per_subtask,
+                           batch_size=batch_size, data_dir=data_dir, output=output, seed=seed, max_tokens=max_tokens, engine=engine,
+                           strict=strict, protocol=protocol, system_message=system_message, lm_eval_include=lm_eval_include or [],
+                           thinking=thinking)
     if dry_run:
-        resolved = api.plan(config)
-        example, prompt = resolved.first_prompt()
-        console.print_json(json.dumps({"run_dir": str(resolved.run_dir), "model_path": resolved.model_path,
-                                       "examples": {t: len(e) for t, e in resolved.examples.items()},
-                                       **resolved.fingerprint}))
-        say(f"# first prompt: task {resolved.tasks[0].name}, example {example.id}, gold {example.gold}")
-        if resolved.spec.reasoning:
-            say(_reasoning_line(resolved.spec.reasoning))
-        sys.stdout.write(prompt + "\n")
+        shown = api.dry_run(config)
+        console.print_json(json.dumps(shown.description))
+        if shown.first_prompt is not None:
+            task_name, example, prompt = shown.first_prompt
+            say(f"# first prompt: task {task_name}, example {example.id}, gold {example.gold}")
+            if shown.description.get("model", {}).get("reasoning"):
+                say(_reasoning_line(Reasoning(**shown.description["model"]["reasoning"])))
+            sys.stdout.write(prompt + "\n")
+        return
+    if api.is_lm_eval(config):  # lm-eval shows its own progress bars
+        show_run_result(api.run(config), model)
         return
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -127,22 +128,13 @@ def run(
     show_run_result(result, model)
 
 
-def _run_lm_eval(config: api.RunConfig, include: list[Path], dry_run: bool) -> None:
-    """lm-eval tasks: lm-eval shows its own progress bars."""
-    if dry_run:
-        console.print_json(json.dumps(lm_eval_bridge.describe(config, include)))
-        return
-    result = lm_eval_bridge.run(config, include)
-    show_run_result(result, config.model)
-
-
 @import_app.command("lm-eval")
 def import_lm_eval(
     results: Annotated[Path, typer.Argument(help="lm-eval's --output_path folder, or one results_*.json in it (run with --log_samples)")],
     output: Annotated[Optional[Path], typer.Option(help="run directory (default: runs/<model>-<backend>-<fingerprint>)")] = None,
 ) -> None:
     """Convert lm-evaluation-harness output (results JSON + per-sample JSONL) into an orcabench run."""
-    imported = lm_eval_bridge.import_output(results, output)
+    imported = api.import_lm_eval(results, output)
     print_summaries(imported.summaries, title=f"imported {results} · {imported.run_dir}")
     console.print(f"{imported.added} record(s) added to {imported.run_dir / 'records.jsonl'}")
 
@@ -156,15 +148,16 @@ def print_summaries(summaries: list[TaskSummary], title: str) -> None:
     table = Table(title=title)
     # Reasoning runs also show how many unparsed samples had a trace and no final answer.
     reasoning = any(s.traces or s.no_final_answer for s in summaries)
-    columns = ("task", "n", "accuracy", "95% CI", "macro avg", "subtasks", "unparsed", *(("no final answer",) if reasoning else ()),
-               "format OK")
+    columns = ("task", "n", "accuracy", "95% CI", "macro avg", "subtasks", "unparsed",
+               *(("no final answer",) if reasoning else ()), "format OK")
     for column in columns:
         table.add_column(column, justify="left" if column == "task" else "right")
     for s in summaries:
         macro = "" if s.macro_accuracy is None else f"{100 * s.macro_accuracy:.2f}"
         no_final = (f"{s.no_final_answer} ({100 * s.no_final_answer_rate:.1f}%)",) if reasoning else ()
         table.add_row(s.task, str(s.n), f"{100 * s.accuracy:.2f}", f"{100 * s.ci_low:.2f}–{100 * s.ci_high:.2f}",
-                      macro, str(len(s.subtasks) or ""), f"{100 * s.unparsed_rate:.1f}%", *no_final, f"{100 * (1 - s.unparsed_rate):.1f}%")
+                      macro, str(len(s.subtasks) or ""), f"{100 * s.unparsed_rate:.1f}%", *no_final,
+                      f"{100 * (1 - s.unparsed_rate):.1f}%")
     console.print(table)
     if any(s.task in REASONING for s in summaries):
         average, missing = reasoning_average(summaries)
@@ -178,7 +171,7 @@ def show_prompt(
     model: Annotated[str, typer.Option(help="registry name, local HF folder or Hub id")] = DEFAULT_MODEL,
     index: Annotated[int, typer.Option(help="example position in the dataset")] = 0,
     data_dir: Annotated[Optional[Path], typer.Option(help="local data mirror")] = None,
-    thinking: Annotated[bool | None, typer.Option("--thinking/--no-thinking", help="reasoning models: enable_thinking for the chat template (default: the model's)")] = None,
+    thinking: Annotated[bool | None, typer.Option("--thinking/--no-thinking", help=THINKING_HELP)] = None,
 ) -> None:
     """Print exactly what the model receives for one example, and its gold answer."""
     view = api.show_prompt(task, model, index, data_dir, thinking)
@@ -192,7 +185,7 @@ def show_prompt(
     say(f"# gold: {view.example.gold}")
 
 
-def _reasoning_line(reasoning: Any) -> str:
+def _reasoning_line(reasoning: Reasoning) -> str:
     switch = {None: "the template's default", True: "on", False: "off"}[reasoning.enable_thinking]
     return (f"# reasoning model: trace between {reasoning.start} and {reasoning.end} (never read for the answer); "
             f"enable_thinking: {switch}")
@@ -201,13 +194,14 @@ def _reasoning_line(reasoning: Any) -> str:
 @app.command()
 def score(
     task: Annotated[str, typer.Option(help="task whose extractor and gold answers to use")],
-    predictions: Annotated[Path, typer.Option(help="JSONL: one {\"id\": ..., \"output\": ...} per line (optional: reasoning_content, finish_reason)")],
+    predictions: Annotated[Path, typer.Option(help="JSONL: one {\"id\": ..., \"output\": ...} per line "
+                                                   "(optional: reasoning_content, finish_reason, prompt)")],
     data_dir: Annotated[Optional[Path], typer.Option(help="local data mirror")] = None,
     output: Annotated[Optional[Path], typer.Option(help="write the scored records here (JSONL)")] = None,
     strict: Annotated[bool, typer.Option(help="stop at the first malformed line")] = False,
-    model: Annotated[str | None, typer.Option(help="a model whose reasoning markers to use (default: <think> … </think>)")] = None,
+    model: Annotated[str | None, typer.Option(help="a model whose reasoning markers to use (default: <think>, </think>)")] = None,
 ) -> None:
-    """Score model outputs produced elsewhere (API batch jobs) with orcabench's extractors; only final answers, never think traces."""
+    """Score model outputs produced elsewhere (API batch jobs) with orcabench's extractors (final answers, never think traces)."""
     scored = api.score_predictions(task, predictions, data_dir, strict=strict, model=model)
     for problem in scored.problems:
         say(f"skipped {problem}")
@@ -341,7 +335,8 @@ def report(
     reference: Annotated[bool, typer.Option(help="add the paper's published numbers (results/) for the tasks shown")] = True,
 ) -> None:
     """Comparison tables, charts and a static HTML leaderboard from runs and reference results."""
-    from orcabench.report import leaderboard, to_markdown_table, write_report
+    from orcabench.publish import write_report
+    from orcabench.report import leaderboard, to_markdown_table
 
     made, written = write_report(runs, out, _split(format), baseline, reference)
     console.print(to_markdown_table(leaderboard(made.results)), markup=False, highlight=False, soft_wrap=True)
@@ -361,18 +356,20 @@ def main(argv: list[str] | None = None) -> int:
     except OrcabenchError as error:
         say(f"error: {error}")
         return 2
-    except click_exceptions.NoArgsIsHelpError as error:
-        say(error.format_message())
-        return 2
-    except click_exceptions.UsageError as error:
-        where = f"orcabench {error.ctx.command_path.split(' ', 1)[1]}" if error.ctx and " " in error.ctx.command_path else "orcabench"
-        say(f"error: {error.format_message()} (see `{where} --help`)")
-        return 2
     except (typer.Abort, KeyboardInterrupt):
         say("interrupted: finished samples are saved; the same command resumes")
         return 130
-    except click_exceptions.ClickException as error:
-        say(f"error: {error.format_message()}")
+    except TyperException as error:  # click's usage errors, as typer (which vendors click) raises them
+        message = error.format_message() if hasattr(error, "format_message") else str(error)
+        context = getattr(error, "ctx", None)
+        if type(error).__name__ == "NoArgsIsHelpError":
+            say(message)
+        elif context is not None:
+            path = context.command_path
+            where = f"orcabench {path.split(' ', 1)[1]}" if " " in path else "orcabench"
+            say(f"error: {message} (see `{where} --help`)")
+        else:
+            say(f"error: {message}")
         return 2
     return code if isinstance(code, int) else 0  # typer.Exit(n) comes back as n
 

@@ -96,7 +96,8 @@ def predicted_completion(line: dict[str, Any]) -> Completion:
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     finish = line.get("finish_reason")
-    return Completion(text=line["output"], reasoning=separate_trace(line), finish_reason=finish if isinstance(finish, str) else None,
+    return Completion(text=line["output"], reasoning=separate_trace(line),
+                      finish_reason=finish if isinstance(finish, str) else None,
                       output_tokens=number("output_tokens") or 0, reasoning_tokens=number("reasoning_tokens"))
 
 

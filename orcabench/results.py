@@ -32,7 +32,8 @@ REFERENCE_KIND = "orcabench-reference"
 REFERENCE_SCHEMA_VERSION = 1
 
 TASK_COLUMNS = ["entry", "source", "model", "backend", "protocol", "task", "accuracy", "micro_accuracy", "ci_low", "ci_high",
-                "n", "unparsed_rate", "no_final_answer_rate", "kind", "cot", "subtasks", "size_params", "run_id", "run_dir", "date", "verified", "citation"]
+                "n", "unparsed_rate", "no_final_answer_rate", "kind", "cot", "subtasks", "size_params", "run_id", "run_dir",
+                "date", "verified", "citation"]
 SUBTASK_COLUMNS = ["entry", "source", "model", "backend", "task", "subtask", "accuracy", "ci_low", "ci_high", "n",
                    "unparsed_rate", "no_final_answer_rate", "run_id", "date"]
 SAMPLE_COLUMNS = ["entry", "task", "subtask", "id", "prompt", "output", "answer", "method", "gold", "score", "run_id"]
@@ -96,8 +97,7 @@ def _run_dirs(path: Path) -> list[Path]:
 
 
 def _date(run: StoredRun) -> str:
-    finished = [s.get("finished") for s in run.manifest.get("sessions", []) if s.get("finished")]
-    return max(finished) if finished else str(run.manifest.get("created", ""))
+    return run.manifest.last_finished()
 
 
 def _entry(run: StoredRun) -> str:
@@ -185,7 +185,8 @@ def load_reference(path: Path, tasks: set[str] | None = None) -> Reference:
             rows.append({"entry": f"{model['name']} ({name})", "source": "reference", "model": model.get("model", model["name"]),
                          "backend": None, "protocol": data.get("protocol"), "task": task, "accuracy": percent / 100,
                          "micro_accuracy": percent / 100, "ci_low": math.nan, "ci_high": math.nan, "n": None,
-                         "unparsed_rate": math.nan, "no_final_answer_rate": math.nan, "kind": "generative", "cot": False, "subtasks": 0,
+                         "unparsed_rate": math.nan, "no_final_answer_rate": math.nan,
+                         "kind": "generative", "cot": False, "subtasks": 0,
                          "size_params": model.get("size_params"), "run_id": None, "run_dir": str(path), "date": None,
                          "verified": task not in unverified, "citation": citation})
     notes = {str(k): str(v) for k, v in (data.get("notes") or {}).items() if str(k) in shown}

@@ -18,6 +18,10 @@ import yaml
 from conftest import orcabench
 
 from orcabench import api
+from orcabench.execute import pending_item
+from orcabench.planning import load_examples
+from orcabench.prompts import PromptRenderer
+from orcabench.store import RunStore
 from orcabench.models import Reasoning, resolve_model
 from orcabench.reasoning import judge, split
 from orcabench.results import load_results
@@ -60,7 +64,7 @@ def test_the_splitter_separates_the_trace_from_the_final_answer(
 
 def _gsm8k(data_dir: Path) -> tuple[object, dict[str, object]]:
     (task,) = get_tasks(["gsm8k"])
-    return task, {e.id: e for e in api.load_examples(task, data_dir)[0][:3]}  # golds: 18, 3, 70000
+    return task, {e.id: e for e in load_examples(task, data_dir)[0][:3]}  # golds: 18, 3, 70000
 
 
 def test_an_answer_in_the_trace_is_never_read_only_the_final_answer_is(data_dir: Path) -> None:
@@ -84,7 +88,8 @@ def test_a_budget_spent_inside_the_trace_is_no_final_answer_even_when_the_trace_
     assert opened.score.method == NO_FINAL_ANSWER
     # a server's separate trace with no content
     server = judge(task, examples["0"], [Completion(text="", reasoning="the answer is 18", reasoning_tokens=6)])
-    assert (server.score.method, server.trace, server.trace_tokens, server.from_server) == (NO_FINAL_ANSWER, "the answer is 18", 6, True)
+    assert (server.score.method, server.trace, server.trace_tokens, server.from_server) == (
+        NO_FINAL_ANSWER, "the answer is 18", 6, True)
 
 
 def test_no_final_answer_counts_as_unparsed_and_apart_in_summaries_and_reports(tmp_path: Path) -> None:
@@ -101,14 +106,17 @@ def test_no_final_answer_counts_as_unparsed_and_apart_in_summaries_and_reports(t
 
     run = tmp_path / "run"
     run.mkdir()
-    fingerprint = {"model": {"name": "qwen3-0.6b"}, "backend": "vllm", "protocol": "default", "tasks": {"gsm8k": {"version": "1"}}}
+    fingerprint = {"model": {"name": "qwen3-0.6b"}, "backend": "vllm", "protocol": "default",
+                   "tasks": {"gsm8k": {"version": "1"}}}
     (run / "manifest.json").write_text(json.dumps({"fingerprint": fingerprint, "sessions": []}))
     (run / "records.jsonl").write_text("".join(json.dumps(r.to_json()) + "\n" for r in records))
     row = load_results([run], reference=False).tasks.iloc[0]
     assert (row["unparsed_rate"], row["no_final_answer_rate"]) == (0.75, 0.5)
 
 
-def test_score_reads_traces_truncated_traces_and_reasoning_content_and_counts_no_final_answer(tmp_path: Path, data_dir: Path) -> None:
+def test_score_reads_traces_truncated_traces_and_reasoning_content_and_counts_no_final_answer(
+    tmp_path: Path, data_dir: Path
+) -> None:
     predictions = tmp_path / "reasoning.jsonl"
     lines = [
         {"id": "0", "output": "<think>The answer is 26? No: 16 - 3 - 4 = 9, 9 * 2 = 18.</think>\nThe answer is 18."},
@@ -146,7 +154,8 @@ def test_rescore_keeps_reading_final_answers_with_the_runs_markers(tmp_path: Pat
     files = {"gsm8k/test.jsonl": sha256_file(data_dir / "gsm8k/test.jsonl")}
     fingerprint = {"model": {"name": "m", "reasoning": {"start": "[[", "end": "]]", "enable_thinking": None}},
                    "tasks": {"gsm8k": {"version": "1", "data": files}}}
-    (run_dir / "manifest.json").write_text(json.dumps({"fingerprint": fingerprint, "data": {"gsm8k": {"data_dir": str(data_dir)}}}))
+    manifest = {"fingerprint": fingerprint, "data": {"gsm8k": {"data_dir": str(data_dir)}}}
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
     stale = [  # scored before traces were split: read from the trace
         Record(task="gsm8k", id="0", subtask=None, prompt="p", prompt_sha256="h", output="[[ so 18 ]] I think 26.",
                answer="26", method="last-number", gold="18", score=0.0, prompt_tokens=1, output_tokens=1, finish_reason="stop"),
@@ -155,7 +164,7 @@ def test_rescore_keeps_reading_final_answers_with_the_runs_markers(tmp_path: Pat
     ]
     (run_dir / "records.jsonl").write_text("".join(json.dumps(r.to_json()) + "\n" for r in stale))
     result = api.rescore(run_dir)
-    assert [(r.id, r.answer, r.method, r.reasoning) for r in api.RunStore(run_dir).records().values()] == [
+    assert [(r.id, r.answer, r.method, r.reasoning) for r in RunStore(run_dir).records().values()] == [
         ("0", "26", "last-number", "so 18"), ("1", None, NO_FINAL_ANSWER, "2 + 1 = 3")]
     assert result.changed == 2 and result.summaries[0].no_final_answer == 1
 
@@ -205,8 +214,8 @@ def test_the_chat_endpoint_is_told_the_template_arguments_the_prompt_was_rendere
 ) -> None:
     resolved = api.plan(api.RunConfig(model=str(thinking_model_file), tasks=["gsm8k"], limit=1, data_dir=data_dir))
     (task,) = resolved.tasks
-    renderer = api.PromptRenderer(resolved.spec, resolved.model_path)
-    pending = api._pending(task, resolved.examples["gsm8k"][0], renderer, resolved.spec, None)
+    renderer = PromptRenderer(resolved.spec, resolved.model_path)
+    pending = pending_item(task, resolved.examples["gsm8k"][0], renderer, resolved.spec, None)
     assert pending.requests[0].chat_template_kwargs == {"enable_thinking": False}
     assert pending.requests[0].prompt.endswith("<think>\n\n</think>\n\n")
 

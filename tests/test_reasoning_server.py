@@ -30,6 +30,9 @@ import openai
 from test_openai_backend import VLLMServer
 
 from orcabench import api
+from orcabench.execute import pending_item
+from orcabench.prompts import PromptRenderer
+from orcabench.store import RunStore
 from orcabench.backends.base import answer_in_order
 from orcabench.backends.openai import OpenAIBackend
 from orcabench.extract import extract_number
@@ -79,13 +82,13 @@ def test_a_run_keeps_each_trace_and_its_tokens_and_thinking_off_leaves_none(thin
                                           "engine": {"dtype": "float32"}}))
     config = api.RunConfig(model=str(model_file), tasks=["gsm8k"], backend="hf", limit=2, max_tokens=8, data_dir=data_dir)
     thinking = api.run(replace(config, output=tmp_path / "on"))
-    records = list(api.RunStore(thinking.run_dir).records().values())
+    records = list(RunStore(thinking.run_dir).records().values())
     assert [r.method for r in records] == [NO_FINAL_ANSWER] * 2 and thinking.summaries[0].no_final_answer == 2
     assert all(r.reasoning and r.reasoning_tokens and 0 < r.reasoning_tokens <= 8 and r.finish_reason == "length"
                for r in records), records
 
     plain = api.run(replace(config, output=tmp_path / "off", thinking=False))
-    records = list(api.RunStore(plain.run_dir).records().values())
+    records = list(RunStore(plain.run_dir).records().values())
     assert all(r.prompt.endswith("<think>\n\n</think>\n\n") and r.reasoning is None and r.method != NO_FINAL_ANSWER
                for r in records), records
 
@@ -98,8 +101,8 @@ def test_score_reads_only_the_final_answers_of_a_real_reasoning_server(
     model_file.write_text(yaml.safe_dump({"name": "thinker", "source": str(folder), "reasoning": True}))
     resolved = api.plan(api.RunConfig(model=str(model_file), tasks=["gsm8k"], limit=8, data_dir=data_dir))
     (task,) = resolved.tasks
-    renderer = api.PromptRenderer(resolved.spec, resolved.model_path)
-    requests = [api._pending(task, e, renderer, resolved.spec, 40).requests[0] for e in resolved.examples["gsm8k"]]
+    renderer = PromptRenderer(resolved.spec, resolved.model_path)
+    requests = [pending_item(task, e, renderer, resolved.spec, 40).requests[0] for e in resolved.examples["gsm8k"]]
     ids = [e.id for e in resolved.examples["gsm8k"]]
     assert all(r.prompt.endswith("<|im_start|>assistant\n<think>\n") for r in requests)  # the template opens the trace
     client = openai.OpenAI(base_url=server.url, api_key="EMPTY", max_retries=0, timeout=300)
