@@ -19,7 +19,7 @@ from orcabench.backends.registry import load_backend
 from orcabench.lm_eval_records import import_output as import_lm_eval
 from orcabench.execute import Executed, ProgressCallback, Work, execute, missing, prepare
 from orcabench.mirror import DataCheck, check_data, download_data
-from orcabench.models import DEFAULT_MODEL, resolve_model
+from orcabench.models import DEFAULT_MODEL, Reasoning, resolve_model, with_thinking
 from orcabench.planning import Plan, RunConfig, RunResult, checked_data_dir, load_examples, model_location, plan
 from orcabench.prompts import PromptRenderer
 from orcabench.schema import Session
@@ -112,16 +112,18 @@ class PromptView:
     prompt: str
     add_special_tokens: bool
     continuations: list[str]
+    reasoning: Reasoning | None = None  # the model's trace markers and thinking switch, as rendered
 
 
-def show_prompt(task_name: str, model: str = DEFAULT_MODEL, index: int = 0, data_dir: Path | None = None) -> PromptView:
-    """Exactly what the model receives for one example, after chat template and system message."""
+def show_prompt(task_name: str, model: str = DEFAULT_MODEL, index: int = 0, data_dir: Path | None = None,
+                thinking: bool | None = None) -> PromptView:
+    """Exactly what the model receives for one example, after chat template, system message and thinking switch."""
     (task,) = get_tasks([task_name])
     examples, _ = load_examples(task, checked_data_dir(data_dir))
     if not 0 <= index < len(examples):
         raise OrcabenchError(f"--index {index} is out of range: task {task.name} has examples 0..{len(examples) - 1}")
-    spec = resolve_model(model)
+    spec = with_thinking(resolve_model(model), thinking)
     renderer = PromptRenderer(spec, model_location(spec)[0])
     example = examples[index]
     prompt, add_special = renderer.render(renderer.messages(task.render(example)))
-    return PromptView(example, prompt, add_special, task.continuations(example))
+    return PromptView(example, prompt, add_special, task.continuations(example), spec.reasoning)

@@ -18,7 +18,7 @@ from rich.table import Table
 from typer.exceptions import TyperException
 
 from orcabench import __version__, api
-from orcabench.models import BUILTIN_MODELS, DEFAULT_MODEL
+from orcabench.models import BUILTIN_MODELS, DEFAULT_MODEL, Reasoning
 from orcabench.summary import TaskSummary, reasoning_average
 from orcabench.task import REASONING, SUITES, all_tasks
 from orcabench.types import OrcabenchError
@@ -34,6 +34,9 @@ app.add_typer(import_app, name="import")
 # Logs and CI job output are no terminal: give tables room instead of rich's 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
+
+
+THINKING_HELP = "reasoning models: enable_thinking for the chat template (default: the model's)"
 
 
 def say(message: str) -> None:
@@ -79,6 +82,7 @@ def run(
     system_message: Annotated[Optional[str], typer.Option(help="empty, cautious, none, default, or the text itself")] = None,
     dry_run: Annotated[bool, typer.Option(help="print the resolved configuration and the first prompt; load no weights")] = False,
     lm_eval_include: Annotated[Optional[list[Path]], typer.Option(help="folder of lm-eval task YAMLs for lm-eval: tasks (repeatable; also $ORCABENCH_LM_EVAL_INCLUDE)")] = None,
+    thinking: Annotated[bool | None, typer.Option("--thinking/--no-thinking", help=THINKING_HELP)] = None,
 ) -> None:
     """Evaluate a model on tasks (lm-eval:<task> runs an lm-evaluation-harness task); re-running the same command resumes the run."""
     engine = _engine_args(engine_arg or [])
@@ -89,13 +93,15 @@ def run(
     config = api.RunConfig(model=model, tasks=_split(tasks), backend=backend, limit=limit, limit_per_subtask=limit_per_subtask,
                            batch_size=batch_size, data_dir=data_dir, output=output, seed=seed, max_tokens=max_tokens, engine=engine,
                            strict=strict, protocol=protocol, system_message=system_message, lm_eval_include=lm_eval_include or [],
-                           replicas=replicas, ray_address=ray_address)
+                           replicas=replicas, ray_address=ray_address, thinking=thinking)
     if dry_run:
         shown = api.dry_run(config)
         console.print_json(json.dumps(shown.description))
         if shown.first_prompt is not None:
             task_name, example, prompt = shown.first_prompt
             say(f"# first prompt: task {task_name}, example {example.id}, gold {example.gold}")
+            if shown.description.get("model", {}).get("reasoning"):
+                say(_reasoning_line(Reasoning(**shown.description["model"]["reasoning"])))
             sys.stdout.write(prompt + "\n")
         return
     if api.is_lm_eval(config):  # lm-eval shows its own progress bars
@@ -142,12 +148,18 @@ def show_run_result(result: api.RunResult, model: str) -> None:
 
 def print_summaries(summaries: list[TaskSummary], title: str) -> None:
     table = Table(title=title)
-    for column in ("task", "n", "accuracy", "95% CI", "macro avg", "subtasks", "unparsed", "format OK"):
+    # Reasoning runs also show how many unparsed samples had a trace and no final answer.
+    reasoning = any(s.traces or s.no_final_answer for s in summaries)
+    columns = ("task", "n", "accuracy", "95% CI", "macro avg", "subtasks", "unparsed",
+               *(("no final answer",) if reasoning else ()), "format OK")
+    for column in columns:
         table.add_column(column, justify="left" if column == "task" else "right")
     for s in summaries:
         macro = "" if s.macro_accuracy is None else f"{100 * s.macro_accuracy:.2f}"
+        no_final = (f"{s.no_final_answer} ({100 * s.no_final_answer_rate:.1f}%)",) if reasoning else ()
         table.add_row(s.task, str(s.n), f"{100 * s.accuracy:.2f}", f"{100 * s.ci_low:.2f}–{100 * s.ci_high:.2f}",
-                      macro, str(len(s.subtasks) or ""), f"{100 * s.unparsed_rate:.1f}%", f"{100 * (1 - s.unparsed_rate):.1f}%")
+                      macro, str(len(s.subtasks) or ""), f"{100 * s.unparsed_rate:.1f}%", *no_final,
+                      f"{100 * (1 - s.unparsed_rate):.1f}%")
     console.print(table)
     if any(s.task in REASONING for s in summaries):
         average, missing = reasoning_average(summaries)
@@ -161,10 +173,13 @@ def show_prompt(
     model: Annotated[str, typer.Option(help="registry name, local HF folder or Hub id")] = DEFAULT_MODEL,
     index: Annotated[int, typer.Option(help="example position in the dataset")] = 0,
     data_dir: Annotated[Optional[Path], typer.Option(help="local data mirror")] = None,
+    thinking: Annotated[bool | None, typer.Option("--thinking/--no-thinking", help=THINKING_HELP)] = None,
 ) -> None:
     """Print exactly what the model receives for one example, and its gold answer."""
-    view = api.show_prompt(task, model, index, data_dir)
+    view = api.show_prompt(task, model, index, data_dir, thinking)
     say(f"# task {task} · example {view.example.id} · model {model} · tokenizer adds BOS: {view.add_special_tokens}")
+    if view.reasoning:
+        say(_reasoning_line(view.reasoning))
     sys.stdout.write(view.prompt)
     sys.stdout.write("\n")
     for continuation in view.continuations:
@@ -172,16 +187,24 @@ def show_prompt(
     say(f"# gold: {view.example.gold}")
 
 
+def _reasoning_line(reasoning: Reasoning) -> str:
+    switch = {None: "the template's default", True: "on", False: "off"}[reasoning.enable_thinking]
+    return (f"# reasoning model: trace between {reasoning.start} and {reasoning.end} (never read for the answer); "
+            f"enable_thinking: {switch}")
+
+
 @app.command()
 def score(
     task: Annotated[str, typer.Option(help="task whose extractor and gold answers to use")],
-    predictions: Annotated[Path, typer.Option(help="JSONL: one {\"id\": ..., \"output\": ...} per line")],
+    predictions: Annotated[Path, typer.Option(help="JSONL: one {\"id\": ..., \"output\": ...} per line "
+                                                   "(optional: reasoning_content, finish_reason, prompt)")],
     data_dir: Annotated[Optional[Path], typer.Option(help="local data mirror")] = None,
     output: Annotated[Optional[Path], typer.Option(help="write the scored records here (JSONL)")] = None,
     strict: Annotated[bool, typer.Option(help="stop at the first malformed line")] = False,
+    model: Annotated[str | None, typer.Option(help="a model whose reasoning markers to use (default: <think>, </think>)")] = None,
 ) -> None:
-    """Score model outputs produced elsewhere (API batch jobs) with orcabench's extractors."""
-    scored = api.score_predictions(task, predictions, data_dir, strict=strict)
+    """Score model outputs produced elsewhere (API batch jobs) with orcabench's extractors (final answers, never think traces)."""
+    scored = api.score_predictions(task, predictions, data_dir, strict=strict, model=model)
     for problem in scored.problems:
         say(f"skipped {problem}")
     if output is not None:
@@ -254,6 +277,8 @@ def list_models() -> None:
         table.add_column(column, overflow="fold", no_wrap=column == "model")
     for spec in BUILTIN_MODELS.values():
         template = spec.chat_template or ("tokenizer's" if spec.prompt_format == "chat" else spec.prompt_format)
+        if spec.reasoning:
+            template += f"; trace {spec.reasoning.start}…{spec.reasoning.end}"
         default = "template's own" if spec.system_message is None else ("empty" if spec.system_message == "" else repr(spec.system_message))
         engine = ", ".join(f"{k}={v}" for k, v in spec.engine.items())
         table.add_row(spec.name, spec.source, template, f"{default}; empty | cautious | none | TEXT", spec.default_protocol,

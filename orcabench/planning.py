@@ -8,14 +8,14 @@ is fast and a bad flag fails before anything expensive starts.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from orcabench.backends.registry import BACKENDS
 from orcabench.bundled import converted_model_dir, source_info
 from orcabench.data import load_rows, resolve_data_dir
-from orcabench.models import DEFAULT_MODEL, ModelSpec, resolve_model, with_system_message
+from orcabench.models import DEFAULT_MODEL, ModelSpec, resolve_model, with_system_message, with_thinking
 from orcabench.prompts import PromptRenderer
 from orcabench.protocols import Protocol, get_protocol
 from orcabench.schema import Fingerprint, run_dir_name
@@ -47,6 +47,7 @@ class RunConfig:
     # Operational, not in the fingerprint: a run resumes under any replica count (orcabench.backends.replicas).
     replicas: int | None = None  # engine replicas as Ray actors; None: the backend in this process
     ray_address: str | None = None  # Ray cluster to run them on; None: $RAY_ADDRESS, else a local Ray instance
+    thinking: bool | None = None  # a reasoning model's enable_thinking; None: the model's setting
 
 
 @dataclass(frozen=True)
@@ -128,14 +129,15 @@ def check_counts(config: RunConfig) -> None:
 def model_entry(spec: ModelSpec, weights: dict[str, Any]) -> dict[str, Any]:
     """The fingerprint's ``model`` entry for a model orcabench loads itself (its tasks and lm-eval's)."""
     return {"name": spec.name, "source": spec.source, "weights": weights, "prompt_format": spec.prompt_format,
-            "chat_template": spec.chat_template, "system_message": spec.system_message}
+            "chat_template": spec.chat_template, "system_message": spec.system_message,
+            **({"reasoning": asdict(spec.reasoning)} if spec.reasoning else {})}  # absent otherwise: older runs resume
 
 
 def plan(config: RunConfig) -> Plan:
     """Resolve model, protocol, tasks, data and the run directory; check everything a run needs."""
     spec = resolve_model(config.model)
     protocol = get_protocol(config.protocol or spec.default_protocol)
-    spec = with_system_message(spec, config.system_message or protocol.system_message)
+    spec = with_thinking(with_system_message(spec, config.system_message or protocol.system_message), config.thinking)
     backend_name = config.backend or spec.default_backend
     if backend_name not in BACKENDS:
         raise OrcabenchError(f"unknown backend {backend_name!r}: choose one of {', '.join(BACKENDS)}")

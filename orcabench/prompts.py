@@ -43,9 +43,19 @@ class PromptRenderer:
             return None
         return self.spec.template.source if self.spec.template else self.tokenizer.chat_template
 
+    def count_tokens(self, text: str) -> int | None:
+        """Tokens in a generated text (a reasoning trace), by the model's tokenizer; None for API models."""
+        if self.spec.prompt_format == "api-chat":
+            return None
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
     def messages(self, task_messages: list[Message]) -> list[Message]:
         system = [Message("system", self.spec.system_message)] if self.spec.system_message is not None else []
         return system + task_messages
+
+    def template_kwargs(self) -> dict[str, Any]:
+        """Extra chat-template variables (a reasoning model's ``enable_thinking``), for the prompt and the server."""
+        return self.spec.reasoning.template_kwargs() if self.spec.reasoning and self.spec.prompt_format != "plain" else {}
 
     def render(self, messages: list[Message]) -> tuple[str, bool]:
         """The prompt text, and whether the tokenizer must add special tokens (BOS)."""
@@ -58,8 +68,9 @@ class PromptRenderer:
         template = self.spec.template
         if template is not None:
             text = _TEMPLATES.from_string(template.source).render(
-                messages=as_dicts, add_generation_prompt=True, bos_token=self.spec.bos_token, eos_token=self.spec.eos_token
+                messages=as_dicts, add_generation_prompt=True, bos_token=self.spec.bos_token, eos_token=self.spec.eos_token,
+                **self.template_kwargs(),
             )
             return text, template.tokenizer_adds_bos
-        text = self.tokenizer.apply_chat_template(as_dicts, tokenize=False, add_generation_prompt=True)
+        text = self.tokenizer.apply_chat_template(as_dicts, tokenize=False, add_generation_prompt=True, **self.template_kwargs())
         return text, False  # tokenizer chat templates write their own BOS where the model wants one

@@ -23,7 +23,6 @@ import yaml
 
 from orcabench.runs import StoredRun, load_run
 from orcabench.models import BUILTIN_MODELS
-from orcabench.stats import mean_ci
 from orcabench.store import MANIFEST
 from orcabench.summary import summarize
 from orcabench.task import REASONING, SUITES, discover
@@ -33,9 +32,10 @@ REFERENCE_KIND = "orcabench-reference"
 REFERENCE_SCHEMA_VERSION = 1
 
 TASK_COLUMNS = ["entry", "source", "model", "backend", "protocol", "task", "accuracy", "micro_accuracy", "ci_low", "ci_high",
-                "n", "unparsed_rate", "kind", "cot", "subtasks", "size_params", "run_id", "run_dir", "date", "verified", "citation"]
+                "n", "unparsed_rate", "no_final_answer_rate", "kind", "cot", "subtasks", "size_params", "run_id", "run_dir",
+                "date", "verified", "citation"]
 SUBTASK_COLUMNS = ["entry", "source", "model", "backend", "task", "subtask", "accuracy", "ci_low", "ci_high", "n",
-                   "unparsed_rate", "run_id", "date"]
+                   "unparsed_rate", "no_final_answer_rate", "run_id", "date"]
 SAMPLE_COLUMNS = ["entry", "task", "subtask", "id", "prompt", "output", "answer", "method", "gold", "score", "run_id"]
 
 
@@ -130,6 +130,7 @@ def _run_rows(entry: str, run: StoredRun, run_id: str, task_name: str) -> tuple[
     task_row = {**common, "protocol": run.fingerprint.get("protocol"), "task": task_name,
                 "accuracy": macro if macro is not None else summary.accuracy, "micro_accuracy": summary.accuracy,
                 "ci_low": summary.ci_low, "ci_high": summary.ci_high, "n": summary.n, "unparsed_rate": summary.unparsed_rate,
+                "no_final_answer_rate": summary.no_final_answer_rate,
                 "kind": kind, "cot": cot, "subtasks": len(summary.subtasks), "size_params": spec.size_params if spec else None,
                 "run_dir": str(run.path), "verified": True, "citation": None}
     by_subtask: dict[str, list[Record]] = {}
@@ -138,10 +139,10 @@ def _run_rows(entry: str, run: StoredRun, run_id: str, task_name: str) -> tuple[
             by_subtask.setdefault(record.subtask, []).append(record)
     subtask_rows = []
     for subtask in summary.subtasks:
-        accuracy, low, high = mean_ci([r.score for r in by_subtask[subtask]])
-        unparsed = sum(not r.parsed for r in by_subtask[subtask])
-        subtask_rows.append({**common, "task": task_name, "subtask": subtask, "accuracy": accuracy, "ci_low": low,
-                             "ci_high": high, "n": len(by_subtask[subtask]), "unparsed_rate": unparsed / len(by_subtask[subtask])})
+        part = summarize(task_name, by_subtask[subtask])
+        subtask_rows.append({**common, "task": task_name, "subtask": subtask, "accuracy": part.accuracy, "ci_low": part.ci_low,
+                             "ci_high": part.ci_high, "n": part.n, "unparsed_rate": part.unparsed_rate,
+                             "no_final_answer_rate": part.no_final_answer_rate})
     return task_row, subtask_rows
 
 
@@ -184,7 +185,8 @@ def load_reference(path: Path, tasks: set[str] | None = None) -> Reference:
             rows.append({"entry": f"{model['name']} ({name})", "source": "reference", "model": model.get("model", model["name"]),
                          "backend": None, "protocol": data.get("protocol"), "task": task, "accuracy": percent / 100,
                          "micro_accuracy": percent / 100, "ci_low": math.nan, "ci_high": math.nan, "n": None,
-                         "unparsed_rate": math.nan, "kind": "generative", "cot": False, "subtasks": 0,
+                         "unparsed_rate": math.nan, "no_final_answer_rate": math.nan,
+                         "kind": "generative", "cot": False, "subtasks": 0,
                          "size_params": model.get("size_params"), "run_id": None, "run_dir": str(path), "date": None,
                          "verified": task not in unverified, "citation": citation})
     notes = {str(k): str(v) for k, v in (data.get("notes") or {}).items() if str(k) in shown}

@@ -7,7 +7,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from orcabench.models import Reasoning, resolve_model
 from orcabench.planning import checked_data_dir, load_examples
+from orcabench.reasoning import judge, predicted_completion, separate_trace
 from orcabench.schema import Manifest, now, orcabench_version
 from orcabench.store import RunStore
 from orcabench.summary import TaskSummary, summarize
@@ -22,8 +24,14 @@ class ScoredPredictions:
     problems: list[str]  # "file:line: what is wrong", one per skipped line
 
 
-def score_predictions(task_name: str, predictions: Path, data_dir: Path | None = None, strict: bool = False) -> ScoredPredictions:
-    """Score outputs produced elsewhere (one JSON object per line: id, output) with the task's extractor."""
+def score_predictions(task_name: str, predictions: Path, data_dir: Path | None = None, strict: bool = False,
+                      model: str | None = None) -> ScoredPredictions:
+    """Score outputs produced elsewhere (one JSON object per line: id, output) with the task's extractor.
+
+    Only final answers are scored: a line's think trace (in ``output``, or apart as
+    ``reasoning_content``) is kept in the record, never read; ``model`` names other trace markers.
+    """
+    markers = resolve_model(model).reasoning if model else None
     (task,) = get_tasks([task_name])
     if task.kind != "generate":
         raise OrcabenchError(f"task {task.name} is scored by loglikelihood; `orcabench score` takes generated text: "
@@ -43,12 +51,14 @@ def score_predictions(task_name: str, predictions: Path, data_dir: Path | None =
                 if strict:
                     raise OrcabenchError(f"{problems[-1]} (drop --strict to skip such lines)")
                 continue
-            example, output = item
-            verdict = task.score_completions(example, [Completion(text=output)])
+            example, line = item
+            completion = predicted_completion(line)
+            prompt = line.get("prompt") if isinstance(line.get("prompt"), str) else ""  # says whether it opened a trace
+            judged = judge(task, example, [completion], markers, prompt)
             records[example.id] = Record(
-                task=task.name, id=example.id, subtask=example.subtask, prompt="", prompt_sha256="", output=output,
-                answer=verdict.answer, method=verdict.method, gold=example.gold, score=verdict.score,
-                prompt_tokens=0, output_tokens=0, finish_reason=None,
+                task=task.name, id=example.id, subtask=example.subtask, prompt="", prompt_sha256="", output=completion.text,
+                gold=example.gold, prompt_tokens=0, output_tokens=completion.output_tokens,
+                finish_reason=completion.finish_reason, **judged.record_fields(),
             )
     if not records:
         raise OrcabenchError(f"{predictions}: no usable prediction lines (each line: {{\"id\": ..., \"output\": ...}}); "
@@ -68,7 +78,7 @@ def _prediction(line: str, examples: dict[str, Example], seen: dict[str, Record]
         return f"unknown example id {sample_id!r}", None
     if sample_id in seen:
         return f"duplicate id {sample_id!r} (the first one counts)", None
-    return None, (examples[sample_id], value["output"])
+    return None, (examples[sample_id], value)
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,8 @@ def rescore(run_dir: Path, data_dir: Path | None = None) -> RescoreResult:
     try:
         data_dir = checked_data_dir(data_dir) or recorded_data_dir(manifest)
         tasks = get_tasks(list(fingerprint.tasks))
+        recorded = fingerprint.model.get("reasoning")
+        markers = Reasoning(**recorded) if isinstance(recorded, dict) else None
         old = store.records()
         new: list[Record] = []
         for task in tasks:
@@ -103,7 +115,7 @@ def rescore(run_dir: Path, data_dir: Path | None = None) -> RescoreResult:
             by_id = {e.id: e for e in examples}
             for (task_name, sample_id), record in old.items():
                 if task_name == task.name:
-                    new.append(_rescored(task, by_id[sample_id], record))
+                    new.append(_rescored(task, by_id[sample_id], record, markers))
         changed = sum(old[record.key] != record for record in new)  # by key: old is in completion order
         backup = store.replace_records(new)
         manifest.rescores.append({"at": now(), "changed": changed, "orcabench": orcabench_version(),
@@ -122,10 +134,11 @@ def recorded_data_dir(manifest: Manifest) -> Path | None:
     return None
 
 
-def _rescored(task: Task, example: Example, record: Record) -> Record:
+def _rescored(task: Task, example: Example, record: Record, markers: Reasoning | None) -> Record:
     if task.kind == "loglikelihood":
         completions = [Completion(logprob=lp) for lp in record.extra["logprobs"]]
     else:
-        completions = [Completion(text=record.output)]
-    verdict = task.score_completions(example, completions)
-    return replace(record, answer=verdict.answer, method=verdict.method, score=verdict.score)
+        completions = [Completion(text=record.output, reasoning=separate_trace(record.to_json()),
+                                  reasoning_tokens=record.reasoning_tokens)]
+    judged = judge(task, example, completions, markers, record.prompt)
+    return replace(record, **judged.record_fields({k: v for k, v in record.extra.items() if k != "reasoning_source"}))

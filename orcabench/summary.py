@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from orcabench.stats import mean_ci
 from orcabench.task import REASONING
-from orcabench.types import Record
+from orcabench.types import NO_FINAL_ANSWER, Record
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,12 @@ class TaskSummary:
     ci_high: float
     unparsed: int
     subtasks: dict[str, tuple[float, int]] = field(default_factory=dict)  # subtask -> (accuracy, n)
+    no_final_answer: int = 0  # of the unparsed: a reasoning trace with no final answer after it
+    traces: int = 0  # samples whose output had a reasoning trace
+
+    @property
+    def no_final_answer_rate(self) -> float:
+        return self.no_final_answer / self.n if self.n else 0.0
 
     @property
     def unparsed_rate(self) -> float:
@@ -40,7 +46,9 @@ def summarize(task: str, records: Sequence[Record]) -> TaskSummary:
             by_subtask.setdefault(record.subtask, []).append(record.score)
     subtasks = {name: (sum(scores) / len(scores), len(scores)) for name, scores in sorted(by_subtask.items())}
     return TaskSummary(task=task, n=len(records), accuracy=accuracy, ci_low=low, ci_high=high,
-                       unparsed=sum(not r.parsed for r in records), subtasks=subtasks)
+                       unparsed=sum(not r.parsed for r in records), subtasks=subtasks,
+                       no_final_answer=sum(r.method == NO_FINAL_ANSWER for r in records),
+                       traces=sum(r.reasoning is not None for r in records))
 
 
 def headline(summary: TaskSummary) -> float:

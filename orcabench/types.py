@@ -17,6 +17,10 @@ from typing import Any, Literal
 SCHEMA_VERSION = 1
 
 RequestKind = Literal["generate", "loglikelihood"]
+# Unparsed reasons (``Record.method``): nothing could be read from the final answer, or
+# there was none: a reasoning trace the budget ran out in, or one nothing followed.
+UNPARSED = "none"
+NO_FINAL_ANSWER = "no-final-answer"
 
 
 class OrcabenchError(Exception):
@@ -74,6 +78,9 @@ class Request:
     max_tokens: int = 512
     stop: tuple[str, ...] = ()
     add_special_tokens: bool = False
+    # Passed to the chat template by servers that render it themselves (the chat endpoint),
+    # as orcabench passed them rendering ``prompt``: e.g. {"enable_thinking": False}.
+    chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,8 @@ class Completion:
     prompt_tokens: int = 0
     output_tokens: int = 0
     finish_reason: str | None = None  # "stop" | "length" | None
+    reasoning: str | None = None  # the reasoning trace, where the server returns it apart from ``text``
+    reasoning_tokens: int | None = None  # its length in tokens, where the server counts it
 
 
 @dataclass(frozen=True)
@@ -116,6 +125,8 @@ class Record:
     finish_reason: str | None
     logprob: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    reasoning: str | None = None  # the reasoning trace (never read for the answer); None: the output had none
+    reasoning_tokens: int | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -123,7 +134,7 @@ class Record:
 
     @property
     def parsed(self) -> bool:
-        return self.method != "none"
+        return self.method not in (UNPARSED, NO_FINAL_ANSWER)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -275,7 +275,7 @@ def test_backoff_doubles_with_jitter_and_respects_the_cap() -> None:
 class VLLMServer:
     """``python -m vllm.entrypoints.openai.api_server`` on a free port; ready on first use."""
 
-    def __init__(self, model_dir: Path, log: Path) -> None:
+    def __init__(self, model_dir: Path, log: Path, extra_args: tuple[str, ...] = ()) -> None:
         self.port = free_port()
         self.model = str(model_dir)
         env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
@@ -287,7 +287,8 @@ class VLLMServer:
         self.log = log
         self.process = subprocess.Popen(
             [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", self.model, "--dtype", "float32",
-             "--max-model-len", "2048", "--enforce-eager", "--host", "127.0.0.1", "--port", str(self.port)],
+             "--max-model-len", "2048", "--enforce-eager", "--host", "127.0.0.1", "--port", str(self.port),
+             *extra_args],
             stdout=log.open("w"), stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )
         self._ready = False

@@ -28,7 +28,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "run-v1-gsm8k"
 def test_a_record_line_with_a_field_from_a_newer_orcabench_loads_and_is_not_set_aside(tmp_path: Path) -> None:
     run = tmp_path / "run"
     run.mkdir()
-    newer = {**record("0").to_json(), "reasoning": "thought about it", "judge": {"model": "x"}}
+    newer = {**record("0").to_json(), "critique": "thought about it", "judge": {"model": "x"}}
     (run / "records.jsonl").write_text(json.dumps(newer) + "\n" + json.dumps(record("1").to_json()) + "\n")
     records, problems = read_records(run / "records.jsonl")
     assert problems == [] and records[("gsm8k", "0")] == record("0")

@@ -60,7 +60,7 @@ ENDPOINTS = ("completions", "chat")
 # Statuses worth another attempt: the same set the openai client retries on by itself.
 _RETRY_STATUSES = frozenset({408, 409, 429})
 # Body keys the openai client does not know; they travel in ``extra_body``.
-_EXTRA_BODY_KEYS = frozenset({"add_special_tokens"})
+_EXTRA_BODY_KEYS = frozenset({"add_special_tokens", "chat_template_kwargs"})
 _OWN_SETTINGS = frozenset({"base_url", "api_key", "api_model", "endpoint", "concurrency", "max_retries", "retry_base_delay",
                            "retry_max_delay", "timeout", "request_budget", "vllm_extensions", "tokenizer"})
 # Placeholder for servers that want no key: the openai client refuses to start without one.
@@ -239,6 +239,8 @@ class OpenAIBackend:
             if not request.messages:
                 raise OrcabenchError("openai backend: the chat endpoint needs the request's messages; use endpoint=completions")
             body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
+            if request.chat_template_kwargs:  # the server renders the template: tell it what orcabench rendered with
+                body["chat_template_kwargs"] = request.chat_template_kwargs
         else:
             body["prompt"] = request.prompt
             if self.vllm_extensions:  # without it vLLM adds BOS to a chat prompt that already has one
@@ -379,15 +381,23 @@ class OpenAIBackend:
         choice, usage = choices[0], response.get("usage") or {}
         if request.kind == "loglikelihood":
             return self._loglikelihood(call, choice, usage)
+        reasoning = None
         if call.endpoint == "chat":
-            text = (choice.get("message") or {}).get("content") or ""
+            message = choice.get("message") or {}
+            text = message.get("content") or ""
+            # A server's reasoning parser returns the trace apart: reasoning_content (DeepSeek's API,
+            # older vLLM) or reasoning (vLLM >= 0.10).
+            reasoning = message.get("reasoning_content") or message.get("reasoning")
         else:
             text = choice.get("text") or ""
         # Servers cut at stop sequences themselves; cutting again covers those that do not.
         text, stopped = truncate_at_stop(text, request.stop)
         finish = "length" if choice.get("finish_reason") == "length" and not stopped else "stop"
+        details = usage.get("completion_tokens_details") or {}
         return Completion(text=text, prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                          output_tokens=int(usage.get("completion_tokens") or 0), finish_reason=finish)
+                          output_tokens=int(usage.get("completion_tokens") or 0), finish_reason=finish,
+                          reasoning=reasoning if isinstance(reasoning, str) else None,
+                          reasoning_tokens=details.get("reasoning_tokens") or None)
 
     @staticmethod
     def _loglikelihood(call: Call, choice: dict[str, Any], usage: dict[str, Any]) -> Completion:
