@@ -26,9 +26,11 @@ from orcabench.data import download, in_mirror, load_rows, resolve_data_dir
 from orcabench.models import DEFAULT_MODEL, ModelSpec, resolve_model, with_system_message
 from orcabench.protocols import Protocol, get_protocol
 from orcabench.prompts import PromptRenderer
+from orcabench.serving import server_run_engine
 from orcabench.summary import TaskSummary, summarize
 from orcabench.store import RunStore, fingerprint_hash, write_json_atomic
 from orcabench.task import Task, get_tasks
+from orcabench.timings import Timings
 from orcabench.types import SCHEMA_VERSION, Completion, Example, OrcabenchError, Record, Request
 
 # Called with (samples finished in this group, samples pending in total).
@@ -54,6 +56,7 @@ class RunConfig:
     max_tokens: int | None = None  # overrides each task's default
     engine: dict[str, Any] = field(default_factory=dict)  # overrides the model's engine settings
     strict: bool = False  # fail on malformed data rows instead of skipping them
+    server: str | None = None  # an `orcabench serve` URL: answered by its warm engine (the openai backend)
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,10 @@ def plan(config: RunConfig) -> Plan:
     protocol = get_protocol(config.protocol or spec.default_protocol)
     spec = with_system_message(spec, config.system_message or protocol.system_message)
     backend_name = config.backend or spec.default_backend
+    if config.server:
+        if config.backend not in (None, "openai"):
+            raise OrcabenchError(f"--server runs through the server's engine: drop --backend {config.backend}")
+        backend_name = "openai"
     if backend_name not in BACKENDS:
         raise OrcabenchError(f"unknown backend {backend_name!r}: choose one of {', '.join(BACKENDS)}")
     if spec.prompt_format == "api-chat" and backend_name != "openai":
@@ -185,13 +192,16 @@ def plan(config: RunConfig) -> Plan:
 
     model_path, weights = model_location(spec)
     engine = {**spec.engine, **config.engine}
+    fingerprint_engine = {k: v for k, v in engine.items() if k not in SECRET_ENGINE_KEYS | OPERATIONAL_ENGINE_KEYS}
+    if config.server:
+        engine, fingerprint_engine = server_run_engine(config.server, model_path, config.engine)
     fingerprint = {
         "schema_version": SCHEMA_VERSION,
         "protocol": protocol.name,
         "model": {"name": spec.name, "source": spec.source, "weights": weights, "prompt_format": spec.prompt_format,
                   "chat_template": spec.chat_template, "system_message": spec.system_message, "stop": list(spec.all_stops)},
         "backend": backend_name,
-        "engine": {k: v for k, v in engine.items() if k not in SECRET_ENGINE_KEYS | OPERATIONAL_ENGINE_KEYS},
+        "engine": fingerprint_engine,
         "sampling": {"temperature": 0.0, "max_tokens": config.max_tokens, "seed": config.seed},
         "tasks": {
             task.name: {"version": task.version, "templates": task.template_hashes(),
@@ -217,7 +227,9 @@ def _first_per_subtask(examples: list[Example], n: int) -> list[Example]:
 def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunResult:
     """Run (or resume) an evaluation; a finished run makes zero model calls."""
     started = time.time()
-    resolved = plan(config)
+    timings = Timings()
+    with timings.phase("plan"):
+        resolved = plan(config)
     spec, backend_name, engine, tasks, examples = resolved.spec, resolved.backend, resolved.engine, resolved.tasks, resolved.examples
     model_path, fingerprint, run_dir, provenance = resolved.model_path, resolved.fingerprint, resolved.run_dir, resolved.provenance
     store = RunStore(run_dir).open(fingerprint)
@@ -228,8 +240,12 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
         chat_template: str | None = None
         if todo:  # loading the tokenizer costs seconds: a finished run skips it
             renderer = PromptRenderer(spec, model_path)
-            pending = [_pending(task, example, renderer, spec, config.max_tokens) for task, example in todo]
-            chat_template = renderer.chat_template_source()
+            if renderer.needs_tokenizer:
+                with timings.phase("tokenizer"):
+                    renderer.tokenizer  # noqa: B018 -- loaded here so its cost is timed apart from rendering
+            with timings.phase("render"):
+                pending = [_pending(task, example, renderer, spec, config.max_tokens) for task, example in todo]
+                chat_template = renderer.chat_template_source()
 
         manifest = store.manifest() or new_manifest(fingerprint, model_path, provenance)
         session: dict[str, Any] = {"started": datetime.now(timezone.utc).isoformat(), "pending": len(pending),
@@ -244,16 +260,21 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
             if on_progress:
                 on_progress(0, len(pending))
             engine_started = time.time()
-            backend = load_backend(backend_name, model_path, engine, seed=config.seed, batch_size=config.batch_size,
-                                   cache_dir=run_dir)
+            with timings.phase("engine_start"):
+                backend = load_backend(backend_name, model_path, engine, seed=config.seed, batch_size=config.batch_size,
+                                       cache_dir=run_dir, timings=timings,
+                                       tokenizer=renderer.tokenizer if renderer.needs_tokenizer else None)
             session["backend"] = backend.info()
             session["engine_start_seconds"] = round(time.time() - engine_started, 3)
             try:
                 generation_started = time.time()
-                _answer_and_store(backend, pending, store, done, on_progress)
+                with timings.phase("generate"):
+                    _answer_and_store(backend, pending, store, done, on_progress)
                 session["generate_seconds"] = round(time.time() - generation_started, 3)
             finally:
-                backend.close()
+                with timings.phase("close"):
+                    backend.close()
+        session["timings"] = timings
         session["finished"] = datetime.now(timezone.utc).isoformat()
         session["seconds"] = round(time.time() - started, 3)
         store.write_manifest(manifest)

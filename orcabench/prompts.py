@@ -28,6 +28,11 @@ class PromptRenderer:
         self.spec = spec
         self.model_path = model_path
 
+    @property
+    def needs_tokenizer(self) -> bool:
+        """Whether rendering uses the tokenizer's own chat template (and so loads the tokenizer)."""
+        return self.spec.prompt_format == "chat" and self.spec.template is None
+
     @cached_property
     def tokenizer(self) -> Any:
         from transformers import AutoTokenizer

