@@ -30,7 +30,7 @@ from orcabench.serving import server_run_engine
 from orcabench.summary import TaskSummary, summarize
 from orcabench.store import RunStore, fingerprint_hash, write_json_atomic
 from orcabench.task import Task, get_tasks
-from orcabench.timings import Timings
+from orcabench.timings import IMPORT_SECONDS, Timings
 from orcabench.types import SCHEMA_VERSION, Completion, Example, OrcabenchError, Record, Request
 
 # Called with (samples finished in this group, samples pending in total).
@@ -262,8 +262,7 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
             engine_started = time.time()
             with timings.phase("engine_start"):
                 backend = load_backend(backend_name, model_path, engine, seed=config.seed, batch_size=config.batch_size,
-                                       cache_dir=run_dir, timings=timings,
-                                       tokenizer=renderer.tokenizer if renderer.needs_tokenizer else None)
+                                       cache_dir=run_dir)
             session["backend"] = backend.info()
             session["engine_start_seconds"] = round(time.time() - engine_started, 3)
             try:
@@ -274,7 +273,7 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
             finally:
                 with timings.phase("close"):
                     backend.close()
-        session["timings"] = timings
+        session["timings"] = {**timings, "imports": dict(IMPORT_SECONDS)}
         session["finished"] = datetime.now(timezone.utc).isoformat()
         session["seconds"] = round(time.time() - started, 3)
         store.write_manifest(manifest)

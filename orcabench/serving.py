@@ -128,6 +128,10 @@ def served_engine(url: str) -> ServedEngine:
     return ServedEngine(root, str(models[0]["id"]), str(models[0].get("root") or card.get("model")), card)
 
 
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 def serve(model_name: str, model_path: str, options: dict[str, Any], port: int,
           on_ready: Callable[[str], None], timeout: float = 900) -> int:
     """Run the server in the foreground until it exits or is interrupted; ``on_ready`` gets the URL."""
@@ -138,6 +142,8 @@ def serve(model_name: str, model_path: str, options: dict[str, Any], port: int,
     env.pop("VLLM_ENABLE_V1_MULTIPROCESSING", None)  # the server's async engine runs in its own process
     process = subprocess.Popen(command, env=env, start_new_session=True)
     url = f"http://127.0.0.1:{port}/v1"
+    # SIGTERM (a CI job's cleanup) stops the server too, through the ``finally`` below.
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         deadline = time.monotonic() + timeout
         while process.poll() is None:
@@ -153,6 +159,7 @@ def serve(model_name: str, model_path: str, options: dict[str, Any], port: int,
         on_ready(url)
         return process.wait()
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
             try:

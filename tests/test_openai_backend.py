@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -229,7 +229,8 @@ def test_backoff_doubles_with_jitter_and_respects_the_cap() -> None:
 class VLLMServer:
     """``python -m vllm.entrypoints.openai.api_server`` on a free port; ready on first use."""
 
-    def __init__(self, model_dir: Path, log: Path) -> None:
+    def __init__(self, model_dir: Path, log: Path, command: Callable[[int], list[str]] | None = None) -> None:
+        """``command(port)``: another launcher of the same server (``orcabench serve``)."""
         self.port = free_port()
         self.model = str(model_dir)
         env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
@@ -240,6 +241,7 @@ class VLLMServer:
             env.setdefault("VLLM_CPU_OMP_THREADS_BIND", "1")
         self.log = log
         self.process = subprocess.Popen(
+            command(self.port) if command else
             [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", self.model, "--dtype", "float32",
              "--max-model-len", "2048", "--enforce-eager", "--host", "127.0.0.1", "--port", str(self.port)],
             stdout=log.open("w"), stderr=subprocess.STDOUT, env=env, start_new_session=True,

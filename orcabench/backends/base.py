@@ -7,12 +7,11 @@ finish*, in any order, so the run loop can store each group the moment it exists
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from orcabench.timings import Timings
+from orcabench.timings import import_module
 from orcabench.types import Completion, OrcabenchError, Request
 
 BACKENDS = ("vllm", "hf", "openai")
@@ -85,23 +84,21 @@ _LIBRARIES = {"vllm": (("vllm",), "the vllm backend is not installed: pip instal
 
 
 def load_backend(name: str, model_path: str, engine: dict[str, Any], seed: int, batch_size: int | None,
-                 cache_dir: Path | None = None, timings: Timings | None = None, tokenizer: Any = None) -> Backend:
+                 cache_dir: Path | None = None) -> Backend:
     """Import and start the named backend; a missing extra is a one-line install hint.
 
     ``cache_dir`` is the run directory: the openai backend keeps its response cache there
-    (an interrupted API run never pays twice); the local backends ignore it. ``timings``
-    gets the seconds spent importing the backend's libraries (``import``). ``tokenizer``,
-    the model's tokenizer when the caller has loaded it, spares the hf backend a second load.
+    (an interrupted API run never pays twice); the local backends ignore it. The libraries'
+    import seconds go to :data:`orcabench.timings.IMPORT_SECONDS`.
     """
     if name not in _LIBRARIES:
         raise OrcabenchError(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}")
     modules, hint = _LIBRARIES[name]
-    with (timings if timings is not None else Timings()).phase("import"):
-        try:
-            for module in modules:
-                importlib.import_module(module)
-        except ImportError as error:
-            raise OrcabenchError(hint) from error
+    try:
+        for module in modules:
+            import_module(module)
+    except ImportError as error:
+        raise OrcabenchError(hint) from error
     if name == "vllm":
         from orcabench.backends.vllm import VLLMBackend
 
@@ -109,7 +106,7 @@ def load_backend(name: str, model_path: str, engine: dict[str, Any], seed: int, 
     if name == "hf":
         from orcabench.backends.hf import HFBackend
 
-        return HFBackend(model_path, engine, seed=seed, batch_size=batch_size or 16, tokenizer=tokenizer)
+        return HFBackend(model_path, engine, seed=seed, batch_size=batch_size or 16)
     from orcabench.backends.openai import OpenAIBackend
 
     return OpenAIBackend(model_path, engine, seed=seed, cache_dir=cache_dir)

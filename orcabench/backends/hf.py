@@ -9,10 +9,11 @@ from typing import Any
 
 import torch
 import transformers
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM
 
 from orcabench.backends.base import encode_loglikelihood, encode_prompt, truncate_at_stop
 from orcabench.timings import Timings
+from orcabench.tokenizer import load_tokenizer
 from orcabench.types import Completion, OrcabenchError, Request
 
 _HF_ENGINE_KEYS = {"dtype", "device", "max_model_len", "revision", "trust_remote_code", "attn_implementation"}
@@ -33,8 +34,7 @@ def _torch_dtype(name: str) -> torch.dtype | str:
 class HFBackend:
     name = "hf"
 
-    def __init__(self, model_path: str, engine: dict[str, Any], seed: int, batch_size: int, tokenizer: Any = None) -> None:
-        """``tokenizer``: the model's tokenizer, already loaded (by the prompt renderer), instead of a second load."""
+    def __init__(self, model_path: str, engine: dict[str, Any], seed: int, batch_size: int) -> None:
         ignored = sorted(set(engine) - _HF_ENGINE_KEYS)
         if ignored:
             warnings.warn(f"hf backend ignores engine settings meant for vLLM: {', '.join(ignored)}", stacklevel=2)
@@ -46,7 +46,7 @@ class HFBackend:
         load_kwargs = {"revision": engine.get("revision"), "trust_remote_code": engine.get("trust_remote_code", False)}
         self.timings = Timings()
         with self.timings.phase("tokenizer"):
-            self.tokenizer = tokenizer or AutoTokenizer.from_pretrained(model_path, **load_kwargs)
+            self.tokenizer = load_tokenizer(model_path, **load_kwargs)  # the prompt renderer's, when it loaded one
         with self.timings.phase("weights"):
             self.model = AutoModelForCausalLM.from_pretrained(
                 model_path,
