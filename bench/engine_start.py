@@ -13,6 +13,7 @@ vLLM's own log lines give the split inside ``LLM(...)``: weight load and "init e
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -65,7 +66,7 @@ def attempt(multiprocessing: bool, model_path: str, work: Path) -> dict[str, flo
         sys.exit(result.stderr[-3000:])
     marks = json.loads(out.read_text())
     order = ["start", "torch", "transformers", "vllm", "tokenizer", "engine", "shutdown"]
-    phases = {f"{b}_s": marks[b] - marks[a] for a, b in zip(order, order[1:])}
+    phases = {f"{b}_s": marks[b] - marks[a] for a, b in itertools.pairwise(order)}
     return {**phases, **{f"{k}_s": v for k, v in log_timings(result.stdout + result.stderr).items()}}
 
 
