@@ -167,7 +167,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, default=32, help="GSM8K test questions")
     parser.add_argument("--max-tokens", type=int, default=128)
-    parser.add_argument("--cases", default="vllm,hf,server", help="vllm, hf, server (orcabench against a warm orcabench serve)")
+    parser.add_argument("--cases", default="vllm,server,hf", help="vllm, hf, server (orcabench against a warm orcabench serve)")
     parser.add_argument("--repeats", type=int, default=3, help="attempts per case (the side order alternates)")
     parser.add_argument("--lm-eval-in-process", action="store_true",
                         help="run lm-eval's vLLM engine in its process too (VLLM_ENABLE_V1_MULTIPROCESSING=0), as orcabench does on CPU")
@@ -191,7 +191,8 @@ def main() -> None:
                 ours, theirs = attempt(case, index, args, work, tasks_dir, model_path)
                 rows.append((case, index, ours, theirs, load))
                 print(f"{case} attempt {index}: orcabench {ours.seconds:.1f} s, lm-eval {theirs.seconds:.1f} s, "
-                      f"ratio {ours.seconds / theirs.seconds:.3f}", flush=True)
+                      f"ratio {ours.seconds / theirs.seconds:.3f}, load {load:.1f}; orcabench phases "
+                      + json.dumps({k: round(v, 2) for k, v in ours.timings.items()}), flush=True)
 
     print(f"\nGSM8K (orcabench protocol), {args.limit} questions, max {args.max_tokens} new tokens, SmolLM2-135M float32\n")
     print("| case | attempt | first | load avg | orcabench s | lm-eval s | ratio | orcabench engine start + generate s "
