@@ -158,7 +158,11 @@ def serve(
         sys.stdout.write(url + "\n")
         sys.stdout.flush()
 
-    code = serving.serve(spec.name, model_path, options, port or serving.free_port(), ready)
+    try:
+        code = serving.serve(spec.name, model_path, options, port or serving.free_port(), ready)
+    except KeyboardInterrupt:
+        say("orcabench serve: stopped")
+        code = 0
     raise typer.Exit(code)
 
 
