@@ -57,6 +57,30 @@ def _on_cpu() -> bool:
     return not torch.cuda.is_available()
 
 
+def _torch_threads() -> int:
+    import torch
+
+    return int(torch.get_num_threads())
+
+
+def _in_process_on_cpu() -> None:
+    """vLLM's engine in this process on CPU, with one core left to the Python thread.
+
+    vLLM's default runs the engine in a child process that starts a worker process, each
+    importing torch and vLLM again: 25-35 s of a 40 s engine start here, against 8-11 s in
+    this process (docs/performance.md). In this process vLLM binds no OpenMP threads, and
+    torch's default (one per core) makes them fight the Python thread that schedules and
+    detokenises between forward passes, which more than doubled generation time; vLLM's own
+    worker also leaves one core free. ``VLLM_ENABLE_V1_MULTIPROCESSING=1`` or
+    ``OMP_NUM_THREADS`` set by the user win.
+    """
+    if os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0") != "0" or "OMP_NUM_THREADS" in os.environ:
+        return
+    import torch
+
+    torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) - 1))
+
+
 def engine_options(engine: dict[str, Any], seed: int, max_num_seqs: int | None) -> dict[str, Any]:
     """``vllm.LLM`` keyword arguments for orcabench's settings (``engine`` overrides the defaults).
 
@@ -79,9 +103,7 @@ class VLLMBackend:
         self.options = engine_options(engine, seed, max_num_seqs)
         self.cpu = _on_cpu()
         if self.cpu:
-            # The engine in this process, not in a child that imports everything again: on
-            # CPU it starts about 4x faster and generates as fast (docs/performance.md).
-            os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+            _in_process_on_cpu()
         from vllm import LLM
 
         self.timings = Timings()
@@ -95,7 +117,8 @@ class VLLMBackend:
         return {"backend": "vllm", "vllm": vllm.__version__, "device": "cpu" if self.cpu else "cuda",
                 "engine": {k: v for k, v in self.options.items()},
                 "kv_cache_gib": os.environ.get("VLLM_CPU_KVCACHE_SPACE") if self.cpu else None,
-                "multiprocessing": os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING", "1") != "0", "timings": dict(self.timings)}
+                "multiprocessing": os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING", "1") != "0",
+                "torch_threads": _torch_threads() if self.cpu else None, "timings": dict(self.timings)}
 
     def close(self) -> None:
         engine = getattr(self.llm, "llm_engine", None)
