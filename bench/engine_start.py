@@ -70,7 +70,8 @@ json.dump(marks, open(sys.argv[2], "w"))
 """
 
 # vLLM's own timings, logged by the engine (in whichever process it runs).
-LOG_TIMINGS = {"weights": r"Loading weights took ([\d.]+) seconds", "model_load": r"Model loading took \S+ GiB memory and ([\d.]+) seconds",
+LOG_TIMINGS = {"weights": r"Loading weights took ([\d.]+) seconds",
+               "model_load": r"Model loading took \S+ GiB memory and ([\d.]+) seconds",
                "init_engine": r"init engine \(profile, create kv cache, warmup model\) took ([\d.]+)"}
 
 
@@ -93,8 +94,8 @@ def attempt(mode: str, model_path: str, work: Path, data_dir: Path) -> dict[str,
     multiprocessing, order = MODES[mode]
     env = {**os.environ, "VLLM_ENABLE_V1_MULTIPROCESSING": multiprocessing}
     env.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
-    result = subprocess.run([sys.executable, "-c", PROBE, model_path, str(out), order, str(data_dir)], env=env, capture_output=True, text=True,
-                            check=False)
+    result = subprocess.run([sys.executable, "-c", PROBE, model_path, str(out), order, str(data_dir)], env=env,
+                            capture_output=True, text=True, check=False)
     if result.returncode:
         sys.exit(result.stderr[-3000:])
     marks = json.loads(out.read_text())

@@ -85,8 +85,6 @@ def run_orcabench(backend: str, args: argparse.Namespace, work: Path, server: st
     records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
     session = json.loads((out / "manifest.json").read_text())["sessions"][-1]
     timings = {**session.get("timings", {}), **{f"backend.{k}": v for k, v in session["backend"].get("timings", {}).items()}}
-    timings.pop("imports", None)
-    timings.update({f"import.{k}": v for k, v in session.get("timings", {}).get("imports", {}).items()})
     timings["outside run()"] = seconds - session["seconds"]  # interpreter start, CLI imports, exit
     return Side("orcabench", seconds, sum(r["score"] for r in records) / len(records),
                 session["engine_start_seconds"] + session["generate_seconds"], timings)
@@ -139,8 +137,9 @@ def run_lm_eval(backend: str, args: argparse.Namespace, work: Path, tasks_dir: P
     else:
         model_args = f"pretrained={model_path},dtype=float32,max_length=4096"
         batch = str(HF_BATCH)
-    command = [sys.executable, __file__, "lm-eval", "run", "--model", backend, "--model_args", model_args, "--tasks", "orcabench_gsm8k",
-               "--include_path", str(tasks_dir), "--apply_chat_template", "--limit", str(args.limit), "--batch_size", batch,
+    command = [sys.executable, __file__, "lm-eval", "run", "--model", backend, "--model_args", model_args,
+               "--tasks", "orcabench_gsm8k", "--include_path", str(tasks_dir), "--apply_chat_template",
+               "--limit", str(args.limit), "--batch_size", batch,
                "--gen_kwargs", f"max_gen_toks={args.max_tokens}", "--log_samples", "--output_path", str(out)]
     if backend == "hf":
         command += ["--device", "cpu"]
@@ -170,7 +169,8 @@ def main() -> None:
     parser.add_argument("--cases", default="vllm,server,hf", help="vllm, hf, server (orcabench against a warm orcabench serve)")
     parser.add_argument("--repeats", type=int, default=3, help="attempts per case (the side order alternates)")
     parser.add_argument("--lm-eval-in-process", action="store_true",
-                        help="run lm-eval's vLLM engine in its process too (VLLM_ENABLE_V1_MULTIPROCESSING=0), as orcabench does on CPU")
+                        help="run lm-eval's vLLM engine in its process too (VLLM_ENABLE_V1_MULTIPROCESSING=0), "
+                             "as orcabench does on CPU")
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("ORCABENCH_DATA_DIR", "../shared/data")))
     args = parser.parse_args()
     args.data_dir = args.data_dir.resolve()
@@ -199,7 +199,8 @@ def main() -> None:
           "| lm-eval total_evaluation_time s | accuracy orcabench / lm-eval |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for case, index, ours, theirs, load in rows:
-        print(f"| {case} | {index} | {'lm-eval' if index % 2 else 'orcabench'} | {load:.1f} | {ours.seconds:.1f} | {theirs.seconds:.1f} "
+        first = "lm-eval" if index % 2 else "orcabench"
+        print(f"| {case} | {index} | {first} | {load:.1f} | {ours.seconds:.1f} | {theirs.seconds:.1f} "
               f"| {ours.seconds / theirs.seconds:.3f} | {ours.inner_seconds:.1f} | {theirs.inner_seconds:.1f} "
               f"| {100 * ours.accuracy:.1f} / {100 * theirs.accuracy:.1f} |")
     for case in dict.fromkeys(r[0] for r in rows):

@@ -181,6 +181,8 @@ def free_port() -> int:
 # Requests in flight at once for a --server run: enough that the server schedules a task
 # set's requests together, as the offline engine does (the server's max_num_seqs caps it).
 SERVER_CONCURRENCY = 128
+# What a --server run may still set: how requests are sent, not what the engine answers.
+_CLIENT_SETTINGS = frozenset({"concurrency", "timeout", "max_retries", "retry_base_delay", "retry_max_delay", "request_budget"})
 
 
 def server_run_engine(url: str, model_path: str, engine: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -195,9 +197,10 @@ def server_run_engine(url: str, model_path: str, engine: dict[str, Any]) -> tupl
     if Path(served.model_root).resolve() != Path(model_path).resolve():
         raise OrcabenchError(f"--server {url} serves {served.model_root}, but --model resolves to {model_path}: "
                              "pass the --model the server was started with")
-    unknown = sorted(set(engine) - {"concurrency", "timeout", "max_retries", "retry_base_delay", "retry_max_delay", "request_budget"})
+    unknown = sorted(set(engine) - _CLIENT_SETTINGS)
     if unknown:
-        raise OrcabenchError(f"--server: engine settings {', '.join(unknown)} belong to the server: pass them to `orcabench serve`")
+        raise OrcabenchError(f"--server: engine settings {', '.join(unknown)} belong to the server: "
+                             "pass them to `orcabench serve`")
     backend = {"concurrency": SERVER_CONCURRENCY, **engine, "base_url": served.url, "api_model": served.api_model,
                "endpoint": "completions"}
     return backend, {**served.engine, "api_model": served.api_model, "endpoint": "completions"}

@@ -15,7 +15,8 @@ import pytest
 from conftest import ENGINE, orcabench
 
 from orcabench.cli import main
-from orcabench.lm_eval_bridge import INSTALL_HINT, import_output, lm_eval_names
+from orcabench.lm_eval_bridge import INSTALL_HINT, lm_eval_names
+from orcabench.lm_eval_records import import_output
 from orcabench.store import read_records
 from orcabench.types import OrcabenchError
 
@@ -34,7 +35,8 @@ def test_task_names_take_the_prefix_and_refuse_mixing() -> None:
         lm_eval_names(["lm-eval:"])
 
 
-def test_without_lm_eval_the_prefix_gives_an_install_hint(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_without_lm_eval_the_prefix_gives_an_install_hint(monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setitem(sys.modules, "lm_eval", None)  # `import lm_eval` now raises ImportError
     assert main(["run", "--tasks", "lm-eval:arc_easy", "--limit", "2"]) == 2
     err = capsys.readouterr().err.strip()

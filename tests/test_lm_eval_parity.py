@@ -49,13 +49,14 @@ def orcabench_records(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) 
 
 
 @pytest.fixture(scope="module")
-def lm_eval_records(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, hf_backend: Any) -> Iterator[dict[str, dict[str, Any]]]:
+def lm_eval_records(tmp_path_factory: pytest.TempPathFactory, data_dir: Path,
+                    hf_backend: Any) -> Iterator[dict[str, dict[str, Any]]]:
     import lm_eval
     from lm_eval.loggers import EvaluationTracker
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
-    from orcabench.lm_eval_bridge import groups_of, read_output, records_from_output
+    from orcabench.lm_eval_records import groups_of, read_output, records_from_output
     from orcabench.lm_eval_tasks import write_local_tasks
 
     folder = tmp_path_factory.mktemp("lm-eval-tasks")

@@ -40,7 +40,8 @@ def render(model: str, system: str | None, task_name: str, data_dir: Path) -> tu
 
 @pytest.mark.parametrize("task_name", ["gsm8k", "bbh-mc"])
 @pytest.mark.parametrize("model", ["orca2-7b", "orca2-13b"])
-def test_orca2_prompts_are_the_model_cards_chatml_in_both_system_message_settings(model: str, task_name: str, data_dir: Path) -> None:
+def test_orca2_prompts_are_the_model_cards_chatml_in_both_system_message_settings(model: str, task_name: str,
+                                                                                  data_dir: Path) -> None:
     # The model card: "<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant"
     prompt, adds_bos, user = render(model, "empty", task_name, data_dir)
     assert prompt == f"<|im_start|>system\n<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant"
@@ -103,15 +104,16 @@ def test_a_yaml_model_file_describes_a_users_checkpoint(tmp_path: Path) -> None:
 
 
 def test_the_orca2_protocol_refuses_chain_of_thought_and_loglikelihood_tasks() -> None:
-    with pytest.raises(OrcabenchError, match=r"protocol orca2 .* gsm8k-cot, mmlu-ll do not fit: drop them or pass --protocol default"):
+    with pytest.raises(OrcabenchError,
+                       match=r"protocol orca2 .* gsm8k-cot, mmlu-ll do not fit: drop them or pass --protocol default"):
         api.plan(api.RunConfig(model="orca2-13b", tasks=["gsm8k", "gsm8k-cot", "mmlu-ll"]))
 
 
 def test_the_protocol_sets_an_empty_system_message_for_every_model(data_dir: Path, smollm2_dir: Path) -> None:
     paper = api.plan(api.RunConfig(model="smollm2-135m", tasks=["gsm8k"], protocol="orca2", limit=1))
     own = api.plan(api.RunConfig(model="smollm2-135m", tasks=["gsm8k"], limit=1))
-    assert paper.fingerprint["model"]["system_message"] == "" and paper.fingerprint["protocol"] == "orca2"
-    assert own.fingerprint["model"]["system_message"] is None and own.fingerprint["protocol"] == "default"
+    assert paper.fingerprint.model["system_message"] == "" and paper.fingerprint.protocol == "orca2"
+    assert own.fingerprint.model["system_message"] is None and own.fingerprint.protocol == "default"
     assert paper.run_dir != own.run_dir
     assert paper.first_prompt()[1].startswith("<|im_start|>system\n<|im_end|>\n<|im_start|>user\n")
 

@@ -30,7 +30,8 @@ def imported_by(*args: str, cwd: Path) -> list[str]:
     """The heavy libraries in ``sys.modules`` after ``orcabench ARGS`` ran in a fresh interpreter."""
     probe = ("import json, sys\nfrom orcabench.cli import main\ncode = main(sys.argv[1:])\n"
              f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))\nsys.exit(code)")
-    result = subprocess.run([sys.executable, "-c", probe, *args], check=False, capture_output=True, text=True, cwd=cwd, timeout=120)
+    result = subprocess.run([sys.executable, "-c", probe, *args], check=False, capture_output=True, text=True, cwd=cwd,
+                            timeout=120)
     assert result.returncode in (0, 1), result.stderr  # gate exits 1 on a regression
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -73,7 +74,8 @@ def test_engine_options_become_the_servers_flags() -> None:
 def test_a_server_that_is_not_there_is_one_line_naming_the_fix() -> None:
     from test_openai_backend import free_port
 
-    with pytest.raises(OrcabenchError, match=r"--server http://127\.0\.0\.1:\d+: no answer .* `orcabench serve --model M`") as failure:
+    expected = r"--server http://127\.0\.0\.1:\d+: no answer .* `orcabench serve --model M`"
+    with pytest.raises(OrcabenchError, match=expected) as failure:
         served_engine(f"http://127.0.0.1:{free_port()}")
     assert "\n" not in str(failure.value)
 
@@ -101,7 +103,8 @@ def records_by_id(run_dir: Path) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.slow
 @pytest.mark.vllm
-def test_a_run_against_orcabench_serve_stores_the_records_of_the_offline_engine(served: Any, tmp_path: Path, data_dir: Path) -> None:
+def test_a_run_against_orcabench_serve_stores_the_records_of_the_offline_engine(served: Any, tmp_path: Path,
+                                                                               data_dir: Path) -> None:
     common = ["--model", "smollm2-135m", "--tasks", "gsm8k", "--limit", "4", "--max-tokens", "32", "--data-dir", str(data_dir)]
     offline = orcabench("run", *common, "--backend", "vllm", "--dtype", "float32", "--max-model-len", "2048",
                         "--output", str(tmp_path / "offline"))
