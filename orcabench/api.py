@@ -40,6 +40,8 @@ __all__ = [
 def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunResult:
     """Run (or resume) an evaluation; a finished run makes zero model calls and loads nothing."""
     if is_lm_eval(config):
+        if config.replicas:
+            raise OrcabenchError("--replicas applies to orcabench's own tasks; lm-eval:<task> tasks run in one process")
         return lm_eval_bridge.run(config)
     started = time.time()
     timings = Timings()  # seconds per phase, for the manifest (docs/performance.md reads them)
@@ -65,8 +67,7 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
                 on_progress(0, len(work.items))
             engine_started = time.time()
             with timings.phase("engine_start"):
-                backend = load_backend(resolved.backend, resolved.model_path, resolved.engine, seed=config.seed,
-                                       batch_size=config.batch_size, cache_dir=resolved.run_dir)
+                backend = _load(config, resolved)
             session.backend = backend.info()
             session.engine_start_seconds = round(time.time() - engine_started, 3)
             try:
@@ -74,6 +75,7 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
                     executed = execute(resolved, backend, store, on_progress, work=work)
                 session.generate_seconds = round(executed.seconds, 3)
             finally:
+                session.backend = backend.info()  # again: replicas report their timings and losses
                 with timings.phase("close"):
                     backend.close()
                 # Each library's import (within the phases above), once per process: a notebook pays it once.
@@ -82,6 +84,16 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
     summaries = [summarize(task.name, [done[(task.name, e.id)] for e in resolved.examples[task.name]]) for task in resolved.tasks]
     return RunResult(run_dir=resolved.run_dir, summaries=summaries, model_calls=session.requests or 0,
                      seconds=time.time() - started)
+
+
+def _load(config: RunConfig, resolved: Plan) -> Any:
+    if config.replicas:
+        from orcabench.backends.replicas import ReplicaBackend  # Ray is an extra: imported only when asked for
+
+        return ReplicaBackend(resolved.backend, resolved.model_path, resolved.engine, seed=config.seed,
+                              batch_size=config.batch_size, replicas=config.replicas, address=config.ray_address)
+    return load_backend(resolved.backend, resolved.model_path, resolved.engine, seed=config.seed,
+                        batch_size=config.batch_size, cache_dir=resolved.run_dir)
 
 
 def is_lm_eval(config: RunConfig) -> bool:

@@ -83,6 +83,8 @@ def run(
     gpu_memory_utilization: Annotated[Optional[float], typer.Option(help="vllm: share of GPU memory to use")] = None,
     engine_arg: Annotated[Optional[list[str]], typer.Option(help="extra engine setting KEY=VALUE (repeatable)")] = None,
     strict: Annotated[bool, typer.Option(help="fail on malformed data rows instead of skipping them")] = False,
+    replicas: Annotated[Optional[int], typer.Option(help="N engine replicas as Ray actors (docs/scale-out.md)")] = None,
+    ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster for --replicas (default: RAY_ADDRESS or local)")] = None,
     protocol: Annotated[Optional[str], typer.Option(help="default or orca2 (the paper's protocol; default for Orca 2 models)")] = None,
     system_message: Annotated[Optional[str], typer.Option(help="empty, cautious, none, default, or the text itself")] = None,
     dry_run: Annotated[bool, typer.Option(help="print the resolved configuration and the first prompt; load no weights")] = False,
@@ -94,7 +96,7 @@ def run(
     config = api.RunConfig(model=model, tasks=_split(tasks), backend=backend, limit=limit, limit_per_subtask=limit_per_subtask,
                            batch_size=batch_size, data_dir=data_dir, output=output, seed=seed, max_tokens=max_tokens, engine=engine,
                            strict=strict, protocol=protocol, system_message=system_message, lm_eval_include=lm_eval_include or [],
-                           server=server)
+                           replicas=replicas, ray_address=ray_address, server=server)
     if dry_run:
         shown = api.dry_run(config)
         console.print_json(json.dumps(shown.description))

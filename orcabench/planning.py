@@ -46,6 +46,9 @@ class RunConfig:
     strict: bool = False  # fail on malformed data rows instead of skipping them
     lm_eval_include: Sequence[Path] = ()  # lm-eval: tasks only: folders of the user's lm-eval task configs
     server: str | None = None  # an `orcabench serve` URL: answered by its warm engine (the openai backend)
+    # Operational, not in the fingerprint: a run resumes under any replica count (orcabench.backends.replicas).
+    replicas: int | None = None  # engine replicas as Ray actors; None: the backend in this process
+    ray_address: str | None = None  # Ray cluster to run them on; None: $RAY_ADDRESS, else a local Ray instance
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,10 @@ def check_counts(config: RunConfig) -> None:
         raise OrcabenchError(f"--limit-per-subtask must be a positive number of examples, not {config.limit_per_subtask}")
     if config.max_tokens is not None and config.max_tokens < 1:
         raise OrcabenchError(f"--max-tokens must be positive, not {config.max_tokens}")
+    if config.replicas is not None and config.replicas < 1:
+        raise OrcabenchError(f"--replicas must be a positive number of engine replicas, not {config.replicas}")
+    if config.ray_address and not config.replicas:
+        raise OrcabenchError("--ray-address names the Ray cluster for --replicas N: add --replicas")
 
 
 def model_entry(spec: ModelSpec, weights: dict[str, Any]) -> dict[str, Any]:
@@ -140,6 +147,9 @@ def plan(config: RunConfig) -> Plan:
         raise OrcabenchError(f"unknown backend {backend_name!r}: choose one of {', '.join(BACKENDS)}")
     if spec.prompt_format == "api-chat" and backend_name != "openai":
         raise OrcabenchError(f"{spec.name} is served through an API: use --backend openai, not {backend_name}")
+    if config.replicas and backend_name == "openai":
+        raise OrcabenchError("--replicas runs local engines (vllm, hf); spread --backend openai over several servers "
+                             "with --engine-arg base_url=URL1,URL2")
     if config.lm_eval_include:
         raise OrcabenchError("--lm-eval-include applies to lm-eval:<task> tasks only")
     check_counts(config)

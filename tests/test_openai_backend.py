@@ -22,6 +22,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -72,8 +73,8 @@ def _reply(body: dict[str, Any], path: str) -> dict[str, Any]:
     return {"id": "c", "object": "text_completion", "created": 0, "model": body["model"], "choices": [choice], "usage": usage}
 
 
-@pytest.fixture
-def stub() -> Iterator[Stub]:
+@contextmanager
+def running_stub() -> Iterator[Stub]:
     state = Stub()
 
     class Handler(BaseHTTPRequestHandler):
@@ -99,9 +100,17 @@ def stub() -> Iterator[Stub]:
     state.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def stub() -> Iterator[Stub]:
+    with running_stub() as state:
+        yield state
 
 
 def stub_backend(stub: Stub, cache_dir: Path | None, **settings: Any) -> OpenAIBackend:
@@ -212,6 +221,43 @@ def test_bad_settings_are_one_line_errors(tmp_path: Path, monkeypatch: pytest.Mo
                              ({"request_budget": "ten"}, "request_budget='ten' must be an integer")):
         with pytest.raises(OrcabenchError, match=message):
             OpenAIBackend("m", {"base_url": "http://127.0.0.1:1/v1", **setting}, seed=0, cache_dir=None)
+
+
+@pytest.fixture
+def second_stub() -> Iterator[Stub]:
+    with running_stub() as state:
+        yield state
+
+
+def gsm_like(n: int) -> list[Request]:
+    return [Request(kind="generate", prompt="", messages=(Message("user", f"What is {i}+{i}?"),), max_tokens=8) for i in range(n)]
+
+
+def test_requests_spread_over_several_servers_and_the_cache_does_not_care_which_answered(
+    stub: Stub, second_stub: Stub, tmp_path: Path
+) -> None:
+    requests = gsm_like(24)
+    both = stub_backend(stub, tmp_path, endpoint="chat", concurrency=4, base_url=f"{stub.url},{second_stub.url}")
+    answers = answer_in_order(both, requests)
+    assert len(stub.seen) + len(second_stub.seen) == 24
+    assert len(stub.seen) >= 4 and len(second_stub.seen) >= 4  # least-loaded first: both take a share
+    servers = both.info()["servers"]
+    assert [s["answered"] for s in servers] == [len(stub.seen), len(second_stub.seen)]
+    assert both.info()["base_url"] == [stub.url + "/", second_stub.url + "/"]
+    # The response cache is keyed by the request, not the server: the other server alone pays nothing.
+    again = stub_backend(second_stub, tmp_path, endpoint="chat")
+    assert answer_in_order(again, requests) == answers and again.cache_hits == 24
+    assert len(stub.seen) + len(second_stub.seen) == 24
+
+
+def test_a_dead_server_s_share_moves_to_the_live_one(stub: Stub, tmp_path: Path) -> None:
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    backend = stub_backend(stub, tmp_path, endpoint="chat", concurrency=4, max_retries=1, base_url=f"{dead},{stub.url}")
+    answers = answer_in_order(backend, gsm_like(12))
+    assert [a.text for a in answers] == [f"echo: What is {i}+{i}?" for i in range(12)]
+    dead_server, live = backend.info()["servers"]
+    assert dead_server["answered"] == 0 and 1 <= dead_server["failed"] <= 4  # out of rotation after its first refusals
+    assert live["answered"] == 12 == len(stub.seen)
 
 
 def test_backoff_doubles_with_jitter_and_respects_the_cap() -> None:
@@ -430,3 +476,32 @@ def test_a_killed_api_run_resumes_from_its_cache_without_asking_the_server_twice
     assert len((run_dir / RESPONSES).read_text().splitlines()) == n
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["sessions"][-1]["backend"]["cached_responses"] == cached  # the killed session never wrote its own
+
+
+@pytest.mark.slow
+def test_a_run_over_two_servers_finishes_when_one_is_killed_mid_run(vllm_server: VLLMServer, smollm2_dir: Path,
+                                                                    tmp_path: Path) -> None:
+    second = VLLMServer(smollm2_dir, tmp_path / "second-server.log")
+    try:
+        n, run_dir = 8, tmp_path / "two-servers"
+        command = [sys.executable, "-m", "orcabench.cli", "run", "--model", "smollm2-135m", "--backend", "openai",
+                   "--engine-arg", f"base_url={vllm_server.url},{second.url}", "--engine-arg", "concurrency=2",
+                   "--tasks", "gsm8k", "--limit", str(n), "--max-tokens", "32", "--output", str(run_dir)]
+        run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        records = run_dir / "records.jsonl"
+        deadline = time.monotonic() + 240
+        while not (records.is_file() and records.read_text().count("\n") >= 1 and second.completions_received() >= 1):
+            assert run.poll() is None, f"the run ended before the second server could be killed: {run.communicate()}"
+            assert time.monotonic() < deadline, "no record from both servers after 240 s"
+            time.sleep(0.05)
+        os.killpg(second.process.pid, signal.SIGKILL)
+        _, err = run.communicate(timeout=300)
+        assert run.returncode == 0, err
+        ids = [json.loads(line)["id"] for line in records.read_text().splitlines()]
+        assert len(ids) == n == len(set(ids))
+        assert len((run_dir / RESPONSES).read_text().splitlines()) == n  # each request paid for once
+        first, killed = json.loads((run_dir / "manifest.json").read_text())["sessions"][-1]["backend"]["servers"]
+        assert killed["answered"] >= 1 and killed["failed"] >= 1  # it served until it died, then its share moved
+        assert first["answered"] + killed["answered"] == n
+    finally:
+        second.stop()

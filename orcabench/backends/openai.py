@@ -13,7 +13,9 @@ API run never pays twice for a request that came back.
 
 Engine settings (``--engine-arg KEY=VALUE``):
 
-``base_url``       server root, e.g. ``http://127.0.0.1:8000/v1`` (else ``$OPENAI_BASE_URL``, else OpenAI)
+``base_url``       server root, e.g. ``http://127.0.0.1:8000/v1`` (else ``$OPENAI_BASE_URL``, else OpenAI); several
+                   servers as ``URL1,URL2,…``: each request goes to the least-loaded, a failing one's share moves
+                   (orcabench.backends.servers); the cache does not depend on which server answered
 ``api_key``        else ``$OPENAI_API_KEY``; a key-less local server gets a placeholder. Never in ``info()``.
 ``api_model``      the served model name (default: the model path orcabench resolved)
 ``endpoint``       ``completions`` (default: the exact prompt orcabench rendered and recorded)
@@ -45,11 +47,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import openai
 
 from orcabench.backends.base import encode_loglikelihood, truncate_at_stop
+from orcabench.backends.servers import RetryPolicy, Server, ServerPool, server_urls
 from orcabench.store import drop_torn_tail
 from orcabench.types import Completion, OrcabenchError, Request
 
@@ -69,24 +71,6 @@ def request_key(endpoint: str, body: dict[str, Any]) -> str:
     """The cache key: sha256 of the endpoint and the JSON body, keys sorted, no whitespace."""
     canonical = json.dumps({"endpoint": endpoint, "body": body}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with jitter: attempt k waits between half and all of base * 2**k (capped)."""
-
-    max_retries: int = 5
-    base_delay: float = 0.5
-    max_delay: float = 30.0
-
-    def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
-        backoff = min(self.max_delay, self.base_delay * 2**attempt)
-        # "Equal jitter": never zero (a rate-limited server gets a real pause) but spread, so
-        # the concurrent workers that were all refused at once do not come back in lockstep.
-        jittered = backoff / 2 + rng.uniform(0, backoff / 2)
-        if retry_after is not None:  # the server knows best, within our cap
-            return min(self.max_delay, max(retry_after, jittered))
-        return jittered
 
 
 class RequestBudget:
@@ -171,12 +155,6 @@ def _setting(engine: dict[str, Any], key: str, kind: type, default: Any, minimum
     return value
 
 
-def _public_url(url: str) -> str:
-    """The URL without user:password@, fit for the manifest."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))) if parts.hostname else url
-
-
 def _one_line(text: str, limit: int = 300) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -220,20 +198,20 @@ class OpenAIBackend:
             raise OrcabenchError(
                 "openai backend: set OPENAI_API_KEY, or point it at a server with --engine-arg base_url=http://HOST:PORT/v1"
             )
-        self.client = openai.OpenAI(base_url=base_url, api_key=str(api_key or _NO_KEY), max_retries=0, timeout=self.timeout)
-        self.base_url = str(self.client.base_url)
+        self.pool = ServerPool(server_urls(base_url), str(api_key or _NO_KEY), self.timeout, self.retry, random.Random(seed))
         self.cache = ResponseCache(cache_dir)
         self.cached_at_start = len(self.cache.responses)
         self.cache_hits = 0
-        self._rng = random.Random(seed)  # jitter only; reproducibility of delays does not matter
         self._tokenizer: Any = None
 
     def info(self) -> dict[str, Any]:
         # The API key is deliberately absent: this dict goes into the run manifest.
+        urls = [server.url for server in self.pool.servers]
         return {
             "backend": "openai",
             "openai": openai.__version__,
-            "base_url": _public_url(self.base_url),
+            "base_url": urls[0] if len(urls) == 1 else urls,
+            "servers": self.pool.info(),
             "api_model": self.api_model,
             "endpoint": self.endpoint,
             "concurrency": self.concurrency,
@@ -247,7 +225,7 @@ class OpenAIBackend:
         }
 
     def close(self) -> None:
-        self.client.close()
+        self.pool.close()
 
     # -- building requests ------------------------------------------------------------------
 
@@ -291,40 +269,51 @@ class OpenAIBackend:
 
     # -- sending ----------------------------------------------------------------------------
 
-    def _send(self, call: Call) -> dict[str, Any]:
+    @staticmethod
+    def _send(client: openai.OpenAI, call: Call) -> dict[str, Any]:
         standard = {k: v for k, v in call.body.items() if k not in _EXTRA_BODY_KEYS}
         extra = {k: v for k, v in call.body.items() if k in _EXTRA_BODY_KEYS}
-        create = self.client.chat.completions.create if call.endpoint == "chat" else self.client.completions.create
+        create = client.chat.completions.create if call.endpoint == "chat" else client.completions.create
         response = create(**standard, extra_body=extra or None)
         return response.model_dump(mode="json")
 
     def _fetch(self, call: Call) -> dict[str, Any]:
-        """Send one request under the retry policy and the budget; cache and return the response."""
+        """Send one request under the retry policy and the budget; cache and return the response.
+
+        Each attempt goes to the least-loaded server that is up; a failed one is out of rotation
+        for its backoff, so the retry goes to another server or, with one server, waits for it.
+        """
+        server: Server | None = None
         for attempt in range(self.retry.max_retries + 1):
             if not self.budget.take():
                 raise BudgetSpent("request budget spent")
+            server = self.pool.acquire(avoid=server)
+            started = time.monotonic()
             try:
-                response = self._send(call)
+                response = self._send(server.client, call)
             except openai.APIStatusError as error:
                 retryable = error.status_code in _RETRY_STATUSES or error.status_code >= 500
+                self.pool.release(server, time.monotonic() - started, failed=retryable,
+                                  retry_after=_retry_after(error.response.headers), answered=False)
                 if not retryable or attempt == self.retry.max_retries:
-                    raise self._failure(call, f"HTTP {error.status_code}: {_one_line(error.message)}", attempt) from error
-                retry_after = _retry_after(error.response.headers)
+                    raise self._failure(call, server, f"HTTP {error.status_code}: {_one_line(error.message)}", attempt) from error
             except (openai.APITimeoutError, openai.APIConnectionError) as error:
+                self.pool.release(server, time.monotonic() - started, failed=True, answered=False)
                 if attempt == self.retry.max_retries:
-                    raise self._failure(call, type(error).__name__, attempt) from error
-                retry_after = None
+                    raise self._failure(call, server, type(error).__name__, attempt) from error
             except openai.APIError as error:  # a response the client could not read: retrying will not help
-                raise self._failure(call, _one_line(error), attempt) from error
+                self.pool.release(server, time.monotonic() - started, answered=False)
+                raise self._failure(call, server, _one_line(error), attempt) from error
             else:
+                self.pool.release(server, time.monotonic() - started)
                 self.cache.put(call.key, call.endpoint, response)
                 return response
-            time.sleep(self.retry.delay(attempt, retry_after, self._rng))
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    def _failure(self, call: Call, what: str, attempt: int) -> OrcabenchError:
+    @staticmethod
+    def _failure(call: Call, server: Server, what: str, attempt: int) -> OrcabenchError:
         tries = f" after {attempt + 1} attempts" if attempt else ""
-        return OrcabenchError(f"openai backend: {call.endpoint} request to {_public_url(self.base_url)} failed{tries}: {what}")
+        return OrcabenchError(f"openai backend: {call.endpoint} request to {server.url} failed{tries}: {what}")
 
     # -- answering --------------------------------------------------------------------------
 

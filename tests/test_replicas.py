@@ -1,0 +1,241 @@
+"""`orcabench run --replicas N`: engine replicas as Ray actors, the run loop the only writer.
+
+The fast tests pin the hand-out rules (longest first, a lost chunk back to the front, every
+request counted once). The slow ones build a real two-node Ray cluster on 127.0.0.1 with
+Ray's own ``Cluster`` (shared by the whole module) and check, as a user runs it, that
+replicated runs give the records of a single-process run with their replicas on both nodes:
+when SIGKILL ends one replica's worker mid-run (nothing lost, nothing stored twice), and when
+a run killed under 2 replicas resumes under 1, is killed again and finishes under 2.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import orcabench
+
+from orcabench import api
+from orcabench.backends.replicas import ChunkQueue, chunk_size
+from orcabench.store import read_records
+from orcabench.types import OrcabenchError
+
+# The done-when command of issue 13: two tasks (one generative, one loglikelihood), 12 samples.
+RUN = ["run", "--model", "smollm2-135m", "--tasks", "gsm8k,arc-easy", "--limit", "6", "--max-tokens", "32"]
+
+
+# -- the hand-out rules -------------------------------------------------------------------
+
+
+def test_chunks_go_out_longest_first_and_a_lost_chunk_goes_back_to_the_front() -> None:
+    queue = ChunkQueue(sizes=[5, 50, 20, 40, 10], size=2)
+    first, second = queue.take(), queue.take()
+    assert first is not None and second is not None
+    assert (first.indices, second.indices) == ((1, 3), (2, 4))
+    queue.lose(first)  # its replica died
+    again = queue.take()
+    assert again == first  # before the rest of the queue
+    assert queue.finish(again) and queue.finish(second)
+    last = queue.take()
+    assert last is not None and last.indices == (0,) and queue.finish(last)
+    assert queue.done and queue.answered() == 5 and queue.take() is None
+
+
+def test_an_idle_replica_backs_up_a_running_chunk_and_only_the_first_copy_counts() -> None:
+    queue = ChunkQueue(sizes=[3, 2, 1], size=3)
+    chunk = queue.take()
+    backup = queue.take()  # nothing queued: a copy of the chunk running once
+    assert chunk is not None and backup == chunk
+    assert queue.take() is None  # never a third copy
+    assert queue.finish(backup) is True
+    assert queue.finish(chunk) is False  # the slower copy's answers are dropped
+    assert queue.done
+
+
+def test_a_lost_copy_is_not_requeued_while_another_copy_still_runs() -> None:
+    queue = ChunkQueue(sizes=[1, 1], size=2)
+    chunk = queue.take()
+    backup = queue.take()
+    assert chunk is not None and backup is not None
+    queue.lose(chunk)
+    assert list(queue.queued) == []  # the backup still runs: nothing to hand out twice
+    queue.lose(backup)
+    assert list(queue.queued) == [chunk]  # both copies lost: back in the queue, once
+
+
+def test_chunks_are_small_enough_for_every_replica_to_take_several() -> None:
+    assert chunk_size(30, replicas=2, backend="hf", batch_size=None) == 4
+    assert chunk_size(10_000, replicas=8, backend="vllm", batch_size=None) == 256
+    assert chunk_size(10_000, replicas=8, backend="hf", batch_size=8) == 8
+    assert chunk_size(1, replicas=4, backend="hf", batch_size=None) == 1
+
+
+def test_replica_settings_are_checked_before_anything_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    for config, message in ((api.RunConfig(replicas=0), "--replicas must be a positive number"),
+                            (api.RunConfig(ray_address="127.0.0.1:6379"), "add --replicas"),
+                            (api.RunConfig(replicas=2, backend="openai"), "base_url=URL1,URL2")):
+        with pytest.raises(OrcabenchError, match=message):
+            api.plan(config)
+
+
+def test_without_ray_installed_the_error_is_one_line_with_the_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    from orcabench.backends.replicas import ReplicaBackend
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
+    with pytest.raises(OrcabenchError, match=r"^--replicas runs on Ray, which is not installed: pip install 'orcabench\[ray\]'$"):
+        ReplicaBackend("hf", "unused", {}, seed=0, batch_size=None, replicas=2)
+
+
+# -- a real two-node cluster on the loopback address ---------------------------------------
+
+
+class TwoNodes:
+    """Ray's own test cluster: a head and one more node, one CPU each, all on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        from ray.cluster_utils import Cluster
+
+        self.cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+        self.cluster.add_node(num_cpus=1)
+        self.cluster.wait_for_nodes()
+        self.address = self.cluster.address
+
+    def raylet_pids(self) -> set[int]:
+        from ray._private import ray_constants
+
+        return {info.process.pid for node in self.cluster.list_all_nodes()
+                for info in node.all_processes.get(ray_constants.PROCESS_TYPE_RAYLET, [])}
+
+    def replica_workers(self) -> list[int]:
+        """Worker processes holding a replica actor, children of this cluster's raylets only."""
+        raylets, found = self.raylet_pids(), []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmdline = (entry / "cmdline").read_bytes().split(b"\0")[0].decode()
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if cmdline.startswith("ray::Replica") and parent in raylets:
+                found.append(int(entry.name))
+        return found
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[TwoNodes]:
+    pytest.importorskip("ray")
+    # Without it Ray swaps 127.0.0.1 for the machine's network address; test traffic stays on loopback.
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    nodes = TwoNodes()
+    yield nodes
+    nodes.cluster.shutdown()
+
+
+def records_of(run_dir: Path) -> dict[tuple[str, str], tuple[str, Any, float]]:
+    """What must not depend on how a run was computed: output, answer and score per sample."""
+    lines = (run_dir / "records.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    keys = [(r["task"], r["id"]) for r in records]
+    assert len(keys) == len(set(keys)), "a sample was stored twice"
+    return {(r["task"], r["id"]): (r["output"], r["answer"], r["score"]) for r in records}
+
+
+def stored(run_dir: Path) -> int:
+    """Whole records on disk (a line torn by a kill does not count; the next run drops it)."""
+    path = run_dir / "records.jsonl"
+    return len(read_records(path)[0]) if path.is_file() else 0
+
+
+def placement(run_dir: Path) -> list[dict[str, Any]]:
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    return manifest["sessions"][-1]["backend"]["replicas"]["placement"]
+
+
+@pytest.fixture(scope="module")
+def hf_reference(tmp_path_factory: pytest.TempPathFactory, smollm2_dir: Path) -> Path:
+    run_dir = tmp_path_factory.mktemp("reference") / "hf"
+    result = orcabench(*RUN, "--backend", "hf", "--output", str(run_dir))
+    assert result.returncode == 0, result.stderr
+    return run_dir
+
+
+def start(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "orcabench.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def wait_for(condition: Any, process: subprocess.Popen[str], what: str, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, f"the run ended before {what}: {process.communicate()}"
+        assert time.monotonic() < deadline, f"no {what} after {timeout:.0f} s"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_a_replica_killed_mid_run_loses_nothing_and_duplicates_nothing(cluster: TwoNodes, hf_reference: Path,
+                                                                      tmp_path: Path) -> None:
+    run_dir = tmp_path / "killed-replica"
+    run = start(*RUN, "--backend", "hf", "--replicas", "2", "--ray-address", cluster.address, "--output", str(run_dir))
+    wait_for(lambda: stored(run_dir) >= 1 and len(cluster.replica_workers()) == 2, run, "a stored record")
+    victim = cluster.replica_workers()[0]
+    os.kill(victim, signal.SIGKILL)
+    out, err = run.communicate(timeout=600)
+    assert run.returncode == 0, err
+    assert records_of(run_dir) == records_of(hf_reference)
+    replicas = placement(run_dir)
+    assert len({r["node_id"] for r in replicas}) == 2, "both replicas on one node"
+    lost = [r for r in replicas if r["lost"]]
+    assert [r["pid"] for r in lost] == [victim]  # the other replica finished the run
+    assert "Actor" in lost[0]["lost"]  # Ray's ActorDiedError, as the manifest records it
+
+
+@pytest.mark.slow
+def test_a_run_killed_under_two_replicas_resumes_under_one_and_the_other_way_round(cluster: TwoNodes, hf_reference: Path,
+                                                                                   tmp_path: Path) -> None:
+    run_dir = tmp_path / "resumed"
+    command = [*RUN, "--backend", "hf", "--ray-address", cluster.address, "--output", str(run_dir)]
+    for replicas in ("2", "1"):
+        before = stored(run_dir)
+        run = start(*command, "--replicas", replicas)
+        wait_for(lambda: stored(run_dir) > before, run, f"a new record under {replicas} replica(s)")
+        run.send_signal(signal.SIGKILL)  # the driver: Ray ends its replicas
+        run.communicate()
+        assert stored(run_dir) < 12, "the run finished before it could be killed"
+    before = stored(run_dir)
+    result = orcabench(*command, "--replicas", "2")
+    assert result.returncode == 0, result.stderr
+    assert records_of(run_dir) == records_of(hf_reference)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["sessions"][-1]["pending"] == 12 - before  # only what the killed runs had not stored
+    # Two replicas on two nodes, neither lost, both answering: the plain replicated run.
+    replicas = placement(run_dir)
+    assert len({r["node_id"] for r in replicas}) == 2, "both replicas on one node"
+    assert all(r["lost"] is None and r["chunks"] >= 1 and r["engine_start_seconds"] > 0 for r in replicas)
+    # One run is one run: the fingerprint, so the default directory name, is that of the run without --replicas.
+    assert manifest["fingerprint"] == json.loads((hf_reference / "manifest.json").read_text())["fingerprint"]
+
+
+@pytest.mark.slow
+@pytest.mark.vllm
+def test_vllm_replicas_on_two_nodes_give_the_records_of_one_engine(cluster: TwoNodes, tmp_path: Path, smollm2_dir: Path) -> None:
+    pytest.importorskip("vllm")
+    vllm_run = ["run", "--model", "smollm2-135m", "--tasks", "gsm8k", "--limit", "4", "--max-tokens", "32", "--backend", "vllm"]
+    reference, replicated = tmp_path / "one-engine", tmp_path / "two-replicas"
+    single = orcabench(*vllm_run, "--output", str(reference))
+    assert single.returncode == 0, single.stderr
+    result = orcabench(*vllm_run, "--replicas", "2", "--ray-address", cluster.address, "--output", str(replicated))
+    assert result.returncode == 0, result.stderr
+    assert records_of(replicated) == records_of(reference)
+    replicas = placement(replicated)
+    assert len({r["node_id"] for r in replicas}) == 2 and all(r["lost"] is None and r["chunks"] >= 1 for r in replicas)
+    assert json.loads((replicated / "manifest.json").read_text())["sessions"][-1]["backend"]["backend"] == "vllm"
