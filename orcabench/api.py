@@ -27,6 +27,7 @@ from orcabench.scoring import RescoreResult, ScoredPredictions, rescore, score_p
 from orcabench.store import run_session
 from orcabench.summary import summarize
 from orcabench.task import get_tasks
+from orcabench.timings import IMPORT_SECONDS, Timings
 from orcabench.types import Example, OrcabenchError
 
 __all__ = [
@@ -43,12 +44,21 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
             raise OrcabenchError("--replicas applies to orcabench's own tasks; lm-eval:<task> tasks run in one process")
         return lm_eval_bridge.run(config)
     started = time.time()
-    resolved = plan(config)
-    session = Session(batch_size=config.batch_size, limit=config.limit, limit_per_subtask=config.limit_per_subtask)
+    timings = Timings()  # seconds per phase, for the manifest (docs/performance.md reads them)
+    with timings.phase("plan"):
+        resolved = plan(config)
+    session = Session(batch_size=config.batch_size, limit=config.limit, limit_per_subtask=config.limit_per_subtask,
+                      timings=timings)
     with run_session(resolved.run_dir, resolved.fingerprint, resolved.model_path, resolved.provenance, session,
                      clock=started) as (store, manifest, _):
         done = store.records()
-        work = prepare(resolved, missing(resolved, done))  # the tokenizer loads only if something is left to do
+        todo = missing(resolved, done)
+        renderer = PromptRenderer(resolved.spec, resolved.model_path)
+        if todo and renderer.needs_tokenizer:  # the tokenizer loads only if something is left to do
+            with timings.phase("tokenizer"):
+                renderer.tokenizer  # noqa: B018 -- loaded here so its cost is timed apart from rendering
+        with timings.phase("render"):
+            work = prepare(resolved, todo, renderer)
         session.pending, session.requests, session.chat_template_sha256 = (len(work.items), work.requests,
                                                                            work.chat_template_sha256)
         store.write_manifest(manifest)
@@ -56,15 +66,20 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
             if on_progress:
                 on_progress(0, len(work.items))
             engine_started = time.time()
-            backend = _load(config, resolved)
+            with timings.phase("engine_start"):
+                backend = _load(config, resolved)
             session.backend = backend.info()
             session.engine_start_seconds = round(time.time() - engine_started, 3)
             try:
-                executed = execute(resolved, backend, store, on_progress, work=work)
+                with timings.phase("generate"):
+                    executed = execute(resolved, backend, store, on_progress, work=work)
                 session.generate_seconds = round(executed.seconds, 3)
             finally:
                 session.backend = backend.info()  # again: replicas report their timings and losses
-                backend.close()
+                with timings.phase("close"):
+                    backend.close()
+                # Each library's import (within the phases above), once per process: a notebook pays it once.
+                timings.update({f"import.{name}": seconds for name, seconds in IMPORT_SECONDS.items()})
             done.update({record.key: record for record in executed.records})
     summaries = [summarize(task.name, [done[(task.name, e.id)] for e in resolved.examples[task.name]]) for task in resolved.tasks]
     return RunResult(run_dir=resolved.run_dir, summaries=summaries, model_calls=session.requests or 0,

@@ -58,6 +58,16 @@ def _engine_args(pairs: list[str]) -> dict[str, Any]:
     return engine
 
 
+def _engine_settings(pairs: list[str] | None, dtype: str | None, max_model_len: int | None, tensor_parallel_size: int | None,
+                     gpu_memory_utilization: float | None) -> dict[str, Any]:
+    engine = _engine_args(pairs or [])
+    for key, value in (("dtype", dtype), ("max_model_len", max_model_len), ("tensor_parallel_size", tensor_parallel_size),
+                       ("gpu_memory_utilization", gpu_memory_utilization)):
+        if value is not None:
+            engine[key] = value
+    return engine
+
+
 @app.command()
 def run(
     model: Annotated[str, typer.Option(help="registry name, local HF folder or Hub id")] = DEFAULT_MODEL,
@@ -83,17 +93,14 @@ def run(
     dry_run: Annotated[bool, typer.Option(help="print the resolved configuration and the first prompt; load no weights")] = False,
     lm_eval_include: Annotated[Optional[list[Path]], typer.Option(help="folder of lm-eval task YAMLs for lm-eval: tasks (repeatable; also $ORCABENCH_LM_EVAL_INCLUDE)")] = None,
     thinking: Annotated[bool | None, typer.Option("--thinking/--no-thinking", help=THINKING_HELP)] = None,
+    server: Annotated[Optional[str], typer.Option(help="URL an `orcabench serve` printed: answer with its warm engine")] = None,
 ) -> None:
     """Evaluate a model on tasks (lm-eval:<task> runs an lm-evaluation-harness task); re-running the same command resumes the run."""
-    engine = _engine_args(engine_arg or [])
-    for key, value in (("dtype", dtype), ("max_model_len", max_model_len), ("tensor_parallel_size", tensor_parallel_size),
-                       ("gpu_memory_utilization", gpu_memory_utilization)):
-        if value is not None:
-            engine[key] = value
+    engine = _engine_settings(engine_arg, dtype, max_model_len, tensor_parallel_size, gpu_memory_utilization)
     config = api.RunConfig(model=model, tasks=_split(tasks), backend=backend, limit=limit, limit_per_subtask=limit_per_subtask,
                            batch_size=batch_size, data_dir=data_dir, output=output, seed=seed, max_tokens=max_tokens, engine=engine,
                            strict=strict, protocol=protocol, system_message=system_message, lm_eval_include=lm_eval_include or [],
-                           replicas=replicas, ray_address=ray_address, thinking=thinking)
+                           replicas=replicas, ray_address=ray_address, thinking=thinking, server=server)
     if dry_run:
         shown = api.dry_run(config)
         console.print_json(json.dumps(shown.description))
@@ -128,6 +135,41 @@ def run(
         if bar:
             progress.stop()
     show_run_result(result, model)
+
+
+@app.command()
+def serve(
+    model: Annotated[str, typer.Option(help="registry name, local HF folder or Hub id")] = DEFAULT_MODEL,
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1 (0: any free one)")] = 8000,
+    batch_size: Annotated[Optional[int], typer.Option(help="max concurrent sequences")] = None,
+    seed: Annotated[int, typer.Option(help="random seed")] = 1234,
+    dtype: Annotated[Optional[str], typer.Option(help="bfloat16, float16, float32 or auto")] = None,
+    max_model_len: Annotated[Optional[int], typer.Option(help="context length for the engine")] = None,
+    tensor_parallel_size: Annotated[Optional[int], typer.Option(help="GPUs per model")] = None,
+    gpu_memory_utilization: Annotated[Optional[float], typer.Option(help="share of GPU memory to use")] = None,
+    engine_arg: Annotated[Optional[list[str]], typer.Option(help="extra engine setting KEY=VALUE (repeatable)")] = None,
+) -> None:
+    """Keep one vLLM engine up (an OpenAI-compatible server) for `orcabench run --server URL`; Ctrl-C stops it."""
+    from orcabench import serving
+    from orcabench.backends.vllm import engine_options
+    from orcabench.models import resolve_model
+
+    spec = resolve_model(model)
+    model_path, _ = api.model_location(spec)
+    engine = {**spec.engine, **_engine_settings(engine_arg, dtype, max_model_len, tensor_parallel_size, gpu_memory_utilization)}
+    options = engine_options(engine, seed, batch_size)
+
+    def ready(url: str) -> None:
+        say(f"orcabench serve: {spec.name} ready at {url} (Ctrl-C stops it)")
+        sys.stdout.write(url + "\n")
+        sys.stdout.flush()
+
+    try:
+        code = serving.serve(spec.name, model_path, options, port or serving.free_port(), ready)
+    except KeyboardInterrupt:
+        say("orcabench serve: stopped")
+        code = 0
+    raise typer.Exit(code)
 
 
 @import_app.command("lm-eval")

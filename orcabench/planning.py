@@ -19,6 +19,7 @@ from orcabench.models import DEFAULT_MODEL, ModelSpec, resolve_model, with_syste
 from orcabench.prompts import PromptRenderer
 from orcabench.protocols import Protocol, get_protocol
 from orcabench.schema import Fingerprint, run_dir_name
+from orcabench.serving import server_run_engine
 from orcabench.summary import TaskSummary
 from orcabench.task import Task, get_tasks
 from orcabench.types import Example, OrcabenchError
@@ -44,6 +45,7 @@ class RunConfig:
     engine: dict[str, Any] = field(default_factory=dict)  # overrides the model's engine settings
     strict: bool = False  # fail on malformed data rows instead of skipping them
     lm_eval_include: Sequence[Path] = ()  # lm-eval: tasks only: folders of the user's lm-eval task configs
+    server: str | None = None  # an `orcabench serve` URL: answered by its warm engine (the openai backend)
     # Operational, not in the fingerprint: a run resumes under any replica count (orcabench.backends.replicas).
     replicas: int | None = None  # engine replicas as Ray actors; None: the backend in this process
     ray_address: str | None = None  # Ray cluster to run them on; None: $RAY_ADDRESS, else a local Ray instance
@@ -139,6 +141,10 @@ def plan(config: RunConfig) -> Plan:
     protocol = get_protocol(config.protocol or spec.default_protocol)
     spec = with_thinking(with_system_message(spec, config.system_message or protocol.system_message), config.thinking)
     backend_name = config.backend or spec.default_backend
+    if config.server:
+        if config.backend not in (None, "openai"):
+            raise OrcabenchError(f"--server runs through the server's engine: drop --backend {config.backend}")
+        backend_name = "openai"
     if backend_name not in BACKENDS:
         raise OrcabenchError(f"unknown backend {backend_name!r}: choose one of {', '.join(BACKENDS)}")
     if spec.prompt_format == "api-chat" and backend_name != "openai":
@@ -162,11 +168,14 @@ def plan(config: RunConfig) -> Plan:
 
     model_path, weights = model_location(spec)
     engine = {**spec.engine, **config.engine}
+    fingerprint_engine = engine
+    if config.server:  # the fingerprint names the engine the server runs, as it reports it
+        engine, fingerprint_engine = server_run_engine(config.server, model_path, config.engine)
     fingerprint = Fingerprint.build(
         protocol=protocol.name,
         model={**model_entry(spec, weights), "stop": list(spec.all_stops)},
         backend=backend_name,
-        engine=engine,
+        engine=fingerprint_engine,
         sampling={"temperature": 0.0, "max_tokens": config.max_tokens, "seed": config.seed},
         tasks={
             task.name: {"version": task.version, "templates": task.template_hashes(),

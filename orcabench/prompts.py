@@ -10,6 +10,7 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from orcabench.models import PLAIN_SEPARATOR, ModelSpec
+from orcabench.tokenizer import load_tokenizer
 from orcabench.types import Message, OrcabenchError
 
 # Chat templates are rendered the way transformers renders them: sandboxed, trimmed blocks off.
@@ -28,11 +29,14 @@ class PromptRenderer:
         self.spec = spec
         self.model_path = model_path
 
+    @property
+    def needs_tokenizer(self) -> bool:
+        """Whether rendering uses the tokenizer's own chat template (and so loads the tokenizer)."""
+        return self.spec.prompt_format == "chat" and self.spec.template is None
+
     @cached_property
     def tokenizer(self) -> Any:
-        from transformers import AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(self.model_path, revision=self.spec.revision, **self.spec.tokenizer)
+        tokenizer = load_tokenizer(self.model_path, revision=self.spec.revision, **self.spec.tokenizer)
         if self.spec.prompt_format == "chat" and self.spec.template is None and not tokenizer.chat_template:
             raise OrcabenchError(f"model {self.spec.name} has no chat template; give it a chat_template or prompt_format 'plain'")
         return tokenizer

@@ -116,6 +116,8 @@ class Session:
     backend: dict[str, Any] | None = None  # the backend's info(): versions, resolved engine settings
     engine_start_seconds: float | None = None
     generate_seconds: float | None = None
+    # Seconds per phase: plan, tokenizer, render, engine_start, generate, close, import.<library>.
+    timings: dict[str, float] | None = None
     lm_eval: dict[str, Any] | None = None  # lm-eval runs: version, model, model_args, output file
     imported: str | None = None  # imports: the file read
     at: str | None = None

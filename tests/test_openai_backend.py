@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -275,7 +275,9 @@ def test_backoff_doubles_with_jitter_and_respects_the_cap() -> None:
 class VLLMServer:
     """``python -m vllm.entrypoints.openai.api_server`` on a free port; ready on first use."""
 
-    def __init__(self, model_dir: Path, log: Path, extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(self, model_dir: Path, log: Path, extra_args: tuple[str, ...] = (),
+                 command: Callable[[int], list[str]] | None = None) -> None:
+        """``extra_args``: more server flags; ``command(port)``: another launcher of the same server (``orcabench serve``)."""
         self.port = free_port()
         self.model = str(model_dir)
         env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
@@ -286,6 +288,7 @@ class VLLMServer:
             env.setdefault("VLLM_CPU_OMP_THREADS_BIND", "1")
         self.log = log
         self.process = subprocess.Popen(
+            command(self.port) if command else
             [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", self.model, "--dtype", "float32",
              "--max-model-len", "2048", "--enforce-eager", "--host", "127.0.0.1", "--port", str(self.port),
              *extra_args],

@@ -9,9 +9,11 @@ from typing import Any
 
 import torch
 import transformers
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM
 
 from orcabench.backends.base import encode_loglikelihood, encode_prompt, truncate_at_stop
+from orcabench.timings import Timings
+from orcabench.tokenizer import load_tokenizer
 from orcabench.types import Completion, OrcabenchError, Request
 
 _HF_ENGINE_KEYS = {"dtype", "device", "max_model_len", "revision", "trust_remote_code", "attn_implementation"}
@@ -42,13 +44,16 @@ class HFBackend:
         self.device = engine.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
         torch.manual_seed(seed)
         load_kwargs = {"revision": engine.get("revision"), "trust_remote_code": engine.get("trust_remote_code", False)}
-        self.tokenizer = AutoTokenizer.from_pretrained(model_path, **load_kwargs)
-        self.model = AutoModelForCausalLM.from_pretrained(
-            model_path,
-            dtype=_torch_dtype(str(engine.get("dtype", "auto"))),
-            attn_implementation=engine.get("attn_implementation"),
-            **load_kwargs,
-        ).to(self.device)
+        self.timings = Timings()
+        with self.timings.phase("tokenizer"):
+            self.tokenizer = load_tokenizer(model_path, **load_kwargs)  # the prompt renderer's, when it loaded one
+        with self.timings.phase("weights"):
+            self.model = AutoModelForCausalLM.from_pretrained(
+                model_path,
+                dtype=_torch_dtype(str(engine.get("dtype", "auto"))),
+                attn_implementation=engine.get("attn_implementation"),
+                **load_kwargs,
+            ).to(self.device)
         self.model.eval()
         config_eos = self.model.generation_config.eos_token_id
         eos = [config_eos] if isinstance(config_eos, int) else list(config_eos or [])
@@ -67,6 +72,7 @@ class HFBackend:
             "dtype": str(self.model.dtype).removeprefix("torch."),
             "batch_size": self.batch_size,
             "max_length": self.max_length,
+            "timings": dict(self.timings),
         }
 
     def close(self) -> None:

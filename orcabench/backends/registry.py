@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from orcabench.backends.base import Backend
 from orcabench.registry import Registry
+from orcabench.timings import import_module
 from orcabench.types import OrcabenchError
 
 
@@ -22,10 +23,8 @@ class BackendFactory(Protocol):
 
 
 def _require(module: str, hint: str) -> None:
-    import importlib
-
     try:
-        importlib.import_module(module)
+        import_module(module)  # timed: the run's manifest says how long each library took to import
     except ImportError as error:
         raise OrcabenchError(f"the {hint}") from error
 

@@ -7,21 +7,78 @@ so each finished request reaches the run store immediately instead of at the ver
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from orcabench.backends.base import encode_loglikelihood, encode_prompt
+from orcabench.timings import Timings
 from orcabench.types import Completion, Request
 
 # vLLM's CPU default KV cache took 17 GB of RAM on a 24 GB machine; 2 GiB serves our batch sizes.
 _CPU_KV_CACHE_GIB = "2"
 
 
+# vLLM logs how long its start-up steps took; these become manifest timings (where the
+# engine runs in this process: a separate engine process logs to its own stderr).
+_LOGGED_PHASES = {"weights": re.compile(r"Loading weights took ([\d.]+) seconds"),
+                  "model_load": re.compile(r"Model loading took \S+ GiB memory and ([\d.]+) seconds"),
+                  "profile_kv_cache_warmup": re.compile(r"init engine \(profile, create kv cache, warmup model\) took ([\d.]+)")}
+
+
+class _PhaseLog(logging.Handler):
+    def __init__(self, timings: Timings) -> None:
+        super().__init__(logging.INFO)
+        self.timings = timings
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        for name, pattern in _LOGGED_PHASES.items():
+            if match := pattern.search(message):
+                self.timings[name] = round(float(match.group(1)), 3)
+
+
+@contextmanager
+def _logged_phases(timings: Timings) -> Iterator[None]:
+    handler, logger = _PhaseLog(timings), logging.getLogger("vllm")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
 def _on_cpu() -> bool:
     import torch
 
     return not torch.cuda.is_available()
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return int(torch.get_num_threads())
+
+
+def _in_process_on_cpu() -> None:
+    """vLLM's engine in this process on CPU, with one core left to the Python thread.
+
+    vLLM's default runs the engine in a child process that starts a worker process, each
+    importing torch and vLLM again: 25-35 s of a 40 s engine start here, against 8-11 s in
+    this process (docs/performance.md). In this process vLLM binds no OpenMP threads, and
+    torch's default (one per core) makes them fight the Python thread that schedules and
+    detokenises between forward passes, which more than doubled generation time; vLLM's own
+    worker also leaves one core free. ``VLLM_ENABLE_V1_MULTIPROCESSING=1`` or
+    ``OMP_NUM_THREADS`` set by the user win.
+    """
+    if os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0") != "0" or "OMP_NUM_THREADS" in os.environ:
+        return
+    import torch
+
+    torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) - 1))
 
 
 def engine_options(engine: dict[str, Any], seed: int, max_num_seqs: int | None) -> dict[str, Any]:
@@ -45,9 +102,13 @@ class VLLMBackend:
     def __init__(self, model_path: str, engine: dict[str, Any], seed: int, max_num_seqs: int | None) -> None:
         self.options = engine_options(engine, seed, max_num_seqs)
         self.cpu = _on_cpu()
+        if self.cpu:
+            _in_process_on_cpu()
         from vllm import LLM
 
-        self.llm = LLM(model=model_path, **self.options)
+        self.timings = Timings()
+        with _logged_phases(self.timings), self.timings.phase("engine"):
+            self.llm = LLM(model=model_path, **self.options)
         self.tokenizer = self.llm.get_tokenizer()
 
     def info(self) -> dict[str, Any]:
@@ -55,7 +116,9 @@ class VLLMBackend:
 
         return {"backend": "vllm", "vllm": vllm.__version__, "device": "cpu" if self.cpu else "cuda",
                 "engine": {k: v for k, v in self.options.items()},
-                "kv_cache_gib": os.environ.get("VLLM_CPU_KVCACHE_SPACE") if self.cpu else None}
+                "kv_cache_gib": os.environ.get("VLLM_CPU_KVCACHE_SPACE") if self.cpu else None,
+                "multiprocessing": os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING", "1") != "0",
+                "torch_threads": _torch_threads() if self.cpu else None, "timings": dict(self.timings)}
 
     def close(self) -> None:
         engine = getattr(self.llm, "llm_engine", None)
