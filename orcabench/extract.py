@@ -60,6 +60,7 @@ _PHRASE_RE = re.compile(
     r"(?:(?![.!]\s)[^\d\n−–?-]){0,40}?(" + _NUMBER + ")",
     re.IGNORECASE,
 )
+_NUMBER_HEDGE_RE = re.compile(r"\s*,?\s*(?:or|and/or|/)\s*\$?\s*\d")
 # The first line is the number, perhaps with a unit: "18", "$18.", "9 coins", "**72**".
 _LEADING_NUMBER_RE = re.compile(r"^\s*(?:\$\s*)?(" + _NUMBER + r")\s*(?:%|[A-Za-z]+(?:\s+[A-Za-z]+){0,2})?\s*[.!]?[ \t]*(?:\n|$)")
 # Answer first: a first sentence that states the quantity, then a colon, "because" or "Here's
@@ -67,7 +68,8 @@ _LEADING_NUMBER_RE = re.compile(r"^\s*(?:\$\s*)?(" + _NUMBER + r")\s*(?:%|[A-Za-
 _VERBS = (r"needs?|makes?|made|earns?|earned|spends?|spent|pays?|paid|has|have|had|gets?|got|saves?|saved|owes?|"
           r"loses?|lost|sells?|sold|buys?|bought|uses?|used|costs?|takes?|took|eats?|ate|runs?|ran|reads?|walks?|walked")
 _ANSWER_FIRST_RE = re.compile(
-    r"^\s*(?:there\s+(?:are|is|were|was|will\s+be)"
+    r"^\s*(?:(?:sure|of\s+course|certainly|great\s+question|okay|ok)\b[^.!\n]{0,30}[.!]\s*)?"
+    r"(?:there\s+(?:are|is|were|was|will\s+be)"
     r"|(?:the\s+)?(?:total|result|sum|number|cost|price|amount|difference|profit|value)\b[^\n:.?\d]{0,40}?"
     r"\b(?:is|was|are|were|will\s+be|comes\s+to)"
     rf"|(?:he|she|they|it|we|i|you|[a-z]+)\s+(?:will\s+|would\s+|can\s+)?(?:{_VERBS}))"
@@ -113,13 +115,14 @@ def extract_number(output: str) -> tuple[str | None, str]:
     coins: 4 dimes, 3 nickels and 2 pennies."); ``last-number`` (the last number anywhere).
     """
     for method, pattern in (("boxed", _BOXED_RE), ("final-answer-phrase", _HASHES_RE), ("final-answer-phrase", _PHRASE_RE)):
-        matches = pattern.findall(output)
-        for candidate in reversed(matches):
-            numbers = _NUMBER_RE.findall(candidate)
-            if numbers:
-                value = normalize_number(numbers[-1])
-                if value is not None:
-                    return value, method
+        for match in reversed(list(pattern.finditer(output))):
+            numbers = _NUMBER_RE.findall(match.group(1))
+            value = normalize_number(numbers[-1]) if numbers else None
+            if value is None or (pattern is _PHRASE_RE and re.match(r"[^.!?\n]*\?", output[match.end():])):
+                continue  # "can you tell me if the answer is $2 per egg?" asks, and answers nothing
+            if pattern is not _BOXED_RE and _NUMBER_HEDGE_RE.match(output[match.end():]):
+                return None, NONE  # "the answer is 5 or 6"
+            return value, method
     text = clean_markup(output)
     if asks_back(text):
         return None, NONE
@@ -244,10 +247,13 @@ _SORTED_PHRASE_RE = re.compile(
 
 
 def _word_tokens(text: str) -> list[str]:
-    """Lower-case words, list markers dropped; a sentence end becomes a "." token, which no
-    vocabulary holds, so that a run of words never spans two sentences."""
+    """Lower-case words, list markers dropped; a sentence end or a blank line becomes a "."
+    token, which no vocabulary holds, so that a run of words never spans two sentences."""
     tokens: list[str] = []
-    for raw in re.split(r"[\s,;]+", text):
+    for raw in re.split(r"[\s,;]+", re.sub(r"\n[ \t]*\n", " ¶ ", text)):
+        if raw == "¶":
+            tokens.append(".")
+            continue
         token = raw.strip(_WORD_TRIM).casefold()
         if token and not _LIST_MARKER_RE.match(token):
             tokens.append(token)
@@ -273,7 +279,8 @@ def extract_word_list(output: str, vocabulary: Sequence[str]) -> tuple[str | Non
     Rules: ``final-answer-phrase`` (after the last "the answer is" / "sorted list:" /
     "alphabetical order:", the run of vocabulary words, across lines, list markers and
     commas skipped, ending at the first word that is not in the vocabulary, so a stray word
-    ends the answer instead of being skipped over); ``last-word-run`` (the last run with at
+    ends the answer instead of being skipped over, and so does a blank line); ``last-word-run``
+    (not for an output that ends by asking a question: the last run with at
     least half as many words as the vocabulary, else the longest run, the later on a tie).
     """
     words = {word.casefold() for word in vocabulary}
@@ -284,7 +291,7 @@ def extract_word_list(output: str, vocabulary: Sequence[str]) -> tuple[str | Non
         if runs and first and first[0] in words:
             return " ".join(runs[0]), "final-answer-phrase"
     runs = _word_runs(_word_tokens(text), words)
-    if not runs:
+    if not runs or asks_back(text):
         return None, NONE
     long_runs = [run for run in runs if 2 * len(run) >= len(words)]
     chosen = long_runs[-1] if long_runs else max(reversed(runs), key=len)

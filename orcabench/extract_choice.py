@@ -117,16 +117,29 @@ def _sentence(text: str, start: int) -> str:
 def _leading_letter(text: str, letters: str, options: Sequence[str] | None) -> str | None:
     """The letter an output opens with, when what follows says it is the answer: nothing,
     punctuation and a line end, "because ...", "is right", a dash or arrow, or that option's text."""
-    match = re.match(rf"\s*(?:\(\s*([{letters}])\s*\)|([{letters}])(?=[.):,;]|\s*$|[ \t]*\n|\s*[-–—→]))", text, re.IGNORECASE)
+    match = re.match(rf"\s*(?:\(\s*([{letters}])\s*\)|([{letters}])(?=[.):,;]|\s*$|[ \t]*\n|\s*[-–—→]|\s+{_AFFIRMATION_RE.pattern}))",
+                     text, re.IGNORECASE)
     if not match:
         return None
     letter, rest = _matched_letter(match), text[match.end():].lstrip(".):,; \t")
-    if not rest.strip() or rest.startswith("\n") or re.match(r"(?:because|since|as)\b", rest, re.IGNORECASE):
+    if text[match.end():].lstrip().startswith(":") and not match.group(1):
+        pass  # "A:" is the prompt's "Q: ... A:" turn marker echoed; only that option's text makes it a letter
+    elif not rest.strip() or rest.startswith("\n") or re.match(r"(?:because|since|as)\b", rest, re.IGNORECASE):
         return letter
     if _AFFIRMATION_RE.match(rest) and not _HEDGE_AFTER_RE.match(text[match.end():]):
         return letter
     option = options[letters.index(letter)] if options else None
     return letter if option and _option_by_text([rest], letter, [option]) else None
+
+
+def _opens_line(text: str, position: int) -> bool:
+    return not text[text.rfind("\n", 0, position) + 1:position].strip()
+
+
+def _lists_every_option(text: str, letters: str) -> bool:
+    """True when every option's letter opens a line: the output repeats the options."""
+    found = {m.group(1).upper() for m in re.finditer(rf"^\s*\(?([{letters}])[.):]", text, re.IGNORECASE | re.MULTILINE)}
+    return len(letters) > 1 and found >= set(letters)
 
 
 def _set_off_letter(raw: str, text: str, letters: str) -> str | None:
@@ -161,7 +174,8 @@ def extract_choice(output: str, letters: str = "ABCD", options: Sequence[str] | 
     a line end, a dash, "is right", or that option's text: "(B) 6(√3 + √2)", "**(C)** is right;
     (B) fails because ..."; later mentions then explain it; "(A) is wrong ..." does not count);
     ``set-off-letter`` (a letter in bold, after an arrow, or "Choice C – ..." mid-sentence);
-    ``last-option-letter`` (the last "(B)", or "B." / "B)" opening a line, or a lone "B");
+    ``last-option-letter`` (the last "(B)", or "B." / "B)" opening a line, or a lone "B"; not
+    the marks of a block that lists every option, one a line: that repeats the question);
     ``bare-option-text`` (the whole output or its last line is one option's text, "About 30%.").
     A hedge ("(A) or (B)") where a rule fires makes the output unparsed (``none``), and so
     does a question back to the user where only the weak rules would read it.
@@ -193,7 +207,7 @@ def extract_choice(output: str, letters: str = "ABCD", options: Sequence[str] | 
         by_text = _option_by_text([rest_of_line(text, start) for start in starts], letters, options)
         if by_text:
             return by_text, "option-text"
-    leading = _leading_letter(text, letters, options)
+    leading = None if _lists_every_option(text, letters) else _leading_letter(text, letters, options)
     if leading:
         return leading, "leading-letter"
     claims = [_ordinal_letter(m, letters) for m in _ORDINAL_CLAIM_RE.finditer(text)]
@@ -204,7 +218,9 @@ def extract_choice(output: str, letters: str = "ABCD", options: Sequence[str] | 
         return set_off, "set-off-letter"
     if asks_back(text):
         return None, NONE
-    marks = list(re.finditer(rf"\(\s*([{letters}])\s*\)|^\s*([{letters}])(?:[.):]|\s*$)", text, re.IGNORECASE | re.MULTILINE))
+    marks = list(re.finditer(rf"\(\s*([{letters}])\s*\)|^\s*([{letters}])(?:[.)]|\s*$)", text, re.IGNORECASE | re.MULTILINE))
+    if _lists_every_option(text, letters):  # the question repeated: its option marks are no answers
+        marks = [m for m in marks if not _opens_line(text, m.start())]
     if marks:
         last = marks[-1]
         letter = _matched_letter(last)
