@@ -108,11 +108,13 @@ def extract_number(output: str) -> tuple[str | None, str]:
 
     Rules, first match wins (the *last* occurrence of each in the text):
     ``boxed`` (LaTeX ``\\boxed{..}``), ``final-answer-phrase`` ("#### N", "The answer
-    is N", "Final answer: N", the explanation after it or not); then, for an output that
-    ends by asking the user a question, ``none``; ``leading-number`` (the first line is the
-    number: "$18." then the working); ``answer-first`` (the first sentence states the number
-    and a colon or "because" starts the working, whose numbers are not answers: "There are 9
-    coins: 4 dimes, 3 nickels and 2 pennies."); ``last-number`` (the last number anywhere).
+    is N", "Final answer: N", the explanation after it or not; not a phrase inside a
+    question); ``leading-number`` (the first line is the number: "$18." then the working);
+    ``answer-first`` (the first sentence states the number and a colon or "because" starts the
+    working, whose numbers are not answers: "There are 9 coins: 4 dimes, 3 nickels and 2
+    pennies."); ``last-number`` (the last number anywhere). A number these three rules would
+    read from a question the output ends with ("Do you mean 5 or 6 apples?") is ``none``, and
+    so is a hedged phrase ("the answer is 5 or 6").
     """
     for method, pattern in (("boxed", _BOXED_RE), ("final-answer-phrase", _HASHES_RE), ("final-answer-phrase", _PHRASE_RE)):
         for match in reversed(list(pattern.finditer(output))):
@@ -124,23 +126,31 @@ def extract_number(output: str) -> tuple[str | None, str]:
                 return None, NONE  # "the answer is 5 or 6"
             return value, method
     text = clean_markup(output)
-    if asks_back(text):
-        return None, NONE
     for method, pattern in (("leading-number", _LEADING_NUMBER_RE), ("answer-first", _ANSWER_FIRST_RE)):
         match = pattern.match(text)
         if match and normalize_number(match.group(1)) is not None:
-            return normalize_number(match.group(1)), method
-    for candidate in reversed(_NUMBER_RE.findall(output)):
-        value = normalize_number(candidate)
+            return (None, NONE) if asked(text, match.start(1)) else (normalize_number(match.group(1)), method)
+    for candidate in reversed(list(_NUMBER_RE.finditer(output))):
+        value = normalize_number(candidate.group())
         if value is not None:
-            return value, "last-number"
+            return (None, NONE) if asked(output, candidate.start()) else (value, "last-number")
     return None, NONE
 
 
-def asks_back(text: str) -> bool:
-    """True when the output ends by asking the user something ("Do you mean 5 or 6 apples?"):
-    its numbers, letters and labels are then no answer, and the weak rules do not read them."""
-    return text.rstrip().rstrip("\"'”’)]*").endswith("?")
+def closing_question(text: str) -> tuple[int, str]:
+    """Where the question an output ends with starts, and its text ("Do you mean 5 or 6
+    apples?"); ``(len(text), "")`` when the output does not end by asking something."""
+    end = len(text.rstrip().rstrip("\"'”’)]*"))
+    if not text[:end].endswith("?"):
+        return len(text), ""
+    start = max(text.rfind(mark, 0, end - 1) for mark in (". ", "! ", "? ", "\n")) + 1
+    return start, text[start:end]
+
+
+def asked(text: str, position: int) -> bool:
+    """True when ``text[position]`` lies in the question the output ends with: what a model
+    asks the user about is no answer, so the weak rules do not read it."""
+    return position >= closing_question(text)[0]
 
 
 # ---------------------------------------------------------------------------------------
@@ -218,7 +228,7 @@ def extract_dyck(output: str) -> tuple[str | None, str]:
     "Answer:", openers included, so a model that repeats the whole sequence is read as
     saying so, and scored wrong); ``leading-brackets`` (the output opens with a run of
     closing brackets, then explains it); ``last-bracket-run`` (the last run of closing
-    brackets, unless the output ends by asking a question).
+    brackets, unless in a question the output ends with).
     Spacing, backticks and quotes around brackets are ignored: ``]]>`` reads ``] ] >``.
     """
     text = clean_markup(output)
@@ -229,11 +239,9 @@ def extract_dyck(output: str) -> tuple[str | None, str]:
     leading = re.match(r"[\s'\"]*(" + _BRACKET_RUN_RE.pattern + r")[\s'\".]*(?:\n|$)", text)
     if leading:
         return normalize_brackets(leading.group(1)), "leading-brackets"
-    if asks_back(text):
-        return None, NONE
-    runs = _BRACKET_RUN_RE.findall(text)
+    runs = list(_BRACKET_RUN_RE.finditer(text))
     if runs:
-        return normalize_brackets(runs[-1]), "last-bracket-run"
+        return (None, NONE) if asked(text, runs[-1].start()) else (normalize_brackets(runs[-1].group()), "last-bracket-run")
     return None, NONE
 
 
@@ -280,7 +288,7 @@ def extract_word_list(output: str, vocabulary: Sequence[str]) -> tuple[str | Non
     "alphabetical order:", the run of vocabulary words, across lines, list markers and
     commas skipped, ending at the first word that is not in the vocabulary, so a stray word
     ends the answer instead of being skipped over, and so does a blank line); ``last-word-run``
-    (not for an output that ends by asking a question: the last run with at
+    (not in a question the output ends with: the last run with at
     least half as many words as the vocabulary, else the longest run, the later on a tie).
     """
     words = {word.casefold() for word in vocabulary}
@@ -291,10 +299,12 @@ def extract_word_list(output: str, vocabulary: Sequence[str]) -> tuple[str | Non
         if runs and first and first[0] in words:
             return " ".join(runs[0]), "final-answer-phrase"
     runs = _word_runs(_word_tokens(text), words)
-    if not runs or asks_back(text):
+    if not runs:
         return None, NONE
     long_runs = [run for run in runs if 2 * len(run) >= len(words)]
     chosen = long_runs[-1] if long_runs else max(reversed(runs), key=len)
+    if chosen in _word_runs(_word_tokens(closing_question(text)[1]), words):
+        return None, NONE  # "Do you want apple syndrome therefrom sorted?"
     return " ".join(chosen), "last-word-run"
 
 
@@ -345,8 +355,8 @@ def extract_math(output: str) -> tuple[str | None, str]:
     the last "the answer is" / "Final answer:", the first ``$..$`` span on that line, else
     the rest of the sentence); ``leading-answer`` (a short first line that starts like math,
     "$\\frac12$." or "15.", for prompts that end in "The answer is"); ``last-math`` (the last
-    ``$..$``, ``\\(..\\)`` or ``\\[..\\]`` span); ``last-number`` (these two not for an output
-    that ends by asking a question). Compare with
+    ``$..$``, ``\\(..\\)`` or ``\\[..\\]`` span); ``last-number`` (these two not from a question
+    the output ends with). Compare with
     :func:`orcabench.answers.math_equal`, not ``==``.
     """
     boxed = boxed_contents(output)
@@ -363,14 +373,13 @@ def extract_math(output: str) -> tuple[str | None, str]:
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     if lines and len(lines[0]) <= 60 and re.match(r"[$\\\d(\[-]", lines[0]):
         return _strip_math(re.split(r"(?<!\\)\.\s", lines[0], maxsplit=1)[0]), "leading-answer"
-    if asks_back(output):
-        return None, NONE
-    spans = [next(group for group in span if group).strip() for span in _MATH_SPAN_RE.findall(output) if any(span)]
+    spans = [span for span in _MATH_SPAN_RE.finditer(output) if any(span.groups())]
     if spans:
-        return spans[-1], "last-math"
-    numbers = _NUMBER_RE.findall(output)
+        content = next(group for group in spans[-1].groups() if group).strip()
+        return (None, NONE) if asked(output, spans[-1].start()) else (content, "last-math")
+    numbers = list(_NUMBER_RE.finditer(output))
     if numbers:
-        return numbers[-1], "last-number"
+        return (None, NONE) if asked(output, numbers[-1].start()) else (numbers[-1].group(), "last-number")
     return None, NONE
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from orcabench.extract import (
     FINAL_PHRASE_RE,
     NONE,
-    asks_back,
+    asked,
     boxed_contents,
     clean_markup,
     normalize_text,
@@ -178,7 +178,7 @@ def extract_choice(output: str, letters: str = "ABCD", options: Sequence[str] | 
     the marks of a block that lists every option, one a line: that repeats the question);
     ``bare-option-text`` (the whole output or its last line is one option's text, "About 30%.").
     A hedge ("(A) or (B)") where a rule fires makes the output unparsed (``none``), and so
-    does a question back to the user where only the weak rules would read it.
+    does a letter the weak rules would read from a question the output ends with.
     Letters outside ``letters`` are never answers.
     """
     text = clean_markup(output)
@@ -216,15 +216,15 @@ def extract_choice(output: str, letters: str = "ABCD", options: Sequence[str] | 
     set_off = _set_off_letter(output, text, letters)
     if set_off:
         return set_off, "set-off-letter"
-    if asks_back(text):
-        return None, NONE
     marks = list(re.finditer(rf"\(\s*([{letters}])\s*\)|^\s*([{letters}])(?:[.)]|\s*$)", text, re.IGNORECASE | re.MULTILINE))
     if _lists_every_option(text, letters):  # the question repeated: its option marks are no answers
         marks = [m for m in marks if not _opens_line(text, m.start())]
     if marks:
         last = marks[-1]
         letter = _matched_letter(last)
-        return (None, NONE) if _hedged(text, last.start(), last.end(), letter) else (letter, "last-option-letter")
+        if _hedged(text, last.start(), last.end(), letter) or asked(text, last.start()):
+            return None, NONE
+        return letter, "last-option-letter"
     lines = [line for line in text.splitlines() if line.strip()]
     by_text = _option_by_text([text, lines[-1] if lines else ""], letters, options, exact=True)
     if by_text:
@@ -238,7 +238,7 @@ def extract_label(output: str, labels: Sequence[str]) -> tuple[str | None, str]:
 
     Rules: ``boxed``; ``final-answer-phrase`` (the last "the answer is No"); ``leading-label``
     (the output starts with a label: direct answers such as "Yes, because ..."); ``last-label``
-    (the last label word anywhere, unless the output ends by asking a question). Labels are
+    (the last label word anywhere, unless it is in a question the output ends with). Labels are
     whole words: "invalid" never reads as "valid". A hedge ("yes or no") where a rule fires is
     unparsed.
     """
@@ -266,11 +266,11 @@ def extract_label(output: str, labels: Sequence[str]) -> tuple[str | None, str]:
     match = re.match(rf"[\s\"'“(]*({words})(?=\s*$|\s*[.,;:!?)\n\"'”]|\s+[-–—])", text, re.IGNORECASE)
     if match:
         return verdict(match, text[match.end():], "leading-label")
-    if asks_back(text):
-        return None, NONE
     matches = list(label_re.finditer(text))
     if matches:
         last = matches[-1]
+        if asked(text, last.start()):
+            return None, NONE
         earlier = re.search(rf"\b({words})\s*(?:or|/|and/or)\s*$", text[: last.start()], re.IGNORECASE)
         if earlier and earlier.group(1).casefold() != last.group(1).casefold():
             return None, NONE

@@ -311,7 +311,11 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("llama2", "number", "Do you mean 5 apples or 6 apples?", None),
     ("small", "number", "How many dollars does she make every day at the farmers' market if she sells 9 eggs?", None),
     ("llama2", "number", "Before I answer, can you tell me if the price is $2 per egg or per dozen?", None),
-    ("small", "number", "Janet's ducks lay 16 eggs per day. She eats three for breakfast. How much does she make?", None),
+    # A question at the end does not hide an answer given before it.
+    ("llama2", "number", "Janet makes $18 every day at the market. Do you have any other questions?", "18"),
+    ("llama2", "organs", "I think it's (B), the kidney. Would you like to know more about how it filters blood?", "B"),
+    ("llama2", "yesno", "The answer is clearly no. Is there anything else I can help you with?", "No"),
+    ("llama2", "truefalse", "So the expression is False. Shall I explain each step?", "False"),
     # Hedges, refusals, nothing numeric.
     ("small", "number", "I don't know.", None),
     ("small", "number", "", None),
