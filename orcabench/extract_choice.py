@@ -142,6 +142,18 @@ def _lists_every_option(text: str, letters: str) -> bool:
     return len(letters) > 1 and found >= set(letters)
 
 
+def _opens_a_list(text: str, letters: str) -> bool:
+    """True when the output's first two lines open with consecutive option marks ("(A) Bladder",
+    "(B) Kidney"): it lists options, and its first mark is no answer. An answer followed by a
+    question the model made up ("(D) ...", then "Which of ...", "(A) ...") is still an answer."""
+    lines = [line for line in text.splitlines() if line.strip()][:2]
+    marks = [re.match(rf"\s*\(?([{letters}])[.):]", line, re.IGNORECASE) for line in lines]
+    if len(marks) < 2 or not all(marks):
+        return False
+    first, second = (m.group(1).upper() for m in marks if m)
+    return letters.upper().find(first) + 1 == letters.upper().find(second)
+
+
 def _set_off_letter(raw: str, text: str, letters: str) -> str | None:
     """A letter set off mid-sentence: in bold ("I'd go with **B** here"), after an arrow ("so:
     → D"), or named as a choice and followed by a dash ("Choice C – the mitochondria"). Only
@@ -207,7 +219,7 @@ def extract_choice(output: str, letters: str = "ABCD", options: Sequence[str] | 
         by_text = _option_by_text([rest_of_line(text, start) for start in starts], letters, options)
         if by_text:
             return by_text, "option-text"
-    leading = None if _lists_every_option(text, letters) else _leading_letter(text, letters, options)
+    leading = None if _opens_a_list(text, letters) else _leading_letter(text, letters, options)
     if leading:
         return leading, "leading-letter"
     claims = [_ordinal_letter(m, letters) for m in _ORDINAL_CLAIM_RE.finditer(text)]
@@ -240,7 +252,7 @@ def extract_label(output: str, labels: Sequence[str]) -> tuple[str | None, str]:
     (the output starts with a label: direct answers such as "Yes, because ..."); ``last-label``
     (the last label word anywhere, unless it is in a question the output ends with). Labels are
     whole words: "invalid" never reads as "valid". A hedge ("yes or no") where a rule fires is
-    unparsed.
+    unparsed, and so is a list of the labels ("- Yes", "- No") where only ``last-label`` would read one.
     """
     text = clean_markup(output)
     words = "|".join(re.escape(label) for label in sorted(labels, key=len, reverse=True))
@@ -266,6 +278,9 @@ def extract_label(output: str, labels: Sequence[str]) -> tuple[str | None, str]:
     match = re.match(rf"[\s\"'“(]*({words})(?=\s*$|\s*[.,;:!?)\n\"'”]|\s+[-–—])", text, re.IGNORECASE)
     if match:
         return verdict(match, text[match.end():], "leading-label")
+    listed = re.findall(rf"^\s*(?:[-*•]|\d+[.)])\s*({words})\s*[.,;]?\s*$", text, re.IGNORECASE | re.MULTILINE)
+    if len({label.casefold() for label in listed}) > 1:
+        return None, NONE  # "- Yes\n- No\n- Yes": the labels listed, none chosen
     matches = list(label_re.finditer(text))
     if matches:
         last = matches[-1]

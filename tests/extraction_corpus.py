@@ -201,6 +201,17 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("real", "organs", "A multiple choice question about anatomy is:\n\nWhich organ filters blood?\nA) Bladder\nB) Kidney\nC) Ureter\nD) Urethra",
      None),
     ("real", "organs", "A) 1.64%\n\nTo calculate the yield, we multiply 98,000 by 245.", "A"),
+    # A model that answers, then makes up the next question with its options: the opening answer counts.
+    ("real", "organs", "(D) Urethra\nThe following is a multiple choice question about anatomy.\nWhich organ stores urine?\n"
+     "(A) Bladder\n(B) Kidney\n(C) Ureter\n(D) Urethra", "D"),
+    ("real", "organs", " D\nWhich organ filters blood?\n(A) Bladder\n(B) Kidney\n(C) Ureter\n(D) Urethra\nAnswer: B", "B"),
+    ("real", "organs", "100\nThe following is a multiple choice question about virology.\n(A) Bladder\n(B) Kidney\n(C) Ureter\n(D) Urethra",
+     None),
+    # Repetition loops that list the options (gemma3-270m) are no answers.
+    ("real", "organs", "\n(B)\n(C)\n(D)\n(A)\n(B)\n(C)\n(D)\n(A)", None),
+    ("real", "organs", " Bladder\nB: Kidney\nC: Ureter\nD: Urethra\nA: Bladder\nB: Kidney\nC: Ureter\nD: Urethra", None),
+    ("real", "organs", " E.\n\nQ: A car is driven towards a tower. After how much more time will it reach the base?", None),
+    ("real", "dates", " E.\n\nQ: A car is driven towards a tower. After how much more time will it reach the base?", "E"),
     ("real", "organs", "A kidney is an organ that filters blood.", None),  # a statement, not a choice
     ("real", "organs", "D) Urethra", "D"),
     ("real", "organs", "The correct answer is (B) 22 gauge.", "B"),
@@ -231,6 +242,10 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("real", "yesno", "No, the sentence is not plausible. The sentence is a play on words.", "No"),
     ("real", "yesno", "No", "No"),
     ("real", "yesno", "A:", None),
+    ("real", "yesno", "\n- Yes\n- No\n- Yes\n- No\n- Yes\n- No", None),
+    ("real", "validity", "\n- valid\n- invalid\n- valid\n- valid\n- valid", None),
+    ("real", "yesno", " No, she tells the truth.\nA: No, she tells the truth.\nA: No, she tells the truth.", "No"),
+    ("real", "truefalse", " Answer: (True) and (True) is the answer.\n\nQ: What is the difference between true and false?", "True"),
     ("llama2", "yesno", "Thank you for asking! After considering the facts, I would say yes, it was intentional.", "Yes"),
     ("orca2", "yesno", "He knew the harm would follow, and the question asks about intent; so the answer is: yes", "Yes"),
     ("gpt4", "yesno", "Answer: **No**\n\nWhy: the harm was a side effect.", "No"),
