@@ -237,6 +237,15 @@ def test_race_scores_middle_and_high_per_config_and_over_all_questions(tmp_path:
     assert headline(summary) == pytest.approx(2 / 3)
 
 
+def test_list_tasks_shows_race_on_the_full_test_set_and_crass_on_the_274_items(capsys: pytest.CaptureFixture[str]) -> None:
+    from orcabench.cli import main
+
+    assert main(["list", "tasks"]) == 0
+    rows = {line.split("│")[1].strip(): line for line in capsys.readouterr().out.splitlines() if line.count("│") > 3}
+    assert "middle + high (4,934)" in rows["race"] and "(3,498)" in rows["race-high"]
+    assert "274-item" in rows["crass"] and "(44)" in rows["crass-ai"]
+
+
 # ---------------------------------------------------------------------------------------
 # CRASS, the 274-item set (apergo-ai's CRASS_FTM_main_data_set.csv: ";"-separated, a header)
 # ---------------------------------------------------------------------------------------
