@@ -53,6 +53,7 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("gpt4", "cell", "**C** — because the mitochondria carry out respiration.", "C"),
     ("gpt4", "organs", "**A** — because the bladder is where urine collects, and (B) only filters it.", "A"),
     ("gpt4", "organs", "Filtering is the kidney's job, so: → B", "B"),
+    ("gpt4", "organs", "Only the urethra carries urine out of the body, so: → D", "D"),
     ("gpt4", "organs", "The organ that filters blood → (B)", "B"),
     ("gpt4", "organs", "The kidney filters the blood, so I'd go with **B** here.", "B"),
     ("gpt4", "organs", "Between these, **(B)** is the organ that filters blood.", "B"),
