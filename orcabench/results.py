@@ -97,8 +97,7 @@ def _run_dirs(path: Path) -> list[Path]:
 
 
 def _date(run: StoredRun) -> str:
-    finished = [s.get("finished") for s in run.manifest.get("sessions", []) if s.get("finished")]
-    return max(finished) if finished else str(run.manifest.get("created", ""))
+    return run.manifest.last_finished()
 
 
 def _entry(run: StoredRun) -> str:

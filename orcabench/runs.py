@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orcabench.schema import Manifest
 from orcabench.store import LOCK, MANIFEST, RECORDS, read_json, read_records
 from orcabench.types import OrcabenchError, Record
 
@@ -19,13 +20,13 @@ from orcabench.types import OrcabenchError, Record
 @dataclass(frozen=True)
 class StoredRun:
     path: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     records: dict[tuple[str, str], Record]
     problems: list[str]  # "file:line: problem" for each records line that could not be read
 
     @property
     def fingerprint(self) -> dict[str, Any]:
-        return self.manifest.get("fingerprint") or {}
+        return self.manifest.fingerprint.to_json()
 
     @property
     def label(self) -> str:
@@ -41,9 +42,7 @@ def load_run(path: Path) -> StoredRun:
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
         raise OrcabenchError(f"{path} is not an orcabench run (no {MANIFEST}); pass a run directory made by `orcabench run`")
-    manifest = read_json(manifest_path)
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("fingerprint"), dict):
-        raise OrcabenchError(f"{manifest_path} has no fingerprint; is it an orcabench run manifest?")
+    manifest = Manifest.from_json(read_json(manifest_path), str(manifest_path))
     _refuse_if_running(path)
     records, problems = read_records(path / RECORDS)
     return StoredRun(path, manifest, records, problems)

@@ -14,13 +14,13 @@ import importlib.util
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import jinja2
 
 from orcabench.data import DataSpec
+from orcabench.registry import Registry, caller_file
 from orcabench.types import Completion, Example, Message, OrcabenchError, RequestKind, Score
 
 
@@ -61,8 +61,9 @@ class Task(Protocol):
 class TemplateTask:
     """The shared part of the built-in task kinds: data, a row parser and a Jinja2 template.
 
-    ``template`` names a file in ``template_dir`` rendered with the example's fields as
-    the user message; an undefined variable is an error, never an empty string.
+    ``template`` names a file in ``template_dir`` rendered with the example's fields (and
+    its ``answer_format``, for templates that word a question by its format) as the user
+    message; an undefined variable is an error, never an empty string.
     """
 
     name: str
@@ -85,7 +86,7 @@ class TemplateTask:
 
     def render(self, example: Example) -> list[Message]:
         try:
-            text = self._environment.get_template(self.template).render(**example.fields)
+            text = self._environment.get_template(self.template).render(answer_format=example.answer_format, **example.fields)
         except jinja2.UndefinedError as error:
             raise OrcabenchError(f"task {self.name}: template {self.template} on example {example.id}: {error}") from error
         return [Message("user", text)]
@@ -138,7 +139,7 @@ class LoglikelihoodChoiceTask(TemplateTask):
     """Multiple choice scored without generation: the option whose continuation (e.g.
     " B" after "Answer:") the model finds most likely is its answer (lm-eval's protocol).
 
-    Examples carry ``letters`` in their fields (see :func:`orcabench.answers.choice_example`)
+    Examples carry their options in ``choices`` (see :func:`orcabench.answers.choice_example`)
     and their gold is a letter.
     """
 
@@ -148,24 +149,21 @@ class LoglikelihoodChoiceTask(TemplateTask):
     stop: tuple[str, ...] = ()
 
     def continuations(self, example: Example) -> list[str]:
-        return [self.continuation_format.format(letter=letter) for letter in example.fields["letters"]]
+        return [self.continuation_format.format(letter=letter) for letter in example.letters]
 
     def score_completions(self, example: Example, completions: Sequence[Completion]) -> Score:
         logprobs = [c.logprob if c.logprob is not None else float("-inf") for c in completions]
-        answer = example.fields["letters"][max(range(len(logprobs)), key=logprobs.__getitem__)]
+        answer = example.letters[max(range(len(logprobs)), key=logprobs.__getitem__)]
         return Score(answer=answer, method="loglikelihood-argmax", score=1.0 if answer == example.gold else 0.0)
 
 
-_REGISTRY: dict[str, Task] = {}
-_DISCOVERED = False
-
-
 def register(*tasks: Task) -> None:
-    """Make tasks available by name (called from task files and plugins)."""
+    """Make tasks available by name (called from task files and plugins); a taken name is an error."""
+    source = caller_file()
     for task in tasks:
         if not isinstance(task, Task):
             raise TypeError(f"{task!r} does not satisfy the orcabench Task protocol")
-        _REGISTRY[task.name] = task
+        TASKS.add(task.name, task, source)
 
 
 def builtin_tasks_dir() -> Path:
@@ -187,20 +185,33 @@ def _load_task_file(path: Path) -> None:
     spec.loader.exec_module(module)
 
 
-def discover() -> dict[str, Task]:
-    """Import every ``tasks/*/task.py`` and every ``orcabench.tasks`` entry point once."""
-    global _DISCOVERED
-    if not _DISCOVERED:
-        _DISCOVERED = True
-        for directory in _task_dirs():
-            for path in sorted(directory.glob("*/task.py")):
-                _load_task_file(path)
-        for entry in entry_points(group="orcabench.tasks"):
-            provided = entry.load()
-            result = provided() if callable(provided) else provided
-            if result is not None:
-                register(*result)
-    return _REGISTRY
+def _discover_tasks(registry: Registry[Task]) -> None:
+    """Import every ``tasks/*/task.py`` and every ``orcabench.tasks`` entry point."""
+    for directory in _task_dirs():
+        for path in sorted(directory.glob("*/task.py")):
+            _load_task_file(path)
+
+    def add_provided(name: str, provided: Any, source: str) -> None:
+        result = provided() if callable(provided) else provided
+        for task in result or ():
+            if not isinstance(task, Task):
+                raise TypeError(f"{source} provided {task!r}, which does not satisfy the orcabench Task protocol")
+            registry.add(task.name, task, source)
+
+    registry.load_entry_points("orcabench.tasks", add_provided)
+
+
+TASKS: Registry[Task] = Registry("task", _discover_tasks)
+
+
+def discover() -> Registry[Task]:
+    """Every task: built-in folders, ``ORCABENCH_TASKS_PATH`` folders and installed plugins."""
+    return TASKS
+
+
+def _add_suites(registry: Registry[tuple[str, ...]]) -> None:
+    for name, members in _BUILTIN_SUITES.items():
+        registry.add(name, members, __file__)
 
 
 # Named sets of tasks, usable wherever a task name is. "orca2" is the paper's zero-shot
@@ -211,12 +222,13 @@ REASONING = ("agieval-mc", "bbh-mc", "drop", "crass", "race", "gsm8k")
 # Tasks whose subtasks are reported alongside, but whose number is the accuracy over all
 # their questions (micro), not the mean over subtasks: RACE's paper cells are k/4,934.
 MICRO_AVERAGED = frozenset({"race"})
-SUITES: dict[str, tuple[str, ...]] = {
+_BUILTIN_SUITES: dict[str, tuple[str, ...]] = {
     "orca2": (*REASONING, "mmlu", "arc-easy", "arc-challenge", "hellaswag", "lambada"),
     "orca2-reasoning": REASONING,
     "orca2-knowledge": ("mmlu", "arc-easy", "arc-challenge"),
     "orca2-completion": ("hellaswag", "lambada"),
 }
+SUITES: Registry[tuple[str, ...]] = Registry("suite", _add_suites)
 
 
 def expand_task_names(names: Sequence[str]) -> list[str]:
@@ -225,17 +237,18 @@ def expand_task_names(names: Sequence[str]) -> list[str]:
 
 
 def get_tasks(names: Sequence[str]) -> list[Task]:
-    registry = discover()
     expanded = expand_task_names(names)
-    unknown = [name for name in expanded if name not in registry]
+    if not expanded:
+        raise OrcabenchError("no task named: pass --tasks with task names or suites, e.g. --tasks gsm8k,bbh (see `orcabench list tasks`)")
+    unknown = [name for name in expanded if name not in TASKS]
     if unknown:
         raise OrcabenchError(
-            f"unknown task {', '.join(unknown)}: choose from {', '.join(sorted(registry))} or a suite "
+            f"unknown task {', '.join(unknown)}: choose from {', '.join(sorted(TASKS))} or a suite "
             f"({', '.join(SUITES)}) (see `orcabench list tasks`)"
         )
-    return [registry[name] for name in expanded]
+    return [TASKS[name] for name in expanded]
 
 
 def all_tasks() -> Iterable[Task]:
-    return discover().values()
+    return TASKS.values()
 

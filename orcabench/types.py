@@ -10,7 +10,8 @@ extracts and scores the answer, and the run loop stores a :class:`Record`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import string
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 SCHEMA_VERSION = 1
@@ -30,12 +31,30 @@ class Message:
 
 @dataclass(frozen=True)
 class Example:
-    """One dataset row, as the task's template and scorer see it."""
+    """One dataset row: what the task's template renders, and apart from it what the scorer reads.
+
+    ``fields`` are the template's variables and nothing else. The scorer's data has its own
+    typed place: ``answer_format`` names how an output is read (a format of
+    :mod:`orcabench.answers`), ``choices`` are a multiple-choice question's option texts
+    (lettered A, B, … in order), ``labels`` the closed set an answer is drawn from (BBH's
+    yes/no or True/False labels; the words a word-sorting answer is made of), and
+    ``targets`` every acceptable answer where there are several (DROP: each gold's spans).
+    ``gold`` is the gold answer as records store it.
+    """
 
     id: str
     fields: dict[str, Any]
     gold: str
     subtask: str | None = None
+    answer_format: str | None = None
+    choices: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    targets: tuple[Any, ...] = ()
+
+    @property
+    def letters(self) -> str:
+        """The option letters of a multiple-choice example ("ABCD"), "" otherwise."""
+        return string.ascii_uppercase[: len(self.choices)]
 
 
 @dataclass(frozen=True)
@@ -111,4 +130,11 @@ class Record:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Record:
-        return cls(**data)
+        """A stored record of this schema version or a newer one.
+
+        Fields a newer orcabench added are ignored rather than making the line unreadable
+        (an unreadable line is set aside and its sample recomputed); a missing required
+        field is still a TypeError.
+        """
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})

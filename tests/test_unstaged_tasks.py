@@ -267,11 +267,11 @@ def test_crass_reads_the_274_item_file_layout_with_the_options_in_a_fixed_shuffl
     (tmp_path / relative).write_text(CRASS_CSV, encoding="utf-8")
     loaded, _ = load_rows(crass.data, tmp_path, "crass", strict=True)
     chest, rainbow = [crass.parse_row(row.values, index) for index, row in enumerate(loaded)]
-    assert (chest.id, len(chest.fields["options"]), rainbow.id, len(rainbow.fields["options"])) == ("1", 3, "2", 4)
+    assert (chest.id, len(chest.choices), rainbow.id, len(rainbow.choices)) == ("1", 3, "2", 4)
     for example, right in ((chest, "The treasure chest would have remained closed."), (rainbow, "That is not possible.")):
-        assert example.fields["options"][example.fields["letters"].index(example.gold)] == right
+        assert example.choices[example.letters.index(example.gold)] == right
     again = [crass.parse_row(row.values, index) for index, row in enumerate(load_rows(crass.data, tmp_path, "crass")[0])]
-    assert [e.fields["options"] for e in again] == [chest.fields["options"], rainbow.fields["options"]]  # the same order every time
+    assert [e.choices for e in again] == [chest.choices, rainbow.choices]  # the same order every time
     prompt = crass.render(chest)[0].content
     assert prompt.startswith("A woman opens a treasure chest.\nWhat would have happened if the woman had not opened")
     assert f"({chest.gold}) The treasure chest would have remained closed." in prompt
@@ -312,7 +312,7 @@ def test_hellaswag_context_endings_and_letters(tmp_path: Path) -> None:
     assert roof.fields["context"] == "Roof shingle removal: A man is sitting on a roof. He"
     # WikiHow markup as lm-eval cleans it: " [title]" ends a sentence, other [tags] go.
     assert kettle.fields["context"] == "Home and Garden: How to clean a kettle. Fill the kettle with water."
-    assert kettle.fields["options"] == ["Add a cup of vinegar and boil it.", "Throw the kettle away.",
+    assert list(kettle.choices) == ["Add a cup of vinegar and boil it.", "Throw the kettle away.",
                                         "Paint the kettle blue.", "Put the kettle in the freezer."]
     (task,) = get_tasks(["hellaswag"])
     assert task.render(roof)[0].content == (
