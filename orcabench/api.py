@@ -47,7 +47,8 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
                      clock=started) as (store, manifest, _):
         done = store.records()
         work = prepare(resolved, missing(resolved, done))  # the tokenizer loads only if something is left to do
-        session.pending, session.requests, session.chat_template_sha256 = len(work.items), work.requests, work.chat_template_sha256
+        session.pending, session.requests, session.chat_template_sha256 = (len(work.items), work.requests,
+                                                                           work.chat_template_sha256)
         store.write_manifest(manifest)
         if work.items:
             if on_progress:

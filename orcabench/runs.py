@@ -62,7 +62,8 @@ def _refuse_if_running(path: Path) -> None:
         try:
             fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError as error:
-            raise OrcabenchError(f"run {path} is being written by an orcabench process; gate it when that run has finished") from error
+            raise OrcabenchError(f"run {path} is being written by an orcabench process; "
+                                 "gate it when that run has finished") from error
         fcntl.flock(handle, fcntl.LOCK_UN)
 
 

@@ -239,7 +239,8 @@ def expand_task_names(names: Sequence[str]) -> list[str]:
 def get_tasks(names: Sequence[str]) -> list[Task]:
     expanded = expand_task_names(names)
     if not expanded:
-        raise OrcabenchError("no task named: pass --tasks with task names or suites, e.g. --tasks gsm8k,bbh (see `orcabench list tasks`)")
+        raise OrcabenchError("no task named: pass --tasks with task names or suites, e.g. --tasks gsm8k,bbh "
+                             "(see `orcabench list tasks`)")
     unknown = [name for name in expanded if name not in TASKS]
     if unknown:
         raise OrcabenchError(
