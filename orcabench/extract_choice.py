@@ -26,7 +26,8 @@ from orcabench.extract import (
 # word that starts an explanation.
 _AFTER_BARE_LETTER = (r"(?=\s*$|[ \t]*\n|\s*[.,;:!?)\]]|\s*[-–—→]|"
                       r"\s+(?:because|since|as|which|for|and|with|so|is|was|would|seems|looks|here)\b)")
-_HEDGE_AFTER_RE = re.compile(r"^\s*[)\]]?\s*,?\s*(?:or|and/or|/)\s*(?:option\s+|choice\s+)?[(\[]?([A-Za-z])(?:[)\]]|\b)", re.IGNORECASE)
+_HEDGE_AFTER_RE = re.compile(r"^\s*[)\]]?\s*,?\s*(?:or|and/or|/)\s*(?:option\s+|choice\s+)?[(\[]?([A-Za-z])(?:[)\]]|\b)",
+                             re.IGNORECASE)
 _HEDGE_BEFORE_RE = re.compile(r"[(\[]?\b([A-Za-z])[)\]]?\s*,?\s*(?:or|and/or|/)\s*(?:option\s+|choice\s+)?[(\[]?$", re.IGNORECASE)
 # Around an option's text: a leading article, and before a bare value a word of approximation
 # ("About 30%."), neither of which changes which option is meant.
@@ -117,8 +118,8 @@ def _sentence(text: str, start: int) -> str:
 def _leading_letter(text: str, letters: str, options: Sequence[str] | None) -> str | None:
     """The letter an output opens with, when what follows says it is the answer: nothing,
     punctuation and a line end, "because ...", "is right", a dash or arrow, or that option's text."""
-    match = re.match(rf"\s*(?:\(\s*([{letters}])\s*\)|([{letters}])(?=[.):,;]|\s*$|[ \t]*\n|\s*[-–—→]|\s+{_AFFIRMATION_RE.pattern}))",
-                     text, re.IGNORECASE)
+    after = rf"(?=[.):,;]|\s*$|[ \t]*\n|\s*[-–—→]|\s+{_AFFIRMATION_RE.pattern})"
+    match = re.match(rf"\s*(?:\(\s*([{letters}])\s*\)|([{letters}]){after})", text, re.IGNORECASE)
     if not match:
         return None
     letter, rest = _matched_letter(match), text[match.end():].lstrip(".):,; \t")

@@ -45,7 +45,8 @@ def parse_crass_row(row: dict[str, Any], index: int) -> Example:
         raise OrcabenchError(f"crass row {position + 2}: no column {', '.join(missing)}; expected apergo-ai's "
                              f"CRASS_FTM_main_data_set.csv (';'-separated, header {';'.join(CRASS_COLUMNS)})")
     right = row["CorrectAnswer"].strip()
-    options = [right] + [text.strip() for text in (row["Answer1"], row["Answer2"], row["PossibleAnswer3"]) if text and text.strip()]
+    wrong = (row["Answer1"], row["Answer2"], row["PossibleAnswer3"])
+    options = [right] + [text.strip() for text in wrong if text and text.strip()]
     if len(options) < 3 or len(set(options)) != len(options):
         raise OrcabenchError(f"crass row {position + 2} (PCTID {row['PCTID']}): expected 3 or 4 different answers, got {options}")
     random.Random(f"crass:{row['PCTID']}").shuffle(options)  # a string seed hashes the same in every process
@@ -57,8 +58,10 @@ register(
     GenerativeTask(name="crass", version="1", description="CRASS 274-item set (the paper's), zero-shot; from a mirror only",
                    data=DataSpec(hub_path="apergo-ai/CRASS-data-set", hub_split="test",
                                  local_files=("crass/CRASS_FTM_main_data_set.csv",), local_format="csv-semicolon"),
-                   template_dir=Path(__file__).parent, template="crass.j2", parse_row=parse_crass_row, judge=judge, max_tokens=512),
-    GenerativeTask(name="crass-ai", version="1", description="BIG-bench crass_ai (44), zero-shot (stand-in for the paper's 274-item CRASS)",
+                   template_dir=Path(__file__).parent, template="crass.j2", parse_row=parse_crass_row, judge=judge,
+                   max_tokens=512),
+    GenerativeTask(name="crass-ai", version="1",
+                   description="BIG-bench crass_ai (44), zero-shot (stand-in for the paper's 274-item CRASS)",
                    data=DataSpec(hub_path="hails/bigbench", hub_name="crass_ai_zero_shot", hub_split="default",
                                  local_files=("crass/bigbench_crass_ai/task.json",), local_format="json-examples"),
                    template_dir=Path(__file__).parent, template="zeroshot.j2", parse_row=parse_row, judge=judge, max_tokens=512),
