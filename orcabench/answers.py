@@ -16,15 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from orcabench.extract import (
-    extract_choice,
     extract_dyck,
-    extract_label,
     extract_last_word,
     extract_math,
     extract_number,
     extract_phrase_text,
     extract_word_list,
 )
+from orcabench.extract_choice import extract_choice, extract_label
 from orcabench.types import Example, Score
 
 LETTERS = string.ascii_uppercase
@@ -97,7 +96,7 @@ FORMATS: dict[str, AnswerFormat] = {
     "words": AnswerFormat(lambda out, ex: extract_word_list(out, ex.labels)),
     "last-word": AnswerFormat(lambda out, ex: extract_last_word(out)),  # gold: normalize_word(...)
     "math": AnswerFormat(lambda out, ex: extract_math(out), math_equal),
-    "text": AnswerFormat(lambda out, ex: extract_phrase_text(out)),  # gold: normalize_text_answer(...)
+    "text": AnswerFormat(lambda out, ex: extract_phrase_text(out)),  # gold: normalize_text(...)
 }
 
 

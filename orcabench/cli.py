@@ -265,6 +265,36 @@ def rescore(
     console.print(f"{result.changed} record(s) changed; the previous records are in {result.backup}")
 
 
+@app.command()
+def audit(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    samples: Annotated[int, typer.Option(help="outputs read by the weakest rules to show per task, for spot checks")] = 5,
+) -> None:
+    """How a run's answers were read: share per extraction rule, weak readings, strict-vs-flexible agreement."""
+    from orcabench.audit import audit_run  # only this command needs it
+
+    for task in audit_run(run_dir):
+        if not task.extracted:
+            console.print(f"{task.task}: {task.n} sample(s) scored by loglikelihood; no text extracted")
+            continue
+        table = Table(title=f"{task.task} · {task.n} sample(s)", title_justify="left")
+        for column in ("rule", "samples", "share"):
+            table.add_column(column, justify="left" if column == "rule" else "right")
+        for rule, count in task.rules.items():
+            table.add_row(rule, str(count), f"{100 * count / task.n:.1f}%")
+        console.print(table)
+        agreement = "n/a (nothing parsed)" if task.agreement is None else f"{100 * task.agreement:.1f}%"
+        console.print(f"strict-vs-flexible agreement: {agreement} ({task.strict_found} of {task.found} answers found by the "
+                      f"explicit-answer rules alone); accuracy strict {task.strict_correct}/{task.n}, flexible {task.correct}/{task.n}",
+                      markup=False, highlight=False)
+        for record in task.weak[:samples]:
+            tail = " ".join(record.output.split())[-160:]
+            console.print(f"  {record.id} · {record.method} → {record.answer!r} (gold {record.gold!r}): …{tail}",
+                          markup=False, highlight=False, soft_wrap=True)
+        if len(task.weak) > samples:
+            console.print(f"  … and {len(task.weak) - samples} more read by the weakest rules")
+
+
 @data_app.command("download")
 def data_download(
     tasks: Annotated[str, typer.Option(help="comma-separated tasks or suites")],

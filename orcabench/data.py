@@ -32,7 +32,7 @@ class DataSpec:
     hub_split: str
     local_files: tuple[str, ...]  # paths relative to the mirror root, read in order
     hub_name: str | None = None
-    local_format: str = "jsonl"  # "jsonl" | "json-examples" (BBH) | "csv" (MMLU, no header)
+    local_format: str = "jsonl"  # "jsonl" | "json-examples" (BBH) | "csv" (MMLU, no header) | "csv-semicolon" (CRASS)
     # Multi-subset tasks (BBH, MMLU, AGIEval): one Hub config per local file, loaded in order.
     # A hub_path holding "{config}" names one dataset per subset (hails/agieval-{config}).
     hub_configs: tuple[str, ...] = ()
@@ -104,6 +104,10 @@ def _read_local(path: Path, relative: str, fmt: str, strict: bool) -> list[Row]:
         with path.open(encoding="utf-8", newline="") as handle:
             for number, values in enumerate(csv.reader(handle), start=1):
                 rows.append(Row({"columns": values}, f"{relative}:{number}", relative))
+    elif fmt == "csv-semicolon":  # a header row, then ";"-separated rows, maybe with a BOM (CRASS)
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            for number, values in enumerate(csv.DictReader(handle, delimiter=";", skipinitialspace=True), start=2):
+                rows.append(Row(dict(values), f"{relative}:{number}", relative))
     else:
         raise ValueError(f"unknown local format {fmt}")
     if malformed:

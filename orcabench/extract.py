@@ -2,7 +2,9 @@
 
 Each extractor takes a model's raw output and returns ``(answer, method)``: the
 normalised answer (or ``None``) and the name of the rule that produced it, so every
-record says *how* its answer was read. ``tests/test_extract.py`` is the specification.
+record says *how* its answer was read. Option letters live in
+:mod:`orcabench.extract_choice`. ``tests/extraction_corpus.py`` (real chat-model answer
+styles, every format) is the specification; :data:`RULES` names every rule.
 """
 
 from __future__ import annotations
@@ -13,6 +15,36 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 NONE = "none"
+# Every rule an extractor may name, and what it reads. The explicit rules read an answer the
+# model marked as its answer; the weak ones read the last mention of something answer-shaped
+# (``orcabench audit`` shows them for spot checks). The others sit between.
+RULES: dict[str, str] = {
+    "boxed": "the last \\boxed{..}",
+    "final-answer-phrase": "after the last 'the answer is' / 'Answer:' / '#### N'",
+    "option-text": "after a final-answer phrase, one option's text instead of its letter",
+    "ordinal-option": "'the third option' after a final-answer phrase or said to be correct",
+    "leading-letter": "the output opens with a letter that the rest explains",
+    "set-off-letter": "a letter in bold, after an arrow, or 'Choice C - ...' mid-sentence",
+    "bare-option-text": "the whole output or its last line is one option's text",
+    "leading-label": "the output opens with a label ('Yes, because ...')",
+    "leading-number": "the output's first line is a number ('$18.', '9 coins')",
+    "answer-first": "the first sentence states the number and the rest explains it",
+    "leading-brackets": "the output opens with a run of closing brackets",
+    "leading-answer": "a short first line that starts like math",
+    "first-word": "the output's first word (LAMBADA)",
+    "whole-output": "a one-line output is the answer (DROP)",
+    "last-number": "the last number anywhere",
+    "last-option-letter": "the last '(B)' or line-opening 'B.'",
+    "last-label": "the last label word anywhere",
+    "last-bracket-run": "the last run of closing brackets",
+    "last-word-run": "the last long run of the task's words",
+    "last-math": "the last $..$ span",
+    "last-line": "the last non-empty line",
+    NONE: "nothing could be read: scores 0 and counts as unparsed",
+}
+EXPLICIT_RULES = frozenset({"boxed", "final-answer-phrase", "option-text", "ordinal-option"})
+WEAK_RULES = frozenset({"last-number", "last-option-letter", "last-label", "last-bracket-run", "last-word-run", "last-math",
+                        "last-line"})
 
 # A number as people write it: optional sign (a hyphen only when it is not a range or
 # subtraction such as "10-3"), thousands separators, decimals, or a simple fraction.
@@ -21,10 +53,28 @@ _NUMBER_RE = re.compile(_NUMBER)
 _BOXED_RE = re.compile(r"\\boxed\s*\{((?:[^{}]|\{[^{}]*\})*)\}")
 _HASHES_RE = re.compile(r"####\s*\$?\s*(" + _NUMBER + ")")
 # "The answer is 18", "Final answer: $18", "the answer is therefore **18**",
-# "So the answer is that she makes $18": a few filler words are allowed after the phrase.
+# "So the answer is that she makes $18": a few filler words are allowed after the phrase,
+# never past a sentence end or a question mark.
 _PHRASE_RE = re.compile(
     r"(?:final\s+answer|the\s+answer|answer)\s*(?:is|=|:|would\s+be|will\s+be)?\s*:?"
-    r"[^\d\n−–-]{0,40}?(" + _NUMBER + ")",
+    r"(?:(?![.!]\s)[^\d\n−–?-]){0,40}?(" + _NUMBER + ")",
+    re.IGNORECASE,
+)
+_NUMBER_HEDGE_RE = re.compile(r"\s*,?\s*(?:or|and/or|/)\s*\$?\s*\d")
+# The first line is the number, perhaps with a unit: "18", "$18.", "9 coins", "**72**".
+_LEADING_NUMBER_RE = re.compile(r"^\s*(?:\$\s*)?(" + _NUMBER + r")\s*(?:%|[A-Za-z]+(?:\s+[A-Za-z]+){0,2})?\s*[.!]?[ \t]*(?:\n|$)")
+# Answer first: a first sentence that states the quantity, then a colon, "because" or "Here's
+# why" introduces the working ("There are 9 coins: 4 dimes, 3 nickels and 2 pennies.").
+_VERBS = (r"needs?|makes?|made|earns?|earned|spends?|spent|pays?|paid|has|have|had|gets?|got|saves?|saved|owes?|"
+          r"loses?|lost|sells?|sold|buys?|bought|uses?|used|costs?|takes?|took|eats?|ate|runs?|ran|reads?|walks?|walked")
+_ANSWER_FIRST_RE = re.compile(
+    r"^\s*(?:(?:sure|of\s+course|certainly|great\s+question|okay|ok)\b[^.!\n]{0,30}[.!]\s*)?"
+    r"(?:there\s+(?:are|is|were|was|will\s+be)"
+    r"|(?:the\s+)?(?:total|result|sum|number|cost|price|amount|difference|profit|value)\b[^\n:.?\d]{0,40}?"
+    r"\b(?:is|was|are|were|will\s+be|comes\s+to)"
+    rf"|(?:he|she|they|it|we|i|you|[a-z]+)\s+(?:will\s+|would\s+|can\s+)?(?:{_VERBS}))"
+    r"\s+(?:a\s+total\s+of\s+|in\s+total\s+|about\s+|exactly\s+|only\s+)?\$?\s*(" + _NUMBER + r")"
+    r"[^\n\d:.?]{0,40}?(?::|\s+(?:because|since|as)\b|\s+[—–]\s|\.\s+(?:here'?s\s+(?:why|how)|here\s+is\s+(?:why|how)))",
     re.IGNORECASE,
 )
 
@@ -58,21 +108,49 @@ def extract_number(output: str) -> tuple[str | None, str]:
 
     Rules, first match wins (the *last* occurrence of each in the text):
     ``boxed`` (LaTeX ``\\boxed{..}``), ``final-answer-phrase`` ("#### N", "The answer
-    is N", "Final answer: N"), ``last-number`` (the last number anywhere), ``none``.
+    is N", "Final answer: N", the explanation after it or not; not a phrase inside a
+    question); ``leading-number`` (the first line is the number: "$18." then the working);
+    ``answer-first`` (the first sentence states the number and a colon or "because" starts the
+    working, whose numbers are not answers: "There are 9 coins: 4 dimes, 3 nickels and 2
+    pennies."); ``last-number`` (the last number anywhere). A number these three rules would
+    read from a question the output ends with ("Do you mean 5 or 6 apples?") is ``none``, and
+    so is a hedged phrase ("the answer is 5 or 6").
     """
     for method, pattern in (("boxed", _BOXED_RE), ("final-answer-phrase", _HASHES_RE), ("final-answer-phrase", _PHRASE_RE)):
-        matches = pattern.findall(output)
-        for candidate in reversed(matches):
-            numbers = _NUMBER_RE.findall(candidate)
-            if numbers:
-                value = normalize_number(numbers[-1])
-                if value is not None:
-                    return value, method
-    for candidate in reversed(_NUMBER_RE.findall(output)):
-        value = normalize_number(candidate)
+        for match in reversed(list(pattern.finditer(output))):
+            numbers = _NUMBER_RE.findall(match.group(1))
+            value = normalize_number(numbers[-1]) if numbers else None
+            if value is None or (pattern is _PHRASE_RE and re.match(r"[^.!?\n]*\?", output[match.end():])):
+                continue  # "can you tell me if the answer is $2 per egg?" asks, and answers nothing
+            if pattern is not _BOXED_RE and _NUMBER_HEDGE_RE.match(output[match.end():]):
+                return None, NONE  # "the answer is 5 or 6"
+            return value, method
+    text = clean_markup(output)
+    for method, pattern in (("leading-number", _LEADING_NUMBER_RE), ("answer-first", _ANSWER_FIRST_RE)):
+        match = pattern.match(text)
+        if match and normalize_number(match.group(1)) is not None:
+            return (None, NONE) if asked(text, match.start(1)) else (normalize_number(match.group(1)), method)
+    for candidate in reversed(list(_NUMBER_RE.finditer(output))):
+        value = normalize_number(candidate.group())
         if value is not None:
-            return value, "last-number"
+            return (None, NONE) if asked(output, candidate.start()) else (value, "last-number")
     return None, NONE
+
+
+def closing_question(text: str) -> tuple[int, str]:
+    """Where the question an output ends with starts, and its text ("Do you mean 5 or 6
+    apples?"); ``(len(text), "")`` when the output does not end by asking something."""
+    end = len(text.rstrip().rstrip("\"'”’)]*"))
+    if not text[:end].endswith("?"):
+        return len(text), ""
+    start = max(text.rfind(mark, 0, end - 1) for mark in (". ", "! ", "? ", "\n")) + 1
+    return start, text[start:end]
+
+
+def asked(text: str, position: int) -> bool:
+    """True when ``text[position]`` lies in the question the output ends with: what a model
+    asks the user about is no answer, so the weak rules do not read it."""
+    return position >= closing_question(text)[0]
 
 
 # ---------------------------------------------------------------------------------------
@@ -84,7 +162,7 @@ def extract_number(output: str) -> tuple[str | None, str]:
 #   "Answer:", "the correct option is"), then a weaker format-specific fallback;
 # * a hedge ("(A) or (B)", "yes or no") is unparsed (``none``): it scores 0 and counts in the
 #   unparsed rate, rather than crediting either option.
-# ``tests/test_extract_choices.py`` is the specification.
+# ``tests/extraction_corpus.py`` is the specification.
 # ---------------------------------------------------------------------------------------
 
 _MARKDOWN_RE = re.compile(r"\*\*|__|`|(?<!\w)\*(?=\S)|(?<=\S)\*(?!\w)")
@@ -98,12 +176,7 @@ _FINAL_PHRASE = (
     _FINAL_PHRASE_CORE + r"(?:(?:therefore|thus|then|clearly|probably|definitely|likely|indeed|option|choice|letter)\b\s*)*"
     r"[:\-–—]?\s*"
 )
-_FINAL_PHRASE_RE = re.compile(_FINAL_PHRASE, re.IGNORECASE)
-_FINAL_PHRASE_CORE_RE = re.compile(_FINAL_PHRASE_CORE, re.IGNORECASE)
-# What may follow a bare letter for it to be a letter and not a word ("the answer is A dog").
-_AFTER_BARE_LETTER = r"(?=\s*$|\s*[.,;:!?)\]]|\s*[-–—]|\s+(?:because|since|as|which|for|and|with|so)\b)"
-_HEDGE_AFTER_RE = re.compile(r"^\s*[)\]]?\s*,?\s*(?:or|and/or|/)\s*(?:option\s+|choice\s+)?[(\[]?([A-Za-z])(?:[)\]]|\b)", re.I)
-_HEDGE_BEFORE_RE = re.compile(r"[(\[]?\b([A-Za-z])[)\]]?\s*,?\s*(?:or|and/or|/)\s*(?:option\s+|choice\s+)?[(\[]?$", re.I)
+FINAL_PHRASE_RE = re.compile(_FINAL_PHRASE, re.IGNORECASE)
 
 
 def clean_markup(text: str) -> str:
@@ -128,175 +201,18 @@ def boxed_contents(text: str) -> list[str]:
 
 
 @lru_cache(maxsize=65536)  # option texts are normalised again for every output scored
-def _normalize_text(text: str) -> str:
-    """Case- and punctuation-insensitive form used to match option texts and free text."""
+def normalize_text(text: str) -> str:
+    """Case- and punctuation-insensitive form used to match option texts and free text, and
+    how :func:`extract_phrase_text` writes its answers (normalise gold strings with it)."""
     text = clean_markup(text).casefold()
     text = re.sub(r"[\s\u00a0]+", " ", text)
     return text.strip(" .,;:!?\"'“”‘’()[]{}").strip()
 
 
-def _letter_at(text: str, valid: str) -> re.Match[str] | None:
-    """A choice letter at the very start of ``text``: "(B)", "[B]", "B)", or a bare "B" that
-    is not the start of a word."""
-    pattern = rf"^\s*(?:\(\s*([{valid}])\s*\)|\[\s*([{valid}])\s*\]|([{valid}])(?=\))|([{valid}]){_AFTER_BARE_LETTER})"
-    return re.match(pattern, text, re.IGNORECASE)
-
-
-def _matched_letter(match: re.Match[str]) -> str:
-    return next(group for group in match.groups() if group).upper()
-
-
-def _hedged(text: str, start: int, end: int, letter: str) -> bool:
-    """True when the letter at ``text[start:end]`` is offered together with another one."""
-    after = _HEDGE_AFTER_RE.match(text[end:])
-    before = _HEDGE_BEFORE_RE.search(text[:start])
-    return any(m is not None and m.group(1).upper() != letter for m in (after, before))
-
-
-def _option_by_text(texts: Sequence[str], letters: str, options: Sequence[str] | None, exact: bool = False) -> str | None:
-    """The letter whose option text the first of ``texts`` that names one equals (``exact``)
-    or starts with. The longest matching option wins; two different options of that length
-    are no answer. ``texts`` are candidate readings, tried in order."""
-    if not options:
-        return None
-    wanted = [(letter, _normalize_text(option)) for letter, option in zip(letters, options)]
-    for text in texts:
-        said = _normalize_text(text)
-        best = [(len(w), letter) for letter, w in wanted
-                if w and (said == w or (not exact and said.startswith(w) and not said[len(w)].isalnum()))]
-        if exact and len(said) <= 1:
-            continue  # a lone letter is a letter, even where some option's text is that letter
-        if best:
-            longest = max(length for length, _ in best)
-            winners = {letter for length, letter in best if length == longest}
-            return winners.pop() if len(winners) == 1 else None
-    return None
-
-
-def _phrase_word_starts(text: str, phrase: re.Match[str]) -> list[int]:
-    """Where the answer may begin after a final-answer phrase: right after "answer", then
-    after each following word of the phrase ("is", "therefore", "-"), in that order. An
-    option's text may itself start like such a word ("is opened by ...", "So ...", "-1")."""
-    keyword = re.search(r"answer|option|choice", text[phrase.start():phrase.end()], re.IGNORECASE)
-    first = phrase.start() + (keyword.end() if keyword else 0)
-    starts = [first] + [first + m.end() for m in re.finditer(r"\s+", text[first:phrase.end()])] + [phrase.end()]
-    return list(dict.fromkeys(starts))
-
-
-def _sentence(text: str, start: int) -> str:
-    """The rest of the line from ``start``, up to a sentence end ". " (not "0.5")."""
-    return re.split(r"\.\s", _rest_of_line(text, start), maxsplit=1)[0]
-
-
-def _rest_of_line(text: str, start: int) -> str:
+def rest_of_line(text: str, start: int) -> str:
     return text[start:].split("\n", 1)[0]
 
 
-def _leading_letter(text: str, letters: str, options: Sequence[str] | None) -> str | None:
-    match = re.match(rf"\s*(?:\(\s*([{letters}])\s*\)|([{letters}])(?=[.):,;]|\s*$|\s*\n))", text, re.IGNORECASE)
-    if not match:
-        return None
-    letter, rest = _matched_letter(match), text[match.end():].lstrip(".):,; \t")
-    if not rest.strip() or rest.startswith("\n") or re.match(r"(?:because|since|as)\b", rest, re.IGNORECASE):
-        return letter
-    option = options[letters.index(letter)] if options else None
-    return letter if option and _normalize_text(rest).startswith(_normalize_text(option)) else None
-
-
-def extract_choice(output: str, letters: str = "ABCD", options: Sequence[str] | None = None) -> tuple[str | None, str]:
-    """The option letter a model chose among ``letters`` (e.g. ``"ABCD"``), upper case.
-
-    Rules, first that yields wins:
-    ``boxed`` (``\\boxed{B}``, ``\\boxed{(B)}``, ``\\boxed{\\text{B}}``);
-    ``final-answer-phrase`` (the *last* "the answer is (B)", "Answer: b", "the correct option
-    is B because ..."; a bare letter must not start a word, so "the answer is A dog" is no
-    letter); ``option-text`` (that phrase followed by an option's text instead of its
-    letter, or the whole output / its last line being one option's text);
-    ``leading-letter`` (the output opens with a letter followed by punctuation, a line end or
-    that option's text: "(B) 6(√3 + √2)", "B. Because ...", for prompts that end in "the
-    answer is"; "(A) is wrong ..." does not count);
-    ``last-option-letter`` (the last "(B)", or "B." / "B)" opening a line, or a lone "B").
-    A hedge ("(A) or (B)") where a rule fires makes the output unparsed (``none``).
-    Letters outside ``letters`` are never answers.
-    """
-    text = clean_markup(output)
-    for content in reversed(boxed_contents(text)):
-        match = _letter_at(content + " ", letters)
-        if match:
-            return _matched_letter(match), "boxed"
-    for phrase in reversed(list(_FINAL_PHRASE_RE.finditer(text))):
-        starts = _phrase_word_starts(text, phrase)
-        readings = [reading for start in starts for reading in (_rest_of_line(text, start), _sentence(text, start))]
-        exact = _option_by_text(readings, letters, options, exact=True)
-        if exact:  # "the answer is A and D." where an option reads "A and D"
-            return exact, "option-text"
-        match = _letter_at(text[phrase.end():], letters)
-        if match:
-            letter = _matched_letter(match)
-            end = phrase.end() + match.end()
-            return (None, NONE) if _hedged(text, phrase.end(), end, letter) else (letter, "final-answer-phrase")
-        by_text = _option_by_text([_rest_of_line(text, start) for start in starts], letters, options)
-        if by_text:
-            return by_text, "option-text"
-    leading = _leading_letter(text, letters, options)
-    if leading:
-        return leading, "leading-letter"
-    marks = list(re.finditer(rf"\(\s*([{letters}])\s*\)|^\s*([{letters}])(?:[.):]|\s*$)", text, re.IGNORECASE | re.MULTILINE))
-    if marks:
-        last = marks[-1]
-        letter = _matched_letter(last)
-        return (None, NONE) if _hedged(text, last.start(), last.end(), letter) else (letter, "last-option-letter")
-    lines = [line for line in text.splitlines() if line.strip()]
-    by_text = _option_by_text([text, lines[-1] if lines else ""], letters, options, exact=True)
-    if by_text:
-        return by_text, "option-text"
-    return None, NONE
-
-
-def extract_label(output: str, labels: Sequence[str]) -> tuple[str | None, str]:
-    """One of a closed set of answer words (``("Yes", "No")``, ``("True", "False")``,
-    ``("valid", "invalid")``), returned spelled as in ``labels``; matching ignores case.
-
-    Rules: ``boxed``; ``final-answer-phrase`` (the last "the answer is No"); ``leading-label``
-    (the output starts with a label: direct answers such as "Yes, because ..."); ``last-label``
-    (the last label word anywhere). Labels are whole words: "invalid" never reads as "valid".
-    A hedge ("yes or no") where a rule fires is unparsed.
-    """
-    text = clean_markup(output)
-    words = "|".join(re.escape(label) for label in sorted(labels, key=len, reverse=True))
-    label_re = re.compile(rf"\b({words})\b", re.IGNORECASE)
-    canonical = {label.casefold(): label for label in labels}
-    hedge_re = re.compile(rf"^[\s.,]*(?:or|/|and/or)\s+({words})\b", re.IGNORECASE)
-
-    def verdict(match: re.Match[str], rest: str, method: str) -> tuple[str | None, str]:
-        label = canonical[match.group(1).casefold()]
-        hedge = hedge_re.match(rest)
-        if hedge and hedge.group(1).casefold() != label.casefold():
-            return None, NONE
-        return label, method
-
-    for content in reversed(boxed_contents(text)):
-        match = re.match(rf"\s*({words})\s*$", content, re.IGNORECASE)
-        if match:
-            return canonical[match.group(1).casefold()], "boxed"
-    for phrase in reversed(list(_FINAL_PHRASE_RE.finditer(text))):
-        match = re.match(rf"[\s\"'“(]*({words})\b", text[phrase.end():], re.IGNORECASE)
-        if match:
-            return verdict(match, text[phrase.end() + match.end():], "final-answer-phrase")
-    match = re.match(rf"[\s\"'“(]*({words})(?=\s*$|\s*[.,;:!?)\n\"'”]|\s+[-–—])", text, re.IGNORECASE)
-    if match:
-        return verdict(match, text[match.end():], "leading-label")
-    matches = list(label_re.finditer(text))
-    if matches:
-        last = matches[-1]
-        earlier = re.search(rf"\b({words})\s*(?:or|/|and/or)\s*$", text[: last.start()], re.IGNORECASE)
-        if earlier and earlier.group(1).casefold() != last.group(1).casefold():
-            return None, NONE
-        return canonical[last.group(1).casefold()], "last-label"
-    return None, NONE
-
-
-_CLOSING = ")]}>"
 _BRACKET_RUN_RE = re.compile(r"[)\]}>](?:[\s`'\"]*[)\]}>])*")
 
 
@@ -310,17 +226,22 @@ def extract_dyck(output: str) -> tuple[str | None, str]:
 
     Rules: ``final-answer-phrase`` (the brackets right after the last "the answer is" /
     "Answer:", openers included, so a model that repeats the whole sequence is read as
-    saying so, and scored wrong); ``last-bracket-run`` (the last run of closing brackets).
+    saying so, and scored wrong); ``leading-brackets`` (the output opens with a run of
+    closing brackets, then explains it); ``last-bracket-run`` (the last run of closing
+    brackets, unless in a question the output ends with).
     Spacing, backticks and quotes around brackets are ignored: ``]]>`` reads ``] ] >``.
     """
     text = clean_markup(output)
-    for phrase in reversed(list(_FINAL_PHRASE_RE.finditer(text))):
+    for phrase in reversed(list(FINAL_PHRASE_RE.finditer(text))):
         run = re.match(r"[\s'\"]*((?:[()\[\]{}<>][\s'\"]*)+)", text[phrase.end():])
         if run:
             return normalize_brackets(run.group(1)), "final-answer-phrase"
-    runs = _BRACKET_RUN_RE.findall(text)
+    leading = re.match(r"[\s'\"]*(" + _BRACKET_RUN_RE.pattern + r")[\s'\".]*(?:\n|$)", text)
+    if leading:
+        return normalize_brackets(leading.group(1)), "leading-brackets"
+    runs = list(_BRACKET_RUN_RE.finditer(text))
     if runs:
-        return normalize_brackets(runs[-1]), "last-bracket-run"
+        return (None, NONE) if asked(text, runs[-1].start()) else (normalize_brackets(runs[-1].group()), "last-bracket-run")
     return None, NONE
 
 
@@ -334,10 +255,13 @@ _SORTED_PHRASE_RE = re.compile(
 
 
 def _word_tokens(text: str) -> list[str]:
-    """Lower-case words, list markers dropped; a sentence end becomes a "." token, which no
-    vocabulary holds, so that a run of words never spans two sentences."""
+    """Lower-case words, list markers dropped; a sentence end or a blank line becomes a "."
+    token, which no vocabulary holds, so that a run of words never spans two sentences."""
     tokens: list[str] = []
-    for raw in re.split(r"[\s,;]+", text):
+    for raw in re.split(r"[\s,;]+", re.sub(r"\n[ \t]*\n", " ¶ ", text)):
+        if raw == "¶":
+            tokens.append(".")
+            continue
         token = raw.strip(_WORD_TRIM).casefold()
         if token and not _LIST_MARKER_RE.match(token):
             tokens.append(token)
@@ -363,7 +287,8 @@ def extract_word_list(output: str, vocabulary: Sequence[str]) -> tuple[str | Non
     Rules: ``final-answer-phrase`` (after the last "the answer is" / "sorted list:" /
     "alphabetical order:", the run of vocabulary words, across lines, list markers and
     commas skipped, ending at the first word that is not in the vocabulary, so a stray word
-    ends the answer instead of being skipped over); ``last-word-run`` (the last run with at
+    ends the answer instead of being skipped over, and so does a blank line); ``last-word-run``
+    (not in a question the output ends with: the last run with at
     least half as many words as the vocabulary, else the longest run, the later on a tie).
     """
     words = {word.casefold() for word in vocabulary}
@@ -378,6 +303,8 @@ def extract_word_list(output: str, vocabulary: Sequence[str]) -> tuple[str | Non
         return None, NONE
     long_runs = [run for run in runs if 2 * len(run) >= len(words)]
     chosen = long_runs[-1] if long_runs else max(reversed(runs), key=len)
+    if chosen in _word_runs(_word_tokens(closing_question(text)[1]), words):
+        return None, NONE  # "Do you want apple syndrome therefrom sorted?"
     return " ".join(chosen), "last-word-run"
 
 
@@ -428,14 +355,15 @@ def extract_math(output: str) -> tuple[str | None, str]:
     the last "the answer is" / "Final answer:", the first ``$..$`` span on that line, else
     the rest of the sentence); ``leading-answer`` (a short first line that starts like math,
     "$\\frac12$." or "15.", for prompts that end in "The answer is"); ``last-math`` (the last
-    ``$..$``, ``\\(..\\)`` or ``\\[..\\]`` span); ``last-number``. Compare with
+    ``$..$``, ``\\(..\\)`` or ``\\[..\\]`` span); ``last-number`` (these two not from a question
+    the output ends with). Compare with
     :func:`orcabench.answers.math_equal`, not ``==``.
     """
     boxed = boxed_contents(output)
     if boxed:
         return boxed[-1].strip(), "boxed"
-    for phrase in reversed(list(_FINAL_PHRASE_RE.finditer(output))):
-        line = _rest_of_line(output, phrase.end())
+    for phrase in reversed(list(FINAL_PHRASE_RE.finditer(output))):
+        line = rest_of_line(output, phrase.end())
         span = _MATH_SPAN_RE.search(line)
         if span and not line[: span.start()].strip():
             return next((group for group in span.groups() if group), "").strip(), "final-answer-phrase"
@@ -445,12 +373,13 @@ def extract_math(output: str) -> tuple[str | None, str]:
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     if lines and len(lines[0]) <= 60 and re.match(r"[$\\\d(\[-]", lines[0]):
         return _strip_math(re.split(r"(?<!\\)\.\s", lines[0], maxsplit=1)[0]), "leading-answer"
-    spans = [next(group for group in span if group).strip() for span in _MATH_SPAN_RE.findall(output) if any(span)]
+    spans = [span for span in _MATH_SPAN_RE.finditer(output) if any(span.groups())]
     if spans:
-        return spans[-1], "last-math"
-    numbers = _NUMBER_RE.findall(output)
+        content = next(group for group in spans[-1].groups() if group).strip()
+        return (None, NONE) if asked(output, spans[-1].start()) else (content, "last-math")
+    numbers = list(_NUMBER_RE.finditer(output))
     if numbers:
-        return numbers[-1], "last-number"
+        return (None, NONE) if asked(output, numbers[-1].start()) else (numbers[-1].group(), "last-number")
     return None, NONE
 
 
@@ -458,17 +387,12 @@ def extract_phrase_text(output: str) -> tuple[str | None, str]:
     """A short free-text answer: the rest of the sentence after the last final-answer
     phrase (``final-answer-phrase``), else the last non-empty line (``last-line``)."""
     text = clean_markup(output)
-    for phrase in reversed(list(_FINAL_PHRASE_RE.finditer(text))):
-        sentence = re.split(r"\.\s|\.$", _rest_of_line(text, phrase.end()), maxsplit=1)[0]
-        if _normalize_text(sentence):
-            return _normalize_text(sentence), "final-answer-phrase"
-    lines = [line for line in text.splitlines() if _normalize_text(line)]
-    return (_normalize_text(lines[-1]), "last-line") if lines else (None, NONE)
-
-
-def normalize_text_answer(text: str) -> str:
-    """How :func:`extract_phrase_text` writes its answers, for normalising gold strings."""
-    return _normalize_text(text)
+    for phrase in reversed(list(FINAL_PHRASE_RE.finditer(text))):
+        sentence = re.split(r"\.\s|\.$", rest_of_line(text, phrase.end()), maxsplit=1)[0]
+        if normalize_text(sentence):
+            return normalize_text(sentence), "final-answer-phrase"
+    lines = [line for line in text.splitlines() if normalize_text(line)]
+    return (normalize_text(lines[-1]), "last-line") if lines else (None, NONE)
 
 
 # DROP: a short free-text answer (a number, a date, one or more spans), scored by token
@@ -499,7 +423,7 @@ def extract_short_answer(output: str) -> tuple[str | None, str]:
         if _trim_short_answer(content):
             return _trim_short_answer(content), "boxed"
     for phrase in reversed(list(_SHORT_ANSWER_PHRASE_RE.finditer(text))):
-        sentence = re.split(r"\.\s|\.$", _rest_of_line(text, phrase.end()), maxsplit=1)[0]
+        sentence = re.split(r"\.\s|\.$", rest_of_line(text, phrase.end()), maxsplit=1)[0]
         if _trim_short_answer(sentence):
             return _trim_short_answer(sentence), "final-answer-phrase"
     lines = [_trim_short_answer(line) for line in text.splitlines() if _trim_short_answer(line)]

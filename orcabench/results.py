@@ -24,7 +24,7 @@ import yaml
 from orcabench.runs import StoredRun, load_run
 from orcabench.models import BUILTIN_MODELS
 from orcabench.store import MANIFEST
-from orcabench.summary import summarize
+from orcabench.summary import headline, summarize
 from orcabench.task import REASONING, SUITES, discover
 from orcabench.types import OrcabenchError, Record
 
@@ -50,7 +50,7 @@ class Results:
     """``tasks``: one row per (entry, task); ``subtasks``: one per (entry, task, subtask).
 
     Accuracies are fractions (0-1). A task's ``accuracy`` is the number the benchmark
-    reports: the macro average over its subtasks where it has them, else the micro one.
+    reports (:func:`orcabench.summary.headline`): the macro average over its subtasks where it has them, else the micro one.
     """
 
     tasks: pd.DataFrame
@@ -126,9 +126,8 @@ def _run_rows(entry: str, run: StoredRun, run_id: str, task_name: str) -> tuple[
     date = _date(run)
     common = {"entry": entry, "source": "run", "model": model, "backend": run.fingerprint.get("backend"), "run_id": run_id,
               "date": date}
-    macro = summary.macro_accuracy
     task_row = {**common, "protocol": run.fingerprint.get("protocol"), "task": task_name,
-                "accuracy": macro if macro is not None else summary.accuracy, "micro_accuracy": summary.accuracy,
+                "accuracy": headline(summary), "micro_accuracy": summary.accuracy,
                 "ci_low": summary.ci_low, "ci_high": summary.ci_high, "n": summary.n, "unparsed_rate": summary.unparsed_rate,
                 "no_final_answer_rate": summary.no_final_answer_rate,
                 "kind": kind, "cot": cot, "subtasks": len(summary.subtasks), "size_params": spec.size_params if spec else None,

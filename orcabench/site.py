@@ -26,6 +26,7 @@ from orcabench.results import Results
 from orcabench.types import Record
 
 CHUNK_SIZE = 50
+_RULE_CODES = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"  # one per extraction rule in a task
 _TEMPLATES = Path(__file__).parent / "site_templates"
 _ASSETS = ("style.css", "app.js")
 
@@ -61,6 +62,10 @@ def _sample_data(results: Results, task: str, out_dir: Path) -> int:
     ids = sorted({i for records in by_entry.values() for i in records}, key=natural_order)
     folder = out_dir / "data" / slug(task)
     folder.mkdir(parents=True, exist_ok=True)
+    # Extraction rules, one character per entry (an index into ``rules``), so that the browser
+    # filters by rule without loading sample text: 8 entries of MMLU stay a small index.
+    rules = sorted({r.method for records in by_entry.values() for r in records.values()})
+    code = {rule: _RULE_CODES[k] for k, rule in enumerate(rules)}
     index_rows = []
     for start in range(0, len(ids), CHUNK_SIZE):
         chunk_number = start // CHUNK_SIZE
@@ -73,9 +78,11 @@ def _sample_data(results: Results, task: str, out_dir: Path) -> int:
                                                "prompt": prompts.index(r.prompt)} for r in records]
             marks = "".join("-" if r is None else "1" if r.score >= 1 else "0" for r in records)
             chunk[sample_id] = {"gold": first.gold, "subtask": first.subtask, "prompts": prompts, "answers": answers}
-            index_rows.append([sample_id, first.subtask, marks, chunk_number])
+            read_by = "".join("-" if r is None else code[r.method] for r in records)
+            index_rows.append([sample_id, first.subtask, marks, chunk_number, read_by])
         (folder / f"{chunk_number}.js").write_text(_js("ORCABENCH_CHUNKS", f"{slug(task)}/{chunk_number}", chunk), encoding="utf-8")
-    (folder / "index.js").write_text(_js("ORCABENCH_INDEX", slug(task), {"task": task, "entries": entries, "samples": index_rows}),
+    (folder / "index.js").write_text(_js("ORCABENCH_INDEX", slug(task), {"task": task, "entries": entries, "rules": rules,
+                                                                              "samples": index_rows}),
                                      encoding="utf-8")
     return len(ids)
 

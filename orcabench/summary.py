@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from orcabench.stats import mean_ci
-from orcabench.task import REASONING
+from orcabench.task import MICRO_AVERAGED, REASONING
 from orcabench.types import NO_FINAL_ANSWER, Record
 
 
@@ -52,8 +52,10 @@ def summarize(task: str, records: Sequence[Record]) -> TaskSummary:
 
 
 def headline(summary: TaskSummary) -> float:
-    """The number a benchmark reports: the macro average over subtasks where it has them."""
-    return summary.macro_accuracy if summary.macro_accuracy is not None else summary.accuracy
+    """The number a benchmark reports: the macro average over subtasks where it has them,
+    unless the task is micro-averaged (RACE)."""
+    macro = None if summary.task in MICRO_AVERAGED else summary.macro_accuracy
+    return macro if macro is not None else summary.accuracy
 
 
 def reasoning_average(summaries: Sequence[TaskSummary]) -> tuple[float | None, list[str]]:

@@ -18,7 +18,7 @@ from orcabench.types import Record
 
 def test_suites_expand_to_their_tasks_in_order() -> None:
     assert [t.name for t in get_tasks(["orca2-knowledge", "mmlu", "gsm8k"])] == ["mmlu", "arc-easy", "arc-challenge", "gsm8k"]
-    assert SUITES["orca2"][:6] == SUITES["orca2-reasoning"] == ("agieval-mc", "bbh-mc", "drop", "crass-ai", "race", "gsm8k")
+    assert SUITES["orca2"][:6] == SUITES["orca2-reasoning"] == ("agieval-mc", "bbh-mc", "drop", "crass", "race", "gsm8k")
 
 
 def summary(task: str, accuracy: float, subtasks: dict[str, tuple[float, int]] | None = None) -> TaskSummary:
@@ -27,7 +27,7 @@ def summary(task: str, accuracy: float, subtasks: dict[str, tuple[float, int]] |
 
 def test_the_reasoning_average_is_the_papers_six_benchmark_mean_or_nothing() -> None:
     six = [summary("agieval-mc", 0.9, {"a": (0.2, 5), "b": (0.4, 5)}), summary("bbh-mc", 0.5), summary("drop", 0.6),
-           summary("crass-ai", 0.7), summary("race", 0.8), summary("gsm8k", 0.1), summary("mmlu", 1.0)]
+           summary("crass", 0.7), summary("race", 0.8), summary("gsm8k", 0.1), summary("mmlu", 1.0)]
     average, missing = reasoning_average(six)
     # AGIEval counts with its macro average over subsets (0.3), not its micro accuracy.
     assert missing == [] and average == pytest.approx((0.3 + 0.5 + 0.6 + 0.7 + 0.8 + 0.1) / 6)
@@ -95,7 +95,7 @@ def test_rescore_applies_the_current_extractor_to_stored_outputs_and_keeps_the_o
     stale = [  # scored by an older extractor that missed "The answer is"
         Record(task="gsm8k", id="0", subtask=None, prompt="p", prompt_sha256="h", output="So the answer is 18 dollars.",
                answer=None, method="none", gold="18", score=0.0, prompt_tokens=1, output_tokens=1, finish_reason="stop"),
-        Record(task="gsm8k", id="1", subtask=None, prompt="p", prompt_sha256="h", output="3 bolts",
+        Record(task="gsm8k", id="1", subtask=None, prompt="p", prompt_sha256="h", output="It takes 2 + 1 = 3 bolts.",
                answer="3", method="last-number", gold="3", score=1.0, prompt_tokens=1, output_tokens=1, finish_reason="stop"),
     ]
     (run_dir / "records.jsonl").write_text("".join(json.dumps(r.to_json()) + "\n" for r in stale))

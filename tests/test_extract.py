@@ -32,7 +32,7 @@ from orcabench.extract import extract_number, normalize_number
         ("It costs 1,000,000 dollars", "1000000", "last-number"),
         ("It takes 2 + 1 = 3 bolts.", "3", "last-number"),
         ("The temperature drops to −7", "-7", "last-number"),
-        ("18.00", "18", "last-number"),
+        ("18.00", "18", "leading-number"),
         ("She runs 10-3 miles", "3", "last-number"),  # a range, not a negative number
         ("He pays .5 dollars", "0.5", "last-number"),
         ("There are 60% left, i.e. 30 apples.", "30", "last-number"),

@@ -6,13 +6,12 @@ import pytest
 
 from orcabench.answers import choice_example, judge, math_equal
 from orcabench.extract import (
-    extract_choice,
     extract_dyck,
-    extract_label,
     extract_last_word,
     extract_math,
     extract_word_list,
 )
+from orcabench.extract_choice import extract_choice, extract_label
 from orcabench.task import GenerativeTask
 
 OPTIONS = ["Bladder", "Kidney", "Ureter", "Urethra"]
@@ -36,9 +35,9 @@ OPTIONS = ["Bladder", "Kidney", "Ureter", "Urethra"]
         ("$\\boxed{\\text{(D)}}$", "D", "boxed"),
         # Option text instead of a letter maps to the letter.
         ("The answer is Kidney.", "B", "option-text"),
-        ("The answer is the kidney, which filters blood.", None, "none"),  # "the kidney" is not an option's text
+        ("The answer is the kidney, which filters blood.", "B", "option-text"),  # a leading article is no part of it
         ("The answer is kidney, which filters blood.", "B", "option-text"),
-        ("Kidney", "B", "option-text"),
+        ("Kidney", "B", "bare-option-text"),
         # Hedging between options is unparsed, never credited.
         ("The answer is (A) or (B).", None, "none"),
         ("The answer is either B or C.", None, "none"),
@@ -48,7 +47,7 @@ OPTIONS = ["Bladder", "Kidney", "Ureter", "Urethra"]
         ("The answer is A because the bladder stores urine.", "A", "final-answer-phrase"),
         # Outputs that open with the answer (prompts ending in "the answer is").
         ("(B) Kidney", "B", "leading-letter"),
-        ("B. The kidney filters the blood.", "B", "last-option-letter"),
+        ("B. The kidney filters the blood.", "B", "leading-letter"),
         ("(A) is wrong since the bladder stores urine; so (B).", "B", "last-option-letter"),
         # Weaker fallback: the last option mark.
         ("**B**", "B", "leading-letter"),

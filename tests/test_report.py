@@ -26,6 +26,8 @@ from matplotlib.figure import Figure
 from store_samples import make_run
 
 from orcabench import api, charts, site
+from orcabench.audit import audit_run
+from orcabench.extract import EXPLICIT_RULES, WEAK_RULES
 from orcabench.cli import main
 from orcabench.report import Report, deltas, leaderboard, resolve_baseline
 from orcabench.results import builtin_results_dir, load_reference, load_results
@@ -104,7 +106,7 @@ def test_the_markdown_report_bolds_the_best_model_per_subtask_and_lists_the_samp
 
 def test_the_paper_reference_is_a_cited_source_marked_reference_never_a_run(tmp_path: Path) -> None:
     paper = load_reference(builtin_results_dir() / "orca2-paper.yaml")
-    assert "arXiv:2311.11045" in paper.citation and "crass-ai" in paper.notes
+    assert "arXiv:2311.11045" in paper.citation and "crass" in paper.notes
     rows = paper.rows
     by = {(r["entry"], r["task"]): r for r in rows}
     assert by[("Orca-2-13B (paper)", "gsm8k")]["accuracy"] == pytest.approx(0.5914)
@@ -227,6 +229,31 @@ def report_dir(real_runs: Path) -> Path:
     code = main(["report", str(real_runs), "--baseline", BASELINE, "--format", "md,csv,latex,html", "--out", str(out)])
     assert code == 0
     return out
+
+
+@pytest.mark.slow
+@pytest.mark.vllm
+def test_audit_shows_how_real_runs_of_both_bundled_models_were_read(real_runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("smollm2-135m-vllm-generate", "gemma3-270m-hf-generate"):
+        records = _records(real_runs / name)
+        audits = audit_run(real_runs / name)
+        assert [a.task for a in audits] == ["arc-easy", "gsm8k"]
+        for audit in audits:
+            mine = [r for r in records if r["task"] == audit.task]
+            methods = [r["method"] for r in mine]
+            assert audit.rules == {m: methods.count(m) for m in set(methods)} and audit.n == len(mine) == 6
+            assert audit.found == sum(m != "none" for m in methods)
+            assert audit.strict_found == sum(m in EXPLICIT_RULES for m in methods)
+            assert audit.strict_correct == sum(r["method"] in EXPLICIT_RULES and r["score"] == 1 for r in mine)
+            assert [r.id for r in audit.weak] == sorted((r["id"] for r in mine if r["method"] in WEAK_RULES), key=int)
+        assert main(["audit", str(real_runs / name), "--samples", "6"]) == 0
+        out = capsys.readouterr().out
+        for audit in audits:
+            assert f"{audit.task} · 6 sample(s)" in out and f"({audit.strict_found} of {audit.found} answers" in out
+            for record in audit.weak:
+                assert f"{record.id} · {record.method} → {record.answer!r}" in out
+    assert main(["audit", str(real_runs / "gemma3-270m-hf-mmlu")]) == 0
+    assert "57 sample(s) scored by loglikelihood; no text extracted" in capsys.readouterr().out
 
 
 def _records(run_dir: Path) -> list[dict[str, Any]]:
@@ -373,6 +400,22 @@ def test_the_site_works_in_headless_chromium_from_disk(report_dir: Path, real_ru
     first = page.locator("#samples article").first
     assert first.locator("table.answers tbody tr").count() == 3  # every model's output side by side
     assert "gold:" in first.inner_text()
+
+    # Filter by extraction rule: the samples entry A's answers were read by that rule, and only those.
+    gsm8k = [r for r in _records(real_runs / "smollm2-135m-vllm-generate") if r["task"] == "gsm8k"]
+    rule = max(sorted({r["method"] for r in gsm8k}), key=[r["method"] for r in gsm8k].count)
+    page.select_option("#task", "gsm8k")
+    page.wait_for_function(f"Array.from(document.querySelectorAll('#rule option')).some(o => o.textContent === {json.dumps(rule)})")
+    entries = page.eval_on_selector_all("#entry-a option", "options => options.map(o => o.textContent)")
+    a = entries.index("smollm2-135m · vllm")
+    page.select_option("#entry-a", str(a))
+    page.select_option("#filter", "all")
+    page.select_option("#rule", label=rule)
+    expected = sorted((r["id"] for r in gsm8k if r["method"] == rule), key=int)
+    page.wait_for_function(f"document.querySelector('#position').textContent.startsWith('{len(expected)} sample(s)')")
+    shown = page.eval_on_selector_all("#samples article", f"cards => cards.map(c => [c.dataset.id, "
+                                      f"c.querySelectorAll('table.answers tbody tr')[{a}].querySelector('td[data-rule]').dataset.rule])")
+    assert sorted((i for i, _ in shown), key=int) == expected and {r for _, r in shown} == {rule}
 
     screenshot = report_dir / "samples-browser.png"
     page.screenshot(path=str(screenshot), full_page=True)

@@ -18,7 +18,7 @@ import pytest
 
 from orcabench.answers import _canonical_latex
 from orcabench.data import load_rows
-from orcabench.extract import _normalize_text
+from orcabench.extract import normalize_text as _normalize_text
 from orcabench.task import GenerativeTask, builtin_tasks_dir, get_tasks
 from orcabench.types import Completion, Example
 

@@ -18,8 +18,9 @@ import pytest
 from orcabench.data import load_rows
 from orcabench.drop_metric import drop_scores, normalize_span
 from orcabench.extract import extract_short_answer
+from orcabench.summary import headline, summarize
 from orcabench.task import builtin_tasks_dir, get_tasks
-from orcabench.types import Completion, Example, OrcabenchError
+from orcabench.types import Completion, Example, OrcabenchError, Record
 
 
 def load(name: str, rows: list[dict[str, Any]], mirror: Path) -> list[Example]:
@@ -41,11 +42,11 @@ def score(name: str, example: Example, output: str) -> tuple[str | None, str, fl
 
 
 def test_data_specs_name_the_hub_datasets_and_mirror_files() -> None:
-    specs = {task.name: task.data for task in get_tasks(["drop", "drop-em", "race", "hellaswag"])}
+    specs = {task.name: task.data for task in get_tasks(["drop", "drop-em", "race-high", "hellaswag"])}
     assert {name: (s.hub_path, s.hub_name, s.hub_split, s.local_files) for name, s in specs.items()} == {
         "drop": ("EleutherAI/drop", None, "validation", ("drop/validation.jsonl",)),
         "drop-em": ("EleutherAI/drop", None, "validation", ("drop/validation.jsonl",)),
-        "race": ("ehovy/race", "high", "test", ("race/high/test.jsonl",)),
+        "race-high": ("ehovy/race", "high", "test", ("race/high/test.jsonl",)),
         "hellaswag": ("Rowan/hellaswag", None, "validation", ("hellaswag/validation.jsonl",)),
     }
 
@@ -193,9 +194,9 @@ RACE_ROWS = [
 
 
 def test_race_one_example_per_question(tmp_path: Path) -> None:
-    river, when = load("race", RACE_ROWS, tmp_path)
+    river, when = load("race-high", RACE_ROWS, tmp_path)
     assert [(e.id, e.gold) for e in (river, when)] == [("high1.txt#0", "C"), ("high1.txt#1", "A")]
-    (race,) = get_tasks(["race"])
+    (race,) = get_tasks(["race-high"])
     assert race.render(river)[0].content == (
         f"Article: {ARTICLE}\n\nQuestion: Where does Tom walk his dog?\n"
         "(A) To the park\n(B) To the school\n(C) To the river\n(D) To the town hall"
@@ -211,9 +212,80 @@ def test_race_refuses_grouped_rows_and_flattens_them(tmp_path: Path) -> None:
     problems = [{k: row[k] for k in ("question", "options", "answer")} for row in RACE_ROWS]
     grouped = {"article": ARTICLE, "problems": repr(problems)}  # EleutherAI/race: problems as a Python repr
     with pytest.raises(OrcabenchError, match="groups an article's questions"):
-        load("race", [grouped], tmp_path)
+        load("race-high", [grouped], tmp_path)
     flat = module["flatten_grouped_row"](grouped)
-    assert [e.gold for e in load("race", flat, tmp_path)] == ["C", "A"]
+    assert [e.gold for e in load("race-high", flat, tmp_path)] == ["C", "A"]
+
+
+def test_race_scores_middle_and_high_per_config_and_over_all_questions(tmp_path: Path) -> None:
+    (race,) = get_tasks(["race"])
+    assert (race.data.hub_path, race.data.hub_configs, race.data.hub_split) == ("ehovy/race", ("middle", "high"), "test")
+    middle = [{**row, "example_id": "middle7.txt"} for row in RACE_ROWS[:1]]
+    for relative, rows in zip(race.data.local_files, (middle, RACE_ROWS)):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    loaded, provenance = load_rows(race.data, tmp_path, "race", strict=True)
+    examples = [race.parse_row(row.values, index) for index, row in enumerate(loaded)]
+    assert list(provenance["files"]) == ["race/middle/test.jsonl", "race/high/test.jsonl"]
+    assert [(e.id, e.subtask) for e in examples] == [("middle7.txt#0", "middle"), ("high1.txt#0", "high"), ("high1.txt#1", "high")]
+    # Two of three right: 2/3 over all questions (the paper's k/4,934), not the mean of the configs (0.75).
+    records = [Record(task="race", id=e.id, subtask=e.subtask, prompt="p", prompt_sha256="h", output="o", answer="a",
+                      method="final-answer-phrase", gold=e.gold, score=score, prompt_tokens=1, output_tokens=1,
+                      finish_reason="stop") for e, score in zip(examples, (1.0, 1.0, 0.0))]
+    summary = summarize("race", records)
+    assert summary.subtasks == {"high": (0.5, 2), "middle": (1.0, 1)}
+    assert headline(summary) == pytest.approx(2 / 3)
+
+
+def test_list_tasks_shows_race_on_the_full_test_set_and_crass_on_the_274_items(capsys: pytest.CaptureFixture[str]) -> None:
+    from orcabench.cli import main
+
+    assert main(["list", "tasks"]) == 0
+    rows = {line.split("│")[1].strip(): line for line in capsys.readouterr().out.splitlines() if line.count("│") > 3}
+    assert "middle + high (4,934)" in rows["race"] and "(3,498)" in rows["race-high"]
+    assert "274-item" in rows["crass"] and "(44)" in rows["crass-ai"]
+
+
+# ---------------------------------------------------------------------------------------
+# CRASS, the 274-item set (apergo-ai's CRASS_FTM_main_data_set.csv: ";"-separated, a header)
+# ---------------------------------------------------------------------------------------
+CRASS_CSV = (
+    "\ufeffPCTID;BatchID;Premise;QCC;CorrectAnswer;Answer1;Answer2;PossibleAnswer3\n"
+    "1;1;A woman opens a treasure chest.;What would have happened if the woman had not opened the treasure chest?;"
+    "The treasure chest would have remained closed.;The treasure chest would have been open.;"
+    "That is not possible.;\n"
+    "2;1;A man drinks a beer.;What would have happened if the man had drunk a rainbow?;That is not possible.;"
+    "It would have been tasty.;It would have been awful.;I don't know.\n"
+)
+
+
+def test_crass_reads_the_274_item_file_layout_with_the_options_in_a_fixed_shuffled_order(tmp_path: Path) -> None:
+    (crass,) = get_tasks(["crass"])
+    (relative,) = crass.data.local_files
+    assert relative == "crass/CRASS_FTM_main_data_set.csv"
+    (tmp_path / relative).parent.mkdir(parents=True)
+    (tmp_path / relative).write_text(CRASS_CSV, encoding="utf-8")
+    loaded, _ = load_rows(crass.data, tmp_path, "crass", strict=True)
+    chest, rainbow = [crass.parse_row(row.values, index) for index, row in enumerate(loaded)]
+    assert (chest.id, len(chest.choices), rainbow.id, len(rainbow.choices)) == ("1", 3, "2", 4)
+    for example, right in ((chest, "The treasure chest would have remained closed."), (rainbow, "That is not possible.")):
+        assert example.choices[example.letters.index(example.gold)] == right
+    again = [crass.parse_row(row.values, index) for index, row in enumerate(load_rows(crass.data, tmp_path, "crass")[0])]
+    assert [e.choices for e in again] == [chest.choices, rainbow.choices]  # the same order every time
+    prompt = crass.render(chest)[0].content
+    assert prompt.startswith("A woman opens a treasure chest.\nWhat would have happened if the woman had not opened")
+    assert f"({chest.gold}) The treasure chest would have remained closed." in prompt
+    assert score("crass", chest, f"The answer is ({chest.gold}).") == (chest.gold, "final-answer-phrase", 1.0)
+    assert score("crass", rainbow, "That is not possible.")[2] == 1.0
+
+
+def test_a_crass_file_in_another_layout_is_one_clear_error(tmp_path: Path) -> None:
+    (crass,) = get_tasks(["crass"])
+    (tmp_path / "crass").mkdir()
+    (tmp_path / "crass" / "CRASS_FTM_main_data_set.csv").write_text("id;question\n1;Why?\n", encoding="utf-8")
+    (row,) = load_rows(crass.data, tmp_path, "crass")[0]
+    with pytest.raises(OrcabenchError, match=r"crass row 2: no column PCTID, Premise, QCC"):
+        crass.parse_row(row.values, 0)
 
 
 # ---------------------------------------------------------------------------------------
@@ -250,7 +322,7 @@ def test_hellaswag_context_endings_and_letters(tmp_path: Path) -> None:
     )
     assert score("hellaswag", roof, "The answer is (D).") == ("D", "final-answer-phrase", 1.0)
     assert score("hellaswag", roof, "D") == ("D", "leading-letter", 1.0)
-    assert score("hellaswag", kettle, "Add a cup of vinegar and boil it.") == ("A", "option-text", 1.0)
+    assert score("hellaswag", kettle, "Add a cup of vinegar and boil it.") == ("A", "bare-option-text", 1.0)
     assert score("hellaswag", kettle, "The answer is (B).") == ("B", "final-answer-phrase", 0.0)
 
 

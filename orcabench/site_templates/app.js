@@ -34,6 +34,7 @@ var orcabench = (function () {
     });
   }
 
+  var CODES = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";  // orcabench/site.py _RULE_CODES
   var loaded = {};
   function load(src) {
     if (!loaded[src]) {
@@ -59,7 +60,7 @@ var orcabench = (function () {
     var params = new URLSearchParams(window.location.search);
     var controls = {task: document.getElementById("task"), subtask: document.getElementById("subtask"),
                     a: document.getElementById("entry-a"), b: document.getElementById("entry-b"),
-                    filter: document.getElementById("filter")};
+                    filter: document.getElementById("filter"), rule: document.getElementById("rule")};
     var container = document.getElementById("samples");
     var pageSize = Number(container.getAttribute("data-chunk-size"));
     var state = {index: null, matches: [], page: 0};
@@ -86,6 +87,9 @@ var orcabench = (function () {
         state.index.samples.forEach(function (s) { if (s[1] !== null && subtasks.indexOf(s[1]) < 0) { subtasks.push(s[1]); } });
         fill(controls.subtask, [["", "all"]].concat(subtasks.map(function (s) { return [s, s]; })), false);
         controls.subtask.disabled = subtasks.length === 0;
+        // Extraction rules: each sample's fifth field holds one rule code per entry ("-": not in that run).
+        fill(controls.rule, [["", "any rule"]].concat(state.index.rules.map(function (r, k) { return [CODES.charAt(k), r]; })), false);
+        if (params.get("rule")) { controls.rule.value = CODES.charAt(state.index.rules.indexOf(params.get("rule"))); }
         params = new URLSearchParams();  // the URL's choices apply to the first task shown only
         return select();
       });
@@ -94,6 +98,7 @@ var orcabench = (function () {
     function keep(sample) {
       var a = sample[2][Number(controls.a.value)], b = sample[2][Number(controls.b.value)];
       if (controls.subtask.value && sample[1] !== controls.subtask.value) { return false; }
+      if (controls.rule.value && sample[4].charAt(Number(controls.a.value)) !== controls.rule.value) { return false; }
       switch (controls.filter.value) {
         case "a-right-b-wrong": return a === "1" && b === "0";
         case "a-wrong-b-right": return a === "0" && b === "1";
@@ -139,7 +144,7 @@ var orcabench = (function () {
       });
       var table = element("table", {"class": "answers"});
       var head = table.createTHead().insertRow();
-      ["model", "output", "extracted answer", "correct"].forEach(function (h) { head.appendChild(element("th", {scope: "col"}, h)); });
+      ["model", "output", "extracted answer · rule", "correct"].forEach(function (h) { head.appendChild(element("th", {scope: "col"}, h)); });
       var body = table.createTBody();
       entries.forEach(function (entry, j) {
         var answer = data.answers[j];
@@ -150,7 +155,7 @@ var orcabench = (function () {
         var output = element("td", {});
         output.appendChild(element("pre", {}, answer.output));
         row.appendChild(output);
-        row.appendChild(element("td", {}, answer.answer === null ? "(unparsed)" : answer.answer));
+        row.appendChild(element("td", {"data-rule": answer.method}, (answer.answer === null ? "(unparsed)" : answer.answer) + " · " + answer.method));
         row.appendChild(element("td", {"class": answer.score >= 1 ? "right" : "wrong"}, answer.score >= 1 ? "✓ right" : "✗ wrong"));
       });
       article.appendChild(table);
@@ -158,7 +163,7 @@ var orcabench = (function () {
     }
 
     controls.task.addEventListener("change", openTask);
-    [controls.subtask, controls.a, controls.b, controls.filter].forEach(function (c) { c.addEventListener("change", select); });
+    [controls.subtask, controls.a, controls.b, controls.filter, controls.rule].forEach(function (c) { c.addEventListener("change", select); });
     document.getElementById("previous").addEventListener("click", function () { state.page -= 1; show(); });
     document.getElementById("next").addEventListener("click", function () { state.page += 1; show(); });
     openTask();

@@ -19,7 +19,7 @@ from typing import Any
 
 from orcabench.answers import choice_example, judge, listed_options, make_example
 from orcabench.data import DataSpec, row_origin
-from orcabench.extract import normalize_brackets, normalize_number, normalize_text_answer
+from orcabench.extract import normalize_brackets, normalize_number, normalize_text
 from orcabench.task import GenerativeTask, register
 from orcabench.types import Example, OrcabenchError
 
@@ -70,7 +70,7 @@ def parse_row(row: dict[str, Any], index: int) -> Example:
         raise OrcabenchError(f"bbh: unknown subtask {subtask!r} (file bbh/{subtask}.json)")
     if target.startswith("(") and target.endswith(")"):
         return choice_example(id_, fields, listed_options(text), target, subtask)
-    return make_example(id_, fields, normalize_text_answer(target), "text", subtask)  # the 3 quirky targets
+    return make_example(id_, fields, normalize_text(target), "text", subtask)  # the 3 quirky targets
 
 
 def make(name: str, subtasks: tuple[str, ...], template: str, max_tokens: int, description: str) -> GenerativeTask:
