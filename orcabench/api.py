@@ -23,15 +23,18 @@ from orcabench import __version__
 from orcabench.backends.base import BACKENDS, OPERATIONAL_ENGINE_KEYS, SECRET_ENGINE_KEYS, load_backend
 from orcabench.bundled import converted_model_dir, source_info
 from orcabench.data import download, in_mirror, load_rows, resolve_data_dir
+from orcabench.events import RunEvents
 from orcabench.models import DEFAULT_MODEL, ModelSpec, resolve_model, with_system_message
+from orcabench import preflight
 from orcabench.protocols import Protocol, get_protocol
 from orcabench.prompts import PromptRenderer
 from orcabench.summary import TaskSummary, summarize
-from orcabench.store import RunStore, fingerprint_hash, write_json_atomic
+from orcabench.store import RunStore, fingerprint_hash, read_records, write_json_atomic
 from orcabench.task import Task, get_tasks
 from orcabench.types import SCHEMA_VERSION, Completion, Example, OrcabenchError, Record, Request
 
-# Called with (samples finished in this group, samples pending in total).
+# Called with (samples finished in this group, samples pending in total); for per-task
+# counts and tokens, pass ``events`` (orcabench.events.RunEvents) as well.
 ProgressCallback = Callable[[int, int], None]
 
 
@@ -161,11 +164,16 @@ def check_counts(config: RunConfig) -> None:
         raise OrcabenchError(f"--max-tokens must be positive, not {config.max_tokens}")
 
 
+def prompting(model: str, protocol_name: str | None, system_message: str | None) -> tuple[ModelSpec, Protocol]:
+    """The model with the system message it is shown, and the protocol: ``--model``, ``--protocol``, ``--system-message``."""
+    spec = resolve_model(model)
+    protocol = get_protocol(protocol_name or spec.default_protocol)
+    return with_system_message(spec, system_message or protocol.system_message), protocol
+
+
 def plan(config: RunConfig) -> Plan:
     """Resolve model, protocol, tasks, data and the run directory; check everything a run needs."""
-    spec = resolve_model(config.model)
-    protocol = get_protocol(config.protocol or spec.default_protocol)
-    spec = with_system_message(spec, config.system_message or protocol.system_message)
+    spec, protocol = prompting(config.model, config.protocol, config.system_message)
     backend_name = config.backend or spec.default_backend
     if backend_name not in BACKENDS:
         raise OrcabenchError(f"unknown backend {backend_name!r}: choose one of {', '.join(BACKENDS)}")
@@ -214,29 +222,62 @@ def _first_per_subtask(examples: list[Example], n: int) -> list[Example]:
     return kept
 
 
-def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunResult:
+def pending_requests(resolved: Plan, config: RunConfig, done: dict[tuple[str, str], Record]) -> tuple[list[Pending], PromptRenderer]:
+    """The examples still to be scored, each with its rendered request(s)."""
+    renderer = PromptRenderer(resolved.spec, resolved.model_path)
+    pending = [_pending(task, example, renderer, resolved.spec, config.max_tokens)
+               for task in resolved.tasks for example in resolved.examples[task.name] if (task.name, example.id) not in done]
+    return pending, renderer
+
+
+def check_before_loading(resolved: Plan, config: RunConfig, pending: list[Pending],
+                         renderer: PromptRenderer) -> tuple[preflight.Estimate, list[str]]:
+    """The run's size and expected time, and the warnings known before any weights load."""
+    requests = [request for p in pending for request in p.requests]
+    counts, exact = preflight.count_prompt_tokens(requests, renderer)
+    history = preflight.past_sessions(dict.fromkeys([config.runs_root, resolved.run_dir.parent]), resolved.spec.name, resolved.backend)
+    estimate = preflight.estimate(requests, counts, exact, history, resolved.spec.name, resolved.backend)
+    return estimate, preflight.prompt_warnings(renderer, requests, counts, exact, resolved.engine.get("max_model_len"))
+
+
+def dry_run_estimate(resolved: Plan, config: RunConfig) -> tuple[preflight.Estimate, list[str]]:
+    """``--dry-run``'s estimate: what a real run would still send (an existing run's records are read, not locked)."""
+    done = read_records(resolved.run_dir / "records.jsonl")[0]
+    pending, renderer = pending_requests(resolved, config, done)
+    return check_before_loading(resolved, config, pending, renderer)
+
+
+def run(config: RunConfig, on_progress: ProgressCallback | None = None, events: RunEvents | None = None) -> RunResult:
     """Run (or resume) an evaluation; a finished run makes zero model calls."""
     started = time.time()
+    events = events or RunEvents()
     resolved = plan(config)
-    spec, backend_name, engine, tasks, examples = resolved.spec, resolved.backend, resolved.engine, resolved.tasks, resolved.examples
+    backend_name, engine, tasks, examples = resolved.backend, resolved.engine, resolved.tasks, resolved.examples
     model_path, fingerprint, run_dir, provenance = resolved.model_path, resolved.fingerprint, resolved.run_dir, resolved.provenance
     store = RunStore(run_dir).open(fingerprint)
+    events.opened(run_dir)
     try:
         done = store.records()
-        todo = [(task, example) for task in tasks for example in examples[task.name] if (task.name, example.id) not in done]
         pending: list[Pending] = []
         chat_template: str | None = None
-        if todo:  # loading the tokenizer costs seconds: a finished run skips it
-            renderer = PromptRenderer(spec, model_path)
-            pending = [_pending(task, example, renderer, spec, config.max_tokens) for task, example in todo]
+        warnings: list[str] = []
+        if any((t.name, e.id) not in done for t in tasks for e in examples[t.name]):  # the tokenizer costs seconds: a finished run skips it
+            pending, renderer = pending_requests(resolved, config, done)
             chat_template = renderer.chat_template_source()
+            estimate, warnings = check_before_loading(resolved, config, pending, renderer)
+            events.estimate(estimate.line())
+            for warning in warnings:
+                events.warning(warning)
 
         manifest = store.manifest() or new_manifest(fingerprint, model_path, provenance)
         session: dict[str, Any] = {"started": datetime.now(timezone.utc).isoformat(), "pending": len(pending),
                                    "chat_template_sha256": _sha256(chat_template) if pending and chat_template else None,
                                    "requests": sum(len(p.requests) for p in pending),
                                    "batch_size": config.batch_size, "limit": config.limit,
-                                   "limit_per_subtask": config.limit_per_subtask}
+                                   "limit_per_subtask": config.limit_per_subtask,
+                                   "planned": {t.name: len(examples[t.name]) for t in tasks}, "warnings": warnings}
+        if pending:
+            session.update(prompt_tokens=estimate.prompt_tokens, generation_budget=estimate.budget)
         manifest["sessions"].append(session)
         store.write_manifest(manifest)
 
@@ -248,12 +289,20 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
                                    cache_dir=run_dir)
             session["backend"] = backend.info()
             session["engine_start_seconds"] = round(time.time() - engine_started, 3)
+            new: list[Record] = []
             try:
                 generation_started = time.time()
-                _answer_and_store(backend, pending, store, done, on_progress)
+                events.started({t.name: n for t in tasks if (n := sum(p.task is t for p in pending))})
+                _answer_and_store(backend, pending, store, done, on_progress, events, new)
                 session["generate_seconds"] = round(time.time() - generation_started, 3)
             finally:
+                events.finished()
+                session["output_tokens"] = sum(r.output_tokens for r in new)
                 backend.close()
+            limits = {p.task.name: p.requests[0].max_tokens for p in pending if p.task.kind == "generate"}
+            for warning in preflight.length_warnings(new, limits):
+                warnings.append(warning)
+                events.warning(warning)
         session["finished"] = datetime.now(timezone.utc).isoformat()
         session["seconds"] = round(time.time() - started, 3)
         store.write_manifest(manifest)
@@ -277,7 +326,7 @@ def _pending(task: Task, example: Example, renderer: PromptRenderer, spec: Model
 
 
 def _answer_and_store(backend: Any, pending: list[Pending], store: RunStore, done: dict[tuple[str, str], Record],
-                      on_progress: ProgressCallback | None) -> None:
+                      on_progress: ProgressCallback | None, events: RunEvents, new: list[Record]) -> None:
     """Send every request at once; store each example's record as soon as all its requests are answered."""
     owner = [(item, slot) for item, p in enumerate(pending) for slot in range(len(p.requests))]
     answers: dict[int, list[Completion | None]] = {}
@@ -293,6 +342,9 @@ def _answer_and_store(backend: Any, pending: list[Pending], store: RunStore, don
         store.append(records)
         for record in records:
             done[record.key] = record
+        new += records
+        if records:
+            events.records(records)
         if on_progress and records:
             on_progress(len(records), len(pending))
 
@@ -335,13 +387,15 @@ class PromptView:
     continuations: list[str]
 
 
-def show_prompt(task_name: str, model: str = DEFAULT_MODEL, index: int = 0, data_dir: Path | None = None) -> PromptView:
-    """Exactly what the model receives for one example, after chat template and system message."""
+def show_prompt(task_name: str, model: str = DEFAULT_MODEL, index: int = 0, data_dir: Path | None = None,
+                protocol: str | None = None, system_message: str | None = None) -> PromptView:
+    """Exactly what the model receives for one example, after chat template and system message (as :func:`run` renders it)."""
+    spec, resolved_protocol = prompting(model, protocol, system_message)
     (task,) = get_tasks([task_name])
+    resolved_protocol.check([task])
     examples, _ = load_examples(task, checked_data_dir(data_dir))
     if not 0 <= index < len(examples):
         raise OrcabenchError(f"--index {index} is out of range: task {task.name} has examples 0..{len(examples) - 1}")
-    spec = resolve_model(model)
     renderer = PromptRenderer(spec, model_location(spec)[0])
     example = examples[index]
     prompt, add_special = renderer.render(renderer.messages(task.render(example)))

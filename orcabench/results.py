@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from orcabench.runs import StoredRun, load_run
+from orcabench.runs import StoredRun, find_runs, load_run
 from orcabench.models import BUILTIN_MODELS
 from orcabench.stats import mean_ci
 from orcabench.store import MANIFEST
@@ -92,15 +92,6 @@ class Results:
 # --- loading ------------------------------------------------------------------------------
 
 
-def _run_dirs(path: Path) -> list[Path]:
-    return sorted(p.parent for p in path.rglob(MANIFEST) if (p.parent / "records.jsonl").exists() or p.parent == path)
-
-
-def _date(run: StoredRun) -> str:
-    finished = [s.get("finished") for s in run.manifest.get("sessions", []) if s.get("finished")]
-    return max(finished) if finished else str(run.manifest.get("created", ""))
-
-
 def _entry(run: StoredRun) -> str:
     fingerprint = run.fingerprint
     label = f"{fingerprint.get('model', {}).get('name', '?')} · {fingerprint.get('backend', '?')}"
@@ -124,7 +115,7 @@ def _run_rows(entry: str, run: StoredRun, run_id: str, task_name: str) -> tuple[
     model = run.fingerprint.get("model", {}).get("name", "?")
     spec = BUILTIN_MODELS.get(model)
     kind, cot = _kind(task_name, records)
-    date = _date(run)
+    date = run.date
     common = {"entry": entry, "source": "run", "model": model, "backend": run.fingerprint.get("backend"), "run_id": run_id,
               "date": date}
     macro = summary.macro_accuracy
@@ -211,7 +202,7 @@ def load_results(paths: Sequence[Path], reference: bool = True) -> Results:
         elif (path / MANIFEST).is_file():
             named.append(path)
         elif path.is_dir():
-            runs_below = _run_dirs(path)
+            runs_below = find_runs(path)
             if not runs_below:
                 raise OrcabenchError(f"{path} holds no orcabench runs (no {MANIFEST} below it); pass run directories made by "
                                      "`orcabench run` or reference .yaml files")
@@ -236,7 +227,7 @@ def load_results(paths: Sequence[Path], reference: bool = True) -> Results:
     picks: dict[tuple[str, str], str] = {(labels[r], task): r for r in named_ids for task in runs[r].tasks()}
     covered = {(entries[r], task) for r in named_ids for task in runs[r].tasks()}
     # Runs found in folders: for each (entry, task) not named, the latest run wins.
-    for run_id in sorted(found_ids, key=lambda r: _date(runs[r])):
+    for run_id in sorted(found_ids, key=lambda r: runs[r].date):
         for task in runs[run_id].tasks():
             if (entries[run_id], task) not in covered:
                 picks[(entries[run_id], task)] = run_id

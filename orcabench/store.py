@@ -21,15 +21,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
-from rich.console import Console
-
+from orcabench.console import err as _stderr
 from orcabench.types import OrcabenchError, Record
 
 MANIFEST = "manifest.json"
 RECORDS = "records.jsonl"
 LOCK = ".lock"
 FSYNC_SECONDS = 1.0
-_stderr = Console(stderr=True)
 
 
 def fingerprint_hash(fingerprint: dict[str, Any]) -> str:

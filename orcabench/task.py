@@ -222,6 +222,9 @@ def expand_task_names(names: Sequence[str]) -> list[str]:
 def get_tasks(names: Sequence[str]) -> list[Task]:
     registry = discover()
     expanded = expand_task_names(names)
+    if not expanded:
+        raise OrcabenchError("no task given: --tasks takes comma-separated task names or suites, e.g. --tasks gsm8k "
+                             "(see `orcabench list tasks`)")
     unknown = [name for name in expanded if name not in registry]
     if unknown:
         raise OrcabenchError(

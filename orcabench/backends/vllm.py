@@ -7,6 +7,7 @@ so each finished request reaches the run store immediately instead of at the ver
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -16,6 +17,7 @@ from orcabench.types import Completion, Request
 
 # vLLM's CPU default KV cache took 17 GB of RAM on a 24 GB machine; 2 GiB serves our batch sizes.
 _CPU_KV_CACHE_GIB = "2"
+log = logging.getLogger(__name__)
 
 
 def _on_cpu() -> bool:
@@ -45,6 +47,8 @@ class VLLMBackend:
     def __init__(self, model_path: str, engine: dict[str, Any], seed: int, max_num_seqs: int | None) -> None:
         self.options = engine_options(engine, seed, max_num_seqs)
         self.cpu = _on_cpu()
+        log.info(f"starting vLLM engine ({'CPU' if self.cpu else 'CUDA'}, {self.options.get('dtype', 'auto')}) … "
+                 "loads the weights and sizes the KV cache")
         from vllm import LLM
 
         self.llm = LLM(model=model_path, **self.options)
