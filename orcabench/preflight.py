@@ -150,7 +150,7 @@ def length_warnings(records: Sequence[Record], max_tokens: dict[str, int]) -> li
     for task, limit in max_tokens.items():
         generated = [r for r in records if r.task == task]
         cut = sum(r.finish_reason == "length" for r in generated)
-        if generated and cut and cut >= LENGTH_WARNING_SHARE * len(generated):
+        if generated and cut > LENGTH_WARNING_SHARE * len(generated):
             warnings.append(f"{cut} of {len(generated)} {task} sample(s) stopped at max_tokens ({limit}) before finishing: "
                             "their answers may be cut off; raise --max-tokens")
     return warnings

@@ -236,5 +236,5 @@ def test_many_samples_at_max_tokens_are_one_warning_per_task() -> None:
     cut = [replace(record(str(i)), finish_reason="length") for i in range(3)] + [record(str(i)) for i in range(3, 10)]
     (warning,) = length_warnings(cut, {"gsm8k": 256})
     assert warning.startswith("3 of 10 gsm8k sample(s) stopped at max_tokens (256)")
-    one_in_eleven = cut[2:] + [record(str(i)) for i in range(10, 12)]
-    assert length_warnings(one_in_eleven, {"gsm8k": 256}) == []  # below the 10% line
+    one_in_ten = cut[2:] + [record(str(i)) for i in range(10, 12)]
+    assert length_warnings(one_in_ten, {"gsm8k": 256}) == []  # not above the 10% line
