@@ -2,9 +2,9 @@
 
 Every example of the suite's tasks whose data is staged goes through the code paths that
 ``orcabench run`` uses (:mod:`orcabench.api`): :func:`~orcabench.api.plan` loads the data,
-:func:`~orcabench.api._pending` renders each prompt through the model's chat template
-(smollm2-135m's tokenizer template by default), and :func:`~orcabench.api._answer_and_store`
-scores every completion with the task's extractor and appends the records to a real
+:func:`~orcabench.api.prepare` renders each prompt through the model's chat template
+(smollm2-135m's tokenizer template by default), and :func:`~orcabench.api.execute` (the run
+loop) scores every completion with the task's extractor and appends the records to a real
 :class:`~orcabench.store.RunStore`, fsync'd group by group as a backend's groups arrive.
 
 The model is replaced by canned completions, built before the clock starts: for generated
@@ -37,7 +37,9 @@ from pathlib import Path
 from typing import Any
 
 _started = (time.perf_counter(), time.process_time())  # the orcabench imports below are timed
-from orcabench.api import Pending, Plan, RunConfig, _answer_and_store, _pending, _sha256, new_manifest, plan
+from orcabench.api import Plan, RunConfig, execute, missing, plan, prepare
+from orcabench.execute import Pending
+from orcabench.schema import Manifest, Session
 from orcabench.data import in_mirror, resolve_data_dir
 from orcabench.models import DEFAULT_MODEL
 from orcabench.prompts import PromptRenderer
@@ -287,32 +289,30 @@ def _harness(resolved: Plan, config: RunConfig, renderer: PromptRenderer, measur
     store = TimedStore(resolved.run_dir).open(resolved.fingerprint)
     try:
         done = store.records()
-        todo = [(task, example) for task in resolved.tasks for example in resolved.examples[task.name]
-                if (task.name, example.id) not in done]
+        todo = missing(resolved, done)
         timed("store open, manifest, summaries", started)
 
         started = _now()
-        pending = [_pending(task, example, renderer, resolved.spec, config.max_tokens) for task, example in todo]
-        chat_template = renderer.chat_template_source()
+        work = prepare(resolved, todo, renderer)
         timed("render", started)
 
         started = _now()
-        manifest = new_manifest(resolved.fingerprint, resolved.model_path, resolved.provenance)
-        manifest["sessions"].append({"started": datetime.now(timezone.utc).isoformat(), "pending": len(pending),
-                                     "chat_template_sha256": _sha256(chat_template) if chat_template else None,
-                                     "requests": sum(len(p.requests) for p in pending),
-                                     "backend": "canned (bench/harness_overhead.py)"})
+        manifest = Manifest.new(resolved.fingerprint, resolved.model_path, resolved.provenance)
+        session = Session(pending=len(work.items), chat_template_sha256=work.chat_template_sha256, requests=work.requests,
+                          backend={"name": "canned (bench/harness_overhead.py)"}, started=datetime.now(timezone.utc).isoformat())
+        manifest.sessions.append(session)
         store.write_manifest(manifest)
         timed("store open, manifest, summaries", started)
 
         # The model: canned completions, made off the clock (and off the GC count).
         gc_timer.paused = True
-        backend = CannedBackend([c for p in pending for c in canned_completions(p)], group_size=measurement.group_size)
+        backend = CannedBackend([c for p in work.items for c in canned_completions(p)], group_size=measurement.group_size)
         measurement.requests = len(backend.completions)
         gc_timer.paused = False
 
         started = _now()
-        _answer_and_store(backend, pending, store, done, None)
+        executed = execute(resolved, backend, store, work=work)  # the run loop itself: extract, score, store
+        done.update({record.key: record for record in executed.records})
         wall, used = _now()
         seconds["extract + score"] = wall - started[0] - store.append_seconds
         cpu["extract + score"] = used - started[1] - store.append_cpu_seconds
@@ -321,7 +321,7 @@ def _harness(resolved: Plan, config: RunConfig, renderer: PromptRenderer, measur
         measurement.appends, measurement.fsync_seconds = store.appends, store.fsync_seconds
 
         started = _now()
-        manifest["sessions"][-1]["finished"] = datetime.now(timezone.utc).isoformat()
+        session.finished = datetime.now(timezone.utc).isoformat()
         store.write_manifest(manifest)
     finally:
         store.close()

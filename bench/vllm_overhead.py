@@ -42,7 +42,7 @@ json.dump({"engine_start": ready - started, "generate": done - ready, "total": d
 
 def prepare(limit: int, max_tokens: int, data_dir: Path) -> dict:
     """The exact token ids and engine options orcabench uses for this run."""
-    from orcabench.api import model_location
+    from orcabench.planning import model_location
     from orcabench.prompts import PromptRenderer
     from orcabench.backends.base import encode_prompt
     from orcabench.data import load_rows

@@ -134,13 +134,3 @@ def write_charts(figures: dict[str, Figure], out_dir: Path) -> dict[str, Path]:
         written[name] = out_dir / f"{name}.svg"
         plt.close(figure)
     return written
-
-
-def overlapping_text(figure: Figure) -> list[tuple[str, str]]:
-    """Pairs of visible, non-empty texts whose drawn boxes overlap (what a reader could not read)."""
-    figure.canvas.draw()
-    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
-    texts = [t for t in figure.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text().strip()]
-    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
-    return [(a, b) for (a, box_a), (b, box_b) in itertools.combinations(boxes, 2)
-            if box_a.width and box_b.width and box_a.overlaps(box_b)]

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from typer._click import exceptions as click_exceptions  # typer >= 0.26 vendors click
 import yaml
 from rich.console import Console
 from rich.table import Table
+from typer.exceptions import TyperException
 
-from orcabench import __version__, api, lm_eval_bridge
+from orcabench import __version__, api
 from orcabench.console import RunDisplay, open_in_browser, say, show_orcabench_log, verbose_from_env, warn
 from orcabench.models import BUILTIN_MODELS, DEFAULT_MODEL
 from orcabench.summary import TaskSummary, reasoning_average
@@ -71,7 +71,7 @@ def run(
     system_message: Annotated[Optional[str], typer.Option(help="empty, cautious, none, default, or the text itself")] = None,
     dry_run: Annotated[bool, typer.Option(help="print the resolved configuration and the first prompt; load no weights")] = False,
     lm_eval_include: Annotated[Optional[list[Path]], typer.Option(help="folder of lm-eval task YAMLs for lm-eval: tasks (repeatable; also $ORCABENCH_LM_EVAL_INCLUDE)")] = None,
-    verbose: Annotated[bool, typer.Option(help="show the engines' own logs (default: in RUN_DIR/engine.log; also $ORCABENCH_VERBOSE=1)")] = False,
+    verbose: Annotated[bool, typer.Option(help="show engine logs (else in RUN_DIR/engine.log; $ORCABENCH_VERBOSE=1)")] = False,
 ) -> None:
     """Evaluate a model on tasks (lm-eval:<task> runs an lm-evaluation-harness task); re-running the same command resumes the run."""
     engine = _engine_args(engine_arg or [])
@@ -79,39 +79,27 @@ def run(
                        ("gpu_memory_utilization", gpu_memory_utilization)):
         if value is not None:
             engine[key] = value
-    config = api.RunConfig(model=model, tasks=_split(tasks), backend=backend, limit=limit, limit_per_subtask=limit_per_subtask, batch_size=batch_size,
-                           data_dir=data_dir, output=output, seed=seed, max_tokens=max_tokens, engine=engine, strict=strict,
-                           protocol=protocol, system_message=system_message)
-    if lm_eval_bridge.lm_eval_names(config.tasks):
-        _run_lm_eval(config, lm_eval_include or [], dry_run)
-        return
-    if lm_eval_include:
-        raise OrcabenchError("--lm-eval-include applies to lm-eval:<task> tasks only")
+    config = api.RunConfig(model=model, tasks=_split(tasks), backend=backend, limit=limit, limit_per_subtask=limit_per_subtask,
+                           batch_size=batch_size, data_dir=data_dir, output=output, seed=seed, max_tokens=max_tokens, engine=engine,
+                           strict=strict, protocol=protocol, system_message=system_message, lm_eval_include=lm_eval_include or [])
     if dry_run:
-        resolved = api.plan(config)
-        example, prompt = resolved.first_prompt()
-        console.print_json(json.dumps({"run_dir": str(resolved.run_dir), "model_path": resolved.model_path,
-                                       "examples": {t: len(e) for t, e in resolved.examples.items()},
-                                       **resolved.fingerprint}))
-        say(f"# first prompt: task {resolved.tasks[0].name}, example {example.id}, gold {example.gold}")
-        sys.stdout.write(prompt + "\n")
-        estimate, warnings = api.dry_run_estimate(resolved, config)
-        say(estimate.line())
-        for warning in warnings:
+        shown = api.dry_run(config)
+        console.print_json(json.dumps(shown.description))
+        if shown.first_prompt is not None:
+            task_name, example, prompt = shown.first_prompt
+            say(f"# first prompt: task {task_name}, example {example.id}, gold {example.gold}")
+            sys.stdout.write(prompt + "\n")
+        if shown.estimate is not None:
+            say(shown.estimate.line())
+        for warning in shown.warnings:
             warn(warning)
+        return
+    if api.is_lm_eval(config):  # lm-eval shows its own progress bars
+        show_run_result(api.run(config), model)
         return
     with RunDisplay(verbose=verbose or verbose_from_env()) as display:
         result = api.run(config, events=display)
     show_run_result(result, model)
-
-
-def _run_lm_eval(config: api.RunConfig, include: list[Path], dry_run: bool) -> None:
-    """lm-eval tasks: lm-eval shows its own progress bars."""
-    if dry_run:
-        console.print_json(json.dumps(lm_eval_bridge.describe(config, include)))
-        return
-    result = lm_eval_bridge.run(config, include)
-    show_run_result(result, config.model)
 
 
 @import_app.command("lm-eval")
@@ -120,7 +108,7 @@ def import_lm_eval(
     output: Annotated[Optional[Path], typer.Option(help="run directory (default: runs/<model>-<backend>-<fingerprint>)")] = None,
 ) -> None:
     """Convert lm-evaluation-harness output (results JSON + per-sample JSONL) into an orcabench run."""
-    imported = lm_eval_bridge.import_output(results, output)
+    imported = api.import_lm_eval(results, output)
     print_summaries(imported.summaries, title=f"imported {results} · {imported.run_dir}")
     console.print(f"{imported.added} record(s) added to {imported.run_dir / 'records.jsonl'}")
 
@@ -152,7 +140,7 @@ def show_prompt(
     index: Annotated[int, typer.Option(help="example position in the dataset")] = 0,
     data_dir: Annotated[Optional[Path], typer.Option(help="local data mirror")] = None,
     protocol: Annotated[str | None, typer.Option(help="default or orca2, as for run")] = None,
-    system_message: Annotated[str | None, typer.Option(help="empty, cautious, none, default, or the text itself, as for run")] = None,
+    system_message: Annotated[str | None, typer.Option(help="empty, cautious, none, default or the text, as for run")] = None,
 ) -> None:
     """Print exactly what the model receives for one example (the prompt `run` sends with the same flags), and its gold answer."""
     view = api.show_prompt(task, model, index, data_dir, protocol=protocol, system_message=system_message)
@@ -305,7 +293,8 @@ def report(
     open_site: Annotated[bool, typer.Option("--open", help="open the site (implies html) in the default browser")] = False,
 ) -> None:
     """Comparison tables, charts and a static HTML leaderboard from runs and reference results."""
-    from orcabench.report import leaderboard, to_markdown_table, write_report
+    from orcabench.publish import write_report
+    from orcabench.report import leaderboard, to_markdown_table
 
     formats = _split(format)
     if open_site and "html" not in formats:
@@ -357,18 +346,20 @@ def main(argv: list[str] | None = None) -> int:
     except OrcabenchError as error:
         say(f"error: {error}")
         return 2
-    except click_exceptions.NoArgsIsHelpError as error:
-        say(error.format_message())
-        return 2
-    except click_exceptions.UsageError as error:
-        where = f"orcabench {error.ctx.command_path.split(' ', 1)[1]}" if error.ctx and " " in error.ctx.command_path else "orcabench"
-        say(f"error: {error.format_message()} (see `{where} --help`)")
-        return 2
     except (typer.Abort, KeyboardInterrupt):
         say("interrupted: finished samples are saved; the same command resumes")
         return 130
-    except click_exceptions.ClickException as error:
-        say(f"error: {error.format_message()}")
+    except TyperException as error:  # click's usage errors, as typer (which vendors click) raises them
+        message = error.format_message() if hasattr(error, "format_message") else str(error)
+        context = getattr(error, "ctx", None)
+        if type(error).__name__ == "NoArgsIsHelpError":
+            say(message)
+        elif context is not None:
+            path = context.command_path
+            where = f"orcabench {path.split(' ', 1)[1]}" if " " in path else "orcabench"
+            say(f"error: {message} (see `{where} --help`)")
+        else:
+            say(f"error: {message}")
         return 2
     return code if isinstance(code, int) else 0  # typer.Exit(n) comes back as n
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import yaml
 
+from orcabench.registry import Registry
 from orcabench.types import OrcabenchError
 
 # chat: the model's chat template (built-in below, or the tokenizer's); plain: base models,
@@ -139,9 +140,8 @@ def _hub(name: str, source: str, description: str, size: float, **fields: Any) -
     return ModelSpec(name=name, source=source, description=description, engine=engine, size_params=size, **fields)
 
 
-BUILTIN_MODELS: dict[str, ModelSpec] = {
-    spec.name: spec
-    for spec in (
+BUILTIN_MODELS: Registry[ModelSpec] = Registry("model")
+for _spec in (
         ModelSpec(
             name="smollm2-135m",
             source="bundled:smollm2-135m",
@@ -175,8 +175,8 @@ BUILTIN_MODELS: dict[str, ModelSpec] = {
         ModelSpec(name="gpt-4", source="openai:gpt-4", description="GPT-4 through the OpenAI API (or any compatible server)",
                   prompt_format="api-chat", system_message="", default_backend="openai",
                   engine={"endpoint": "chat", "api_model": "gpt-4"}),
-    )
-}
+):
+    BUILTIN_MODELS.add(_spec.name, _spec, __file__)
 
 DEFAULT_MODEL = "smollm2-135m"
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")

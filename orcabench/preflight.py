@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from orcabench.console import duration
+from orcabench.planning import Plan
 from orcabench.prompts import PromptRenderer
+from orcabench.schema import Manifest, Session
 from orcabench.store import MANIFEST, read_json
 from orcabench.types import Message, OrcabenchError, Record, Request
 
@@ -37,10 +39,12 @@ class Estimate:
     basis: str  # where ``seconds`` comes from
 
     def line(self) -> str:
-        tokens = f"{self.prompt_tokens:,} prompt tokens" if self.exact_tokens else f"~{self.prompt_tokens:,} prompt tokens (no tokenizer: ~4 chars/token)"
+        tokens = (f"{self.prompt_tokens:,} prompt tokens" if self.exact_tokens
+                  else f"~{self.prompt_tokens:,} prompt tokens (no tokenizer: ~4 chars/token)")
         parts = [f"{self.requests:,} request(s)", tokens, f"generation budget {self.budget:,} tokens (sum of max_tokens)"]
         if self.requests:
-            parts.append(f"estimated {duration(self.seconds)} ({self.basis})" if self.seconds is not None else f"no estimate ({self.basis})")
+            parts.append(f"estimated {duration(self.seconds)} ({self.basis})" if self.seconds is not None
+                         else f"no estimate ({self.basis})")
         return "plan: " + " · ".join(parts)
 
 
@@ -65,45 +69,46 @@ def count_prompt_tokens(requests: Sequence[Request], renderer: PromptRenderer) -
     return counts, True
 
 
-def past_sessions(folders: Iterable[Path], model: str, backend: str) -> list[dict[str, Any]]:
+def past_sessions(folders: Iterable[Path], model: str, backend: str) -> list[Session]:
     """Sessions that generated something, of runs of ``model`` on ``backend`` made on this host."""
     host = socket.gethostname()
-    sessions: list[dict[str, Any]] = []
-    seen: set[Path] = set()
-    for folder in folders:
-        for path in sorted(folder.glob(f"*/{MANIFEST}")) if folder.is_dir() else []:
-            if path.resolve() in seen:
-                continue
-            seen.add(path.resolve())
-            try:
-                manifest = read_json(path)
-            except (OrcabenchError, OSError):
-                continue
-            fingerprint = manifest.get("fingerprint") if isinstance(manifest, dict) else None
-            if not isinstance(fingerprint, dict) or (manifest.get("host") or {}).get("hostname") != host:
-                continue
-            if (fingerprint.get("model") or {}).get("name") != model or fingerprint.get("backend") != backend:
-                continue
-            sessions += [s for s in manifest.get("sessions", []) if isinstance(s, dict) and s.get("requests")
-                         and isinstance(s.get("generate_seconds"), (int, float))]
+    sessions: list[Session] = []
+    manifests = dict.fromkeys(path.resolve() for folder in folders if folder.is_dir() for path in folder.glob(f"*/{MANIFEST}"))
+    for path in manifests:
+        try:
+            manifest = Manifest.from_json(read_json(path), str(path))
+        except (OrcabenchError, OSError):
+            continue  # not a run's manifest, or unreadable: no history from it
+        model_entry = manifest.fingerprint.model or {}
+        if manifest.host.get("hostname") != host or model_entry.get("name") != model or manifest.fingerprint.backend != backend:
+            continue
+        sessions += [s for s in manifest.sessions if s.requests and s.generate_seconds is not None]
     return sessions
 
 
-def estimate(requests: Sequence[Request], token_counts: Sequence[int], exact: bool, history: Sequence[dict[str, Any]],
+def estimate(requests: Sequence[Request], token_counts: Sequence[int], exact: bool, history: Sequence[Session],
              model: str, backend: str) -> Estimate:
     """Expected wall time: the median time past sessions spent outside generation (start-up, engine load)
     plus this run's requests at their seconds per request."""
     budget = sum(r.max_tokens for r in requests if r.kind == "generate")
     seconds: float | None = None
     if history:
-        per_request = sum(s["generate_seconds"] for s in history) / sum(s["requests"] for s in history)
-        overheads = [s["seconds"] - s["generate_seconds"] if isinstance(s.get("seconds"), (int, float)) else s.get("engine_start_seconds", 0.0)
+        per_request = sum(s.generate_seconds or 0.0 for s in history) / sum(s.requests or 0 for s in history)
+        overheads = [(s.seconds - (s.generate_seconds or 0.0)) if s.seconds is not None else (s.engine_start_seconds or 0.0)
                      for s in history]
         seconds = statistics.median(overheads) + per_request * len(requests)
         basis = f"{per_request:.2f} s/request over {len(history)} earlier session(s) of {model} on {backend} here"
     else:
         basis = f"no earlier run of {model} on {backend} on this machine"
     return Estimate(len(requests), sum(token_counts), exact, budget, seconds, basis)
+
+
+def check(plan: Plan, requests: Sequence[Request], renderer: PromptRenderer) -> tuple[Estimate, list[str]]:
+    """The run's size and expected time, and the warnings known before any weights load."""
+    counts, exact = count_prompt_tokens(requests, renderer)
+    history = past_sessions([plan.config.runs_root, plan.run_dir.parent], plan.spec.name, plan.backend)
+    found = estimate(requests, counts, exact, history, plan.spec.name, plan.backend)
+    return found, prompt_warnings(renderer, requests, counts, exact, plan.engine.get("max_model_len"))
 
 
 def injected_system_prompt(renderer: PromptRenderer) -> str | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from orcabench.registry import Registry
 from orcabench.task import Task
 from orcabench.types import OrcabenchError
 
@@ -38,17 +39,14 @@ class Protocol:
             )
 
 
-PROTOCOLS: dict[str, Protocol] = {
-    p.name: p
-    for p in (
-        Protocol("default", "each task's and model's own settings"),
-        Protocol("orca2", "Orca 2 paper: zero-shot, greedy, no CoT wording, generated + parsed, empty system message",
-                 system_message="empty", generated_answers_only=True, no_chain_of_thought=True),
-    )
-}
+PROTOCOLS: Registry[Protocol] = Registry("protocol")
+for _protocol in (
+    Protocol("default", "each task's and model's own settings"),
+    Protocol("orca2", "Orca 2 paper: zero-shot, greedy, no CoT wording, generated + parsed, empty system message",
+             system_message="empty", generated_answers_only=True, no_chain_of_thought=True),
+):
+    PROTOCOLS.add(_protocol.name, _protocol, __file__)
 
 
 def get_protocol(name: str) -> Protocol:
-    if name not in PROTOCOLS:
-        raise OrcabenchError(f"unknown protocol {name!r}: choose one of {', '.join(PROTOCOLS)}")
-    return PROTOCOLS[name]
+    return PROTOCOLS.lookup(name)

@@ -92,6 +92,10 @@ class Results:
 # --- loading ------------------------------------------------------------------------------
 
 
+def _date(run: StoredRun) -> str:
+    return run.manifest.last_finished()
+
+
 def _entry(run: StoredRun) -> str:
     fingerprint = run.fingerprint
     label = f"{fingerprint.get('model', {}).get('name', '?')} · {fingerprint.get('backend', '?')}"
@@ -115,7 +119,7 @@ def _run_rows(entry: str, run: StoredRun, run_id: str, task_name: str) -> tuple[
     model = run.fingerprint.get("model", {}).get("name", "?")
     spec = BUILTIN_MODELS.get(model)
     kind, cot = _kind(task_name, records)
-    date = run.date
+    date = _date(run)
     common = {"entry": entry, "source": "run", "model": model, "backend": run.fingerprint.get("backend"), "run_id": run_id,
               "date": date}
     macro = summary.macro_accuracy
@@ -227,7 +231,7 @@ def load_results(paths: Sequence[Path], reference: bool = True) -> Results:
     picks: dict[tuple[str, str], str] = {(labels[r], task): r for r in named_ids for task in runs[r].tasks()}
     covered = {(entries[r], task) for r in named_ids for task in runs[r].tasks()}
     # Runs found in folders: for each (entry, task) not named, the latest run wins.
-    for run_id in sorted(found_ids, key=lambda r: runs[r].date):
+    for run_id in sorted(found_ids, key=lambda r: _date(runs[r])):
         for task in runs[run_id].tasks():
             if (entries[run_id], task) not in covered:
                 picks[(entries[run_id], task)] = run_id

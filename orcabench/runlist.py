@@ -94,7 +94,8 @@ def counts(row: RunRow) -> str:
 
 
 def accuracies(row: RunRow) -> str:
-    return " · ".join(f"{task} {100 * t.accuracy:.1f}" if t.accuracy is not None else f"{task} –" for task, t in row.tasks.items())
+    return " · ".join(f"{task} {100 * t.accuracy:.1f}" if t.accuracy is not None else f"{task} –"
+                      for task, t in row.tasks.items())
 
 
 def short_date(iso: str) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orcabench.schema import Manifest
 from orcabench.store import LOCK, MANIFEST, RECORDS, read_json, read_records
 from orcabench.types import OrcabenchError, Record
 
@@ -19,24 +20,18 @@ from orcabench.types import OrcabenchError, Record
 @dataclass(frozen=True)
 class StoredRun:
     path: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     records: dict[tuple[str, str], Record]
     problems: list[str]  # "file:line: problem" for each records line that could not be read
 
     @property
     def fingerprint(self) -> dict[str, Any]:
-        return self.manifest.get("fingerprint") or {}
+        return self.manifest.fingerprint.to_json()
 
     @property
     def label(self) -> str:
         model = self.fingerprint.get("model", {})
         return f"{model.get('name', '?')} · {self.fingerprint.get('backend', '?')}"
-
-    @property
-    def date(self) -> str:
-        """When the run was last written to: its latest finished session, else its creation."""
-        finished = [s.get("finished") for s in self.manifest.get("sessions", []) if isinstance(s, dict) and s.get("finished")]
-        return max(finished) if finished else str(self.manifest.get("created", ""))
 
     def tasks(self) -> list[str]:
         """Tasks in the run's fingerprint order, then any others its records hold."""
@@ -48,9 +43,7 @@ def load_run(path: Path, while_written: bool = False) -> StoredRun:
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
         raise OrcabenchError(f"{path} is not an orcabench run (no {MANIFEST}); pass a run directory made by `orcabench run`")
-    manifest = read_json(manifest_path)
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("fingerprint"), dict):
-        raise OrcabenchError(f"{manifest_path} has no fingerprint; is it an orcabench run manifest?")
+    manifest = Manifest.from_json(read_json(manifest_path), str(manifest_path))
     if not while_written:
         _refuse_if_running(path)
     records, problems = read_records(path / RECORDS)

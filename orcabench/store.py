@@ -10,34 +10,25 @@ under the settings it was started with (its fingerprint).
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import math
 import os
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
-from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
 from orcabench.console import err as _stderr
+from orcabench.schema import Fingerprint, Manifest, Session, now
 from orcabench.types import OrcabenchError, Record
 
 MANIFEST = "manifest.json"
 RECORDS = "records.jsonl"
 LOCK = ".lock"
 FSYNC_SECONDS = 1.0
-
-
-def fingerprint_hash(fingerprint: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()
-
-
-def _diff(old: Any, new: Any, prefix: str = "") -> list[str]:
-    if isinstance(old, dict) and isinstance(new, dict):
-        return [d for key in sorted(set(old) | set(new)) for d in _diff(old.get(key), new.get(key), f"{prefix}{key}.")]
-    return [] if old == new else [f"{prefix.rstrip('.')}: {old!r} -> {new!r}"]
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -151,7 +142,7 @@ class RunStore:
     def records_path(self) -> Path:
         return self.path / RECORDS
 
-    def open(self, fingerprint: dict[str, Any]) -> RunStore:
+    def open(self, fingerprint: Fingerprint) -> RunStore:
         """Lock the run, check it was made with ``fingerprint`` and repair a torn tail."""
         self.path.mkdir(parents=True, exist_ok=True)
         self._lock = open(self.path / LOCK, "w")
@@ -160,10 +151,14 @@ class RunStore:
         except BlockingIOError as error:
             self._lock.close()
             raise OrcabenchError(f"run {self.path} is in use by another orcabench process; wait for it or pick another --output") from error
-        existing = self.manifest()
-        if existing is not None and existing.get("fingerprint") != fingerprint:
+        try:
+            existing = self.manifest()
+        except OrcabenchError:
             self.close()
-            changes = "; ".join(_diff(existing.get("fingerprint"), fingerprint)[:5])
+            raise
+        if existing is not None and existing.fingerprint != fingerprint:
+            self.close()
+            changes = "; ".join(existing.fingerprint.differences(fingerprint)[:5])
             raise OrcabenchError(
                 f"run {self.path} was made with other settings ({changes}); rerun with the original settings or choose a new --output"
             )
@@ -219,13 +214,13 @@ class RunStore:
         if drop_torn_tail(self.records_path):
             _stderr.print(f"[yellow]{self.records_path}: dropped a truncated last record; it will be recomputed[/yellow]")
 
-    def manifest(self) -> dict[str, Any] | None:
+    def manifest(self) -> Manifest | None:
         if not self.manifest_path.is_file():
             return None
-        return read_json(self.manifest_path, "move the run aside or fix the file")
+        return Manifest.from_json(read_json(self.manifest_path, "move the run aside or fix the file"), str(self.manifest_path))
 
-    def write_manifest(self, manifest: dict[str, Any]) -> None:
-        write_json_atomic(self.manifest_path, manifest)
+    def write_manifest(self, manifest: Manifest) -> None:
+        write_json_atomic(self.manifest_path, manifest.to_json())
 
     def records(self) -> dict[tuple[str, str], Record]:
         records, problems = read_records(self.records_path)
@@ -261,6 +256,12 @@ class RunStore:
         os.replace(handle.name, self.records_path)
         return backup
 
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         if self._lock is not None and self.records_path.exists():  # whatever the last append left unsynced
             with self.records_path.open("a", encoding="utf-8") as handle:
@@ -268,3 +269,28 @@ class RunStore:
         if self._lock is not None:
             self._lock.close()
             self._lock = None
+
+
+@contextmanager
+def run_session(run_dir: Path, fingerprint: Fingerprint, model_path: str, data: dict[str, Any], session: Session,
+                clock: float | None = None) -> Iterator[tuple[RunStore, Manifest, Session]]:
+    """Open (or create) a run, add ``session`` to its manifest, and finish it on the way out.
+
+    Every writer of runs goes through here (``orcabench run``, lm-eval runs and imports,
+    benchmarks): the manifest is written when the session starts, so an interrupted one is
+    still listed, and again with its end time when it finishes (``seconds`` counted from
+    ``clock``, a ``time.time()``, default now). The lock is always released.
+    """
+    clock = time.time() if clock is None else clock
+    store = RunStore(run_dir).open(fingerprint)
+    try:
+        manifest = store.manifest() or Manifest.new(fingerprint, model_path, data)
+        session.started = session.started or now()
+        manifest.sessions.append(session)
+        store.write_manifest(manifest)
+        yield store, manifest, session
+        session.finished = now()
+        session.seconds = round(time.time() - clock, 3)
+        store.write_manifest(manifest)
+    finally:
+        store.close()

@@ -14,13 +14,13 @@ import importlib.util
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import jinja2
 
 from orcabench.data import DataSpec
+from orcabench.registry import Registry, caller_file
 from orcabench.types import Completion, Example, Message, OrcabenchError, RequestKind, Score
 
 
@@ -156,16 +156,13 @@ class LoglikelihoodChoiceTask(TemplateTask):
         return Score(answer=answer, method="loglikelihood-argmax", score=1.0 if answer == example.gold else 0.0)
 
 
-_REGISTRY: dict[str, Task] = {}
-_DISCOVERED = False
-
-
 def register(*tasks: Task) -> None:
-    """Make tasks available by name (called from task files and plugins)."""
+    """Make tasks available by name (called from task files and plugins); a taken name is an error."""
+    source = caller_file()
     for task in tasks:
         if not isinstance(task, Task):
             raise TypeError(f"{task!r} does not satisfy the orcabench Task protocol")
-        _REGISTRY[task.name] = task
+        TASKS.add(task.name, task, source)
 
 
 def builtin_tasks_dir() -> Path:
@@ -187,31 +184,45 @@ def _load_task_file(path: Path) -> None:
     spec.loader.exec_module(module)
 
 
-def discover() -> dict[str, Task]:
-    """Import every ``tasks/*/task.py`` and every ``orcabench.tasks`` entry point once."""
-    global _DISCOVERED
-    if not _DISCOVERED:
-        _DISCOVERED = True
-        for directory in _task_dirs():
-            for path in sorted(directory.glob("*/task.py")):
-                _load_task_file(path)
-        for entry in entry_points(group="orcabench.tasks"):
-            provided = entry.load()
-            result = provided() if callable(provided) else provided
-            if result is not None:
-                register(*result)
-    return _REGISTRY
+def _discover_tasks(registry: Registry[Task]) -> None:
+    """Import every ``tasks/*/task.py`` and every ``orcabench.tasks`` entry point."""
+    for directory in _task_dirs():
+        for path in sorted(directory.glob("*/task.py")):
+            _load_task_file(path)
+
+    def add_provided(name: str, provided: Any, source: str) -> None:
+        result = provided() if callable(provided) else provided
+        for task in result or ():
+            if not isinstance(task, Task):
+                raise TypeError(f"{source} provided {task!r}, which does not satisfy the orcabench Task protocol")
+            registry.add(task.name, task, source)
+
+    registry.load_entry_points("orcabench.tasks", add_provided)
+
+
+TASKS: Registry[Task] = Registry("task", _discover_tasks)
+
+
+def discover() -> Registry[Task]:
+    """Every task: built-in folders, ``ORCABENCH_TASKS_PATH`` folders and installed plugins."""
+    return TASKS
+
+
+def _add_suites(registry: Registry[tuple[str, ...]]) -> None:
+    for name, members in _BUILTIN_SUITES.items():
+        registry.add(name, members, __file__)
 
 
 # Named sets of tasks, usable wherever a task name is. "orca2" is the paper's zero-shot
 # table; the paper's reasoning headline (its Figure 4) averages the six REASONING tasks.
 REASONING = ("agieval-mc", "bbh-mc", "drop", "crass-ai", "race", "gsm8k")
-SUITES: dict[str, tuple[str, ...]] = {
+_BUILTIN_SUITES: dict[str, tuple[str, ...]] = {
     "orca2": (*REASONING, "mmlu", "arc-easy", "arc-challenge", "hellaswag", "lambada"),
     "orca2-reasoning": REASONING,
     "orca2-knowledge": ("mmlu", "arc-easy", "arc-challenge"),
     "orca2-completion": ("hellaswag", "lambada"),
 }
+SUITES: Registry[tuple[str, ...]] = Registry("suite", _add_suites)
 
 
 def expand_task_names(names: Sequence[str]) -> list[str]:
@@ -220,20 +231,18 @@ def expand_task_names(names: Sequence[str]) -> list[str]:
 
 
 def get_tasks(names: Sequence[str]) -> list[Task]:
-    registry = discover()
     expanded = expand_task_names(names)
     if not expanded:
-        raise OrcabenchError("no task given: --tasks takes comma-separated task names or suites, e.g. --tasks gsm8k "
-                             "(see `orcabench list tasks`)")
-    unknown = [name for name in expanded if name not in registry]
+        raise OrcabenchError("no task named: pass --tasks with task names or suites, e.g. --tasks gsm8k,bbh (see `orcabench list tasks`)")
+    unknown = [name for name in expanded if name not in TASKS]
     if unknown:
         raise OrcabenchError(
-            f"unknown task {', '.join(unknown)}: choose from {', '.join(sorted(registry))} or a suite "
+            f"unknown task {', '.join(unknown)}: choose from {', '.join(sorted(TASKS))} or a suite "
             f"({', '.join(SUITES)}) (see `orcabench list tasks`)"
         )
-    return [registry[name] for name in expanded]
+    return [TASKS[name] for name in expanded]
 
 
 def all_tasks() -> Iterable[Task]:
-    return discover().values()
+    return TASKS.values()
 

@@ -10,7 +10,7 @@ extracts and scores the answer, and the run loop stores a :class:`Record`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 SCHEMA_VERSION = 1
@@ -111,4 +111,11 @@ class Record:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Record:
-        return cls(**data)
+        """A stored record of this schema version or a newer one.
+
+        Fields a newer orcabench added are ignored rather than making the line unreadable
+        (an unreadable line is set aside and its sample recomputed); a missing required
+        field is still a TypeError.
+        """
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})

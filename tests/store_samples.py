@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from orcabench.schema import Fingerprint
 from orcabench.types import Record
 
-FINGERPRINT = {"model": "m", "backend": "hf", "tasks": {"gsm8k": {"version": "1"}}}
+FINGERPRINT = Fingerprint.from_json({"model": {"name": "m"}, "backend": "hf", "tasks": {"gsm8k": {"version": "1"}}})
 
 
 def record(sample_id: str, score: float = 1.0) -> Record:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import orcabench
 
+from orcabench.schema import Fingerprint, Manifest
 from orcabench.store import RunStore
 
 
@@ -50,7 +51,7 @@ def test_a_mirror_without_the_task_file_names_the_missing_file(tmp_path: Path) -
 
 
 def test_a_run_directory_in_use_is_refused(tmp_path: Path, smollm2_dir: Path) -> None:
-    held = RunStore(tmp_path / "run").open({"anything": 1})
+    held = RunStore(tmp_path / "run").open(Fingerprint.from_json({"protocol": "anything"}))
     try:
         result = orcabench("run", "--limit", "1", "--output", str(tmp_path / "run"))
     finally:
@@ -59,8 +60,9 @@ def test_a_run_directory_in_use_is_refused(tmp_path: Path, smollm2_dir: Path) ->
 
 
 def test_a_run_directory_made_with_other_settings_is_refused(tmp_path: Path, smollm2_dir: Path) -> None:
-    store = RunStore(tmp_path / "run").open({"backend": "hf"})
-    store.write_manifest({"fingerprint": {"backend": "hf"}})
+    fingerprint = Fingerprint.from_json({"backend": "hf"})
+    store = RunStore(tmp_path / "run").open(fingerprint)
+    store.write_manifest(Manifest.new(fingerprint, "/models/m", {}))
     store.close()
     result = orcabench("run", "--limit", "1", "--output", str(tmp_path / "run"))
     assert_one_line_error(result, "was made with other settings", "choose a new --output")

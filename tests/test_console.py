@@ -183,8 +183,8 @@ def test_show_prompt_takes_runs_prompt_flags_without_weights() -> None:
     _, prompt = api.plan(config).first_prompt()  # what `run` renders and sends
     assert shown.stdout == prompt + "\n"
     assert prompt.startswith("<|im_start|>system\nYou are Orca, an AI language model created by Microsoft. You are a cautious")
-    dry = orcabench("run", "--model", "orca2-13b", "--tasks", "gsm8k", "--system-message", "cautious", "--data-dir", str(DATA_DIR),
-                    "--dry-run")
+    dry = orcabench("run", "--model", "orca2-13b", "--tasks", "gsm8k", "--system-message", "cautious",
+                    "--data-dir", str(DATA_DIR), "--dry-run")
     assert dry.stdout.endswith(shown.stdout)
 
 
@@ -192,7 +192,7 @@ def test_empty_tasks_is_one_line_exit_2_and_creates_nothing(tmp_path: Path) -> N
     for tasks in ("", " , ,"):
         result = orcabench("run", "--tasks", tasks, cwd=tmp_path)
         assert result.returncode == 2 and result.stderr.strip().count("\n") == 0, result.stderr
-        assert result.stderr.startswith("error: no task given")
+        assert result.stderr.startswith("error: no task named")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -218,11 +218,12 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.Capture
 
 
 def test_a_run_still_being_written_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from orcabench.schema import Fingerprint
     from orcabench.store import RunStore
 
     base = make_run(tmp_path / "a", {"gsm8k": [1.0] * 30})
     cand = make_run(tmp_path / "b", {"gsm8k": [1.0] * 30})
-    store = RunStore(cand).open(json.loads((cand / "manifest.json").read_text())["fingerprint"])  # as `orcabench run` does
+    store = RunStore(cand).open(Fingerprint.from_json(json.loads((cand / "manifest.json").read_text())["fingerprint"]))  # as `orcabench run` does
     try:
         assert main(["gate", "--baseline", str(base), "--candidate", str(cand)]) == 2
         assert "is being written by an orcabench process" in capsys.readouterr().err

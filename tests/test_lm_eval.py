@@ -15,7 +15,8 @@ import pytest
 from conftest import ENGINE, orcabench
 
 from orcabench.cli import main
-from orcabench.lm_eval_bridge import INSTALL_HINT, import_output, lm_eval_names
+from orcabench.lm_eval_bridge import INSTALL_HINT, lm_eval_names
+from orcabench.lm_eval_records import import_output
 from orcabench.store import read_records
 from orcabench.types import OrcabenchError
 

@@ -55,7 +55,7 @@ def lm_eval_records(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, hf
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
-    from orcabench.lm_eval_bridge import groups_of, read_output, records_from_output
+    from orcabench.lm_eval_records import groups_of, read_output, records_from_output
     from orcabench.lm_eval_tasks import write_local_tasks
 
     folder = tmp_path_factory.mktemp("lm-eval-tasks")

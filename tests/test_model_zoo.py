@@ -110,8 +110,8 @@ def test_the_orca2_protocol_refuses_chain_of_thought_and_loglikelihood_tasks() -
 def test_the_protocol_sets_an_empty_system_message_for_every_model(data_dir: Path, smollm2_dir: Path) -> None:
     paper = api.plan(api.RunConfig(model="smollm2-135m", tasks=["gsm8k"], protocol="orca2", limit=1))
     own = api.plan(api.RunConfig(model="smollm2-135m", tasks=["gsm8k"], limit=1))
-    assert paper.fingerprint["model"]["system_message"] == "" and paper.fingerprint["protocol"] == "orca2"
-    assert own.fingerprint["model"]["system_message"] is None and own.fingerprint["protocol"] == "default"
+    assert paper.fingerprint.model["system_message"] == "" and paper.fingerprint.protocol == "orca2"
+    assert own.fingerprint.model["system_message"] is None and own.fingerprint.protocol == "default"
     assert paper.run_dir != own.run_dir
     assert paper.first_prompt()[1].startswith("<|im_start|>system\n<|im_end|>\n<|im_start|>user\n")
 

@@ -31,7 +31,7 @@ import pytest
 
 pytest.importorskip("openai")
 
-from orcabench.backends.base import load_backend
+from orcabench.backends.registry import load_backend
 from orcabench.backends.openai import RESPONSES, OpenAIBackend, RetryPolicy, request_key
 from orcabench.backends.base import answer_in_order
 from orcabench.types import Completion, Message, OrcabenchError, Request

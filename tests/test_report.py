@@ -7,6 +7,7 @@ driven in headless Chromium.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -19,7 +20,9 @@ import html5lib
 import pandas as pd
 import pytest
 from conftest import ENGINE
+import matplotlib.text
 from matplotlib.container import BarContainer
+from matplotlib.figure import Figure
 from store_samples import make_run
 
 from orcabench import api, charts, site
@@ -262,6 +265,16 @@ def test_report_of_real_runs_writes_every_table_with_the_paper_alongside(real_ru
 
 @pytest.mark.slow
 @pytest.mark.vllm
+def overlapping_text(figure: Figure) -> list[tuple[str, str]]:
+    """Pairs of visible, non-empty texts whose drawn boxes overlap (what a reader could not read)."""
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    texts = [t for t in figure.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text().strip()]
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
+    return [(a, b) for (a, box_a), (b, box_b) in itertools.combinations(boxes, 2)
+            if box_a.width and box_b.width and box_a.overlaps(box_b)]
+
+
 def test_charts_are_written_labelled_and_free_of_overlapping_text(real_runs: Path, report_dir: Path) -> None:
     for name in ("accuracy", "size", "delta"):
         for suffix in (".png", ".svg"):
@@ -278,7 +291,7 @@ def test_charts_are_written_labelled_and_free_of_overlapping_text(real_runs: Pat
     assert len(bars) == len(results.entries)  # one bar series per entry, paper rows included
     assert figures["delta"].axes[0].get_title() == f"Δ accuracy against {BASELINE}"
     for name, figure in figures.items():
-        assert charts.overlapping_text(figure) == [], name
+        assert overlapping_text(figure) == [], name
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from orcabench.schema import Fingerprint, Manifest
 from orcabench.store import RunStore, read_records
 from orcabench.types import OrcabenchError
 from store_samples import FINGERPRINT, record  # tests/store_samples.py
@@ -23,8 +24,9 @@ def test_records_are_appended_and_read_back(tmp_path: Path) -> None:
 
 def test_manifest_is_written_atomically_and_read_back(tmp_path: Path) -> None:
     store = RunStore(tmp_path / "run").open(FINGERPRINT)
-    store.write_manifest({"fingerprint": FINGERPRINT, "sessions": []})
-    assert store.manifest() == {"fingerprint": FINGERPRINT, "sessions": []}
+    manifest = Manifest.new(FINGERPRINT, "/models/m", {"gsm8k": {"files": {}}})
+    store.write_manifest(manifest)
+    assert store.manifest() == manifest
     assert [p.name for p in (tmp_path / "run").iterdir() if p.name.startswith(".manifest")] == []
     store.close()
 
@@ -65,9 +67,9 @@ def test_the_first_copy_of_a_record_wins(tmp_path: Path) -> None:
 
 def test_a_run_made_with_other_settings_refuses_to_resume(tmp_path: Path) -> None:
     store = RunStore(tmp_path / "run").open(FINGERPRINT)
-    store.write_manifest({"fingerprint": FINGERPRINT})
+    store.write_manifest(Manifest.new(FINGERPRINT, "/models/m", {}))
     store.close()
-    other = {**FINGERPRINT, "backend": "vllm"}
+    other = Fingerprint.from_json({**FINGERPRINT.to_json(), "backend": "vllm"})
     with pytest.raises(OrcabenchError, match=r"other settings \(backend: 'hf' -> 'vllm'\)"):
         RunStore(tmp_path / "run").open(other)
 

