@@ -52,8 +52,8 @@ class RunRow:
 def _planned(run: StoredRun) -> dict[str, int]:
     """The largest count any session planned per task (absent from manifests written before sessions recorded it)."""
     planned: dict[str, int] = {}
-    for session in run.manifest.get("sessions", []):
-        for task, count in (session.get("planned") or {}).items() if isinstance(session, dict) else ():
+    for session in run.manifest.sessions:
+        for task, count in (session.planned or {}).items():
             planned[task] = max(planned.get(task, 0), int(count))
     return planned
 
@@ -64,13 +64,13 @@ def describe(run: StoredRun, written: bool) -> RunRow:
     for task in run.tasks():
         records = [r for r in run.records.values() if r.task == task]
         tasks[task] = TaskProgress(len(records), planned.get(task), headline(summarize(task, records)) if records else None)
-    sessions = [s for s in run.manifest.get("sessions", []) if isinstance(s, dict)]
-    ended = bool(sessions) and ("finished" in sessions[-1] or "imported" in sessions[-1])
+    sessions = run.manifest.sessions
+    ended = bool(sessions) and bool(sessions[-1].finished or sessions[-1].imported)
     complete = all(t.planned is None or t.done >= t.planned for t in tasks.values())
     status: Status = "being written" if written else "finished" if ended and complete and not run.problems else "partial"
     model = run.fingerprint.get("model") or {}
     return RunRow(str(run.path), str(model.get("name", "?")), str(run.fingerprint.get("backend", "?")),
-                  str(run.fingerprint.get("protocol") or "default"), tasks, status, run.date)
+                  str(run.fingerprint.get("protocol") or "default"), tasks, status, run.manifest.last_finished())
 
 
 def list_runs(root: Path, model: str | None = None, task: str | None = None) -> list[RunRow]:

@@ -27,8 +27,9 @@ from orcabench import api
 from orcabench.models import ModelSpec
 from orcabench.preflight import injected_system_prompt, length_warnings
 from orcabench.prompts import PromptRenderer
+from orcabench.runlist import accuracies, counts, list_runs
 from orcabench.store import RunStore
-from store_samples import record
+from store_samples import make_run, record
 
 # Lines only an engine writes: vLLM's logger prefix and its EngineCore process, torch and Triton warnings.
 ENGINE_MARKERS = ("(EngineCore", "INFO ", "WARNING ", "[W", "Triton", "kv_cache", "it/s]")
@@ -238,3 +239,10 @@ def test_many_samples_at_max_tokens_are_one_warning_per_task() -> None:
     assert warning.startswith("3 of 10 gsm8k sample(s) stopped at max_tokens (256)")
     one_in_ten = cut[2:] + [record(str(i)) for i in range(10, 12)]
     assert length_warnings(one_in_ten, {"gsm8k": 256}) == []  # not above the 10% line
+
+
+def test_a_run_from_before_planned_counts_lists_its_status_with_an_unknown_plan(tmp_path: Path) -> None:
+    make_run(tmp_path / "runs" / "old", {"gsm8k": [1.0, 0.0, 1.0, 1.0]}, finished="2026-11-30T10:00:00+00:00")
+    (row,) = list_runs(tmp_path / "runs")
+    assert (row.status, row.done, row.planned, counts(row)) == ("finished", 4, None, "4/?")
+    assert accuracies(row) == "gsm8k 75.0" and row.date.startswith("2026-11-30")
