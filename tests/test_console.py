@@ -24,6 +24,7 @@ import pytest
 from conftest import DATA_DIR, REPO, orcabench
 
 from orcabench import api
+from orcabench.console import EngineCapture, say
 from orcabench.models import ModelSpec
 from orcabench.preflight import injected_system_prompt, length_warnings
 from orcabench.prompts import PromptRenderer
@@ -246,3 +247,20 @@ def test_a_run_from_before_planned_counts_lists_its_status_with_an_unknown_plan(
     (row,) = list_runs(tmp_path / "runs")
     assert (row.status, row.done, row.planned, counts(row)) == ("finished", 4, None, "4/?")
     assert accuracies(row) == "gsm8k 75.0" and row.date.startswith("2026-11-30")
+
+
+def test_capture_sends_fd_writes_of_this_and_child_processes_to_the_log_and_orcabench_lines_to_the_terminal(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    capture = EngineCapture()
+    capture.start(tmp_path / "first.log")  # before the run directory is known
+    os.write(2, b"engine: before the run dir\n")
+    capture.move_to(tmp_path / "engine.log")
+    child = "import os; os.write(1, b'child: stdout\\n'); os.write(2, b'child: stderr\\n')"  # as vLLM's EngineCore writes
+    subprocess.run([sys.executable, "-c", child], check=True)
+    say("orcabench: loading")
+    capture.stop()
+    say("orcabench: after")
+    assert (tmp_path / "engine.log").read_text() == "engine: before the run dir\nchild: stdout\nchild: stderr\n"
+    assert not (tmp_path / "first.log").exists()
+    shown = capfd.readouterr()
+    assert shown.err == "orcabench: loading\norcabench: after\n" and shown.out == ""
