@@ -315,7 +315,7 @@ def runs_list(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON array instead of the table")] = False,
 ) -> None:
     """List stored runs: model, backend, tasks, samples done / planned, accuracy, status (finished, partial, being written)."""
-    from orcabench.runlist import accuracies, counts, list_runs, short_date
+    from orcabench.runlist import accuracies, counts, list_runs, relative_to, short_date
 
     rows = list_runs(folder, model, task)
     if as_json:
@@ -325,10 +325,10 @@ def runs_list(
         say(f"no orcabench runs under {folder}" + (" that match" if model or task else ""))
         return
     table = Table(box=None, pad_edge=False)
-    for column in ("run", "model", "backend", "tasks", "n", "accuracy", "status", "date (UTC)"):
+    for column in (f"run (in {folder})", "model", "backend", "tasks", "n", "accuracy", "status", "date (UTC)"):
         table.add_column(column, no_wrap=True, overflow="ellipsis", justify="right" if column == "n" else "left")
     for row in rows:
-        table.add_row(row.path, row.model, row.backend, ",".join(row.tasks), counts(row), accuracies(row),
+        table.add_row(relative_to(Path(row.path), folder), row.model, row.backend, ",".join(row.tasks), counts(row), accuracies(row),
                       row.status, short_date(row.date), style=None if row.status == "finished" else "yellow")
     console.print(table)
 

@@ -98,5 +98,13 @@ def accuracies(row: RunRow) -> str:
                       for task, t in row.tasks.items())
 
 
+def relative_to(path: Path, folder: Path) -> str:
+    """A run's directory as listed under ``folder`` (its own path when it is not below it)."""
+    try:
+        return str(path.relative_to(folder))
+    except ValueError:
+        return str(path)
+
+
 def short_date(iso: str) -> str:
     return iso[:16].replace("T", " ")

@@ -146,8 +146,8 @@ def test_runs_lists_a_finished_a_partial_and_a_locked_run(quiet_run: tuple[int, 
     assert list(rows["finished"]["tasks"]) == ["gsm8k"]
     assert table.returncode == 0, table.stderr
     by_run = {line.split()[0]: line for line in table.stdout.splitlines()[1:]}
-    assert "1/2" in by_run[str(partial)] and "partial" in by_run[str(partial)]
-    assert "being written" in by_run[str(locked)] and "2/2" in by_run[str(runs / "finished")]
+    assert "1/2" in by_run["partial"] and "partial" in by_run["partial"]
+    assert "being written" in by_run["locked"] and "2/2" in by_run["finished"] and "finished" in by_run["finished"]
 
 
 def test_runs_filters_by_model_and_task(quiet_run: tuple[int, str, Path]) -> None:
