@@ -328,8 +328,8 @@ def runs_list(
     for column in (f"run (in {folder})", "model", "backend", "tasks", "n", "accuracy", "status", "date (UTC)"):
         table.add_column(column, no_wrap=True, overflow="ellipsis", justify="right" if column == "n" else "left")
     for row in rows:
-        table.add_row(relative_to(Path(row.path), folder), row.model, row.backend, ",".join(row.tasks), counts(row), accuracies(row),
-                      row.status, short_date(row.date), style=None if row.status == "finished" else "yellow")
+        table.add_row(relative_to(Path(row.path), folder), row.model, row.backend, ",".join(row.tasks), counts(row),
+                      accuracies(row), row.status, short_date(row.date), style=None if row.status == "finished" else "yellow")
     console.print(table)
 
 
