@@ -34,8 +34,8 @@ from store_samples import make_run, record
 
 # Lines only an engine writes: vLLM's logger prefix and its EngineCore process, torch and Triton warnings.
 ENGINE_MARKERS = ("(EngineCore", "INFO ", "WARNING ", "[W", "Triton", "kv_cache", "it/s]")
-RUN = ["run", "--model", "smollm2-135m", "--backend", "vllm", "--tasks", "gsm8k", "--limit", "2", "--max-tokens", "16",
-       "--data-dir", str(DATA_DIR)]
+BASE = ["run", "--model", "smollm2-135m", "--backend", "vllm", "--tasks", "gsm8k", "--data-dir", str(DATA_DIR)]
+RUN = [*BASE, "--limit", "2", "--max-tokens", "16"]
 
 
 def in_terminal(args: list[str], env: dict[str, str], timeout: float = 900) -> tuple[int, str]:
@@ -112,8 +112,8 @@ def test_warnings_that_matter_to_results_are_shown_once_and_kept_in_the_manifest
 
 def test_verbose_streams_the_engine_logs(tmp_path: Path, smollm2_dir: Path) -> None:
     env = {**cli_env(ORCABENCH_VERBOSE="1"), "VLLM_ENABLE_V1_MULTIPROCESSING": "0"}  # in-process: a quicker start
-    result = subprocess.run([sys.executable, "-m", "orcabench.cli", *RUN[:-4], "--limit", "1", "--max-tokens", "4",
-                             "--data-dir", str(DATA_DIR), "--output", str(tmp_path / "run")],
+    result = subprocess.run([sys.executable, "-m", "orcabench.cli", *BASE, "--limit", "1", "--max-tokens", "4",
+                             "--output", str(tmp_path / "run")],
                             capture_output=True, text=True, env=env, cwd=REPO, timeout=900)
     assert result.returncode == 0, result.stderr
     assert "INFO" in result.stdout + result.stderr  # vLLM's own log lines, as before
@@ -159,8 +159,7 @@ def test_runs_filters_by_model_and_task(quiet_run: tuple[int, str, Path]) -> Non
 
 def test_a_dry_run_estimates_the_time_from_earlier_runs_on_this_machine(quiet_run: tuple[int, str, Path]) -> None:
     _, _, run_dir = quiet_run
-    result = orcabench(*RUN[:-4], "--limit", "4", "--max-tokens", "16", "--data-dir", str(DATA_DIR),
-                       "--output", str(run_dir.parent / "next"), "--dry-run")
+    result = orcabench(*BASE, "--limit", "4", "--max-tokens", "16", "--output", str(run_dir.parent / "next"), "--dry-run")
     assert result.returncode == 0, result.stderr
     (plan,) = [line for line in result.stderr.splitlines() if line.startswith("plan: ")]
     assert "4 request(s)" in plan and "generation budget 64 tokens" in plan
