@@ -197,8 +197,8 @@ def test_empty_tasks_is_one_line_exit_2_and_creates_nothing(tmp_path: Path) -> N
     assert list(tmp_path.iterdir()) == []
 
 
-def test_report_open_hands_the_site_to_the_default_browser(quiet_run: tuple[int, str, Path], tmp_path: Path) -> None:
-    _, _, run_dir = quiet_run
+def test_report_open_hands_the_site_to_the_default_browser(tmp_path: Path) -> None:
+    run_dir = make_run(tmp_path / "runs" / "one", {"gsm8k": [1.0, 0.0]}, finished="2026-11-30T10:00:00+00:00")
     browser = tmp_path / "browser"
     browser.write_text(f"#!/bin/sh\necho \"$1\" > {tmp_path / 'opened'}\n")
     browser.chmod(0o755)
@@ -210,7 +210,8 @@ def test_report_open_hands_the_site_to_the_default_browser(quiet_run: tuple[int,
     assert (tmp_path / "opened").read_text().strip() == site
     assert f"opened {site}" in result.stderr
 
-    nothing = {"PATH": str(Path(sys.executable).parent), "HOME": str(tmp_path)}  # no DISPLAY, no browser on PATH
+    nothing = {"PATH": str(Path(sys.executable).parent), "HOME": str(tmp_path),  # no DISPLAY, no browser on PATH
+               **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}}
     result = subprocess.run([sys.executable, "-m", "orcabench.cli", "report", str(run_dir), "--out", str(tmp_path / "report"),
                              "--open", "--format", "html"], capture_output=True, text=True, env=nothing, timeout=300)
     assert result.returncode == 0, result.stderr
