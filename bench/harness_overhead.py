@@ -37,16 +37,16 @@ from pathlib import Path
 from typing import Any
 
 _started = (time.perf_counter(), time.process_time())  # the orcabench imports below are timed
-from orcabench.api import Plan, RunConfig, execute, missing, plan, prepare
-from orcabench.execute import Pending
-from orcabench.schema import Manifest, Session
-from orcabench.data import in_mirror, resolve_data_dir
-from orcabench.models import DEFAULT_MODEL
-from orcabench.prompts import PromptRenderer
-from orcabench.store import RunStore, read_records
-from orcabench.summary import TaskSummary, summarize
-from orcabench.task import get_tasks
-from orcabench.types import Completion, Record, Request
+from orcabench.api import Plan, RunConfig, execute, missing, plan, prepare  # noqa: E402  timed import, after _started on purpose
+from orcabench.execute import Pending  # noqa: E402  timed import, after _started on purpose
+from orcabench.schema import Manifest, Session  # noqa: E402  timed import, after _started on purpose
+from orcabench.data import in_mirror, resolve_data_dir  # noqa: E402  timed import, after _started on purpose
+from orcabench.models import DEFAULT_MODEL  # noqa: E402  timed import, after _started on purpose
+from orcabench.prompts import PromptRenderer  # noqa: E402  timed import, after _started on purpose
+from orcabench.store import RunStore, read_records  # noqa: E402  timed import, after _started on purpose
+from orcabench.summary import TaskSummary, summarize  # noqa: E402  timed import, after _started on purpose
+from orcabench.task import get_tasks  # noqa: E402  timed import, after _started on purpose
+from orcabench.types import Completion, Record, Request  # noqa: E402  timed import, after _started on purpose
 
 _IMPORT_SECONDS = (time.perf_counter() - _started[0], time.process_time() - _started[1])
 
@@ -372,7 +372,8 @@ def report(m: Measurement, data_dir: Path | None) -> str:
     lines.append(f"{'harness work (render..summaries)':<33} {harness:>7.2f} {harness_cpu:>7.2f} {harness / n * 1e6:>10.0f} "
                  f"{'':>12}  {verdict} the {GOAL_SECONDS:.0f} s goal (wall)")
     lines.append(f"{'end to end (all rows)':<33} {total:>7.2f} {sum(m.cpu_seconds.values()):>7.2f} {total / n * 1e6:>10.0f} "
-                 f"{m.peak_rss_mib:>12.0f}  {'meets' if total < GOAL_SECONDS else 'misses'} it with data and tokenizer load counted")
+                 f"{m.peak_rss_mib:>12.0f}  {'meets' if total < GOAL_SECONDS else 'misses'} it "
+                 "with data and tokenizer load counted")
     lines.append(f"harness work: {m.gc_seconds:.2f} s of it in Python's cyclic garbage collector "
                  f"({m.gc_collections:,} collections)")
     lines.append(f"store append: {m.fsync_seconds:.2f} s of it in os.fsync ({m.appends:,} calls, "

@@ -84,8 +84,9 @@ def run_lm_eval(backend: str, args: argparse.Namespace, work: Path, tasks_dir: P
     else:
         model_args = f"pretrained={model_path},dtype=float32,max_length=4096"
         batch = str(HF_BATCH)
-    command = [sys.executable, __file__, "lm-eval", "run", "--model", backend, "--model_args", model_args, "--tasks", "orcabench_gsm8k",
-               "--include_path", str(tasks_dir), "--apply_chat_template", "--limit", str(args.limit), "--batch_size", batch,
+    command = [sys.executable, __file__, "lm-eval", "run", "--model", backend, "--model_args", model_args,
+               "--tasks", "orcabench_gsm8k", "--include_path", str(tasks_dir), "--apply_chat_template",
+               "--limit", str(args.limit), "--batch_size", batch,
                "--gen_kwargs", f"max_gen_toks={args.max_tokens}", "--log_samples", "--output_path", str(out)]
     if backend == "hf":
         command += ["--device", "cpu"]
@@ -130,7 +131,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for backend, attempt, ours, theirs in rows:
         print(f"| {backend} | {attempt} | {ours.seconds:.1f} | {theirs.seconds:.1f} | {ours.seconds / theirs.seconds:.3f} | "
-              f"{ours.inner_seconds:.1f} | {theirs.inner_seconds:.1f} | {100 * ours.accuracy:.1f} / {100 * theirs.accuracy:.1f} |")
+              f"{ours.inner_seconds:.1f} | {theirs.inner_seconds:.1f} | "
+              f"{100 * ours.accuracy:.1f} / {100 * theirs.accuracy:.1f} |")
     for backend in dict.fromkeys(r[0] for r in rows):
         mine = [r for r in rows if r[0] == backend]
         total = sum(r[2].seconds for r in mine) / sum(r[3].seconds for r in mine)

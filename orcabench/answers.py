@@ -27,7 +27,6 @@ from orcabench.extract import (
 )
 from orcabench.types import Example, Score
 
-FORMAT_KEY = "answer_format"  # in Example.fields: which AnswerFormat reads this example
 LETTERS = string.ascii_uppercase
 _OPTION_PREFIX_RE = re.compile(r"^\s*\(([A-Z])\)\s*")
 
@@ -88,44 +87,49 @@ class AnswerFormat:
 
 
 FORMATS: dict[str, AnswerFormat] = {
-    # fields: options (texts), letters ("ABCD"); gold: a letter
-    "choice": AnswerFormat(lambda out, ex: extract_choice(out, ex.fields["letters"], ex.fields["options"])),
-    # fields: labels (e.g. ["Yes", "No"]); gold: one label, spelled as in labels
-    "label": AnswerFormat(lambda out, ex: extract_label(out, ex.fields["labels"])),
+    # choices: the option texts; gold: a letter
+    "choice": AnswerFormat(lambda out, ex: extract_choice(out, ex.letters, ex.choices)),
+    # labels (e.g. ("Yes", "No")); gold: one label, spelled as in labels
+    "label": AnswerFormat(lambda out, ex: extract_label(out, ex.labels)),
     "number": AnswerFormat(lambda out, ex: extract_number(out)),  # gold: normalize_number(...)
     "dyck": AnswerFormat(lambda out, ex: extract_dyck(out)),  # gold: normalize_brackets(...)
-    # fields: vocabulary (the words to sort); gold: the words, lower case, space-separated
-    "words": AnswerFormat(lambda out, ex: extract_word_list(out, ex.fields["vocabulary"])),
+    # labels: the words to sort; gold: the words, lower case, space-separated
+    "words": AnswerFormat(lambda out, ex: extract_word_list(out, ex.labels)),
     "last-word": AnswerFormat(lambda out, ex: extract_last_word(out)),  # gold: normalize_word(...)
     "math": AnswerFormat(lambda out, ex: extract_math(out), math_equal),
     "text": AnswerFormat(lambda out, ex: extract_phrase_text(out)),  # gold: normalize_text_answer(...)
 }
 
 
-def make_example(id: str, fields: dict[str, Any], gold: str, answer_format: str, subtask: str | None = None) -> Example:
+def make_example(id: str, fields: dict[str, Any], gold: str, answer_format: str, subtask: str | None = None,
+                 choices: Sequence[str] = (), labels: Sequence[str] = ()) -> Example:
+    """An example read in ``answer_format``; ``fields`` are the template's variables only."""
     if answer_format not in FORMATS:
         raise ValueError(f"unknown answer format {answer_format!r}: choose from {', '.join(FORMATS)}")
-    return Example(id=id, fields={**fields, FORMAT_KEY: answer_format}, gold=gold, subtask=subtask)
+    return Example(id=id, fields=fields, gold=gold, subtask=subtask, answer_format=answer_format, choices=tuple(choices),
+                   labels=tuple(labels))
 
 
 def choice_example(id: str, fields: dict[str, Any], options: Sequence[str], gold: str | int,
                    subtask: str | None = None) -> Example:
     """A multiple-choice example; ``gold`` is the right letter or its 0-based index.
 
-    Adds ``options``, ``letters`` and ``options_text`` (the formatted block) to the fields
-    the template sees.
+    The template also sees ``letters`` and ``options_text`` (the formatted block); the
+    scorer reads the option texts from ``Example.choices``.
     """
     letters = option_letters(len(options))
     gold_letter = letters[gold] if isinstance(gold, int) else gold.strip().strip("()").upper()
     if gold_letter not in letters:
         raise ValueError(f"example {id}: gold {gold!r} is not one of the {len(options)} options")
-    fields = {**fields, "options": list(options), "letters": letters, "options_text": format_options(options)}
-    return make_example(id, fields, gold_letter, "choice", subtask)
+    fields = {**fields, "letters": letters, "options_text": format_options(options)}
+    return make_example(id, fields, gold_letter, "choice", subtask, choices=options)
 
 
 def judge(example: Example, output: str) -> Score:
     """Score one output against its example's gold, in the example's answer format."""
-    answer_format = FORMATS[example.fields[FORMAT_KEY]]
+    if example.answer_format not in FORMATS:
+        raise ValueError(f"example {example.id} has no answer format orcabench.answers can read ({example.answer_format!r})")
+    answer_format = FORMATS[example.answer_format]
     answer, method = answer_format.extract(output, example)
     correct = answer is not None and answer_format.is_correct(answer, example.gold)
     return Score(answer=answer, method=method, score=1.0 if correct else 0.0)

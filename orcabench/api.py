@@ -56,7 +56,8 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None, events: 
         todo = missing(resolved, done)
         renderer = PromptRenderer(resolved.spec, resolved.model_path)
         work = prepare(resolved, todo, renderer)  # the tokenizer loads only if something is left to do
-        session.pending, session.requests, session.chat_template_sha256 = len(work.items), work.requests, work.chat_template_sha256
+        session.pending, session.requests, session.chat_template_sha256 = (len(work.items), work.requests,
+                                                                           work.chat_template_sha256)
         if work.items:
             estimate, session.warnings = preflight.check(resolved, [r for p in work.items for r in p.requests], renderer)
             session.prompt_tokens, session.generation_budget = estimate.prompt_tokens, estimate.budget

@@ -64,7 +64,8 @@ class Executed:
     seconds: float
 
 
-def missing(plan: Plan, done: dict[tuple[str, str], Record], keys: Sequence[tuple[str, str]] | None = None) -> list[tuple[Task, Example]]:
+def missing(plan: Plan, done: dict[tuple[str, str], Record],
+            keys: Sequence[tuple[str, str]] | None = None) -> list[tuple[Task, Example]]:
     """The plan's examples (or those of ``keys``, in that order) that have no stored record yet."""
     by_key = {(task.name, example.id): (task, example) for task in plan.tasks for example in plan.examples[task.name]}
     wanted = plan.keys() if keys is None else list(dict.fromkeys(keys))

@@ -198,7 +198,8 @@ def _load(manager: Any, name: str) -> Any:
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise OrcabenchError(f"lm-eval could not load task {name} ({type(error).__name__}: {first}); without Hub access pass "
                              "--data-dir with a local mirror (local configs: arc_easy, arc_challenge, gsm8k, mmlu, "
-                             "orcabench_gsm8k, orcabench_mmlu_ll) or --lm-eval-include a folder with a local-data config") from error
+                             "orcabench_gsm8k, orcabench_mmlu_ll) or --lm-eval-include a folder with a local-data "
+                             "config") from error
 
 
 def plan(config: RunConfig, folders: list[Path]) -> LmEvalPlan:
@@ -214,7 +215,8 @@ def plan(config: RunConfig, folders: list[Path]) -> LmEvalPlan:
     spec = with_system_message(resolve_model(config.model), config.system_message)
     backend = config.backend or spec.default_backend
     if backend not in ("hf", "vllm") or spec.prompt_format == "api-chat":
-        raise OrcabenchError(f"lm-eval: tasks run on the hf or vllm backend, not {backend} ({spec.name}): pass --backend hf or vllm")
+        raise OrcabenchError(f"lm-eval: tasks run on the hf or vllm backend, not {backend} ({spec.name}): "
+                             "pass --backend hf or vllm")
     manager, loaded = _task_manager(folders, names)
     groups: list[TaskGroup] = []
     tasks: dict[str, Any] = {}
@@ -361,7 +363,8 @@ def _load_model(resolved: LmEvalPlan, config: RunConfig) -> tuple[Any, dict[str,
 
         args: dict[str, Any] = {"pretrained": resolved.model_path, "dtype": engine.get("dtype", "auto"),
                                 "device": engine.get("device") or ("cuda" if torch.cuda.is_available() else "cpu"),
-                                "max_length": engine.get("max_model_len"), "trust_remote_code": engine.get("trust_remote_code", False),
+                                "max_length": engine.get("max_model_len"),
+                                "trust_remote_code": engine.get("trust_remote_code", False),
                                 "use_fast_tokenizer": spec.tokenizer.get("use_fast", True)}
         if spec.revision or engine.get("revision"):
             args["revision"] = engine.get("revision") or spec.revision

@@ -113,7 +113,8 @@ def read_output(path: Path) -> LmEvalOutput:
     for leaf in results["configs"]:
         file = path.parent / f"samples_{leaf}_{stamp}.jsonl"
         if not file.is_file():
-            raise OrcabenchError(f"{path.parent} has no {file.name}: orcabench needs per-sample output, rerun lm-eval with --log_samples")
+            raise OrcabenchError(f"{path.parent} has no {file.name}: orcabench needs per-sample output, "
+                                 "rerun lm-eval with --log_samples")
         with file.open(encoding="utf-8") as handle:
             samples[leaf] = [json.loads(line) for line in handle if line.strip()]
     return LmEvalOutput(path, results, samples)
@@ -148,7 +149,8 @@ def _score_metric(leaf: str, config: dict[str, Any], rows: list[dict[str, Any]])
         values = [row.get(metric) for row in rows]
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and 0 <= v <= 1 for v in values):
             return metric
-    raise OrcabenchError(f"lm-eval task {leaf} has no per-sample metric between 0 and 1 (it reports {', '.join(named) or 'none'}); "
+    raise OrcabenchError(f"lm-eval task {leaf} has no per-sample metric between 0 and 1 "
+                         f"(it reports {', '.join(named) or 'none'}); "
                          "orcabench stores accuracy-like tasks only")
 
 
@@ -197,7 +199,8 @@ def _record(group: TaskGroup, leaf: str, output_type: str, metric: str, main_fil
     elif output_type == "loglikelihood":
         response = row["filtered_resps"][0]
         logprob, greedy = _number(response[0]), str(response[1]) == "True"
-        output, answer, method, gold = str(arguments[0][1]), "greedy" if greedy else "not greedy", "loglikelihood", str(row.get("target"))
+        output, answer, method, gold = (str(arguments[0][1]), "greedy" if greedy else "not greedy", "loglikelihood",
+                                        str(row.get("target")))
     else:  # generate_until and anything else that answers text
         output = str(row["resps"][0][0]) if row.get("resps") and row["resps"][0] else ""
         filtered = row["filtered_resps"][0] if isinstance(row.get("filtered_resps"), list) and row["filtered_resps"] else ""
@@ -205,7 +208,8 @@ def _record(group: TaskGroup, leaf: str, output_type: str, metric: str, main_fil
         method = "none" if answer is None else f"lm-eval:{main_filter}"
         gold = str(row.get("target"))
         others = {name: {"answer": r["filtered_resps"][0] if r.get("filtered_resps") else None,
-                         **{k: r[k] for k in r.get("metrics", []) if k in r}} for name, r in doc_rows.items() if name != main_filter}
+                         **{k: r[k] for k in r.get("metrics", []) if k in r}}
+                  for name, r in doc_rows.items() if name != main_filter}
         if others:
             extra["other_filters"] = others
     return Record(

@@ -160,7 +160,8 @@ def _write_mmlu(upstream: Path, mirror: Path, out_dir: Path) -> list[str]:
             "task": f"orcabench_mmlu_ll_{subject}", "task_alias": subject, "tag": "orcabench_mmlu_ll_tasks", **data,
             "dataset_kwargs": {"data_files": {"test": files["test"]}}, "test_split": "test", "output_type": "multiple_choice",
             "doc_to_text": f"The following is a multiple choice question about {subject.replace('_', ' ')}.\n\n"
-                           "{{question.strip()}}\n(A) {{choices[0]}}\n(B) {{choices[1]}}\n(C) {{choices[2]}}\n(D) {{choices[3]}}\nAnswer:",
+                           "{{question.strip()}}\n(A) {{choices[0]}}\n(B) {{choices[1]}}\n"
+                           "(C) {{choices[2]}}\n(D) {{choices[3]}}\nAnswer:",
             # lm-eval drops target_delimiter under a chat template; the space lives in the choices instead.
             "doc_to_choice": [" A", " B", " C", " D"], "target_delimiter": "", "doc_to_target": "answer",
             "metric_list": [{"metric": "acc", "aggregation": "mean", "higher_is_better": True}],

@@ -46,7 +46,8 @@ def check_data(data_dir: Path | None, task_names: Sequence[str] = ()) -> list[Da
         else:
             for relative, digest in provenance["files"].items():
                 if relative in expected and expected[relative]["sha256"] != digest:
-                    problems.append(f"{mirror / relative}: sha256 {digest[:12]}… differs from manifest.json's {expected[relative]['sha256'][:12]}…")
+                    problems.append(f"{mirror / relative}: sha256 {digest[:12]}… differs from manifest.json's "
+                                    f"{expected[relative]['sha256'][:12]}…")
         checks.append(DataCheck(task.name, "failed" if problems else "ok", len(examples), problems))
     return checks
 

@@ -163,7 +163,8 @@ def plan(config: RunConfig) -> Plan:
         sampling={"temperature": 0.0, "max_tokens": config.max_tokens, "seed": config.seed},
         tasks={
             task.name: {"version": task.version, "templates": task.template_hashes(),
-                        "data": provenance[task.name].get("files") or {k: v for k, v in provenance[task.name].items() if k != "source"}}
+                        "data": provenance[task.name].get("files")
+                        or {k: v for k, v in provenance[task.name].items() if k != "source"}}
             for task in tasks
         },
     )

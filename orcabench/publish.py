@@ -11,7 +11,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from orcabench import charts, site
-from orcabench.report import FORMATS, Report, deltas, leaderboard, resolve_baseline, subtask_table, tasks_with_subtasks, to_latex_table
+from orcabench.report import (
+    FORMATS,
+    Report,
+    deltas,
+    leaderboard,
+    resolve_baseline,
+    subtask_table,
+    tasks_with_subtasks,
+    to_latex_table,
+)
 from orcabench.results import load_results
 from orcabench.types import OrcabenchError
 

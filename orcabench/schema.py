@@ -207,7 +207,8 @@ class Manifest:
                 extra=extra,
             )
         except (TypeError, ValueError) as error:
-            raise OrcabenchError(f"{where} is not a readable orcabench manifest ({error}); move the run aside or fix the file") from error
+            raise OrcabenchError(f"{where} is not a readable orcabench manifest ({error}); "
+                                 "move the run aside or fix the file") from error
 
     def last_finished(self) -> str:
         """When the run last changed: its latest finished session, else its creation."""

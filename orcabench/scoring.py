@@ -26,7 +26,8 @@ def score_predictions(task_name: str, predictions: Path, data_dir: Path | None =
     """Score outputs produced elsewhere (one JSON object per line: id, output) with the task's extractor."""
     (task,) = get_tasks([task_name])
     if task.kind != "generate":
-        raise OrcabenchError(f"task {task.name} is scored by loglikelihood; `orcabench score` takes generated text: pick a generative task")
+        raise OrcabenchError(f"task {task.name} is scored by loglikelihood; `orcabench score` takes generated text: "
+                             "pick a generative task")
     if not predictions.is_file():
         raise OrcabenchError(f"predictions file {predictions} does not exist")
     examples = {e.id: e for e in load_examples(task, checked_data_dir(data_dir))[0]}
@@ -97,7 +98,8 @@ def rescore(run_dir: Path, data_dir: Path | None = None) -> RescoreResult:
         for task in tasks:
             examples, provenance = load_examples(task, data_dir)
             if provenance.get("files") and provenance["files"] != fingerprint.tasks[task.name]["data"]:
-                raise OrcabenchError(f"the data of task {task.name} differs from the run's (file hashes); point --data-dir at the run's data")
+                raise OrcabenchError(f"the data of task {task.name} differs from the run's (file hashes); "
+                                     "point --data-dir at the run's data")
             by_id = {e.id: e for e in examples}
             for (task_name, sample_id), record in old.items():
                 if task_name == task.name:

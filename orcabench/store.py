@@ -150,7 +150,8 @@ class RunStore:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as error:
             self._lock.close()
-            raise OrcabenchError(f"run {self.path} is in use by another orcabench process; wait for it or pick another --output") from error
+            raise OrcabenchError(f"run {self.path} is in use by another orcabench process; "
+                                 "wait for it or pick another --output") from error
         try:
             existing = self.manifest()
         except OrcabenchError:
@@ -160,7 +161,8 @@ class RunStore:
             self.close()
             changes = "; ".join(existing.fingerprint.differences(fingerprint)[:5])
             raise OrcabenchError(
-                f"run {self.path} was made with other settings ({changes}); rerun with the original settings or choose a new --output"
+                f"run {self.path} was made with other settings ({changes}); "
+                "rerun with the original settings or choose a new --output"
             )
         self._drop_torn_tail()
         self._set_aside_unreadable_lines()

@@ -61,8 +61,9 @@ class Task(Protocol):
 class TemplateTask:
     """The shared part of the built-in task kinds: data, a row parser and a Jinja2 template.
 
-    ``template`` names a file in ``template_dir`` rendered with the example's fields as
-    the user message; an undefined variable is an error, never an empty string.
+    ``template`` names a file in ``template_dir`` rendered with the example's fields (and
+    its ``answer_format``, for templates that word a question by its format) as the user
+    message; an undefined variable is an error, never an empty string.
     """
 
     name: str
@@ -85,7 +86,7 @@ class TemplateTask:
 
     def render(self, example: Example) -> list[Message]:
         try:
-            text = self._environment.get_template(self.template).render(**example.fields)
+            text = self._environment.get_template(self.template).render(answer_format=example.answer_format, **example.fields)
         except jinja2.UndefinedError as error:
             raise OrcabenchError(f"task {self.name}: template {self.template} on example {example.id}: {error}") from error
         return [Message("user", text)]
@@ -138,7 +139,7 @@ class LoglikelihoodChoiceTask(TemplateTask):
     """Multiple choice scored without generation: the option whose continuation (e.g.
     " B" after "Answer:") the model finds most likely is its answer (lm-eval's protocol).
 
-    Examples carry ``letters`` in their fields (see :func:`orcabench.answers.choice_example`)
+    Examples carry their options in ``choices`` (see :func:`orcabench.answers.choice_example`)
     and their gold is a letter.
     """
 
@@ -148,11 +149,11 @@ class LoglikelihoodChoiceTask(TemplateTask):
     stop: tuple[str, ...] = ()
 
     def continuations(self, example: Example) -> list[str]:
-        return [self.continuation_format.format(letter=letter) for letter in example.fields["letters"]]
+        return [self.continuation_format.format(letter=letter) for letter in example.letters]
 
     def score_completions(self, example: Example, completions: Sequence[Completion]) -> Score:
         logprobs = [c.logprob if c.logprob is not None else float("-inf") for c in completions]
-        answer = example.fields["letters"][max(range(len(logprobs)), key=logprobs.__getitem__)]
+        answer = example.letters[max(range(len(logprobs)), key=logprobs.__getitem__)]
         return Score(answer=answer, method="loglikelihood-argmax", score=1.0 if answer == example.gold else 0.0)
 
 
@@ -233,7 +234,8 @@ def expand_task_names(names: Sequence[str]) -> list[str]:
 def get_tasks(names: Sequence[str]) -> list[Task]:
     expanded = expand_task_names(names)
     if not expanded:
-        raise OrcabenchError("no task named: pass --tasks with task names or suites, e.g. --tasks gsm8k,bbh (see `orcabench list tasks`)")
+        raise OrcabenchError("no task named: pass --tasks with task names or suites, e.g. --tasks gsm8k,bbh "
+                             "(see `orcabench list tasks`)")
     unknown = [name for name in expanded if name not in TASKS]
     if unknown:
         raise OrcabenchError(

@@ -10,6 +10,7 @@ extracts and scores the answer, and the run loop stores a :class:`Record`.
 
 from __future__ import annotations
 
+import string
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
@@ -30,12 +31,30 @@ class Message:
 
 @dataclass(frozen=True)
 class Example:
-    """One dataset row, as the task's template and scorer see it."""
+    """One dataset row: what the task's template renders, and apart from it what the scorer reads.
+
+    ``fields`` are the template's variables and nothing else. The scorer's data has its own
+    typed place: ``answer_format`` names how an output is read (a format of
+    :mod:`orcabench.answers`), ``choices`` are a multiple-choice question's option texts
+    (lettered A, B, … in order), ``labels`` the closed set an answer is drawn from (BBH's
+    yes/no or True/False labels; the words a word-sorting answer is made of), and
+    ``targets`` every acceptable answer where there are several (DROP: each gold's spans).
+    ``gold`` is the gold answer as records store it.
+    """
 
     id: str
     fields: dict[str, Any]
     gold: str
     subtask: str | None = None
+    answer_format: str | None = None
+    choices: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    targets: tuple[Any, ...] = ()
+
+    @property
+    def letters(self) -> str:
+        """The option letters of a multiple-choice example ("ABCD"), "" otherwise."""
+        return string.ascii_uppercase[: len(self.choices)]
 
 
 @dataclass(frozen=True)

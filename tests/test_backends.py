@@ -37,7 +37,8 @@ def gsm8k_prompts(data_dir: Path, smollm2_dir: Path) -> list[tuple[Any, Request]
     return prompts
 
 
-def test_greedy_gsm8k_answers_agree_on_at_least_90_percent_of_50_samples(hf_backend: Any, vllm_backend: Any, gsm8k_prompts: list) -> None:
+def test_greedy_gsm8k_answers_agree_on_at_least_90_percent_of_50_samples(hf_backend: Any, vllm_backend: Any,
+                                                                        gsm8k_prompts: list) -> None:
     (task,) = get_tasks(["gsm8k"])
     requests = [request for _, request in gsm8k_prompts]
     hf = answer_in_order(hf_backend, requests)
@@ -50,7 +51,8 @@ def test_greedy_gsm8k_answers_agree_on_at_least_90_percent_of_50_samples(hf_back
         if answer_hf == answer_vllm:
             same_answer += 1
         else:
-            print(f"example {example.id}: hf answered {answer_hf!r}, vllm {answer_vllm!r}\n  hf:   {a.text!r}\n  vllm: {b.text!r}")
+            print(f"example {example.id}: hf answered {answer_hf!r}, vllm {answer_vllm!r}\n"
+                  f"  hf:   {a.text!r}\n  vllm: {b.text!r}")
     identical_text = sum(a.text == b.text for a, b in zip(hf, vllm))
     print(f"identical extracted answers {same_answer}/50, identical outputs {identical_text}/50")
     assert same_answer >= 45

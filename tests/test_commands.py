@@ -79,7 +79,7 @@ def test_score_rates_outside_outputs_and_reports_malformed_lines_by_number(tmp_p
 def test_score_on_a_multiple_choice_task_maps_option_text_to_letters(tmp_path: Path, data_dir: Path) -> None:
     (arc,) = get_tasks(["arc-easy"])
     example = api.load_examples(arc, data_dir)[0][0]
-    gold_text = example.fields["options"]["ABCD".index(example.gold)]
+    gold_text = example.choices["ABCD".index(example.gold)]
     predictions = tmp_path / "arc.jsonl"
     predictions.write_text(json.dumps({"id": example.id, "output": f"The answer is {gold_text}."}) + "\n")
     scored = api.score_predictions("arc-easy", predictions, data_dir)

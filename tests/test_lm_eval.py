@@ -35,7 +35,8 @@ def test_task_names_take_the_prefix_and_refuse_mixing() -> None:
         lm_eval_names(["lm-eval:"])
 
 
-def test_without_lm_eval_the_prefix_gives_an_install_hint(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_without_lm_eval_the_prefix_gives_an_install_hint(monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setitem(sys.modules, "lm_eval", None)  # `import lm_eval` now raises ImportError
     assert main(["run", "--tasks", "lm-eval:arc_easy", "--limit", "2"]) == 2
     err = capsys.readouterr().err.strip()

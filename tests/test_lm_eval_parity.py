@@ -49,7 +49,8 @@ def orcabench_records(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) 
 
 
 @pytest.fixture(scope="module")
-def lm_eval_records(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, hf_backend: Any) -> Iterator[dict[str, dict[str, Any]]]:
+def lm_eval_records(tmp_path_factory: pytest.TempPathFactory, data_dir: Path,
+                    hf_backend: Any) -> Iterator[dict[str, dict[str, Any]]]:
     import lm_eval
     from lm_eval.loggers import EvaluationTracker
     from lm_eval.models.huggingface import HFLM

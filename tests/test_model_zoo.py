@@ -40,7 +40,8 @@ def render(model: str, system: str | None, task_name: str, data_dir: Path) -> tu
 
 @pytest.mark.parametrize("task_name", ["gsm8k", "bbh-mc"])
 @pytest.mark.parametrize("model", ["orca2-7b", "orca2-13b"])
-def test_orca2_prompts_are_the_model_cards_chatml_in_both_system_message_settings(model: str, task_name: str, data_dir: Path) -> None:
+def test_orca2_prompts_are_the_model_cards_chatml_in_both_system_message_settings(model: str, task_name: str,
+                                                                                  data_dir: Path) -> None:
     # The model card: "<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant"
     prompt, adds_bos, user = render(model, "empty", task_name, data_dir)
     assert prompt == f"<|im_start|>system\n<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant"
@@ -103,7 +104,8 @@ def test_a_yaml_model_file_describes_a_users_checkpoint(tmp_path: Path) -> None:
 
 
 def test_the_orca2_protocol_refuses_chain_of_thought_and_loglikelihood_tasks() -> None:
-    with pytest.raises(OrcabenchError, match=r"protocol orca2 .* gsm8k-cot, mmlu-ll do not fit: drop them or pass --protocol default"):
+    with pytest.raises(OrcabenchError,
+                       match=r"protocol orca2 .* gsm8k-cot, mmlu-ll do not fit: drop them or pass --protocol default"):
         api.plan(api.RunConfig(model="orca2-13b", tasks=["gsm8k", "gsm8k-cot", "mmlu-ll"]))
 
 

@@ -42,7 +42,8 @@ class ScriptedBackend:
         for number, start in enumerate(range(0, len(order), self.group)):
             if self.fail_after is not None and number == self.fail_after:
                 raise RuntimeError("engine died")
-            indices = order[start : start + self.group] + ([self.twice] if self.twice in order[start : start + self.group] else [])
+            indices = (order[start : start + self.group]
+                       + ([self.twice] if self.twice in order[start : start + self.group] else []))
             yield [(i, self._completion(requests[i])) for i in indices]
 
     @staticmethod
@@ -111,7 +112,8 @@ def test_execute_runs_only_the_keys_asked_for_in_their_order(plain_model: Path, 
         with pytest.raises(OrcabenchError, match="not in the run's plan"):
             api.execute(plan, backend, store, keys=[("gsm8k", "99")])
     assert [len(asked) for asked in backend.asked] == [2, 1]
-    prompts = {json.loads(line)["id"]: json.loads(line)["prompt"] for line in (plan.run_dir / "records.jsonl").read_text().splitlines()}
+    prompts = {json.loads(line)["id"]: json.loads(line)["prompt"]
+               for line in (plan.run_dir / "records.jsonl").read_text().splitlines()}
     assert [r.prompt for r in backend.asked[0]] == [prompts["3"], prompts["0"]]  # sent in the order asked for
 
 

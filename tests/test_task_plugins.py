@@ -67,7 +67,8 @@ def fresh_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(task_module, "TASKS", task_module.Registry("task", task_module._discover_tasks))
 
 
-def test_a_task_folder_on_orcabench_tasks_path_is_discovered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_registry: None) -> None:
+def test_a_task_folder_on_orcabench_tasks_path_is_discovered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             fresh_registry: None) -> None:
     folder = tmp_path / "mytasks" / "arith"
     folder.mkdir(parents=True)
     (folder / "task.py").write_text(TASK_FILE.format(name="arith"))
@@ -80,7 +81,8 @@ def test_a_task_folder_on_orcabench_tasks_path_is_discovered(tmp_path: Path, mon
     assert "gsm8k" in task_module.discover()  # the built-in tasks are still there
 
 
-def test_an_installed_package_adds_tasks_through_the_entry_point_group(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_registry: None) -> None:
+def test_an_installed_package_adds_tasks_through_the_entry_point_group(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                       fresh_registry: None) -> None:
     package = tmp_path / "orcabench_plugin_demo"
     package.mkdir()
     (package / "__init__.py").write_text(PLUGIN_MODULE.format(name="plugin-arith"))

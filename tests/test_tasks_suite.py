@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from orcabench.answers import FORMAT_KEY, _canonical_latex
+from orcabench.answers import _canonical_latex
 from orcabench.data import load_rows
 from orcabench.extract import _normalize_text
 from orcabench.task import GenerativeTask, builtin_tasks_dir, get_tasks
@@ -54,7 +54,7 @@ def test_suite_sizes(data_dir: Path) -> None:
 
 
 def _choice_answers(example: Example) -> Iterator[str]:
-    letter, letters, options = example.gold, example.fields["letters"], example.fields["options"]
+    letter, letters, options = example.gold, example.letters, example.choices
     text = options[letters.index(letter)]
     other = letters[(letters.index(letter) + 1) % len(letters)]
     yield f"The answer is ({letter})."
@@ -72,7 +72,7 @@ def _choice_answers(example: Example) -> Iterator[str]:
 
 
 def _answers(example: Example) -> Iterator[str]:
-    gold, answer_format = example.gold, example.fields.get(FORMAT_KEY, "number")
+    gold, answer_format = example.gold, example.answer_format or "number"
     if answer_format == "choice":
         yield from _choice_answers(example)
     elif answer_format == "label":
@@ -128,7 +128,7 @@ def test_every_example_renders_and_gold_answers_extract_back(name: str, data_dir
 
 def test_math_gold_answers_are_self_equivalent_by_string(data_dir: Path) -> None:
     """Gold-vs-gold never needs sympy: the test above stays fast, math-verify is for real outputs."""
-    golds = [e.gold for e in examples("agieval", data_dir) if e.fields[FORMAT_KEY] == "math"]
+    golds = [e.gold for e in examples("agieval", data_dir) if e.answer_format == "math"]
     assert len(golds) == 1000 and all(_canonical_latex(g) for g in golds)
 
 

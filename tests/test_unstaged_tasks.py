@@ -240,7 +240,7 @@ def test_hellaswag_context_endings_and_letters(tmp_path: Path) -> None:
     assert roof.fields["context"] == "Roof shingle removal: A man is sitting on a roof. He"
     # WikiHow markup as lm-eval cleans it: " [title]" ends a sentence, other [tags] go.
     assert kettle.fields["context"] == "Home and Garden: How to clean a kettle. Fill the kettle with water."
-    assert kettle.fields["options"] == ["Add a cup of vinegar and boil it.", "Throw the kettle away.",
+    assert list(kettle.choices) == ["Add a cup of vinegar and boil it.", "Throw the kettle away.",
                                         "Paint the kettle blue.", "Put the kettle in the freezer."]
     (task,) = get_tasks(["hellaswag"])
     assert task.render(roof)[0].content == (

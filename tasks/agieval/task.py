@@ -34,7 +34,8 @@ def parse_row(row: dict[str, Any], index: int) -> Example:
     subset, position = row_origin(row)
     if "question" not in row:
         raise OrcabenchError(f"agieval {subset} row {position}: expected AGIEval's own jsonl fields (passage, question, "
-                             "options, label, answer); the Hub's pre-processed hails/agieval-* rows are not supported, use --data-dir")
+                             "options, label, answer); the Hub's pre-processed hails/agieval-* rows are not supported, "
+                             "use --data-dir")
     id_, fields = f"{subset}/{position}", {"passage": row.get("passage") or "", "question": row["question"]}
     if subset in CLOZE:
         return make_example(id_, fields, str(row["answer"]).strip(), "math", subset)

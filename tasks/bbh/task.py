@@ -57,7 +57,7 @@ def parse_row(row: dict[str, Any], index: int) -> Example:
     if subtask in LABELS:
         if target not in LABELS[subtask]:
             raise OrcabenchError(f"bbh {subtask} row {position}: target {target!r} is not one of {LABELS[subtask]}")
-        return make_example(id_, {**fields, "labels": list(LABELS[subtask])}, target, "label", subtask)
+        return make_example(id_, fields, target, "label", subtask, labels=LABELS[subtask])
     answer_format = FREE_FORM.get(subtask)
     if answer_format == "number":
         return make_example(id_, fields, normalize_number(target) or target, "number", subtask)
@@ -65,7 +65,7 @@ def parse_row(row: dict[str, Any], index: int) -> Example:
         return make_example(id_, fields, normalize_brackets(target), "dyck", subtask)
     if answer_format == "words":
         vocabulary = text.rpartition("List:")[2].split()
-        return make_example(id_, {**fields, "vocabulary": vocabulary}, target.casefold(), "words", subtask)
+        return make_example(id_, fields, target.casefold(), "words", subtask, labels=vocabulary)
     if subtask not in MULTIPLE_CHOICE:
         raise OrcabenchError(f"bbh: unknown subtask {subtask!r} (file bbh/{subtask}.json)")
     if target.startswith("(") and target.endswith(")"):

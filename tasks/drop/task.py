@@ -65,9 +65,10 @@ def parse_row(row: dict[str, Any], index: int) -> Example:
     golds = gold_answers(row)
     if not any(gold[0].strip() for gold in golds):
         raise OrcabenchError(f"drop row {index} ({row.get('query_id')}): no gold answer")
-    fields = {"passage": row["passage"].strip(), "question": row["question"].strip(), "answers": golds,
-              "section_id": row.get("section_id")}
-    return Example(id=str(row.get("query_id") or index), fields=fields, gold=json.dumps(golds, ensure_ascii=False))
+    fields = {"passage": row["passage"].strip(), "question": row["question"].strip(), "section_id": row.get("section_id")}
+    # Records keep the gold as one string (JSON); the scorer reads each gold's spans from targets.
+    return Example(id=str(row.get("query_id") or index), fields=fields, gold=json.dumps(golds, ensure_ascii=False),
+                   targets=tuple(tuple(gold) for gold in golds))
 
 
 def _judge(metric: int) -> Callable[[Example, str], Score]:
@@ -76,7 +77,7 @@ def _judge(metric: int) -> Callable[[Example, str], Score]:
         answer, method = extract_short_answer(output)
         if answer is None:
             return Score(answer=None, method=NONE, score=0.0)
-        return Score(answer=answer, method=method, score=drop_scores(answer, example.fields["answers"])[metric])
+        return Score(answer=answer, method=method, score=drop_scores(answer, example.targets)[metric])
 
     return judge
 

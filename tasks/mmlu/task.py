@@ -63,9 +63,11 @@ def parse_row(row: dict[str, Any], index: int) -> Example:
 
 
 register(
-    GenerativeTask(name="mmlu", version="1", description="MMLU test, 57 subjects (14,042), zero-shot, generative, letter extracted (Orca 2 protocol)",
+    GenerativeTask(name="mmlu", version="1",
+                   description="MMLU test, 57 subjects (14,042), zero-shot, generative, letter extracted (Orca 2 protocol)",
                    data=DATA, template_dir=Path(__file__).parent, template="zeroshot.j2", parse_row=parse_row, judge=judge,
                    max_tokens=512),
-    LoglikelihoodChoiceTask(name="mmlu-ll", version="1", description="MMLU test, 57 subjects (14,042), zero-shot, loglikelihood of A-D (lm-eval protocol)",
+    LoglikelihoodChoiceTask(name="mmlu-ll", version="1",
+                            description="MMLU test, 57 subjects (14,042), zero-shot, loglikelihood of A-D (lm-eval protocol)",
                             data=DATA, template_dir=Path(__file__).parent, template="zeroshot.j2", parse_row=parse_row),
 )
