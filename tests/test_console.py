@@ -11,6 +11,7 @@ import fcntl
 import json
 import os
 import pty
+import re
 import select
 import shutil
 import struct
@@ -32,6 +33,7 @@ from orcabench.runlist import accuracies, counts, list_runs
 from orcabench.store import RunStore
 from store_samples import make_run, record
 
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # colours and cursor moves: the text is what is checked
 # Lines only an engine writes: vLLM's logger prefix and its EngineCore process, torch and Triton warnings.
 ENGINE_MARKERS = ("(EngineCore", "INFO ", "WARNING ", "[W", "Triton", "kv_cache", "it/s]")
 BASE = ["run", "--model", "smollm2-135m", "--backend", "vllm", "--tasks", "gsm8k", "--data-dir", str(DATA_DIR)]
@@ -62,7 +64,7 @@ def in_terminal(args: list[str], env: dict[str, str], timeout: float = 900) -> t
         code = process.wait(timeout=timeout)
     finally:
         os.close(leader)
-    return code, shown.decode("utf-8", errors="replace")
+    return code, ANSI.sub("", shown.decode("utf-8", errors="replace"))
 
 
 def cli_env(**extra: str) -> dict[str, str]:
