@@ -30,6 +30,7 @@ from orcabench.models import ModelSpec
 from orcabench.preflight import injected_system_prompt, length_warnings
 from orcabench.prompts import PromptRenderer
 from orcabench.runlist import accuracies, counts, list_runs
+from orcabench.schema import Fingerprint
 from orcabench.store import RunStore
 from store_samples import make_run, record
 
@@ -68,10 +69,10 @@ def in_terminal(args: list[str], env: dict[str, str], timeout: float = 900) -> t
 
 
 def cli_env(**extra: str) -> dict[str, str]:
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_HOST_IP": "127.0.0.1", **extra}
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_HOST_IP": "127.0.0.1"}
     env.pop("VLLM_ENABLE_V1_MULTIPROCESSING", None)  # the user's default: a separate EngineCore process
     env.pop("ORCABENCH_VERBOSE", None)
-    return env
+    return {**env, **extra}
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +135,7 @@ def test_runs_lists_a_finished_a_partial_and_a_locked_run(quiet_run: tuple[int, 
     del manifest["sessions"][-1]["finished"]
     (partial / "manifest.json").write_text(json.dumps(manifest))
     locked = shutil.copytree(finished, runs / "locked")
-    holder = RunStore(locked).open(manifest["fingerprint"])
+    holder = RunStore(locked).open(Fingerprint.from_json(manifest["fingerprint"]))
     try:
         listed = orcabench("runs", str(runs), "--json")
         table = orcabench("runs", str(runs))
