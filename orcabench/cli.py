@@ -245,20 +245,49 @@ def list_models() -> None:
 @app.command()
 def gate(
     baseline: Annotated[Path, typer.Option(help="the baseline run directory")],
-    candidate: Annotated[Path, typer.Option(help="the candidate run directory")],
-    config: Annotated[Optional[Path], typer.Option(help="gate policy YAML (alpha, max_drop, min_n, required, informational, tasks)")] = None,
+    candidate: Annotated[Optional[Path], typer.Option(help="the candidate run directory (--sequential: replay on it)")] = None,
+    candidate_model: Annotated[Optional[str], typer.Option(
+        help="run this model as the candidate on the baseline's examples (with --sequential)")] = None,
+    sequential: Annotated[bool, typer.Option(
+        help="anytime-valid gate: evaluate in seeded chunks, stop once every required task is settled")] = False,
+    config: Annotated[Optional[Path], typer.Option("--config", "--policy", help=(
+        "gate policy YAML (rule, confidence, margin, min_n, max_n, chunk, required, informational, tasks)"))] = None,
     out: Annotated[Optional[Path], typer.Option(help="write gate.md, gate.json and gate.junit.xml here")] = None,
-    allow_mismatch: Annotated[bool, typer.Option(help="compare even if task versions, templates, protocol or data differ")] = False,
+    allow_mismatch: Annotated[bool, typer.Option(help="compare even if versions, templates, protocol or data differ")] = False,
+    candidate_output: Annotated[Optional[Path], typer.Option(
+        help="--candidate-model: its run directory (default runs/<model>-<backend>-<fingerprint>; resumes)")] = None,
+    backend: Annotated[Optional[str], typer.Option(help="--candidate-model: vllm, hf or openai (default: baseline's)")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="--candidate-model: hf batch size / vllm max_num_seqs")] = None,
+    max_tokens: Annotated[Optional[int], typer.Option(help="--candidate-model: max new tokens (default: baseline's)")] = None,
+    data_dir: Annotated[Optional[Path], typer.Option(help="--candidate-model: data mirror (default: baseline's)")] = None,
+    engine_arg: Annotated[Optional[list[str]], typer.Option(help="--candidate-model: engine KEY=VALUE (repeatable)")] = None,
 ) -> None:
-    """Fail (exit 1) when the candidate run regressed against the baseline; exit 0 when it did not."""
+    """Exit 0 when the candidate passes against the baseline, 1 on a regression, 3 when inconclusive (2: bad input)."""
     from orcabench import gate as gating  # scipy: only when gating
+    from orcabench.gate_report import to_markdown, write_reports
 
-    comparison = gating.gate(baseline, candidate, config, allow_mismatch)
+    if (candidate is None) == (candidate_model is None):
+        raise OrcabenchError("give the candidate as a run (--candidate DIR) or as a model to run (--candidate-model M), "
+                             "one of the two")
+    if candidate_model is not None and not sequential:
+        raise OrcabenchError("--candidate-model runs the candidate chunk by chunk: add --sequential "
+                             "(or run it with `orcabench run` first)")
+    policy = gating.load_policy(config)
+    if candidate_model is not None:
+        from orcabench.gate_candidate import CandidateRun, gate_candidate
+
+        run_settings = CandidateRun(model=candidate_model, output=candidate_output, backend=backend, batch_size=batch_size,
+                                    max_tokens=max_tokens, data_dir=data_dir, engine=_engine_args(engine_arg or []))
+        comparison = gate_candidate(baseline, run_settings, policy, allow_mismatch, on_chunk=say)
+    elif sequential:
+        comparison = gating.replay(baseline, candidate, policy, allow_mismatch)  # type: ignore[arg-type]
+    else:
+        comparison = gating.compare_runs(baseline, candidate, policy, allow_mismatch, gating=True)  # type: ignore[arg-type]
     if out is not None:
-        gating.write_reports(comparison, out)
+        write_reports(comparison, out)
     for problem in comparison.problems:
         say(f"warning: {problem} (skipped)")
-    sys.stdout.write(gating.to_markdown(comparison))
+    sys.stdout.write(to_markdown(comparison))
     if comparison.verdict == "insufficient":
         undecided = [t.task for t in comparison.tasks if t.verdict == "insufficient"]
         raise OrcabenchError(f"required task(s) {', '.join(undecided)} have fewer paired samples than the policy's min_n: "
@@ -270,17 +299,18 @@ def gate(
 def compare(
     run_a: Annotated[Path, typer.Argument(help="baseline run directory")],
     run_b: Annotated[Path, typer.Argument(help="candidate run directory")],
-    allow_mismatch: Annotated[bool, typer.Option(help="compare even if task versions, templates, protocol or data differ")] = False,
+    allow_mismatch: Annotated[bool, typer.Option(help="compare even if versions, templates, protocol or data differ")] = False,
 ) -> None:
     """Paired statistics of two runs per task (delta, bootstrap CI, McNemar p with Holm), no verdict."""
     from orcabench import gate as gating
+    from orcabench.gate_report import to_markdown
 
     comparison = gating.compare_runs(run_a, run_b, allow_mismatch=allow_mismatch, gating=False)
     for problem in comparison.problems:
         say(f"warning: {problem} (skipped)")
     # The gate's Markdown table, without the verdict: it reads the same in a terminal of any
     # width, a CI log and a PR comment.
-    sys.stdout.write(gating.to_markdown(comparison))
+    sys.stdout.write(to_markdown(comparison))
 
 
 @app.command()

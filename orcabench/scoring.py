@@ -91,7 +91,7 @@ def rescore(run_dir: Path, data_dir: Path | None = None) -> RescoreResult:
     fingerprint = manifest.fingerprint
     store.open(fingerprint)
     try:
-        data_dir = checked_data_dir(data_dir) or _recorded_data_dir(manifest)
+        data_dir = checked_data_dir(data_dir) or recorded_data_dir(manifest)
         tasks = get_tasks(list(fingerprint.tasks))
         old = store.records()
         new: list[Record] = []
@@ -115,7 +115,7 @@ def rescore(run_dir: Path, data_dir: Path | None = None) -> RescoreResult:
     return RescoreResult(summaries, changed, backup)
 
 
-def _recorded_data_dir(manifest: Manifest) -> Path | None:
+def recorded_data_dir(manifest: Manifest) -> Path | None:
     for provenance in manifest.data.values():
         if isinstance(provenance, dict) and provenance.get("data_dir"):
             return Path(provenance["data_dir"])

@@ -25,7 +25,8 @@ from scipy import stats as sps
 from store_samples import make_run
 
 from orcabench.cli import main
-from orcabench.gate import compare_runs, gate, load_policy, to_json
+from orcabench.gate import compare_runs, gate, load_policy
+from orcabench.gate_report import to_json
 from orcabench.stats import holm, mcnemar_exact, paired_bootstrap_ci, paired_stats
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,21 +115,22 @@ def policy_file(tmp_path: Path, **policy: Any) -> Path:
     return path
 
 
-def test_a_half_point_drop_on_50_samples_is_not_significant_and_passes(tmp_path: Path) -> None:
+def test_under_the_lenient_rule_a_half_point_drop_on_50_samples_is_not_significant_and_passes(tmp_path: Path) -> None:
     # 50 graded samples; one loses a quarter point: the mean drops by 0.5 points.
     base_scores = [1.0] * 30 + [0.0] * 20
     cand_scores = list(base_scores)
     cand_scores[3] = 0.75
     base = make_run(tmp_path / "a", {"drop": base_scores, "gsm8k": [1.0] * 25 + [0.0] * 25})
     cand = make_run(tmp_path / "b", {"drop": cand_scores, "gsm8k": [1.0] * 25 + [0.0] * 25})
-    result = gate(base, cand, policy_file(tmp_path, max_drop=0.0, min_n=50))
+    result = gate(base, cand, policy_file(tmp_path, rule="lenient", margin=0.0, min_n=50))
     (drop, gsm8k) = result.tasks
     assert drop.drop_points == pytest.approx(0.5)
     assert drop.p_adjusted == pytest.approx(1.0) and drop.verdict == "pass" and "not significant" in drop.note
     assert gsm8k.verdict == "pass" and result.verdict == "pass" and result.exit_code == 0
 
 
-def test_a_significant_drop_beyond_the_allowance_fails_and_names_the_task(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_significant_drop_beyond_the_allowance_fails_and_names_the_task(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
     base = make_run(tmp_path / "a", {"arc-easy": [1.0] * 40 + [0.0] * 20, "gsm8k": [1.0] * 30 + [0.0] * 30})
     cand = make_run(tmp_path / "b", {"arc-easy": [1.0] * 25 + [0.0] * 35, "gsm8k": [1.0] * 30 + [0.0] * 30},
                     model__name="new-checkpoint", sampling__max_tokens=64)
@@ -155,19 +157,22 @@ def test_a_significant_drop_beyond_the_allowance_fails_and_names_the_task(tmp_pa
 def test_a_drop_within_its_allowance_passes_and_informational_tasks_never_gate(tmp_path: Path) -> None:
     base = make_run(tmp_path / "a", {"arc-easy": [1.0] * 40 + [0.0] * 20, "lambada": [1.0] * 40 + [0.0] * 20})
     cand = make_run(tmp_path / "b", {"arc-easy": [1.0] * 25 + [0.0] * 35, "lambada": [1.0] * 25 + [0.0] * 35})
-    config = policy_file(tmp_path, informational=["lambada"], tasks={"arc-easy": {"max_drop": 30}})
+    # 15 of 60 right -> wrong: the lower 95% bound is -35.1 points, inside a 40-point margin.
+    config = policy_file(tmp_path, informational=["lambada"], tasks={"arc-easy": {"margin": 40}})
     result = gate(base, cand, config)
     assert [t.verdict for t in result.tasks] == ["pass", "info"] and result.exit_code == 0
-    assert "within the allowed 30 points" in result.tasks[0].note
+    assert result.tasks[0].note == "non-inferior: lower bound -35.14 > -40 points"
 
 
-def test_a_required_task_with_too_few_pairs_is_no_decision_and_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_required_task_with_too_few_pairs_is_no_decision_and_exits_2(tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
     base = make_run(tmp_path / "a", {"gsm8k": [1.0] * 10})
     cand = make_run(tmp_path / "b", {"gsm8k": [0.0] * 10})
     assert main(["gate", "--baseline", str(base), "--candidate", str(cand)]) == 2  # default min_n is 30
     captured = capsys.readouterr()
     assert "NO DECISION" in captured.out
-    assert captured.err.strip().endswith("required task(s) gsm8k have fewer paired samples than the policy's min_n: run more examples or lower min_n")
+    assert captured.err.strip().endswith("required task(s) gsm8k have fewer paired samples than the policy's min_n: "
+                                         "run more examples or lower min_n")
 
 
 def test_samples_and_tasks_in_one_run_only_are_reported_not_paired(tmp_path: Path) -> None:
@@ -194,7 +199,8 @@ def test_runs_with_other_templates_versions_data_or_protocol_are_refused_unless_
     assert main(["gate", "--baseline", str(base), "--candidate", str(cand)]) == 2
     err = capsys.readouterr().err
     assert named in err and "--allow-mismatch" in err and len(err.strip().splitlines()) == 1
-    assert main(["gate", "--baseline", str(base), "--candidate", str(cand), "--allow-mismatch"]) == 0
+    assert main(["gate", "--baseline", str(base), "--candidate", str(cand), "--allow-mismatch",
+                 "--config", str(policy_file(tmp_path, margin=20))]) == 0
     assert named in capsys.readouterr().out  # listed under "compared despite mismatches"
 
 
@@ -205,8 +211,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.Capture
         (["gate", "--baseline", str(base), "--candidate", str(base), "--config", str(tmp_path / "no.yaml")], "does not exist"),
         (["gate", "--baseline", str(base), "--candidate", str(base), "--config", str(policy_file(tmp_path, alpah=0.1))],
          "unknown key(s) alpah"),
-        (["gate", "--baseline", str(base), "--candidate", str(base), "--config", str(policy_file(tmp_path, alpha=2))],
-         "alpha must be between 0.0 and 1.0"),
+        (["gate", "--baseline", str(base), "--candidate", str(base), "--config", str(policy_file(tmp_path, confidence=2))],
+         "confidence must be between 0.5 and 0.999"),
         (["gate", "--baseline", str(base), "--candidate", str(base), "--config", str(policy_file(tmp_path, required=["bbh"]))],
          "required task(s) bbh not in both runs"),
         (["compare", str(base)], "Missing argument"),
@@ -223,13 +229,15 @@ def test_a_run_still_being_written_is_refused(tmp_path: Path, capsys: pytest.Cap
 
     base = make_run(tmp_path / "a", {"gsm8k": [1.0] * 30})
     cand = make_run(tmp_path / "b", {"gsm8k": [1.0] * 30})
-    store = RunStore(cand).open(Fingerprint.from_json(json.loads((cand / "manifest.json").read_text())["fingerprint"]))  # as `orcabench run` does
+    fingerprint = Fingerprint.from_json(json.loads((cand / "manifest.json").read_text())["fingerprint"])
+    store = RunStore(cand).open(fingerprint)  # as `orcabench run` does
     try:
         assert main(["gate", "--baseline", str(base), "--candidate", str(cand)]) == 2
         assert "is being written by an orcabench process" in capsys.readouterr().err
     finally:
         store.close()
-    assert main(["gate", "--baseline", str(base), "--candidate", str(cand)]) == 0
+    assert main(["gate", "--baseline", str(base), "--candidate", str(cand),
+                 "--config", str(policy_file(tmp_path, margin=20))]) == 0
 
 
 def test_unreadable_records_lines_are_reported_and_skipped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -237,7 +245,8 @@ def test_unreadable_records_lines_are_reported_and_skipped(tmp_path: Path, capsy
     cand = make_run(tmp_path / "b", {"gsm8k": [1.0] * 30})
     with (cand / "records.jsonl").open("a") as handle:
         handle.write('{"task": "gsm8k", "id": "30", "sco\n')
-    assert main(["gate", "--baseline", str(base), "--candidate", str(cand), "--out", str(tmp_path / "out")]) == 0
+    assert main(["gate", "--baseline", str(base), "--candidate", str(cand), "--out", str(tmp_path / "out"),
+                 "--config", str(policy_file(tmp_path, margin=20))]) == 0
     captured = capsys.readouterr()
     assert f"{cand / 'records.jsonl'}:31: unreadable record" in captured.err
     assert json.loads((tmp_path / "out" / "gate.json").read_text())["problems"][0].startswith(f"{cand / 'records.jsonl'}:31:")
@@ -255,10 +264,10 @@ def test_compare_prints_the_paired_table_without_a_verdict(tmp_path: Path, capsy
 
 def test_policy_defaults_and_per_task_overrides() -> None:
     assert load_policy(None).for_task("gsm8k").required is True
-    policy = load_policy(None).__class__(required=("gsm8k",), tasks={"bbh": {"max_drop": 3, "required": True}})
-    assert policy.for_task("arc-easy").required is False and policy.for_task("bbh").max_drop == 3.0
+    policy = load_policy(None).__class__(required=("gsm8k",), tasks={"bbh": {"margin": 3, "required": True}})
+    assert policy.for_task("arc-easy").required is False and policy.for_task("bbh").margin == 3.0
     assert policy.named_required() == ["gsm8k", "bbh"]
-    assert math.isclose(policy.for_task("gsm8k").max_drop, 1.0)
+    assert math.isclose(policy.for_task("gsm8k").margin, 1.0)
 
 
 def test_the_workflow_file_is_valid_yaml_that_runs_the_gate_script() -> None:
@@ -268,7 +277,7 @@ def test_the_workflow_file_is_valid_yaml_that_runs_the_gate_script() -> None:
     assert any("GITHUB_STEP_SUMMARY" in step.get("run", "") for step in steps)
     assert os.access(REPO / "examples/ci/gate.sh", os.X_OK)
     example = load_policy(REPO / "examples/ci/gate.yaml")  # the example policy is one the gate accepts
-    assert example.for_task("crass-ai").required is False and example.for_task("gsm8k").max_drop == 2.0
+    assert example.for_task("crass-ai").required is False and example.for_task("gsm8k").margin == 2.0
 
 
 # --- real runs of the bundled model (slow) ----------------------------------------------
@@ -306,9 +315,10 @@ register(GenerativeTask(name="echo-number", version="1", description="repeat a n
                         template_dir=Path(__file__).parent, template="echo.j2", parse_row=parse_row,
                         judge=judge, max_tokens=16))
 '''
-REAL_RUN = ["--limit", "8", "--backend", "hf", "--batch-size", "4"]
-# Eight pairs per task; Holm over two tasks: 7 of 8 right -> wrong gives p = 2 * 2 / 2**7 = 0.031.
-SMOKE_POLICY = {"alpha": 0.05, "max_drop": 10.0, "min_n": 8}
+REAL_RUN = ["--limit", "12", "--backend", "hf", "--batch-size", "4"]
+# Twelve pairs, one gating task: 12 agreeing pairs show non-inferiority within 25 points (lower bound -18.4),
+# 8 or more of 12 right -> wrong a drop beyond them (upper bound -26.3 or lower).
+SMOKE_POLICY = {"margin": 25.0, "min_n": 8, "informational": ["crass-ai"]}
 
 
 @pytest.fixture(scope="module")
@@ -334,12 +344,14 @@ def real(tmp_path_factory: pytest.TempPathFactory, smollm2_dir: Path) -> dict[st
                             env={**env, "ORCABENCH": str(Path(sys.executable).parent / "orcabench"),
                                  "ORCABENCH_BASELINE": str(baseline), "ORCABENCH_MODEL": str(model_file),
                                  "ORCABENCH_CANDIDATE": str(root / "candidate"), "ORCABENCH_GATE_CONFIG": str(config),
-                                 "ORCABENCH_RUN_ARGS": " ".join([*REAL_RUN, "--max-tokens", "1"]), "ORCABENCH_OUT": str(root / "report")})
+                                 "ORCABENCH_RUN_ARGS": " ".join([*REAL_RUN, "--max-tokens", "1"]),
+                                 "ORCABENCH_OUT": str(root / "report")})
     return {"root": root, "env": env, "baseline": baseline, "candidate": root / "candidate", "config": config, "script": script}
 
 
 def real_gate(real: dict[str, Any], baseline: Path, candidate: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "orcabench.cli", "gate", "--baseline", str(baseline), "--candidate", str(candidate),
+    return subprocess.run([sys.executable, "-m", "orcabench.cli", "gate", "--baseline", str(baseline),
+                           "--candidate", str(candidate),
                            "--config", str(real["config"])], env=real["env"], capture_output=True, text=True, timeout=300)
 
 
@@ -353,8 +365,8 @@ def test_gate_sh_runs_the_checkpoint_and_fails_the_gate_on_the_task_it_broke(rea
     assert set(manifest["fingerprint"]["tasks"]) == {"echo-number", "crass-ai"}  # the baseline's tasks
     verdict = json.loads((real["root"] / "report" / "gate.json").read_text())
     by_task = {t["task"]: t for t in verdict["tasks"]}
-    assert by_task["echo-number"]["verdict"] == "regression" and by_task["crass-ai"]["verdict"] == "pass"
-    assert by_task["echo-number"]["n"] == 8 and by_task["echo-number"]["worse"] >= 7
+    assert by_task["echo-number"]["verdict"] == "regression" and by_task["crass-ai"]["verdict"] == "info"
+    assert by_task["echo-number"]["n"] == 12 and by_task["echo-number"]["worse"] >= 8
     assert "sampling.max_tokens: 16 -> 1" in verdict["settings_differ"]
     suite = ET.parse(real["root"] / "report" / "gate.junit.xml").getroot().find("testsuite")
     assert suite is not None and suite.get("failures") == "1"
@@ -364,7 +376,7 @@ def test_gate_sh_runs_the_checkpoint_and_fails_the_gate_on_the_task_it_broke(rea
 def test_gate_on_real_runs_names_the_regressed_task_and_passes_a_run_against_itself(real: dict[str, Any]) -> None:
     worse = real_gate(real, real["baseline"], real["candidate"])
     assert worse.returncode == 1, worse.stdout + worse.stderr
-    assert "REGRESSION in echo-number" in worse.stdout and "| crass-ai | 8 |" in worse.stdout
+    assert "REGRESSION in echo-number" in worse.stdout and "| crass-ai | 12 |" in worse.stdout
     same = real_gate(real, real["candidate"], real["candidate"])
     assert same.returncode == 0, same.stdout + same.stderr
     assert same.stdout.startswith("## orcabench gate: PASS")
