@@ -10,21 +10,22 @@ call :func:`plan` and :func:`execute` themselves.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orcabench import lm_eval_bridge
+from orcabench import lm_eval_bridge, preflight
 from orcabench.backends.registry import load_backend
 from orcabench.lm_eval_records import import_output as import_lm_eval
+from orcabench.events import RunEvents
 from orcabench.execute import Executed, ProgressCallback, Work, execute, missing, prepare
 from orcabench.mirror import DataCheck, check_data, download_data
-from orcabench.models import DEFAULT_MODEL, Reasoning, resolve_model, with_thinking
-from orcabench.planning import Plan, RunConfig, RunResult, checked_data_dir, load_examples, model_location, plan
+from orcabench.models import DEFAULT_MODEL, Reasoning
+from orcabench.planning import Plan, RunConfig, RunResult, checked_data_dir, load_examples, model_location, plan, prompting
 from orcabench.prompts import PromptRenderer
 from orcabench.schema import Session
 from orcabench.scoring import RescoreResult, ScoredPredictions, rescore, score_predictions
-from orcabench.store import run_session
+from orcabench.store import RECORDS, read_records, run_session
 from orcabench.summary import summarize
 from orcabench.task import get_tasks
 from orcabench.timings import IMPORT_SECONDS, Timings
@@ -37,20 +38,25 @@ __all__ = [
 ]
 
 
-def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunResult:
-    """Run (or resume) an evaluation; a finished run makes zero model calls and loads nothing."""
+def run(config: RunConfig, on_progress: ProgressCallback | None = None, events: RunEvents | None = None) -> RunResult:
+    """Run (or resume) an evaluation; a finished run makes zero model calls and loads nothing.
+
+    ``events`` hears what the console shows: the estimate, warnings, each stored group.
+    """
     if is_lm_eval(config):
         if config.replicas:
             raise OrcabenchError("--replicas applies to orcabench's own tasks; lm-eval:<task> tasks run in one process")
         return lm_eval_bridge.run(config)
+    events = events or RunEvents()
     started = time.time()
     timings = Timings()  # seconds per phase, for the manifest (docs/performance.md reads them)
     with timings.phase("plan"):
         resolved = plan(config)
     session = Session(batch_size=config.batch_size, limit=config.limit, limit_per_subtask=config.limit_per_subtask,
-                      timings=timings)
+                      timings=timings, planned={t.name: len(resolved.examples[t.name]) for t in resolved.tasks}, warnings=[])
     with run_session(resolved.run_dir, resolved.fingerprint, resolved.model_path, resolved.provenance, session,
                      clock=started) as (store, manifest, _):
+        events.opened(resolved.run_dir)
         done = store.records()
         todo = missing(resolved, done)
         renderer = PromptRenderer(resolved.spec, resolved.model_path)
@@ -61,6 +67,12 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
             work = prepare(resolved, todo, renderer)
         session.pending, session.requests, session.chat_template_sha256 = (len(work.items), work.requests,
                                                                            work.chat_template_sha256)
+        if work.items:
+            estimate, session.warnings = preflight.check(resolved, [r for p in work.items for r in p.requests], renderer)
+            session.prompt_tokens, session.generation_budget = estimate.prompt_tokens, estimate.budget
+            events.estimate(estimate.line())
+            for warning in session.warnings:
+                events.warning(warning)
         store.write_manifest(manifest)
         if work.items:
             if on_progress:
@@ -71,15 +83,23 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None) -> RunRe
             session.backend = backend.info()
             session.engine_start_seconds = round(time.time() - engine_started, 3)
             try:
+                events.started({task.name: sum(p.task is task for p in work.items) for task in resolved.tasks
+                                if any(p.task is task for p in work.items)})
                 with timings.phase("generate"):
-                    executed = execute(resolved, backend, store, on_progress, work=work)
+                    executed = execute(resolved, backend, store, on_progress, work=work, on_records=events.records)
                 session.generate_seconds = round(executed.seconds, 3)
             finally:
+                events.finished()
                 session.backend = backend.info()  # again: replicas report their timings and losses
                 with timings.phase("close"):
                     backend.close()
                 # Each library's import (within the phases above), once per process: a notebook pays it once.
                 timings.update({f"import.{name}": seconds for name, seconds in IMPORT_SECONDS.items()})
+            session.output_tokens = sum(record.output_tokens for record in executed.records)
+            limits = {p.task.name: p.requests[0].max_tokens for p in work.items if p.task.kind == "generate"}
+            for warning in preflight.length_warnings(executed.records, limits):
+                session.warnings.append(warning)
+                events.warning(warning)
             done.update({record.key: record for record in executed.records})
     summaries = [summarize(task.name, [done[(task.name, e.id)] for e in resolved.examples[task.name]]) for task in resolved.tasks]
     return RunResult(run_dir=resolved.run_dir, summaries=summaries, model_calls=session.requests or 0,
@@ -105,6 +125,8 @@ def is_lm_eval(config: RunConfig) -> bool:
 class DryRun:
     description: dict[str, Any]  # run directory, model path, examples per task, the fingerprint
     first_prompt: tuple[str, Example, str] | None  # (task, example, prompt); lm-eval renders its own
+    estimate: preflight.Estimate | None = None  # what a real run would still send (lm-eval: None)
+    warnings: list[str] = field(default_factory=list)
 
 
 def dry_run(config: RunConfig) -> DryRun:
@@ -118,7 +140,11 @@ def dry_run(config: RunConfig) -> DryRun:
         return DryRun(description, None)
     example, prompt = resolved.first_prompt()
     task_name = next(t.name for t in resolved.tasks if resolved.examples[t.name])
-    return DryRun(description, (task_name, example, prompt))
+    renderer = PromptRenderer(resolved.spec, resolved.model_path)
+    done = read_records(resolved.run_dir / RECORDS)[0]  # an existing run is read, never locked
+    work = prepare(resolved, missing(resolved, done), renderer)
+    estimate, warnings = preflight.check(resolved, [r for p in work.items for r in p.requests], renderer)
+    return DryRun(description, (task_name, example, prompt), estimate, warnings)
 
 
 @dataclass(frozen=True)
@@ -131,13 +157,15 @@ class PromptView:
 
 
 def show_prompt(task_name: str, model: str = DEFAULT_MODEL, index: int = 0, data_dir: Path | None = None,
-                thinking: bool | None = None) -> PromptView:
-    """Exactly what the model receives for one example, after chat template, system message and thinking switch."""
+                protocol: str | None = None, system_message: str | None = None, thinking: bool | None = None) -> PromptView:
+    """Exactly what the model receives for one example, after chat template, system message and thinking switch (as
+    :func:`run` renders it)."""
+    spec, resolved_protocol = prompting(model, protocol, system_message, thinking)
     (task,) = get_tasks([task_name])
+    resolved_protocol.check([task])
     examples, _ = load_examples(task, checked_data_dir(data_dir))
     if not 0 <= index < len(examples):
         raise OrcabenchError(f"--index {index} is out of range: task {task.name} has examples 0..{len(examples) - 1}")
-    spec = with_thinking(resolve_model(model), thinking)
     renderer = PromptRenderer(spec, model_location(spec)[0])
     example = examples[index]
     prompt, add_special = renderer.render(renderer.messages(task.render(example)))

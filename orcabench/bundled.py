@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import importlib.util
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -19,6 +20,7 @@ from orcabench.data import sha256_file
 from orcabench.types import OrcabenchError
 
 CACHE_ENV = "ORCABENCH_CACHE"
+log = logging.getLogger(__name__)
 SOURCE_FILE = "orcabench-source.json"
 
 _INSTALL_HINTS = {
@@ -91,6 +93,7 @@ def converted_model_dir(name: str) -> Path:
     with open(target.parent / f".{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two first runs at once convert only once
         if not (target / SOURCE_FILE).is_file():
+            log.info(f"converting the bundled model {name} once (GGUF -> {target}; later runs reuse it) …")
             staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
             try:
                 _convert(name, gguf, staging)

@@ -13,11 +13,11 @@ from typing import Annotated, Any, Optional
 import typer
 import yaml
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 from typer.exceptions import TyperException
 
 from orcabench import __version__, api
+from orcabench.console import RunDisplay, open_in_browser, say, show_orcabench_log, verbose_from_env, warn
 from orcabench.models import BUILTIN_MODELS, DEFAULT_MODEL, Reasoning
 from orcabench.summary import TaskSummary, reasoning_average
 from orcabench.task import REASONING, SUITES, all_tasks
@@ -33,15 +33,7 @@ import_app = typer.Typer(no_args_is_help=True, help="Bring other harnesses' resu
 app.add_typer(import_app, name="import")
 # Logs and CI job output are no terminal: give tables room instead of rich's 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True)
-
-
 THINKING_HELP = "reasoning models: enable_thinking for the chat template (default: the model's)"
-
-
-def say(message: str) -> None:
-    """One plain line on stderr: no markup, no highlighting, never wrapped."""
-    err.print(message, markup=False, highlight=False, soft_wrap=True)
 
 
 def _split(value: str) -> list[str]:
@@ -94,6 +86,7 @@ def run(
     lm_eval_include: Annotated[Optional[list[Path]], typer.Option(help="folder of lm-eval task YAMLs for lm-eval: tasks (repeatable; also $ORCABENCH_LM_EVAL_INCLUDE)")] = None,
     thinking: Annotated[bool | None, typer.Option("--thinking/--no-thinking", help=THINKING_HELP)] = None,
     server: Annotated[Optional[str], typer.Option(help="URL an `orcabench serve` printed: answer with its warm engine")] = None,
+    verbose: Annotated[bool, typer.Option(help="show engine logs (else in RUN_DIR/engine.log; $ORCABENCH_VERBOSE=1)")] = False,
 ) -> None:
     """Evaluate a model on tasks (lm-eval:<task> runs an lm-evaluation-harness task); re-running the same command resumes the run."""
     engine = _engine_settings(engine_arg, dtype, max_model_len, tensor_parallel_size, gpu_memory_utilization)
@@ -110,30 +103,16 @@ def run(
             if shown.description.get("model", {}).get("reasoning"):
                 say(_reasoning_line(Reasoning(**shown.description["model"]["reasoning"])))
             sys.stdout.write(prompt + "\n")
+        if shown.estimate is not None:
+            say(shown.estimate.line())
+        for warning in shown.warnings:
+            warn(warning)
         return
     if api.is_lm_eval(config):  # lm-eval shows its own progress bars
         show_run_result(api.run(config), model)
         return
-    progress = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-        console=err, transient=False,
-    )
-    bar: dict[str, Any] = {}
-
-    def advance(finished: int, total: int) -> None:
-        if not bar:
-            progress.start()
-            bar["id"] = progress.add_task("samples", total=total, rate="")
-        progress.advance(bar["id"], finished)
-        speed = progress.tasks[0].speed
-        progress.update(bar["id"], rate=f"{speed:.2f} samples/s" if speed else "")
-
-    try:
-        result = api.run(config, on_progress=advance)
-    finally:
-        if bar:
-            progress.stop()
+    with RunDisplay(verbose=verbose or verbose_from_env()) as display:
+        result = api.run(config, events=display)
     show_run_result(result, model)
 
 
@@ -215,10 +194,12 @@ def show_prompt(
     model: Annotated[str, typer.Option(help="registry name, local HF folder or Hub id")] = DEFAULT_MODEL,
     index: Annotated[int, typer.Option(help="example position in the dataset")] = 0,
     data_dir: Annotated[Optional[Path], typer.Option(help="local data mirror")] = None,
+    protocol: Annotated[str | None, typer.Option(help="default or orca2, as for run")] = None,
+    system_message: Annotated[str | None, typer.Option(help="empty, cautious, none, default or the text, as for run")] = None,
     thinking: Annotated[bool | None, typer.Option("--thinking/--no-thinking", help=THINKING_HELP)] = None,
 ) -> None:
-    """Print exactly what the model receives for one example, and its gold answer."""
-    view = api.show_prompt(task, model, index, data_dir, thinking)
+    """Print exactly what the model receives for one example (the prompt `run` sends with the same flags), and its gold answer."""
+    view = api.show_prompt(task, model, index, data_dir, protocol=protocol, system_message=system_message, thinking=thinking)
     say(f"# task {task} · example {view.example.id} · model {model} · tokenizer adds BOS: {view.add_special_tokens}")
     if view.reasoning:
         say(_reasoning_line(view.reasoning))
@@ -437,15 +418,47 @@ def report(
     format: Annotated[str, typer.Option("--format", help="comma-separated: md, csv, latex, html")] = "md",
     out: Annotated[Path, typer.Option(help="directory for the tables, charts/ and site/")] = Path("report"),
     reference: Annotated[bool, typer.Option(help="add the paper's published numbers (results/) for the tasks shown")] = True,
+    open_site: Annotated[bool, typer.Option("--open", help="open the site (implies html) in the default browser")] = False,
 ) -> None:
     """Comparison tables, charts and a static HTML leaderboard from runs and reference results."""
     from orcabench.publish import write_report
     from orcabench.report import leaderboard, to_markdown_table
 
-    made, written = write_report(runs, out, _split(format), baseline, reference)
+    formats = _split(format)
+    if open_site and "html" not in formats:
+        formats.append("html")
+    made, written = write_report(runs, out, formats, baseline, reference)
     console.print(to_markdown_table(leaderboard(made.results)), markup=False, highlight=False, soft_wrap=True)
     for path in written:
         say(f"wrote {path}")
+    if open_site:
+        open_in_browser(next(path for path in written if path.name == "index.html"))
+
+
+@app.command("runs")
+def runs_list(
+    folder: Annotated[Path, typer.Argument(help="a folder of runs, or one run directory")] = Path("runs"),
+    model: Annotated[str | None, typer.Option(help="only runs of this model (registry name)")] = None,
+    task: Annotated[str | None, typer.Option(help="only runs holding this task")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON array instead of the table")] = False,
+) -> None:
+    """List stored runs: model, backend, tasks, samples done / planned, accuracy, status (finished, partial, being written)."""
+    from orcabench.runlist import accuracies, counts, list_runs, relative_to, short_date
+
+    rows = list_runs(folder, model, task)
+    if as_json:
+        sys.stdout.write(json.dumps([row.to_json() for row in rows], indent=2) + "\n")
+        return
+    if not rows:
+        say(f"no orcabench runs under {folder}" + (" that match" if model or task else ""))
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in (f"run (in {folder})", "model", "backend", "tasks", "n", "accuracy", "status", "date (UTC)"):
+        table.add_column(column, no_wrap=True, overflow="ellipsis", justify="right" if column == "n" else "left")
+    for row in rows:
+        table.add_row(relative_to(Path(row.path), folder), row.model, row.backend, ",".join(row.tasks), counts(row),
+                      accuracies(row), row.status, short_date(row.date), style=None if row.status == "finished" else "yellow")
+    console.print(table)
 
 
 @app.command()
@@ -455,6 +468,7 @@ def version() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    show_orcabench_log()
     try:
         code = app(args=argv, prog_name="orcabench", standalone_mode=False)
     except OrcabenchError as error:

@@ -27,6 +27,8 @@ from orcabench.types import Completion, Example, OrcabenchError, Record, Request
 
 # Called with (samples finished in this group, samples pending in total).
 ProgressCallback = Callable[[int, int], None]
+# Called with each group of records as it is stored (per-task counts, output tokens).
+RecordsCallback = Callable[[list[Record]], None]
 
 
 def sha256_text(text: str) -> str:
@@ -100,7 +102,8 @@ def pending_item(task: Task, example: Example, renderer: PromptRenderer, spec: M
 
 
 def execute(plan: Plan, backend: Backend, store: RunStore, on_progress: ProgressCallback | None = None,
-            keys: Sequence[tuple[str, str]] | None = None, work: Work | None = None) -> Executed:
+            keys: Sequence[tuple[str, str]] | None = None, work: Work | None = None,
+            on_records: RecordsCallback | None = None) -> Executed:
     """Answer, score and store the plan's examples that have no record yet.
 
     ``keys`` restricts the call to those (task, id) pairs, in that order (already stored ones
@@ -116,12 +119,12 @@ def execute(plan: Plan, backend: Backend, store: RunStore, on_progress: Progress
     if work.items:
         if on_progress:
             on_progress(0, len(work.items))
-        added = _answer_and_store(backend, work.items, store, on_progress)
+        added = _answer_and_store(backend, work.items, store, on_progress, on_records)
     return Executed(added, work.requests, time.time() - started)
 
 
 def _answer_and_store(backend: Backend, pending: list[Pending], store: RunStore,
-                      on_progress: ProgressCallback | None) -> list[Record]:
+                      on_progress: ProgressCallback | None, on_records: RecordsCallback | None = None) -> list[Record]:
     owner = [(item, slot) for item, p in enumerate(pending) for slot in range(len(p.requests))]
     answers: dict[int, list[Completion | None]] = {}
     answered: set[int] = set()
@@ -141,6 +144,8 @@ def _answer_and_store(backend: Backend, pending: list[Pending], store: RunStore,
                 del answers[item]
         store.append(records)
         added += records
+        if on_records and records:
+            on_records(records)
         if on_progress and records:
             on_progress(len(records), len(pending))
     if len(answered) < len(owner):

@@ -135,11 +135,17 @@ def model_entry(spec: ModelSpec, weights: dict[str, Any]) -> dict[str, Any]:
             **({"reasoning": asdict(spec.reasoning)} if spec.reasoning else {})}  # absent otherwise: older runs resume
 
 
+def prompting(model: str, protocol_name: str | None, system_message: str | None,
+              thinking: bool | None = None) -> tuple[ModelSpec, Protocol]:
+    """The model as it is prompted, and the protocol: ``--model``, ``--protocol``, ``--system-message``, ``--thinking``."""
+    spec = resolve_model(model)
+    protocol = get_protocol(protocol_name or spec.default_protocol)
+    return with_thinking(with_system_message(spec, system_message or protocol.system_message), thinking), protocol
+
+
 def plan(config: RunConfig) -> Plan:
     """Resolve model, protocol, tasks, data and the run directory; check everything a run needs."""
-    spec = resolve_model(config.model)
-    protocol = get_protocol(config.protocol or spec.default_protocol)
-    spec = with_thinking(with_system_message(spec, config.system_message or protocol.system_message), config.thinking)
+    spec, protocol = prompting(config.model, config.protocol, config.system_message, config.thinking)
     backend_name = config.backend or spec.default_backend
     if config.server:
         if config.backend not in (None, "openai"):

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from orcabench.runs import StoredRun, load_run
+from orcabench.runs import StoredRun, find_runs, load_run
 from orcabench.models import BUILTIN_MODELS
 from orcabench.store import MANIFEST
 from orcabench.summary import headline, summarize
@@ -90,10 +90,6 @@ class Results:
 
 
 # --- loading ------------------------------------------------------------------------------
-
-
-def _run_dirs(path: Path) -> list[Path]:
-    return sorted(p.parent for p in path.rglob(MANIFEST) if (p.parent / "records.jsonl").exists() or p.parent == path)
 
 
 def _date(run: StoredRun) -> str:
@@ -211,7 +207,7 @@ def load_results(paths: Sequence[Path], reference: bool = True) -> Results:
         elif (path / MANIFEST).is_file():
             named.append(path)
         elif path.is_dir():
-            runs_below = _run_dirs(path)
+            runs_below = find_runs(path)
             if not runs_below:
                 raise OrcabenchError(f"{path} holds no orcabench runs (no {MANIFEST} below it); pass run directories made by "
                                      "`orcabench run` or reference .yaml files")

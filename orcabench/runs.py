@@ -38,18 +38,26 @@ class StoredRun:
         return list(dict.fromkeys([*self.fingerprint.get("tasks", {}), *(task for task, _ in self.records)]))
 
 
-def load_run(path: Path) -> StoredRun:
+def load_run(path: Path, while_written: bool = False) -> StoredRun:
+    """A stored run; one another process is still writing is refused unless ``while_written`` (listing it, not scoring it)."""
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
         raise OrcabenchError(f"{path} is not an orcabench run (no {MANIFEST}); pass a run directory made by `orcabench run`")
     manifest = Manifest.from_json(read_json(manifest_path), str(manifest_path))
-    _refuse_if_running(path)
+    if not while_written:
+        _refuse_if_running(path)
     records, problems = read_records(path / RECORDS)
     return StoredRun(path, manifest, records, problems)
 
 
 def _refuse_if_running(path: Path) -> None:
-    """A run still being written would be gated on a partial set of samples: refuse instead.
+    """A run still being written would be gated on a partial set of samples: refuse instead."""
+    if being_written(path):
+        raise OrcabenchError(f"run {path} is being written by an orcabench process; gate it when that run has finished")
+
+
+def being_written(path: Path) -> bool:
+    """Whether an orcabench process holds the run now.
 
     ``orcabench run`` holds an exclusive lock on the run's lock file while it works; a
     shared, non-blocking lock attempt tells whether it does, without writing anything
@@ -57,14 +65,19 @@ def _refuse_if_running(path: Path) -> None:
     """
     lock_path = path / LOCK
     if not lock_path.is_file():
-        return
+        return False
     with lock_path.open("r") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError as error:
-            raise OrcabenchError(f"run {path} is being written by an orcabench process; "
-                                 "gate it when that run has finished") from error
+        except BlockingIOError:
+            return True
         fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
+def find_runs(path: Path) -> list[Path]:
+    """Run directories at or under ``path``: folders holding a manifest and records (or ``path`` itself)."""
+    return sorted(p.parent for p in path.rglob(MANIFEST) if (p.parent / RECORDS).exists() or p.parent == path)
 
 
 def natural_order(sample_id: str) -> tuple[Any, ...]:

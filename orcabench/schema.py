@@ -122,6 +122,11 @@ class Session:
     imported: str | None = None  # imports: the file read
     at: str | None = None
     records: int | None = None  # imports: records added
+    planned: dict[str, int] | None = None  # examples per task this session's plan held (done or not)
+    prompt_tokens: int | None = None  # of the requests sent (estimated at ~4 characters a token without a tokenizer)
+    generation_budget: int | None = None  # sum of the generation requests' max_tokens
+    output_tokens: int | None = None  # tokens generated
+    warnings: list[str] | None = None  # what the console warned about results (orcabench.preflight)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:

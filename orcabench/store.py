@@ -21,8 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
-from rich.console import Console
-
+from orcabench.console import err as _stderr
 from orcabench.schema import Fingerprint, Manifest, Session, now
 from orcabench.types import OrcabenchError, Record
 
@@ -30,7 +29,6 @@ MANIFEST = "manifest.json"
 RECORDS = "records.jsonl"
 LOCK = ".lock"
 FSYNC_SECONDS = 1.0
-_stderr = Console(stderr=True)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

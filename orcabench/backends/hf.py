@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Iterator, Sequence
 from itertools import groupby
@@ -16,6 +17,7 @@ from orcabench.timings import Timings
 from orcabench.tokenizer import load_tokenizer
 from orcabench.types import Completion, OrcabenchError, Request
 
+log = logging.getLogger(__name__)
 _HF_ENGINE_KEYS = {"dtype", "device", "max_model_len", "revision", "trust_remote_code", "attn_implementation"}
 
 
@@ -43,6 +45,7 @@ class HFBackend:
         self.batch_size = batch_size
         self.device = engine.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
         torch.manual_seed(seed)
+        log.info(f"loading the model with transformers ({self.device}, {engine.get('dtype', 'auto')}) …")
         load_kwargs = {"revision": engine.get("revision"), "trust_remote_code": engine.get("trust_remote_code", False)}
         self.timings = Timings()
         with self.timings.phase("tokenizer"):

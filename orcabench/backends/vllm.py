@@ -20,6 +20,7 @@ from orcabench.types import Completion, Request
 
 # vLLM's CPU default KV cache took 17 GB of RAM on a 24 GB machine; 2 GiB serves our batch sizes.
 _CPU_KV_CACHE_GIB = "2"
+log = logging.getLogger(__name__)
 
 
 # vLLM logs how long its start-up steps took; these become manifest timings (where the
@@ -104,6 +105,8 @@ class VLLMBackend:
         self.cpu = _on_cpu()
         if self.cpu:
             _in_process_on_cpu()
+        log.info(f"starting vLLM engine ({'CPU' if self.cpu else 'CUDA'}, {self.options.get('dtype', 'auto')}) … "
+                 "loads the weights and sizes the KV cache")
         from vllm import LLM
 
         self.timings = Timings()
