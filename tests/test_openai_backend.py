@@ -256,7 +256,9 @@ def test_a_dead_server_s_share_moves_to_the_live_one(stub: Stub, tmp_path: Path)
     answers = answer_in_order(backend, gsm_like(12))
     assert [a.text for a in answers] == [f"echo: What is {i}+{i}?" for i in range(12)]
     dead_server, live = backend.info()["servers"]
-    assert dead_server["answered"] == 0 and 1 <= dead_server["failed"] <= 4  # out of rotation after its first refusals
+    # Out of rotation after its first refusals: fewer failures than requests (how few depends on the
+    # machine's load, which decides how often its backoff ends while requests are still pending).
+    assert dead_server["answered"] == 0 and 1 <= dead_server["failed"] < 12
     assert live["answered"] == 12 == len(stub.seen)
 
 
