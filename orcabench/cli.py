@@ -66,9 +66,11 @@ def run(
     tasks: Annotated[str, typer.Option(help="comma-separated task names (orcabench list tasks)")] = "gsm8k",
     backend: Annotated[Optional[str], typer.Option(help="vllm, hf or openai; default: the model's")] = None,
     limit: Annotated[Optional[int], typer.Option(help="first N examples of each task")] = None,
-    limit_per_subtask: Annotated[Optional[int], typer.Option(help="first N examples of each subtask (BBH, MMLU, ...), before --limit")] = None,
+    limit_per_subtask: Annotated[Optional[int],
+                                 typer.Option(help="first N examples of each subtask (BBH, MMLU, ...), before --limit")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="hf: batch size; vllm: max concurrent sequences")] = None,
-    data_dir: Annotated[Optional[Path], typer.Option(help="local data mirror (default: $ORCABENCH_DATA_DIR, else the Hub)")] = None,
+    data_dir: Annotated[Optional[Path],
+                        typer.Option(help="local data mirror (default: $ORCABENCH_DATA_DIR, else the Hub)")] = None,
     output: Annotated[Optional[Path], typer.Option(help="run directory (default: runs/<model>-<backend>-<fingerprint>)")] = None,
     seed: Annotated[int, typer.Option(help="random seed")] = 1234,
     max_tokens: Annotated[Optional[int], typer.Option(help="override each task's max new tokens")] = None,
@@ -80,20 +82,24 @@ def run(
     strict: Annotated[bool, typer.Option(help="fail on malformed data rows instead of skipping them")] = False,
     replicas: Annotated[Optional[int], typer.Option(help="N engine replicas as Ray actors (docs/scale-out.md)")] = None,
     ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster for --replicas (default: RAY_ADDRESS or local)")] = None,
-    protocol: Annotated[Optional[str], typer.Option(help="default or orca2 (the paper's protocol; default for Orca 2 models)")] = None,
+    protocol: Annotated[Optional[str],
+                        typer.Option(help="default or orca2 (the paper's protocol; default for Orca 2 models)")] = None,
     system_message: Annotated[Optional[str], typer.Option(help="empty, cautious, none, default, or the text itself")] = None,
     dry_run: Annotated[bool, typer.Option(help="print the resolved configuration and the first prompt; load no weights")] = False,
-    lm_eval_include: Annotated[Optional[list[Path]], typer.Option(help="folder of lm-eval task YAMLs for lm-eval: tasks (repeatable; also $ORCABENCH_LM_EVAL_INCLUDE)")] = None,
+    lm_eval_include: Annotated[Optional[list[Path]], typer.Option(help="folder of lm-eval task YAMLs for lm-eval: tasks "
+                                                                       "(repeatable; also $ORCABENCH_LM_EVAL_INCLUDE)")] = None,
     thinking: Annotated[bool | None, typer.Option("--thinking/--no-thinking", help=THINKING_HELP)] = None,
     server: Annotated[Optional[str], typer.Option(help="URL an `orcabench serve` printed: answer with its warm engine")] = None,
     verbose: Annotated[bool, typer.Option(help="show engine logs (else in RUN_DIR/engine.log; $ORCABENCH_VERBOSE=1)")] = False,
 ) -> None:
-    """Evaluate a model on tasks (lm-eval:<task> runs an lm-evaluation-harness task); re-running the same command resumes the run."""
+    ("Evaluate a model on tasks (lm-eval:<task> runs an lm-evaluation-harness task); "
+     "re-running the same command resumes the run.")
     engine = _engine_settings(engine_arg, dtype, max_model_len, tensor_parallel_size, gpu_memory_utilization)
-    config = api.RunConfig(model=model, tasks=_split(tasks), backend=backend, limit=limit, limit_per_subtask=limit_per_subtask,
-                           batch_size=batch_size, data_dir=data_dir, output=output, seed=seed, max_tokens=max_tokens, engine=engine,
-                           strict=strict, protocol=protocol, system_message=system_message, lm_eval_include=lm_eval_include or [],
-                           replicas=replicas, ray_address=ray_address, thinking=thinking, server=server)
+    config = api.RunConfig(model=model, tasks=_split(tasks), backend=backend, limit=limit,
+                           limit_per_subtask=limit_per_subtask, batch_size=batch_size, data_dir=data_dir, output=output,
+                           seed=seed, max_tokens=max_tokens, engine=engine, strict=strict, protocol=protocol,
+                           system_message=system_message, lm_eval_include=lm_eval_include or [], replicas=replicas,
+                           ray_address=ray_address, thinking=thinking, server=server)
     if dry_run:
         shown = api.dry_run(config)
         console.print_json(json.dumps(shown.description))
@@ -153,7 +159,8 @@ def serve(
 
 @import_app.command("lm-eval")
 def import_lm_eval(
-    results: Annotated[Path, typer.Argument(help="lm-eval's --output_path folder, or one results_*.json in it (run with --log_samples)")],
+    results: Annotated[Path, typer.Argument(help="lm-eval's --output_path folder, or one results_*.json in it "
+                                                 "(run with --log_samples)")],
     output: Annotated[Optional[Path], typer.Option(help="run directory (default: runs/<model>-<backend>-<fingerprint>)")] = None,
 ) -> None:
     """Convert lm-evaluation-harness output (results JSON + per-sample JSONL) into an orcabench run."""
@@ -266,7 +273,8 @@ def audit(
         console.print(table)
         agreement = "n/a (nothing parsed)" if task.agreement is None else f"{100 * task.agreement:.1f}%"
         console.print(f"strict-vs-flexible agreement: {agreement} ({task.strict_found} of {task.found} answers found by the "
-                      f"explicit-answer rules alone); accuracy strict {task.strict_correct}/{task.n}, flexible {task.correct}/{task.n}",
+                      f"explicit-answer rules alone); "
+                      f"accuracy strict {task.strict_correct}/{task.n}, flexible {task.correct}/{task.n}",
                       markup=False, highlight=False)
         for record in task.weak[:samples]:
             tail = " ".join(record.output.split())[-160:]
@@ -284,7 +292,8 @@ def data_download(
     """Fetch tasks' data from the Hub into a local mirror, with sha256s in its manifest.json."""
     files = api.download_data(_split(tasks), out)
     for relative, info in sorted(files.items()):
-        console.print(f"{relative}: {info['examples']} rows, sha256 {info['sha256']}", markup=False, highlight=False, soft_wrap=True)
+        console.print(f"{relative}: {info['examples']} rows, sha256 {info['sha256']}",
+                      markup=False, highlight=False, soft_wrap=True)
     console.print(f"mirror ready: use --data-dir {out}", markup=False, highlight=False, soft_wrap=True)
 
 
@@ -332,7 +341,8 @@ def list_models() -> None:
         template = spec.chat_template or ("tokenizer's" if spec.prompt_format == "chat" else spec.prompt_format)
         if spec.reasoning:
             template += f"; trace {spec.reasoning.start}…{spec.reasoning.end}"
-        default = "template's own" if spec.system_message is None else ("empty" if spec.system_message == "" else repr(spec.system_message))
+        default = "template's own" if spec.system_message is None else ("empty" if spec.system_message == ""
+                                                                        else repr(spec.system_message))
         engine = ", ".join(f"{k}={v}" for k, v in spec.engine.items())
         table.add_row(spec.name, spec.source, template, f"{default}; empty | cautious | none | TEXT", spec.default_protocol,
                       spec.default_backend, f"{spec.size_params:g}" if spec.size_params else "?", engine)
@@ -413,8 +423,10 @@ def compare(
 
 @app.command()
 def report(
-    runs: Annotated[list[Path], typer.Argument(help="run directories, folders of runs (latest per model and task), reference .yaml files")],
-    baseline: Annotated[Optional[str], typer.Option(help="entry (model/backend) or model name the deltas are taken against")] = None,
+    runs: Annotated[list[Path],
+                    typer.Argument(help="run directories, folders of runs (latest per model and task), reference .yaml files")],
+    baseline: Annotated[Optional[str],
+                        typer.Option(help="entry (model/backend) or model name the deltas are taken against")] = None,
     format: Annotated[str, typer.Option("--format", help="comma-separated: md, csv, latex, html")] = "md",
     out: Annotated[Path, typer.Option(help="directory for the tables, charts/ and site/")] = Path("report"),
     reference: Annotated[bool, typer.Option(help="add the paper's published numbers (results/) for the tasks shown")] = True,

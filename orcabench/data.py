@@ -204,7 +204,8 @@ def download(spec: DataSpec, task_name: str, out_dir: Path) -> dict[str, dict[st
     return written
 
 
-def _load_hub_one(spec: DataSpec, task_name: str, hub_path: str, hub_name: str | None, subset: str) -> tuple[list[Row], dict[str, Any]]:
+def _load_hub_one(spec: DataSpec, task_name: str, hub_path: str, hub_name: str | None,
+                  subset: str) -> tuple[list[Row], dict[str, Any]]:
     try:
         import datasets
     except ImportError as error:

@@ -52,7 +52,8 @@ CHAT_TEMPLATES: dict[str, ChatTemplate] = {
     "llama2": ChatTemplate(
         "{% set system = messages[0].content if messages[0].role == 'system' else none %}"
         "{% for m in messages if m.role != 'system' %}"
-        "{% if m.role == 'user' %}{% set content = ('<<SYS>>\n' ~ system ~ '\n<</SYS>>\n\n' ~ m.content) if loop.first and system is not none else m.content %}"
+        "{% if m.role == 'user' %}{% set content = ('<<SYS>>\n' ~ system ~ '\n<</SYS>>\n\n' ~ m.content)"
+        " if loop.first and system is not none else m.content %}"
         "{{ bos_token }}[INST] {{ content | trim }} [/INST]"
         "{% else %} {{ m.content | trim }} {{ eos_token }}{% endif %}{% endfor %}",
         tokenizer_adds_bos=False,
@@ -61,7 +62,8 @@ CHAT_TEMPLATES: dict[str, ChatTemplate] = {
     # ("A chat between a curious user and …") is the system message.
     "vicuna": ChatTemplate(
         "{% for m in messages %}{% if m.role == 'system' %}{% if m.content %}{{ m.content }} {% endif %}"
-        "{% elif m.role == 'user' %}USER: {{ m.content }} {% else %}ASSISTANT: {{ m.content }}{{ eos_token }}{% endif %}{% endfor %}"
+        "{% elif m.role == 'user' %}USER: {{ m.content }} "
+        "{% else %}ASSISTANT: {{ m.content }}{{ eos_token }}{% endif %}{% endfor %}"
         "{% if add_generation_prompt %}ASSISTANT:{% endif %}",
         tokenizer_adds_bos=True,
     ),

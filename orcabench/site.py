@@ -80,7 +80,8 @@ def _sample_data(results: Results, task: str, out_dir: Path) -> int:
             chunk[sample_id] = {"gold": first.gold, "subtask": first.subtask, "prompts": prompts, "answers": answers}
             read_by = "".join("-" if r is None else code[r.method] for r in records)
             index_rows.append([sample_id, first.subtask, marks, chunk_number, read_by])
-        (folder / f"{chunk_number}.js").write_text(_js("ORCABENCH_CHUNKS", f"{slug(task)}/{chunk_number}", chunk), encoding="utf-8")
+        (folder / f"{chunk_number}.js").write_text(_js("ORCABENCH_CHUNKS", f"{slug(task)}/{chunk_number}", chunk),
+                                                   encoding="utf-8")
     (folder / "index.js").write_text(_js("ORCABENCH_INDEX", slug(task), {"task": task, "entries": entries, "rules": rules,
                                                                               "samples": index_rows}),
                                      encoding="utf-8")
@@ -114,8 +115,8 @@ def write_site(report: Report, out_dir: Path) -> Path:
         for suffix in (".svg", ".png"):
             shutil.copyfile(path.with_suffix(suffix), charts_dir / path.with_suffix(suffix).name)
         charts[name] = f"charts/{path.name}"
-    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(_TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined,
-                                     trim_blocks=True, lstrip_blocks=True)
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(_TEMPLATES), autoescape=True,
+                                     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     counts = {task: _sample_data(results, task, out_dir) for task in results.task_names}
     pages = [{"task": t, "href": f"task-{slug(t)}.html", "samples": counts[t]} for t in results.task_names]
     common = {"version": __version__, "pages": pages, "notes": report.notes()}

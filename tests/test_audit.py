@@ -14,7 +14,8 @@ from orcabench.cli import main
 
 def _set_methods(run: Path, methods: list[str]) -> None:
     lines = (run / "records.jsonl").read_text().splitlines()
-    rows = [json.loads(line) | {"method": method, "answer": None if method == "none" else "a"} for line, method in zip(lines, methods)]
+    rows = [json.loads(line) | {"method": method, "answer": None if method == "none" else "a"}
+            for line, method in zip(lines, methods)]
     (run / "records.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
 
 

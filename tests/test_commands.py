@@ -86,12 +86,14 @@ def test_score_on_a_multiple_choice_task_maps_option_text_to_letters(tmp_path: P
     assert scored.records[0].answer == example.gold and scored.summary.accuracy == 1.0
 
 
-def test_rescore_applies_the_current_extractor_to_stored_outputs_and_keeps_the_old_records(tmp_path: Path, data_dir: Path) -> None:
+def test_rescore_applies_the_current_extractor_to_stored_outputs_and_keeps_the_old_records(tmp_path: Path,
+                                                                                           data_dir: Path) -> None:
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     files = {"gsm8k/test.jsonl": sha256_file(data_dir / "gsm8k/test.jsonl")}
     fingerprint = {"tasks": {"gsm8k": {"version": "1", "data": files}}}
-    (run_dir / "manifest.json").write_text(json.dumps({"fingerprint": fingerprint, "data": {"gsm8k": {"data_dir": str(data_dir)}}}))
+    (run_dir / "manifest.json").write_text(json.dumps({"fingerprint": fingerprint,
+                                                       "data": {"gsm8k": {"data_dir": str(data_dir)}}}))
     stale = [  # scored by an older extractor that missed "The answer is"
         Record(task="gsm8k", id="0", subtask=None, prompt="p", prompt_sha256="h", output="So the answer is 18 dollars.",
                answer=None, method="none", gold="18", score=0.0, prompt_tokens=1, output_tokens=1, finish_reason="stop"),

@@ -66,7 +66,8 @@ def test_extract_choice(output: str, answer: str | None, method: str) -> None:
     ("output", "labels", "answer", "method"),
     [
         ("Therefore, the answer is False.", ("True", "False"), "False", "final-answer-phrase"),
-        ("not ( True ) is False, and False and True is False. So the answer is True.", ("True", "False"), "True", "final-answer-phrase"),
+        ("not ( True ) is False, and False and True is False. So the answer is True.",
+         ("True", "False"), "True", "final-answer-phrase"),
         ("The answer is **yes**.", ("Yes", "No"), "Yes", "final-answer-phrase"),  # spelled as the task's labels
         ("the answer: no", ("yes", "no"), "no", "final-answer-phrase"),
         ("$\\boxed{\\text{No}}$", ("Yes", "No"), "No", "boxed"),

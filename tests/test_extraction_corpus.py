@@ -20,7 +20,8 @@ def read(context: str, output: str) -> tuple[str | None, str]:
         return extract_label(output, argument)
     if answer_format == "words":
         return extract_word_list(output, argument)
-    return {"number": extract_number, "dyck": extract_dyck, "math": extract_math, "last-word": extract_last_word}[answer_format](output)
+    return {"number": extract_number, "dyck": extract_dyck, "math": extract_math,
+            "last-word": extract_last_word}[answer_format](output)
 
 
 @pytest.mark.parametrize(("style", "context", "output", "expected"), CASES,

@@ -92,7 +92,8 @@ def test_tasks_with_subtasks_report_the_macro_average_and_keep_per_subtask_rows(
 
 def test_the_markdown_report_bolds_the_best_model_per_subtask_and_lists_the_samples_behind_each_cell(tmp_path: Path) -> None:
     make_run(tmp_path / "runs" / "small", {"bbh-mc": [1, 1, 0, 0], "gsm8k": [1, 0, 0]}, subtasks={"bbh-mc": ["a", "a", "b", "b"]})
-    make_run(tmp_path / "runs" / "big", {"bbh-mc": [0, 0, 1, 1]}, subtasks={"bbh-mc": ["a", "a", "b", "b"]}, model__name="gemma3-270m")
+    make_run(tmp_path / "runs" / "big", {"bbh-mc": [0, 0, 1, 1]}, subtasks={"bbh-mc": ["a", "a", "b", "b"]},
+             model__name="gemma3-270m")
     results = load_results([tmp_path / "runs"], reference=False)
 
     markdown = Report(results, baseline=None, charts={}).markdown()
@@ -145,7 +146,8 @@ def test_a_model_on_two_backends_is_named_as_its_entry_typed_with_a_slash(tmp_pa
     results = load_results([tmp_path / "runs"], reference=False)
     with pytest.raises(OrcabenchError, match=r"it names 2 entries \(smollm2-135m · hf, smollm2-135m · vllm\)"):
         resolve_baseline(results, "smollm2-135m")
-    assert resolve_baseline(results, "smollm2-135m/vllm") == resolve_baseline(results, "smollm2-135m · vllm") == "smollm2-135m · vllm"
+    assert (resolve_baseline(results, "smollm2-135m/vllm") == resolve_baseline(results, "smollm2-135m · vllm")
+            == "smollm2-135m · vllm")
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -155,7 +157,8 @@ def test_a_model_on_two_backends_is_named_as_its_entry_typed_with_a_slash(tmp_pa
     (["report", "{tmp}/runs", "--format", "pdf"], "--format pdf: choose among md, csv, latex, html"),
     (["report", "{tmp}/runs", "--baseline", "gpt-5"], "--baseline 'gpt-5'"),
 ])
-def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                          args: list[str], message: str) -> None:
     (tmp_path / "empty").mkdir()
     (tmp_path / "not-a-reference.yaml").write_text("models: []\n")
     make_run(tmp_path / "runs" / "a", {"gsm8k": [1, 0]})
@@ -266,7 +269,8 @@ def test_report_of_real_runs_writes_every_table_with_the_paper_alongside(real_ru
     for name in ("report.md", "report.tex", "leaderboard.csv", "tasks.csv", "subtasks.csv", "deltas.csv"):
         assert (report_dir / name).stat().st_size > 0, name
     board = pd.read_csv(report_dir / "leaderboard.csv", index_col="entry")
-    assert {"smollm2-135m · vllm", "smollm2-135m · hf", "gemma3-270m · hf", "Orca-2-13B (paper)", "GPT-4 (paper)"} <= set(board.index)
+    assert {"smollm2-135m · vllm", "smollm2-135m · hf", "gemma3-270m · hf",
+            "Orca-2-13B (paper)", "GPT-4 (paper)"} <= set(board.index)
     assert list(board.columns[:3]) == ["gsm8k", "arc-easy", "mmlu-ll"]
     for run_dir in real_runs.iterdir():  # each run row is the mean score of its records
         fingerprint = json.loads((run_dir / "manifest.json").read_text())["fingerprint"]
@@ -405,7 +409,8 @@ def test_the_site_works_in_headless_chromium_from_disk(report_dir: Path, real_ru
     gsm8k = [r for r in _records(real_runs / "smollm2-135m-vllm-generate") if r["task"] == "gsm8k"]
     rule = max(sorted({r["method"] for r in gsm8k}), key=[r["method"] for r in gsm8k].count)
     page.select_option("#task", "gsm8k")
-    page.wait_for_function(f"Array.from(document.querySelectorAll('#rule option')).some(o => o.textContent === {json.dumps(rule)})")
+    page.wait_for_function(f"Array.from(document.querySelectorAll('#rule option'))"
+                           f".some(o => o.textContent === {json.dumps(rule)})")
     entries = page.eval_on_selector_all("#entry-a option", "options => options.map(o => o.textContent)")
     a = entries.index("smollm2-135m · vllm")
     page.select_option("#entry-a", str(a))
@@ -414,7 +419,8 @@ def test_the_site_works_in_headless_chromium_from_disk(report_dir: Path, real_ru
     expected = sorted((r["id"] for r in gsm8k if r["method"] == rule), key=int)
     page.wait_for_function(f"document.querySelector('#position').textContent.startsWith('{len(expected)} sample(s)')")
     shown = page.eval_on_selector_all("#samples article", f"cards => cards.map(c => [c.dataset.id, "
-                                      f"c.querySelectorAll('table.answers tbody tr')[{a}].querySelector('td[data-rule]').dataset.rule])")
+                                      f"c.querySelectorAll('table.answers tbody tr')[{a}]"
+                                      f".querySelector('td[data-rule]').dataset.rule])")
     assert sorted((i for i, _ in shown), key=int) == expected and {r for _, r in shown} == {rule}
 
     screenshot = report_dir / "samples-browser.png"

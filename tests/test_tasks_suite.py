@@ -65,7 +65,8 @@ def _choice_answers(example: Example) -> Iterator[str]:
     yield f"The correct option is {letter.lower()} because it is the only one that fits."
     yield f"Option ({other}) looks tempting at first. However, the answer is ({letter}) {text}. The others do not hold."
     unique = [_normalize_text(option) for option in options].count(_normalize_text(text)) == 1
-    if unique and "\n" not in text and len(_normalize_text(text)) > 1 and not any(  # an option text that is a prefix of another is ambiguous
+    # an option text that is a prefix of another is ambiguous
+    if unique and "\n" not in text and len(_normalize_text(text)) > 1 and not any(
         _normalize_text(option).startswith(_normalize_text(text)) for option in options if option != text
     ):
         yield f"The answer is {text}."
@@ -79,9 +80,11 @@ def _answers(example: Example) -> Iterator[str]:
         yield from (f"The answer is {gold}.", f"Therefore, the answer is {gold}.", f"**{gold}**", f"\\boxed{{{gold}}}",
                     f"{gold}, because that is what the question implies.", f"Answer: {gold.lower()}")
     elif answer_format == "number":
-        yield from (f"The answer is {gold}.", f"**{gold}**", f"First, 2 + 3 = 5. So the answer is {gold}.", f"Final answer: {gold}")
+        yield from (f"The answer is {gold}.", f"**{gold}**", f"First, 2 + 3 = 5. So the answer is {gold}.",
+                    f"Final answer: {gold}")
     elif answer_format == "dyck":
-        yield from (f"The answer is {gold}.", f"Answer: {gold.replace(' ', '')}", f"`{gold}`", f"So the closing sequence is: {gold}")
+        yield from (f"The answer is {gold}.", f"Answer: {gold.replace(' ', '')}", f"`{gold}`",
+                    f"So the closing sequence is: {gold}")
     elif answer_format == "words":
         words = gold.split()
         yield from (f"The answer is: {gold}", "Sorted list:\n" + "\n".join(f"{i}. {w}" for i, w in enumerate(words, 1)),

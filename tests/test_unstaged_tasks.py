@@ -120,7 +120,8 @@ ELEUTHER_DROP_ROWS = [  # EleutherAI/drop: answer + validated_answers (column-wi
      "validated_answers": {"number": ["24", ""], "date": [{"day": "", "month": "", "year": ""}] * 2,
                            "spans": [[], ["24 points"]], "worker_id": ["", ""], "hit_id": ["", ""]}},
     {"section_id": "nfl_1", "query_id": "q-spans", "passage": PASSAGE, "question": "Who scored touchdowns?",
-     "answer": {"number": "", "date": {"day": "", "month": "", "year": ""}, "spans": ["Dave", "Paul"], "worker_id": "", "hit_id": ""},
+     "answer": {"number": "", "date": {"day": "", "month": "", "year": ""}, "spans": ["Dave", "Paul"],
+                "worker_id": "", "hit_id": ""},
      "validated_answers": {"number": [], "date": [], "spans": [], "worker_id": [], "hit_id": []}},
     {"section_id": "history_2", "query_id": "q-date", "passage": "The treaty was signed on 5 March 1990.",
      "question": "When was the treaty signed?",
@@ -227,7 +228,8 @@ def test_race_scores_middle_and_high_per_config_and_over_all_questions(tmp_path:
     loaded, provenance = load_rows(race.data, tmp_path, "race", strict=True)
     examples = [race.parse_row(row.values, index) for index, row in enumerate(loaded)]
     assert list(provenance["files"]) == ["race/middle/test.jsonl", "race/high/test.jsonl"]
-    assert [(e.id, e.subtask) for e in examples] == [("middle7.txt#0", "middle"), ("high1.txt#0", "high"), ("high1.txt#1", "high")]
+    assert [(e.id, e.subtask) for e in examples] == [("middle7.txt#0", "middle"), ("high1.txt#0", "high"),
+                                                     ("high1.txt#1", "high")]
     # Two of three right: 2/3 over all questions (the paper's k/4,934), not the mean of the configs (0.75).
     records = [Record(task="race", id=e.id, subtask=e.subtask, prompt="p", prompt_sha256="h", output="o", answer="a",
                       method="final-answer-phrase", gold=e.gold, score=score, prompt_tokens=1, output_tokens=1,

@@ -25,7 +25,8 @@ def _torch_dtype(name: str) -> torch.dtype | str:
     if name == "auto":
         return "auto"
     try:
-        dtype = getattr(torch, {"bf16": "bfloat16", "fp16": "float16", "half": "float16", "float": "float32", "fp32": "float32"}.get(name, name))
+        dtype = getattr(torch, {"bf16": "bfloat16", "fp16": "float16", "half": "float16", "float": "float32",
+                                "fp32": "float32"}.get(name, name))
     except AttributeError as error:
         raise OrcabenchError(f"unknown dtype {name!r}: use bfloat16, float16, float32 or auto") from error
     if not isinstance(dtype, torch.dtype):
@@ -125,7 +126,8 @@ class HFBackend:
                     new = new[: ended + 1]
                 text, stopped = truncate_at_stop(self.tokenizer.decode(new, skip_special_tokens=True), request.stop)
                 finish = "stop" if ended is not None or stopped else "length"
-                finished.append((index, Completion(text=text, prompt_tokens=len(ids), output_tokens=len(new), finish_reason=finish)))
+                finished.append((index, Completion(text=text, prompt_tokens=len(ids), output_tokens=len(new),
+                                                   finish_reason=finish)))
             yield finished
 
     @torch.inference_mode()
@@ -145,7 +147,8 @@ class HFBackend:
             attention = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids in batch], device=self.device)
             # Logits only where a continuation token is predicted: the full (batch, length,
             # vocabulary) tensor is gigabytes for a 262k-token vocabulary (Gemma 3).
-            keep = sorted({p for ids in batch for _, whole, n in by_input[ids] for p in range(len(whole) - 1 - n, len(whole) - 1)})
+            keep = sorted({p for ids in batch for _, whole, n in by_input[ids]
+                           for p in range(len(whole) - 1 - n, len(whole) - 1)})
             column = {position: k for k, position in enumerate(keep)}
             logits = self.model(input_ids=inputs, attention_mask=attention,
                                 logits_to_keep=torch.tensor(keep, device=self.device)).logits

@@ -365,7 +365,8 @@ class OpenAIBackend:
             executor.shutdown(wait=False, cancel_futures=True)
         if isinstance(failure, BudgetSpent):
             raise OrcabenchError(
-                f"openai backend: request budget of {self.budget.limit} HTTP request(s) spent; {answered} of {sum(map(len, groups))} "
+                f"openai backend: request budget of {self.budget.limit} HTTP request(s) spent; "
+                f"{answered} of {sum(map(len, groups))} "
                 "requests answered and stored; rerun the same command to spend another budget "
                 "(answered requests come from the cache)"
             )

@@ -164,7 +164,8 @@ class VLLMBackend:
                 yield [self._completion(int(o.request_id.rsplit("-", 1)[1]), o, requests, continuation_lengths) for o in finished]
 
     @staticmethod
-    def _completion(index: int, output: Any, requests: Sequence[Request], continuation_lengths: list[int]) -> tuple[int, Completion]:
+    def _completion(index: int, output: Any, requests: Sequence[Request],
+                    continuation_lengths: list[int]) -> tuple[int, Completion]:
         prompt_ids = list(output.prompt_token_ids)
         if requests[index].kind == "loglikelihood":
             n = continuation_lengths[index]

@@ -36,7 +36,8 @@ MULTIPLE_CHOICE = (
     "date_understanding", "disambiguation_qa", "geometric_shapes", "hyperbaton", "logical_deduction_five_objects",
     "logical_deduction_seven_objects", "logical_deduction_three_objects", "movie_recommendation", "penguins_in_a_table",
     "reasoning_about_colored_objects", "ruin_names", "salient_translation_error_detection", "snarks", "temporal_sequences",
-    "tracking_shuffled_objects_five_objects", "tracking_shuffled_objects_seven_objects", "tracking_shuffled_objects_three_objects",
+    "tracking_shuffled_objects_five_objects", "tracking_shuffled_objects_seven_objects",
+    "tracking_shuffled_objects_three_objects",
 )
 SUBTASKS = tuple(sorted([*LABELS, *FREE_FORM, *MULTIPLE_CHOICE]))
 HEADLINE = tuple(name for name in SUBTASKS if name not in FREE_FORM)
@@ -82,5 +83,6 @@ def make(name: str, subtasks: tuple[str, ...], template: str, max_tokens: int, d
 register(
     make("bbh", SUBTASKS, "zeroshot.j2", 512, "BIG-Bench Hard, 27 subtasks (6,511), zero-shot, question only"),
     make("bbh-cot", SUBTASKS, "cot.j2", 1024, "BIG-Bench Hard, 27 subtasks (6,511), zero-shot, \"Let's think step by step.\""),
-    make("bbh-mc", HEADLINE, "zeroshot.j2", 512, "BIG-Bench Hard, the 23 closed-answer subtasks (5,511), zero-shot (Orca 2 headline)"),
+    make("bbh-mc", HEADLINE, "zeroshot.j2", 512,
+         "BIG-Bench Hard, the 23 closed-answer subtasks (5,511), zero-shot (Orca 2 headline)"),
 )
