@@ -36,9 +36,9 @@ marks["transformers"] = time.time()
 import vllm
 marks["vllm"] = time.time()
 from orcabench.backends.vllm import engine_options
-from orcabench.data import load_rows
-from orcabench.models import resolve_model
-from orcabench.prompts import PromptRenderer
+from orcabench.task.data import load_rows
+from orcabench.models.registry import resolve_model
+from orcabench.models.prompts import PromptRenderer
 from orcabench.task import get_tasks
 
 def render():  # orcabench's tokenizer load and chat-template rendering of 32 GSM8K prompts
@@ -113,7 +113,7 @@ def main() -> None:
     parser.add_argument("--modes", default=",".join(MODES), help=", ".join(MODES))
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("ORCABENCH_DATA_DIR", "../shared/data")))
     args = parser.parse_args()
-    from orcabench.bundled import converted_model_dir
+    from orcabench.models.bundled import converted_model_dir
 
     model_path = str(converted_model_dir("smollm2-135m"))
     modes = args.modes.split(",")

@@ -3,7 +3,7 @@
 Simulated paired outcomes: per task a baseline accuracy in 0.3-0.8 and a share of
 discordant pairs (right->wrong or wrong->right) split so that the candidate's true
 difference is exactly the scenario's; the gate then runs as ``orcabench gate --sequential``
-does (the same bets from orcabench.sequential, the same chunks of the same interleaved
+does (the same bets from orcabench.gate.sequential, the same chunks of the same interleaved
 order, the same fixed-n verdict when a task's data runs out), vectorised over simulated gates.
 
 Scenarios, each over ``--gates`` simulated gates:
@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from orcabench.sequential import Levels, first_crossing, log_capital, sequence_order
+from orcabench.gate.sequential import Levels, first_crossing, log_capital, sequence_order
 from orcabench.stats import tango_z
 
 # The real gate of the issue: required tasks at their full sizes, margins sized to what each can settle.
@@ -116,7 +116,7 @@ def simulate(scenario: Scenario, deltas: np.ndarray, alpha: float, chunk: int, m
 
 
 def _walk(counts: np.ndarray, sizes: np.ndarray, tau_pass: np.ndarray, tau_reg: np.ndarray, chunk: int):
-    """orcabench.sequential.run_sequence's chunks, for all gates at once: from the order's position p, a
+    """orcabench.gate.sequential.run_sequence's chunks, for all gates at once: from the order's position p, a
     chunk ends at the first p' where the open tasks have taken ``chunk`` more pairs; a task settles
     at the first chunk end at or after its bet's crossing."""
     g, k = tau_pass.shape

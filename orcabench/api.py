@@ -2,7 +2,7 @@
 
 A run is :func:`plan` (everything resolved, nothing loaded), a run store opened under the
 plan's fingerprint, a backend, and :func:`execute` (the one loop, in
-:mod:`orcabench.execute`). :func:`run` does all four, for orcabench tasks and ``lm-eval:``
+:mod:`orcabench.engine.execute`). :func:`run` does all four, for orcabench tasks and ``lm-eval:``
 tasks alike; callers that need their own order or stopping rule (the sequential gate)
 call :func:`plan` and :func:`execute` themselves.
 """
@@ -14,19 +14,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orcabench import lm_eval_bridge, preflight
+from orcabench.engine import preflight
+from orcabench.lmeval import bridge as lm_eval_bridge
 from orcabench.backends.registry import load_backend
-from orcabench.lm_eval_records import import_output as import_lm_eval
+from orcabench.lmeval.records import import_output as import_lm_eval
 from orcabench.events import RunEvents
-from orcabench.execute import Executed, ProgressCallback, Work, execute, missing, prepare
-from orcabench.mirror import DataCheck, check_data, download_data
-from orcabench.models import DEFAULT_MODEL, Reasoning
-from orcabench.planning import Plan, RunConfig, RunResult, checked_data_dir, load_examples, model_location, plan, prompting
-from orcabench.prompts import PromptRenderer
-from orcabench.schema import Session
-from orcabench.scoring import RescoreResult, ScoredPredictions, rescore, score_predictions
-from orcabench.store import RECORDS, read_records, run_session
-from orcabench.summary import summarize
+from orcabench.engine.execute import Executed, ProgressCallback, Work, execute, missing, prepare
+from orcabench.engine.mirror import DataCheck, check_data, download_data
+from orcabench.models.registry import DEFAULT_MODEL, ThinkingFormat
+from orcabench.engine.plan import Plan, RunConfig, RunResult, checked_data_dir, load_examples, model_location, plan, prompting
+from orcabench.models.prompts import PromptRenderer
+from orcabench.store.schema import Session
+from orcabench.engine.offline import RescoreResult, ScoredPredictions, rescore, score_predictions
+from orcabench.store.writer import RECORDS, read_records, run_session
+from orcabench.task.summary import summarize
 from orcabench.task import get_tasks
 from orcabench.timings import IMPORT_SECONDS, Timings
 from orcabench.types import Example, OrcabenchError
@@ -153,7 +154,7 @@ class PromptView:
     prompt: str
     add_special_tokens: bool
     continuations: list[str]
-    reasoning: Reasoning | None = None  # the model's trace markers and thinking switch, as rendered
+    reasoning: ThinkingFormat | None = None  # the model's trace markers and thinking switch, as rendered
 
 
 def show_prompt(task_name: str, model: str = DEFAULT_MODEL, index: int = 0, data_dir: Path | None = None,

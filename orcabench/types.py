@@ -39,7 +39,7 @@ class Example:
 
     ``fields`` are the template's variables and nothing else. The scorer's data has its own
     typed place: ``answer_format`` names how an output is read (a format of
-    :mod:`orcabench.answers`), ``choices`` are a multiple-choice question's option texts
+    :mod:`orcabench.answers.formats`), ``choices`` are a multiple-choice question's option texts
     (lettered A, B, … in order), ``labels`` the closed set an answer is drawn from (BBH's
     yes/no or True/False labels; the words a word-sorting answer is made of), and
     ``targets`` every acceptable answer where there are several (DROP: each gold's spans).

@@ -22,7 +22,7 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 os.environ.setdefault("ORCABENCH_DATA_DIR", str(SHARED_DATA))
 DATA_DIR = Path(os.environ["ORCABENCH_DATA_DIR"])
 
-# Both backends compare at the same dtype, the bundled models' float32 (see orcabench.models).
+# Both backends compare at the same dtype, the bundled models' float32 (see orcabench.models.registry).
 ENGINE = {"dtype": "float32", "max_model_len": 2048}
 
 
@@ -41,7 +41,7 @@ def data_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def smollm2_dir() -> Path:
-    from orcabench.bundled import converted_model_dir
+    from orcabench.models.bundled import converted_model_dir
 
     return converted_model_dir("smollm2-135m")
 

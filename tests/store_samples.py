@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from orcabench.schema import Fingerprint
+from orcabench.store.schema import Fingerprint
 from orcabench.types import Record
 
 FINGERPRINT = Fingerprint.from_json({"model": {"name": "m"}, "backend": "hf", "tasks": {"gsm8k": {"version": "1"}}})

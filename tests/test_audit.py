@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from store_samples import make_run
 
-from orcabench.audit import audit_run
-from orcabench.cli import main
+from orcabench.report.audit import audit_run
+from orcabench.cli.run import main
 
 
 def _set_methods(run: Path, methods: list[str]) -> None:

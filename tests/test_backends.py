@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from orcabench.prompts import PromptRenderer
-from orcabench.data import load_rows
-from orcabench.models import resolve_model
+from orcabench.models.prompts import PromptRenderer
+from orcabench.task.data import load_rows
+from orcabench.models.registry import resolve_model
 from orcabench.task import get_tasks
 from orcabench.backends.base import answer_in_order
 from orcabench.types import Request

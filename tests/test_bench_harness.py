@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from orcabench.store import read_records
+from orcabench.store.writer import read_records
 
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "harness_overhead.py"
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from orcabench import bundled
-from orcabench.prompts import PromptRenderer
+from orcabench.models import bundled
+from orcabench.models.prompts import PromptRenderer
 from orcabench.backends.base import encode_prompt
-from orcabench.models import resolve_model
+from orcabench.models.registry import resolve_model
 from orcabench.types import Message, OrcabenchError, Request
 
 

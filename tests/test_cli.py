@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import orcabench
 
-from orcabench.schema import Fingerprint, Manifest
-from orcabench.store import RunStore
+from orcabench.store.schema import Fingerprint, Manifest
+from orcabench.store.writer import RunStore
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:

@@ -10,8 +10,8 @@ import pytest
 from conftest import orcabench
 
 from orcabench import api
-from orcabench.summary import TaskSummary, reasoning_average
-from orcabench.data import sha256_file
+from orcabench.task.summary import TaskSummary, reasoning_average
+from orcabench.task.data import sha256_file
 from orcabench.task import SUITES, get_tasks
 from orcabench.types import Record
 

@@ -26,12 +26,12 @@ from conftest import DATA_DIR, REPO, orcabench
 
 from orcabench import api
 from orcabench.console import EngineCapture, say
-from orcabench.models import ModelSpec
-from orcabench.preflight import injected_system_prompt, length_warnings
-from orcabench.prompts import PromptRenderer
-from orcabench.runlist import accuracies, counts, list_runs
-from orcabench.schema import Fingerprint
-from orcabench.store import RunStore
+from orcabench.models.registry import ModelSpec
+from orcabench.engine.preflight import injected_system_prompt, length_warnings
+from orcabench.models.prompts import PromptRenderer
+from orcabench.report.listing import accuracies, counts, list_runs
+from orcabench.store.schema import Fingerprint
+from orcabench.store.writer import RunStore
 from store_samples import make_run, record
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # colours and cursor moves: the text is what is checked

@@ -17,8 +17,8 @@ import pytest
 
 TASK_FILE = '''
 from pathlib import Path
-from orcabench.data import DataSpec
-from orcabench.extract import extract_number, normalize_number
+from orcabench.task.data import DataSpec
+from orcabench.answers.text import extract_number, normalize_number
 from orcabench.task import GenerativeTask, register
 from orcabench.types import Example
 

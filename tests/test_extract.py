@@ -6,7 +6,7 @@ must yield, and the rule that must fire.
 
 import pytest
 
-from orcabench.extract import extract_number, normalize_number
+from orcabench.answers.text import extract_number, normalize_number
 
 
 @pytest.mark.parametrize(

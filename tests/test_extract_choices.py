@@ -4,14 +4,14 @@ CRASS, LAMBADA). Each row: a model output, the answer it must yield, the rule th
 
 import pytest
 
-from orcabench.answers import choice_example, judge, math_equal
-from orcabench.extract import (
+from orcabench.answers.formats import choice_example, judge, math_equal
+from orcabench.answers.text import (
     extract_dyck,
     extract_last_word,
     extract_math,
     extract_word_list,
 )
-from orcabench.extract_choice import extract_choice, extract_label
+from orcabench.answers.choice import extract_choice, extract_label
 from orcabench.task import GenerativeTask
 
 OPTIONS = ["Bladder", "Kidney", "Ureter", "Urethra"]
@@ -164,7 +164,7 @@ def test_judge_scores_unparsed_as_zero_and_keeps_the_rule() -> None:
 
 
 def test_a_task_takes_exactly_one_of_extract_and_judge(tmp_path) -> None:
-    from orcabench.data import DataSpec
+    from orcabench.task.data import DataSpec
 
     spec = DataSpec(hub_path="x", hub_split="test", local_files=("x.jsonl",))
     with pytest.raises(TypeError):

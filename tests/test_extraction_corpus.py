@@ -7,8 +7,8 @@ from collections import Counter
 import pytest
 from extraction_corpus import CASES, CONTEXTS
 
-from orcabench.extract import RULES, extract_dyck, extract_last_word, extract_math, extract_number, extract_word_list
-from orcabench.extract_choice import extract_choice, extract_label
+from orcabench.answers.text import RULES, extract_dyck, extract_last_word, extract_math, extract_number, extract_word_list
+from orcabench.answers.choice import extract_choice, extract_label
 
 
 def read(context: str, output: str) -> tuple[str | None, str]:

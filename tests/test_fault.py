@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from orcabench.store import RunStore, read_records
+from orcabench.store.writer import RunStore, read_records
 from store_samples import FINGERPRINT, record  # tests/store_samples.py
 
 

@@ -24,9 +24,9 @@ import yaml
 from scipy import stats as sps
 from store_samples import make_run
 
-from orcabench.cli import main
-from orcabench.gate import compare_runs, gate, load_policy
-from orcabench.gate_report import to_json
+from orcabench.cli.run import main
+from orcabench.gate.verdicts import compare_runs, gate, load_policy
+from orcabench.gate.outputs import to_json
 from orcabench.stats import holm, mcnemar_exact, paired_bootstrap_ci, paired_stats
 
 REPO = Path(__file__).resolve().parents[1]
@@ -224,8 +224,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.Capture
 
 
 def test_a_run_still_being_written_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from orcabench.schema import Fingerprint
-    from orcabench.store import RunStore
+    from orcabench.store.schema import Fingerprint
+    from orcabench.store.writer import RunStore
 
     base = make_run(tmp_path / "a", {"gsm8k": [1.0] * 30})
     cand = make_run(tmp_path / "b", {"gsm8k": [1.0] * 30})
@@ -290,7 +290,7 @@ ECHO_TASK = '''
 import re
 from pathlib import Path
 
-from orcabench.data import DataSpec
+from orcabench.task.data import DataSpec
 from orcabench.task import GenerativeTask, register
 from orcabench.types import Example, Score
 

@@ -26,9 +26,9 @@ from store_samples import make_run
 from test_run_engine import ScriptedBackend, plain_model  # noqa: F401  (plain_model: a fixture)
 
 from orcabench import api
-from orcabench.cli import main
-from orcabench.gate import compare_runs, load_policy, replay
-from orcabench.sequential import (
+from orcabench.cli.run import main
+from orcabench.gate.verdicts import compare_runs, load_policy, replay
+from orcabench.gate.sequential import (
     Levels,
     TaskSequence,
     cs_bound,
@@ -295,9 +295,9 @@ def test_the_candidate_is_a_run_or_a_model_to_run_sequentially(tmp_path: Path, c
 
 def scripted_baseline(model: Path, root: Path, data_dir: Path, n: int) -> Path:
     """A baseline run of gsm8k made by the run engine with the scripted backend (the same answer to everything)."""
-    from orcabench.execute import execute
-    from orcabench.schema import Session
-    from orcabench.store import run_session
+    from orcabench.engine.execute import execute
+    from orcabench.store.schema import Session
+    from orcabench.store.writer import run_session
 
     plan = api.plan(api.RunConfig(model=str(model), tasks=["gsm8k"], backend="hf", limit=n, data_dir=data_dir,
                                   output=root / "base"))
@@ -316,7 +316,7 @@ class DiesInItsSecondChunk(ScriptedBackend):
 
 def test_the_gate_runs_its_candidate_chunk_by_chunk_and_a_crashed_gate_resumes_to_the_same_pairs(
         plain_model: Path, tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
-    import orcabench.gate_candidate as gate_candidate
+    import orcabench.gate.candidate as gate_candidate
 
     baseline = scripted_baseline(plain_model, tmp_path, data_dir, 60)
     policy = load_policy(policy_file(tmp_path, margin=20.0, chunk=8, min_n=8))
@@ -399,7 +399,7 @@ def run_gate(echo: dict[str, Any], output: Path, *flags: str) -> tuple[int, dict
 
 
 def stored_keys(run_dir: Path) -> set[tuple[str, str]]:
-    from orcabench.store import read_records
+    from orcabench.store.writer import read_records
 
     return set(read_records(run_dir / "records.jsonl")[0])
 

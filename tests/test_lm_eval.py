@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from conftest import ENGINE, orcabench
 
-from orcabench.cli import main
-from orcabench.lm_eval_bridge import INSTALL_HINT, lm_eval_names
-from orcabench.lm_eval_records import import_output
-from orcabench.store import read_records
+from orcabench.cli.run import main
+from orcabench.lmeval.bridge import INSTALL_HINT, lm_eval_names
+from orcabench.lmeval.records import import_output
+from orcabench.store.writer import read_records
 from orcabench.types import OrcabenchError
 
 GATE_POLICY = "min_n: 10\nrule: lenient\n"  # 20 samples: below the default min_n of 30; too few to show non-inferiority
@@ -57,7 +57,7 @@ def test_local_configs_read_the_mirror_offline(monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     from lm_eval.tasks import TaskManager
 
-    from orcabench.lm_eval_tasks import write_local_tasks
+    from orcabench.lmeval.tasks import write_local_tasks
 
     written = write_local_tasks(data_dir, tmp_path)
     assert {"arc_easy", "arc_challenge", "gsm8k", "mmlu", "orcabench_gsm8k", "orcabench_mmlu_ll"} <= set(written)
@@ -195,7 +195,7 @@ def test_import_of_lm_eval_output_gates_against_the_run(hf_run: Path, hf_backend
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
-    from orcabench.lm_eval_tasks import write_local_tasks
+    from orcabench.lmeval.tasks import write_local_tasks
 
     write_local_tasks(data_dir, tmp_path / "tasks")
     lm = HFLM(pretrained=hf_backend.model, tokenizer=hf_backend.tokenizer, batch_size=16, max_length=ENGINE["max_model_len"])

@@ -2,7 +2,7 @@
 
 orcabench runs its own ``gsm8k`` (generated, number extracted) and ``mmlu-ll``
 (loglikelihood of " A".." D"); lm-eval runs ``orcabench_gsm8k`` and
-``orcabench_mmlu_ll_abstract_algebra`` (:mod:`orcabench.lm_eval_tasks`: orcabench's
+``orcabench_mmlu_ll_abstract_algebra`` (:mod:`orcabench.lmeval.tasks`: orcabench's
 prompts as lm-eval YAML) on the same weights (the loaded model is shared), both in
 float32 on the hf backend. Per sample the prompts must be byte-identical and at least
 98% of the answers identical (GSM8K: the extracted number; MMLU: the argmax letter).
@@ -38,7 +38,7 @@ def orcabench_records(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) 
     run_dir = tmp_path_factory.mktemp("parity") / "orcabench"
     api.run(api.RunConfig(model="smollm2-135m", tasks=["gsm8k", "mmlu-ll"], backend="hf", limit=N, max_tokens=MAX_TOKENS,
                           batch_size=BATCH, engine=dict(ENGINE), data_dir=data_dir, output=run_dir))
-    from orcabench.store import read_records
+    from orcabench.store.writer import read_records
 
     records, problems = read_records(run_dir / "records.jsonl")
     assert not problems
@@ -56,8 +56,8 @@ def lm_eval_records(tmp_path_factory: pytest.TempPathFactory, data_dir: Path,
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
-    from orcabench.lm_eval_records import groups_of, read_output, records_from_output
-    from orcabench.lm_eval_tasks import write_local_tasks
+    from orcabench.lmeval.records import groups_of, read_output, records_from_output
+    from orcabench.lmeval.tasks import write_local_tasks
 
     folder = tmp_path_factory.mktemp("lm-eval-tasks")
     write_local_tasks(data_dir, folder)

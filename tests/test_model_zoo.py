@@ -1,7 +1,7 @@
 """The model zoo renders each model's prompt exactly as its model card builds it.
 
 These render without weights or tokenizers (the chat formats are written out in
-orcabench.models), so the Orca 2 and LLaMA-2 prompts are checked byte for byte here.
+orcabench.models.registry), so the Orca 2 and LLaMA-2 prompts are checked byte for byte here.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from orcabench import api
-from orcabench.models import SYSTEM_MESSAGES, resolve_model, with_system_message
-from orcabench.prompts import PromptRenderer
+from orcabench.models.registry import SYSTEM_MESSAGES, resolve_model, with_system_message
+from orcabench.models.prompts import PromptRenderer
 from orcabench.task import get_tasks
 from orcabench.types import OrcabenchError
 

@@ -367,9 +367,9 @@ def vllm_server(smollm2_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 def gsm8k_requests(data_dir: Path, smollm2_dir: Path, count: int, max_tokens: int) -> list[tuple[Any, Request]]:
     """GSM8K questions exactly as orcabench renders them for SmolLM2 (as tests/test_backends.py builds them)."""
-    from orcabench.data import load_rows
-    from orcabench.models import resolve_model
-    from orcabench.prompts import PromptRenderer
+    from orcabench.task.data import load_rows
+    from orcabench.models.registry import resolve_model
+    from orcabench.models.prompts import PromptRenderer
     from orcabench.task import get_tasks
 
     (task,) = get_tasks(["gsm8k"])

@@ -18,19 +18,19 @@ import yaml
 from conftest import orcabench
 
 from orcabench import api
-from orcabench.execute import pending_item
-from orcabench.planning import load_examples
-from orcabench.prompts import PromptRenderer
-from orcabench.store import RunStore
-from orcabench.models import Reasoning, resolve_model
-from orcabench.reasoning import judge, split
-from orcabench.results import load_results
-from orcabench.summary import summarize
+from orcabench.engine.execute import pending_item
+from orcabench.engine.plan import load_examples
+from orcabench.models.prompts import PromptRenderer
+from orcabench.store.writer import RunStore
+from orcabench.models.registry import ThinkingFormat, resolve_model
+from orcabench.answers.traces import judge, split
+from orcabench.report.results import load_results
+from orcabench.task.summary import summarize
 from orcabench.task import get_tasks
 from orcabench.types import NO_FINAL_ANSWER, Completion, OrcabenchError, Record
 
 THINKING_TEMPLATE = Path(__file__).parent / "reasoning" / "thinking.jinja"
-PERCENT = Reasoning(start="[[", end="]]")
+PERCENT = ThinkingFormat(start="[[", end="]]")
 
 
 @pytest.mark.parametrize(("text", "opened", "separate", "markers", "trace", "answer"), [
@@ -56,9 +56,9 @@ PERCENT = Reasoning(start="[[", end="]]")
     ("<think>x</think> 4", False, None, PERCENT, None, "<think>x</think> 4"),
 ])
 def test_the_splitter_separates_the_trace_from_the_final_answer(
-    text: str, opened: bool, separate: str | None, markers: Reasoning | None, trace: str | None, answer: str | None
+    text: str, opened: bool, separate: str | None, markers: ThinkingFormat | None, trace: str | None, answer: str | None
 ) -> None:
-    parts = split(text, markers or Reasoning(), opened=opened, separate=separate)
+    parts = split(text, markers or ThinkingFormat(), opened=opened, separate=separate)
     assert (parts.trace, parts.answer) == (trace, answer)
 
 
@@ -147,7 +147,7 @@ def _table_row(table: str, first: str) -> tuple[list[str], list[str]]:
 
 
 def test_rescore_keeps_reading_final_answers_with_the_runs_markers(tmp_path: Path, data_dir: Path) -> None:
-    from orcabench.data import sha256_file
+    from orcabench.task.data import sha256_file
 
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -191,7 +191,7 @@ def test_a_model_file_names_its_markers_and_turns_thinking_off_or_on_through_the
     thinking_model_file: Path, data_dir: Path
 ) -> None:
     spec = resolve_model(str(thinking_model_file))
-    assert spec.reasoning == Reasoning("<think>", "</think>", enable_thinking=False)
+    assert spec.reasoning == ThinkingFormat("<think>", "</think>", enable_thinking=False)
 
     off = orcabench("show-prompt", "--task", "gsm8k", "--model", str(thinking_model_file), "--data-dir", str(data_dir))
     assert off.returncode == 0, off.stderr

@@ -30,12 +30,12 @@ import openai
 from test_openai_backend import VLLMServer
 
 from orcabench import api
-from orcabench.execute import pending_item
-from orcabench.prompts import PromptRenderer
-from orcabench.store import RunStore
+from orcabench.engine.execute import pending_item
+from orcabench.models.prompts import PromptRenderer
+from orcabench.store.writer import RunStore
 from orcabench.backends.base import answer_in_order
 from orcabench.backends.openai import OpenAIBackend
-from orcabench.extract import extract_number
+from orcabench.answers.text import extract_number
 from orcabench.types import NO_FINAL_ANSWER
 
 pytestmark = pytest.mark.slow

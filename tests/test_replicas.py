@@ -25,7 +25,7 @@ from conftest import orcabench
 
 from orcabench import api
 from orcabench.backends.replicas import ChunkQueue, chunk_size
-from orcabench.store import read_records
+from orcabench.store.writer import read_records
 from orcabench.types import OrcabenchError
 
 # The done-when command of issue 13: two tasks (one generative, one loglikelihood), 12 samples.

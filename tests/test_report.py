@@ -25,12 +25,13 @@ from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 from store_samples import make_run
 
-from orcabench import api, charts, site
-from orcabench.audit import audit_run
-from orcabench.extract import EXPLICIT_RULES, WEAK_RULES
-from orcabench.cli import main
-from orcabench.report import Report, deltas, leaderboard, resolve_baseline
-from orcabench.results import builtin_results_dir, load_reference, load_results
+from orcabench import api
+from orcabench.report import charts, site
+from orcabench.report.audit import audit_run
+from orcabench.answers.text import EXPLICIT_RULES, WEAK_RULES
+from orcabench.cli.run import main
+from orcabench.report.tables import Report, deltas, leaderboard, resolve_baseline
+from orcabench.report.results import builtin_results_dir, load_reference, load_results
 from orcabench.types import OrcabenchError
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -209,7 +210,7 @@ def real_runs(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, smollm2_
     per model and backend one generative run (gsm8k, arc-easy) and one loglikelihood run
     (mmlu-ll, one question per subject), all on the session's engines."""
     from orcabench.backends.hf import HFBackend
-    from orcabench.bundled import converted_model_dir
+    from orcabench.models.bundled import converted_model_dir
 
     gemma_dir = converted_model_dir("gemma3-270m")
     gemma = HFBackend(str(gemma_dir), ENGINE, seed=0, batch_size=16)

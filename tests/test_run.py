@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import orcabench
 
-from orcabench.store import read_records
+from orcabench.store.writer import read_records
 
 pytestmark = pytest.mark.slow
 

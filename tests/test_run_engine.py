@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from orcabench import api
-from orcabench.execute import best_option
-from orcabench.schema import Session
-from orcabench.store import RunStore, run_session
+from orcabench.engine.execute import best_option
+from orcabench.store.schema import Session
+from orcabench.store.writer import RunStore, run_session
 from orcabench.types import Completion, OrcabenchError, Request
 
 

@@ -16,9 +16,9 @@ from conftest import orcabench
 
 from orcabench import api
 from orcabench.registry import Registry
-from orcabench.runs import load_run
-from orcabench.schema import Fingerprint, Manifest
-from orcabench.store import RunStore, read_records
+from orcabench.store.reader import load_run
+from orcabench.store.schema import Fingerprint, Manifest
+from orcabench.store.writer import RunStore, read_records
 from orcabench.types import OrcabenchError
 from store_samples import FINGERPRINT, record
 

@@ -19,7 +19,7 @@ import pytest
 from conftest import orcabench
 from store_samples import make_run
 
-from orcabench.serving import ServedEngine, served_engine, server_arguments
+from orcabench.backends.serving import ServedEngine, served_engine, server_arguments
 from orcabench.timings import IMPORT_SECONDS, Timings, import_module
 from orcabench.types import OrcabenchError
 
@@ -28,7 +28,7 @@ HEAVY = ("torch", "transformers", "vllm")
 
 def imported_by(*args: str, cwd: Path) -> list[str]:
     """The heavy libraries in ``sys.modules`` after ``orcabench ARGS`` ran in a fresh interpreter."""
-    probe = ("import json, sys\nfrom orcabench.cli import main\ncode = main(sys.argv[1:])\n"
+    probe = ("import json, sys\nfrom orcabench.cli.run import main\ncode = main(sys.argv[1:])\n"
              f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))\nsys.exit(code)")
     result = subprocess.run([sys.executable, "-c", probe, *args], check=False, capture_output=True, text=True, cwd=cwd,
                             timeout=120)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from orcabench.schema import Fingerprint, Manifest
-from orcabench.store import RunStore, read_records
+from orcabench.store.schema import Fingerprint, Manifest
+from orcabench.store.writer import RunStore, read_records
 from orcabench.types import OrcabenchError
 from store_samples import FINGERPRINT, record  # tests/store_samples.py
 

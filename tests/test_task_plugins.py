@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from orcabench import task as task_module
-from orcabench.data import load_rows
+from orcabench.task.data import load_rows
 from orcabench.task import get_tasks
 from orcabench.types import Completion, OrcabenchError
 
@@ -45,8 +45,8 @@ def test_unknown_task_names_the_known_ones() -> None:
 
 TASK_DEFINITION = '''
 from pathlib import Path
-from orcabench.data import DataSpec
-from orcabench.extract import extract_number
+from orcabench.task.data import DataSpec
+from orcabench.answers.text import extract_number
 from orcabench.task import GenerativeTask, register
 from orcabench.types import Example
 

@@ -16,9 +16,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from orcabench.answers import _canonical_latex
-from orcabench.data import load_rows
-from orcabench.extract import normalize_text as _normalize_text
+from orcabench.answers.formats import _canonical_latex
+from orcabench.task.data import load_rows
+from orcabench.answers.text import normalize_text as _normalize_text
 from orcabench.task import GenerativeTask, builtin_tasks_dir, get_tasks
 from orcabench.types import Completion, Example
 

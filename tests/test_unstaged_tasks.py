@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from orcabench.data import load_rows
-from orcabench.drop_metric import drop_scores, normalize_span
-from orcabench.extract import extract_short_answer
-from orcabench.summary import headline, summarize
+from orcabench.task.data import load_rows
+from orcabench.answers.drop import drop_scores, normalize_span
+from orcabench.answers.text import extract_short_answer
+from orcabench.task.summary import headline, summarize
 from orcabench.task import builtin_tasks_dir, get_tasks
 from orcabench.types import Completion, Example, OrcabenchError, Record
 
@@ -240,7 +240,7 @@ def test_race_scores_middle_and_high_per_config_and_over_all_questions(tmp_path:
 
 
 def test_list_tasks_shows_race_on_the_full_test_set_and_crass_on_the_274_items(capsys: pytest.CaptureFixture[str]) -> None:
-    from orcabench.cli import main
+    from orcabench.cli.run import main
 
     assert main(["list", "tasks"]) == 0
     rows = {line.split("│")[1].strip(): line for line in capsys.readouterr().out.splitlines() if line.count("│") > 3}

@@ -14,7 +14,7 @@ from transformers import AutoModelForCausalLM
 
 from orcabench.backends.base import encode_loglikelihood, encode_prompt, truncate_at_stop
 from orcabench.timings import Timings
-from orcabench.tokenizer import load_tokenizer
+from orcabench.models.tokenizer import load_tokenizer
 from orcabench.types import Completion, OrcabenchError, Request
 
 log = logging.getLogger(__name__)

@@ -52,7 +52,7 @@ import openai
 
 from orcabench.backends.base import encode_loglikelihood, truncate_at_stop
 from orcabench.backends.servers import RetryPolicy, Server, ServerPool, server_urls
-from orcabench.store import drop_torn_tail
+from orcabench.store.writer import drop_torn_tail
 from orcabench.types import Completion, OrcabenchError, Request
 
 RESPONSES = "responses.jsonl"

@@ -86,7 +86,7 @@ def engine_options(engine: dict[str, Any], seed: int, max_num_seqs: int | None) 
     """``vllm.LLM`` keyword arguments for orcabench's settings (``engine`` overrides the defaults).
 
     On CPU it also sets ``VLLM_CPU_KVCACHE_SPACE`` unless set: the engine reads it at start.
-    Used by this backend and by lm-eval's vllm model (orcabench.lm_eval_bridge) alike.
+    Used by this backend and by lm-eval's vllm model (orcabench.lmeval.bridge) alike.
     """
     options: dict[str, Any] = {"enable_prefix_caching": True, "seed": seed}
     if _on_cpu():

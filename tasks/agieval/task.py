@@ -5,7 +5,7 @@ the passage, "Q: <question> Answer Choices: (A)... (B)...", then "A: Among A thr
 the answer is" (multiple choice) or "A: The answer is" (``math``, cloze).
 
 * ``agieval`` — all 10 subsets; ``math`` answers are compared by mathematical equivalence
-  (:func:`orcabench.answers.math_equal`, math-verify), the others by option letter;
+  (:func:`orcabench.answers.formats.math_equal`, math-verify), the others by option letter;
 * ``agieval-mc`` — the Orca 2 headline, "English multiple-choice tasks": the 8 subsets of
   Orca's AGIEval tables (aqua-rat, logiqa-en, lsat-ar/lr/rc, sat-en, sat-en-without-passage,
   sat-math; lm-eval's ``agieval_nous``). gaokao-english is English multiple choice too but
@@ -15,8 +15,8 @@ the answer is" (multiple choice) or "A: The answer is" (``math``, cloze).
 from pathlib import Path
 from typing import Any
 
-from orcabench.answers import choice_example, judge, make_example, option_letters, strip_option_prefix
-from orcabench.data import DataSpec, row_origin
+from orcabench.answers.formats import choice_example, judge, make_example, option_letters, strip_option_prefix
+from orcabench.task.data import DataSpec, row_origin
 from orcabench.task import GenerativeTask, register
 from orcabench.types import Example, OrcabenchError
 

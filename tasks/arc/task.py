@@ -7,8 +7,8 @@ generated and extracted (the Orca 2 protocol). The staged copy is llm-foundry's 
 from pathlib import Path
 from typing import Any
 
-from orcabench.answers import choice_example, judge
-from orcabench.data import DataSpec, row_origin
+from orcabench.answers.formats import choice_example, judge
+from orcabench.task.data import DataSpec, row_origin
 from orcabench.task import GenerativeTask, register
 from orcabench.types import Example
 

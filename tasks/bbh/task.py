@@ -17,9 +17,9 @@ bob poo": the options split the name at its commas). They are scored as free tex
 from pathlib import Path
 from typing import Any
 
-from orcabench.answers import choice_example, judge, listed_options, make_example
-from orcabench.data import DataSpec, row_origin
-from orcabench.extract import normalize_brackets, normalize_number, normalize_text
+from orcabench.answers.formats import choice_example, judge, listed_options, make_example
+from orcabench.task.data import DataSpec, row_origin
+from orcabench.answers.text import normalize_brackets, normalize_number, normalize_text
 from orcabench.task import GenerativeTask, register
 from orcabench.types import Example, OrcabenchError
 

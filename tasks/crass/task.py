@@ -19,8 +19,8 @@ import random
 from pathlib import Path
 from typing import Any
 
-from orcabench.answers import choice_example, judge
-from orcabench.data import DataSpec, row_origin
+from orcabench.answers.formats import choice_example, judge
+from orcabench.task.data import DataSpec, row_origin
 from orcabench.task import GenerativeTask, register
 from orcabench.types import Example, OrcabenchError
 

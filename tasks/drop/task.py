@@ -1,7 +1,7 @@
 """DROP (Dua et al., 2019): reading comprehension with discrete reasoning over a passage
 (counting, arithmetic, dates, several spans), validation set (9,536), zero-shot; the model
-writes a short answer, read by :func:`orcabench.extract.extract_short_answer` and scored by
-DROP's official F1 and exact match (:mod:`orcabench.drop_metric`).
+writes a short answer, read by :func:`orcabench.answers.text.extract_short_answer` and scored by
+DROP's official F1 and exact match (:mod:`orcabench.answers.drop`).
 
 ``drop`` scores F1 (0..1, the benchmark's usual headline), ``drop-em`` exact match: same
 examples, prompt and extraction. EM of a ``drop`` run needs no new generation: score its
@@ -20,9 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from orcabench.data import DataSpec
-from orcabench.drop_metric import drop_scores
-from orcabench.extract import NONE, extract_short_answer
+from orcabench.task.data import DataSpec
+from orcabench.answers.drop import drop_scores
+from orcabench.answers.text import NONE, extract_short_answer
 from orcabench.task import GenerativeTask, register
 from orcabench.types import Example, OrcabenchError, Score
 

@@ -8,8 +8,8 @@ chain-of-thought wording, answer generated and parsed. ``gsm8k-cot`` appends
 from pathlib import Path
 from typing import Any
 
-from orcabench.data import DataSpec
-from orcabench.extract import extract_number, normalize_number
+from orcabench.task.data import DataSpec
+from orcabench.answers.text import extract_number, normalize_number
 from orcabench.task import GenerativeTask, register
 from orcabench.types import Example, OrcabenchError
 

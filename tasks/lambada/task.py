@@ -1,6 +1,6 @@
 """LAMBADA, OpenAI's test variant (5,153): the model generates the passage's last word,
 scored by exact match (the Orca 2 protocol), ignoring case and the punctuation and quotes
-around the word (:func:`orcabench.extract.normalize_word`).
+around the word (:func:`orcabench.answers.text.normalize_word`).
 
 The target is the last whitespace-separated word. In 6 rows llm-foundry's ``continuation``
 spans a line break ("of\\n\\nPower"); its leading part is moved into the context so that the
@@ -10,9 +10,9 @@ model is asked for one word, as in every other row.
 from pathlib import Path
 from typing import Any
 
-from orcabench.answers import judge, make_example
-from orcabench.data import DataSpec, row_origin
-from orcabench.extract import normalize_word
+from orcabench.answers.formats import judge, make_example
+from orcabench.task.data import DataSpec, row_origin
+from orcabench.answers.text import normalize_word
 from orcabench.task import GenerativeTask, register
 from orcabench.types import Example, OrcabenchError
 

@@ -1,7 +1,7 @@
 """MMLU (Hendrycks et al., 2021): 57 subjects, 14,042 test questions, zero-shot.
 
 ``mmlu`` is the Orca 2 protocol: the model answers in free text and the option letter is
-extracted (:func:`orcabench.extract.extract_choice`). Report per subject, per category
+extracted (:func:`orcabench.answers.text.extract_choice`). Report per subject, per category
 (:data:`CATEGORIES`: the four groups of the MMLU paper) and overall. The Orca 2 paper's
 MMLU column is one overall accuracy; whether it is the mean over all 14,042 questions
 (micro) or over the 57 subjects (macro) is not stated in the available notes. orcabench
@@ -14,8 +14,8 @@ reports both; the lm-eval convention, and the likelier reading, is the micro ave
 from pathlib import Path
 from typing import Any
 
-from orcabench.answers import choice_example, judge
-from orcabench.data import DataSpec, row_origin
+from orcabench.answers.formats import choice_example, judge
+from orcabench.task.data import DataSpec, row_origin
 from orcabench.task import GenerativeTask, LoglikelihoodChoiceTask, register
 from orcabench.types import Example, OrcabenchError
 

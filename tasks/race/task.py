@@ -23,8 +23,8 @@ import ast
 from pathlib import Path
 from typing import Any
 
-from orcabench.answers import choice_example, judge
-from orcabench.data import DataSpec, row_origin
+from orcabench.answers.formats import choice_example, judge
+from orcabench.task.data import DataSpec, row_origin
 from orcabench.task import GenerativeTask, register
 from orcabench.types import Example, OrcabenchError
 

@@ -1,0 +1,432 @@
+"""Answer extractors: one function per answer format.
+
+Each extractor takes a model's raw output and returns ``(answer, method)``: the
+normalised answer (or ``None``) and the name of the rule that produced it, so every
+record says *how* its answer was read. Option letters live in
+:mod:`orcabench.answers.choice`. ``tests/extraction_corpus.py`` (real chat-model answer
+styles, every format) is the specification; :data:`RULES` names every rule.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+
+NONE = "none"
+# Every rule an extractor may name, and what it reads. The explicit rules read an answer the
+# model marked as its answer; the weak ones read the last mention of something answer-shaped
+# (``orcabench audit`` shows them for spot checks). The others sit between.
+RULES: dict[str, str] = {
+    "boxed": "the last \\boxed{..}",
+    "final-answer-phrase": "after the last 'the answer is' / 'Answer:' / '#### N'",
+    "option-text": "after a final-answer phrase, one option's text instead of its letter",
+    "ordinal-option": "'the third option' after a final-answer phrase or said to be correct",
+    "leading-letter": "the output opens with a letter that the rest explains",
+    "set-off-letter": "a letter in bold, after an arrow, or 'Choice C - ...' mid-sentence",
+    "bare-option-text": "the whole output or its last line is one option's text",
+    "leading-label": "the output opens with a label ('Yes, because ...')",
+    "leading-number": "the output's first line is a number ('$18.', '9 coins')",
+    "answer-first": "the first sentence states the number and the rest explains it",
+    "leading-brackets": "the output opens with a run of closing brackets",
+    "leading-answer": "a short first line that starts like math",
+    "first-word": "the output's first word (LAMBADA)",
+    "whole-output": "a one-line output is the answer (DROP)",
+    "last-number": "the last number anywhere",
+    "last-option-letter": "the last '(B)' or line-opening 'B.'",
+    "last-label": "the last label word anywhere",
+    "last-bracket-run": "the last run of closing brackets",
+    "last-word-run": "the last long run of the task's words",
+    "last-math": "the last $..$ span",
+    "last-line": "the last non-empty line",
+    NONE: "nothing could be read: scores 0 and counts as unparsed",
+}
+EXPLICIT_RULES = frozenset({"boxed", "final-answer-phrase", "option-text", "ordinal-option"})
+WEAK_RULES = frozenset({"last-number", "last-option-letter", "last-label", "last-bracket-run", "last-word-run", "last-math",
+                        "last-line"})
+
+# A number as people write it: optional sign (a hyphen only when it is not a range or
+# subtraction such as "10-3"), thousands separators, decimals, or a simple fraction.
+_NUMBER = r"(?:(?<![\w.])[-−–])?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?:(?<![\w.])[-−–])?\d+(?:\.\d+)?(?:/\d+)?|(?:(?<![\w.])[-−–])?\.\d+"
+_NUMBER_RE = re.compile(_NUMBER)
+_BOXED_RE = re.compile(r"\\boxed\s*\{((?:[^{}]|\{[^{}]*\})*)\}")
+_HASHES_RE = re.compile(r"####\s*\$?\s*(" + _NUMBER + ")")
+# "The answer is 18", "Final answer: $18", "the answer is therefore **18**",
+# "So the answer is that she makes $18": a few filler words are allowed after the phrase,
+# never past a sentence end or a question mark.
+_PHRASE_RE = re.compile(
+    r"(?:final\s+answer|the\s+answer|answer)\s*(?:is|=|:|would\s+be|will\s+be)?\s*:?"
+    r"(?:(?![.!]\s)[^\d\n−–?-]){0,40}?(" + _NUMBER + ")",
+    re.IGNORECASE,
+)
+_NUMBER_HEDGE_RE = re.compile(r"\s*,?\s*(?:or|and/or|/)\s*\$?\s*\d")
+# The first line is the number, perhaps with a unit: "18", "$18.", "9 coins", "**72**".
+_LEADING_NUMBER_RE = re.compile(r"^\s*(?:\$\s*)?(" + _NUMBER + r")\s*(?:%|[A-Za-z]+(?:\s+[A-Za-z]+){0,2})?\s*[.!]?[ \t]*(?:\n|$)")
+# Answer first: a first sentence that states the quantity, then a colon, "because" or "Here's
+# why" introduces the working ("There are 9 coins: 4 dimes, 3 nickels and 2 pennies.").
+_VERBS = (r"needs?|makes?|made|earns?|earned|spends?|spent|pays?|paid|has|have|had|gets?|got|saves?|saved|owes?|"
+          r"loses?|lost|sells?|sold|buys?|bought|uses?|used|costs?|takes?|took|eats?|ate|runs?|ran|reads?|walks?|walked")
+_ANSWER_FIRST_RE = re.compile(
+    r"^\s*(?:(?:sure|of\s+course|certainly|great\s+question|okay|ok)\b[^.!\n]{0,30}[.!]\s*)?"
+    r"(?:there\s+(?:are|is|were|was|will\s+be)"
+    r"|(?:the\s+)?(?:total|result|sum|number|cost|price|amount|difference|profit|value)\b[^\n:.?\d]{0,40}?"
+    r"\b(?:is|was|are|were|will\s+be|comes\s+to)"
+    rf"|(?:he|she|they|it|we|i|you|[a-z]+)\s+(?:will\s+|would\s+|can\s+)?(?:{_VERBS}))"
+    r"\s+(?:a\s+total\s+of\s+|in\s+total\s+|about\s+|exactly\s+|only\s+)?\$?\s*(" + _NUMBER + r")"
+    r"[^\n\d:.?]{0,40}?(?::|\s+(?:because|since|as)\b|\s+[—–]\s|\.\s+(?:here'?s\s+(?:why|how)|here\s+is\s+(?:why|how)))",
+    re.IGNORECASE,
+)
+
+
+def normalize_number(text: str) -> str | None:
+    """Canonical decimal string for a number as written ("$1,234.50" -> "1234.5")."""
+    cleaned = (
+        text.strip()
+        .replace(",", "")
+        .replace("$", "")
+        .replace("−", "-")
+        .replace("–", "-")
+        .replace(" ", "")
+        .rstrip(".")
+    )
+    try:
+        if "/" in cleaned:
+            numerator, denominator = cleaned.split("/", 1)
+            value = Decimal(numerator) / Decimal(denominator)
+        else:
+            value = Decimal(cleaned)
+    except (InvalidOperation, ZeroDivisionError, ValueError):
+        return None
+    if value == value.to_integral_value():
+        return str(value.quantize(Decimal(1)))
+    return format(value.normalize(), "f")
+
+
+def extract_number(output: str) -> tuple[str | None, str]:
+    """The final numeric answer of a free-text solution.
+
+    Rules, first match wins (the *last* occurrence of each in the text):
+    ``boxed`` (LaTeX ``\\boxed{..}``), ``final-answer-phrase`` ("#### N", "The answer
+    is N", "Final answer: N", the explanation after it or not; not a phrase inside a
+    question); ``leading-number`` (the first line is the number: "$18." then the working);
+    ``answer-first`` (the first sentence states the number and a colon or "because" starts the
+    working, whose numbers are not answers: "There are 9 coins: 4 dimes, 3 nickels and 2
+    pennies."); ``last-number`` (the last number anywhere). A number these three rules would
+    read from a question the output ends with ("Do you mean 5 or 6 apples?") is ``none``, and
+    so is a hedged phrase ("the answer is 5 or 6").
+    """
+    for method, pattern in (("boxed", _BOXED_RE), ("final-answer-phrase", _HASHES_RE), ("final-answer-phrase", _PHRASE_RE)):
+        for match in reversed(list(pattern.finditer(output))):
+            numbers = _NUMBER_RE.findall(match.group(1))
+            value = normalize_number(numbers[-1]) if numbers else None
+            if value is None or (pattern is _PHRASE_RE and re.match(r"[^.!?\n]*\?", output[match.end():])):
+                continue  # "can you tell me if the answer is $2 per egg?" asks, and answers nothing
+            if pattern is not _BOXED_RE and _NUMBER_HEDGE_RE.match(output[match.end():]):
+                return None, NONE  # "the answer is 5 or 6"
+            return value, method
+    text = clean_markup(output)
+    for method, pattern in (("leading-number", _LEADING_NUMBER_RE), ("answer-first", _ANSWER_FIRST_RE)):
+        match = pattern.match(text)
+        if match and normalize_number(match.group(1)) is not None:
+            return (None, NONE) if asked(text, match.start(1)) else (normalize_number(match.group(1)), method)
+    for candidate in reversed(list(_NUMBER_RE.finditer(output))):
+        value = normalize_number(candidate.group())
+        if value is not None:
+            return (None, NONE) if asked(output, candidate.start()) else (value, "last-number")
+    return None, NONE
+
+
+def closing_question(text: str) -> tuple[int, str]:
+    """Where the question an output ends with starts, and its text ("Do you mean 5 or 6
+    apples?"); ``(len(text), "")`` when the output does not end by asking something."""
+    end = len(text.rstrip().rstrip("\"'”’)]*"))
+    if not text[:end].endswith("?"):
+        return len(text), ""
+    start = max(text.rfind(mark, 0, end - 1) for mark in (". ", "! ", "? ", "\n")) + 1
+    return start, text[start:end]
+
+
+def asked(text: str, position: int) -> bool:
+    """True when ``text[position]`` lies in the question the output ends with: what a model
+    asks the user about is no answer, so the weak rules do not read it."""
+    return position >= closing_question(text)[0]
+
+
+# ---------------------------------------------------------------------------------------
+# Closed-set and free-form answers (BBH, AGIEval, MMLU, ARC, CRASS, LAMBADA).
+#
+# Shared conventions, so that every extractor reads the same way:
+# * markdown emphasis, backticks and LaTeX ``\text{..}`` wrappers are removed first;
+# * an explicit ``\boxed{..}`` wins, then the *last* final-answer phrase ("the answer is",
+#   "Answer:", "the correct option is"), then a weaker format-specific fallback;
+# * a hedge ("(A) or (B)", "yes or no") is unparsed (``none``): it scores 0 and counts in the
+#   unparsed rate, rather than crediting either option.
+# ``tests/extraction_corpus.py`` is the specification.
+# ---------------------------------------------------------------------------------------
+
+_MARKDOWN_RE = re.compile(r"\*\*|__|`|(?<!\w)\*(?=\S)|(?<=\S)\*(?!\w)")
+_LATEX_WRAPPER_RE = re.compile(r"\\(?:text|textbf|mathrm|mathbf|texttt)\s*\{([^{}]*)\}")
+# "the answer is", "Final answer:", "the correct option is", "the best choice would be".
+_FINAL_PHRASE_CORE = (
+    r"(?:\b(?:final\s+|correct\s+|right\s+|best\s+)?answer\b|\b(?:correct|right|best|final)\s+(?:option|choice)\b)"
+    r"(?:\s*(?:is|would\s+be|will\s+be|must\s+be|should\s+be|=|:)\b)*\s*[:\-–—]?\s*"
+)
+_FINAL_PHRASE = (
+    _FINAL_PHRASE_CORE + r"(?:(?:therefore|thus|then|clearly|probably|definitely|likely|indeed|option|choice|letter)\b\s*)*"
+    r"[:\-–—]?\s*"
+)
+FINAL_PHRASE_RE = re.compile(_FINAL_PHRASE, re.IGNORECASE)
+
+
+def clean_markup(text: str) -> str:
+    """The text without markdown emphasis and LaTeX text wrappers (``**B**`` -> ``B``)."""
+    previous = None
+    while previous != text:  # nested wrappers: \textbf{\text{B}}
+        previous, text = text, _LATEX_WRAPPER_RE.sub(r"\1", text)
+    return _MARKDOWN_RE.sub("", text)
+
+
+def boxed_contents(text: str) -> list[str]:
+    """Contents of every ``\\boxed{..}`` / ``\\fbox{..}``, braces balanced to any depth."""
+    found: list[str] = []
+    for match in re.finditer(r"\\(?:boxed|fbox)\s*\{", text):
+        depth, start = 1, match.end()
+        for position in range(start, len(text)):
+            depth += {"{": 1, "}": -1}.get(text[position], 0)
+            if depth == 0:
+                found.append(text[start:position])
+                break
+    return found
+
+
+@lru_cache(maxsize=65536)  # option texts are normalised again for every output scored
+def normalize_text(text: str) -> str:
+    """Case- and punctuation-insensitive form used to match option texts and free text, and
+    how :func:`extract_phrase_text` writes its answers (normalise gold strings with it)."""
+    text = clean_markup(text).casefold()
+    text = re.sub(r"[\s\u00a0]+", " ", text)
+    return text.strip(" .,;:!?\"'“”‘’()[]{}").strip()
+
+
+def rest_of_line(text: str, start: int) -> str:
+    return text[start:].split("\n", 1)[0]
+
+
+_BRACKET_RUN_RE = re.compile(r"[)\]}>](?:[\s`'\"]*[)\]}>])*")
+
+
+def normalize_brackets(text: str) -> str:
+    """A bracket sequence as BBH writes it: one bracket per token, single spaces."""
+    return " ".join(ch for ch in text if ch in "()[]{}<>")
+
+
+def extract_dyck(output: str) -> tuple[str | None, str]:
+    """The closing-bracket sequence of a Dyck-language completion (BBH ``dyck_languages``).
+
+    Rules: ``final-answer-phrase`` (the brackets right after the last "the answer is" /
+    "Answer:", openers included, so a model that repeats the whole sequence is read as
+    saying so, and scored wrong); ``leading-brackets`` (the output opens with a run of
+    closing brackets, then explains it); ``last-bracket-run`` (the last run of closing
+    brackets, unless in a question the output ends with).
+    Spacing, backticks and quotes around brackets are ignored: ``]]>`` reads ``] ] >``.
+    """
+    text = clean_markup(output)
+    for phrase in reversed(list(FINAL_PHRASE_RE.finditer(text))):
+        run = re.match(r"[\s'\"]*((?:[()\[\]{}<>][\s'\"]*)+)", text[phrase.end():])
+        if run:
+            return normalize_brackets(run.group(1)), "final-answer-phrase"
+    leading = re.match(r"[\s'\"]*(" + _BRACKET_RUN_RE.pattern + r")[\s'\".]*(?:\n|$)", text)
+    if leading:
+        return normalize_brackets(leading.group(1)), "leading-brackets"
+    runs = list(_BRACKET_RUN_RE.finditer(text))
+    if runs:
+        return (None, NONE) if asked(text, runs[-1].start()) else (normalize_brackets(runs[-1].group()), "last-bracket-run")
+    return None, NONE
+
+
+_WORD_TRIM = ".,;:!?*\"“”‘’()[]{}<>"
+_LIST_MARKER_RE = re.compile(r"^(?:\d+[.)]?|[-•*–])$")  # "1." arrives as "1": dots are trimmed first
+_SORTED_PHRASE_RE = re.compile(
+    _FINAL_PHRASE + r"|\bsorted(?:\s+(?:list|words|order|sequence))?\s*(?:is|would\s+be)?\s*:\s*"
+    r"|\balphabetical(?:ly)?(?:\s+order)?\s*(?:is|would\s+be)?\s*:\s*",
+    re.IGNORECASE,
+)
+
+
+def _word_tokens(text: str) -> list[str]:
+    """Lower-case words, list markers dropped; a sentence end or a blank line becomes a "."
+    token, which no vocabulary holds, so that a run of words never spans two sentences."""
+    tokens: list[str] = []
+    for raw in re.split(r"[\s,;]+", re.sub(r"\n[ \t]*\n", " ¶ ", text)):
+        if raw == "¶":
+            tokens.append(".")
+            continue
+        token = raw.strip(_WORD_TRIM).casefold()
+        if token and not _LIST_MARKER_RE.match(token):
+            tokens.append(token)
+            if raw.rstrip("*`\"”’)").endswith((".", "!", "?")):
+                tokens.append(".")
+    return tokens
+
+
+def _word_runs(tokens: list[str], vocabulary: set[str]) -> list[list[str]]:
+    runs: list[list[str]] = [[]]
+    for token in tokens:
+        if token in vocabulary:
+            runs[-1].append(token)
+        elif runs[-1]:
+            runs.append([])
+    return [run for run in runs if run]
+
+
+def extract_word_list(output: str, vocabulary: Sequence[str]) -> tuple[str | None, str]:
+    """A list of words (BBH ``word_sorting``), lower case and space-separated, in the
+    model's order; ``vocabulary`` is the task's own word list.
+
+    Rules: ``final-answer-phrase`` (after the last "the answer is" / "sorted list:" /
+    "alphabetical order:", the run of vocabulary words, across lines, list markers and
+    commas skipped, ending at the first word that is not in the vocabulary, so a stray word
+    ends the answer instead of being skipped over, and so does a blank line); ``last-word-run``
+    (not in a question the output ends with: the last run with at
+    least half as many words as the vocabulary, else the longest run, the later on a tie).
+    """
+    words = {word.casefold() for word in vocabulary}
+    text = clean_markup(output)
+    for phrase in reversed(list(_SORTED_PHRASE_RE.finditer(text))):
+        runs = _word_runs(_word_tokens(text[phrase.end():]), words)
+        first = _word_tokens(text[phrase.end():])[:1]
+        if runs and first and first[0] in words:
+            return " ".join(runs[0]), "final-answer-phrase"
+    runs = _word_runs(_word_tokens(text), words)
+    if not runs:
+        return None, NONE
+    long_runs = [run for run in runs if 2 * len(run) >= len(words)]
+    chosen = long_runs[-1] if long_runs else max(reversed(runs), key=len)
+    if chosen in _word_runs(_word_tokens(closing_question(text)[1]), words):
+        return None, NONE  # "Do you want apple syndrome therefrom sorted?"
+    return " ".join(chosen), "last-word-run"
+
+
+def normalize_word(word: str) -> str:
+    """A word compared case-insensitively, without the quotes and punctuation around it."""
+    return word.strip(_WORD_TRIM + "'-–—…").casefold()
+
+
+_WORD_PHRASE_RE = re.compile(
+    r"\b(?:answer|missing\s+word|last\s+word|final\s+word|word)\s*(?:is|would\s+be|:)\s*"
+    r"(?:(?:probably|likely|simply|just)\s+)?[:\-–—]?\s*",
+    re.IGNORECASE,
+)
+
+
+def extract_last_word(output: str) -> tuple[str | None, str]:
+    """The one word a model supplies to end a passage (LAMBADA), normalised as by
+    :func:`normalize_word`.
+
+    Rules: ``final-answer-phrase`` (the word right after the last "the missing word is",
+    "Answer:", "the last word is"); ``first-word`` (otherwise the output's first word: the
+    model answered with the word, or continued the passage with it).
+    """
+    text = clean_markup(output)
+    for phrase in reversed(list(_WORD_PHRASE_RE.finditer(text))):
+        tokens = [normalize_word(token) for token in text[phrase.end():].split()]
+        if tokens and tokens[0]:
+            return tokens[0], "final-answer-phrase"
+    for token in text.split():
+        word = normalize_word(token)
+        if word:
+            return word, "first-word"
+    return None, NONE
+
+
+_MATH_SPAN_RE = re.compile(r"(?<!\\)\$\$?((?:[^$]|(?<=\\)\$)+?)(?<!\\)\$\$?|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
+
+
+def _strip_math(text: str) -> str:
+    text = re.sub(r"[.。]$", "", text.strip()).strip()
+    return re.sub(r"^\$+|(?<!\\)\$+$", "", text).strip()
+
+
+def extract_math(output: str) -> tuple[str | None, str]:
+    """A free-form mathematical answer (AGIEval ``math``), as LaTeX text.
+
+    Rules: ``boxed`` (the last ``\\boxed{..}``, any nesting); ``final-answer-phrase`` (after
+    the last "the answer is" / "Final answer:", the first ``$..$`` span on that line, else
+    the rest of the sentence); ``leading-answer`` (a short first line that starts like math,
+    "$\\frac12$." or "15.", for prompts that end in "The answer is"); ``last-math`` (the last
+    ``$..$``, ``\\(..\\)`` or ``\\[..\\]`` span); ``last-number`` (these two not from a question
+    the output ends with). Compare with
+    :func:`orcabench.answers.formats.math_equal`, not ``==``.
+    """
+    boxed = boxed_contents(output)
+    if boxed:
+        return boxed[-1].strip(), "boxed"
+    for phrase in reversed(list(FINAL_PHRASE_RE.finditer(output))):
+        line = rest_of_line(output, phrase.end())
+        span = _MATH_SPAN_RE.search(line)
+        if span and not line[: span.start()].strip():
+            return next((group for group in span.groups() if group), "").strip(), "final-answer-phrase"
+        sentence = re.split(r"(?<!\\)\.\s|\.$", line, maxsplit=1)[0]
+        if _strip_math(sentence):
+            return _strip_math(sentence), "final-answer-phrase"
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    if lines and len(lines[0]) <= 60 and re.match(r"[$\\\d(\[-]", lines[0]):
+        return _strip_math(re.split(r"(?<!\\)\.\s", lines[0], maxsplit=1)[0]), "leading-answer"
+    spans = [span for span in _MATH_SPAN_RE.finditer(output) if any(span.groups())]
+    if spans:
+        content = next(group for group in spans[-1].groups() if group).strip()
+        return (None, NONE) if asked(output, spans[-1].start()) else (content, "last-math")
+    numbers = list(_NUMBER_RE.finditer(output))
+    if numbers:
+        return (None, NONE) if asked(output, numbers[-1].start()) else (numbers[-1].group(), "last-number")
+    return None, NONE
+
+
+def extract_phrase_text(output: str) -> tuple[str | None, str]:
+    """A short free-text answer: the rest of the sentence after the last final-answer
+    phrase (``final-answer-phrase``), else the last non-empty line (``last-line``)."""
+    text = clean_markup(output)
+    for phrase in reversed(list(FINAL_PHRASE_RE.finditer(text))):
+        sentence = re.split(r"\.\s|\.$", rest_of_line(text, phrase.end()), maxsplit=1)[0]
+        if normalize_text(sentence):
+            return normalize_text(sentence), "final-answer-phrase"
+    lines = [line for line in text.splitlines() if normalize_text(line)]
+    return (normalize_text(lines[-1]), "last-line") if lines else (None, NONE)
+
+
+# DROP: a short free-text answer (a number, a date, one or more spans), scored by token
+# overlap (orcabench.answers.drop), so its original wording is kept rather than normalised.
+# Only "answer" followed by "is" / ":" / "=" is a final-answer phrase here: a bare "answer"
+# ("To answer this, ...") would read the reasoning's first words as the answer.
+_SHORT_ANSWER_PHRASE_RE = re.compile(
+    r"\b(?:final\s+|correct\s+|short\s+)?answer\s*(?:is|would\s+be|will\s+be|should\s+be|must\s+be|=|:)\s*[:\-–—]?\s*",
+    re.IGNORECASE,
+)
+
+
+def _trim_short_answer(text: str) -> str:
+    return text.strip().strip("\"'“”‘’").strip().rstrip(".!;:,").strip()
+
+
+def extract_short_answer(output: str) -> tuple[str | None, str]:
+    """A short free-text answer (DROP), in the model's own wording (trimmed of quotes and
+    a final period).
+
+    Rules: ``boxed`` (the last non-empty ``\\boxed{..}``); ``final-answer-phrase`` (after the
+    last "the answer is" / "Answer:" / "final answer =", the rest of that sentence, on the
+    next line when the phrase ends its line); ``whole-output`` (a one-line output is the
+    answer); ``last-line`` (else the last non-empty line); ``none`` for an empty output.
+    """
+    text = clean_markup(output)
+    for content in reversed(boxed_contents(text)):
+        if _trim_short_answer(content):
+            return _trim_short_answer(content), "boxed"
+    for phrase in reversed(list(_SHORT_ANSWER_PHRASE_RE.finditer(text))):
+        sentence = re.split(r"\.\s|\.$", rest_of_line(text, phrase.end()), maxsplit=1)[0]
+        if _trim_short_answer(sentence):
+            return _trim_short_answer(sentence), "final-answer-phrase"
+    lines = [_trim_short_answer(line) for line in text.splitlines() if _trim_short_answer(line)]
+    if not lines:
+        return None, NONE
+    return lines[-1], "whole-output" if len(lines) == 1 else "last-line"

@@ -1,0 +1,8 @@
+"""The command line: running and scoring (``run``), reports, gates, run lists and data (``results``), the app and
+shared flag parsing (``app``). ``orcabench`` and ``python -m orcabench.cli`` start :func:`entry`."""
+
+
+def entry() -> None:
+    from orcabench.cli.run import entry as run_entry  # imported on call: `import orcabench.cli.app` stays light
+
+    run_entry()

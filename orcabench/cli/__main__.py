@@ -1,0 +1,3 @@
+from orcabench.cli import entry
+
+entry()

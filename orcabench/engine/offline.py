@@ -1,0 +1,144 @@
+"""Scoring without a model: outputs made elsewhere (``orcabench score``) and stored runs again (``rescore``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from orcabench.models.registry import ThinkingFormat, resolve_model
+from orcabench.engine.plan import checked_data_dir, load_examples
+from orcabench.answers.traces import judge, predicted_completion, separate_trace
+from orcabench.store.schema import Manifest, now, orcabench_version
+from orcabench.store.writer import RunStore
+from orcabench.task.summary import TaskSummary, summarize
+from orcabench.task import Task, get_tasks
+from orcabench.types import Completion, Example, OrcabenchError, Record
+
+
+@dataclass(frozen=True)
+class ScoredPredictions:
+    summary: TaskSummary
+    records: list[Record]
+    problems: list[str]  # "file:line: what is wrong", one per skipped line
+
+
+def score_predictions(task_name: str, predictions: Path, data_dir: Path | None = None, strict: bool = False,
+                      model: str | None = None) -> ScoredPredictions:
+    """Score outputs produced elsewhere (one JSON object per line: id, output) with the task's extractor.
+
+    Only final answers are scored: a line's think trace (in ``output``, or apart as
+    ``reasoning_content``) is kept in the record, never read; ``model`` names other trace markers.
+    """
+    markers = resolve_model(model).reasoning if model else None
+    (task,) = get_tasks([task_name])
+    if task.kind != "generate":
+        raise OrcabenchError(f"task {task.name} is scored by loglikelihood; `orcabench score` takes generated text: "
+                             "pick a generative task")
+    if not predictions.is_file():
+        raise OrcabenchError(f"predictions file {predictions} does not exist")
+    examples = {e.id: e for e in load_examples(task, checked_data_dir(data_dir))[0]}
+    records: dict[str, Record] = {}
+    problems: list[str] = []
+    with predictions.open(encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            problem, item = _prediction(line, examples, records)
+            if problem:
+                problems.append(f"{predictions}:{number}: {problem}")
+                if strict:
+                    raise OrcabenchError(f"{problems[-1]} (drop --strict to skip such lines)")
+                continue
+            example, line = item
+            completion = predicted_completion(line)
+            prompt = line.get("prompt") if isinstance(line.get("prompt"), str) else ""  # says whether it opened a trace
+            judged = judge(task, example, [completion], markers, prompt)
+            records[example.id] = Record(
+                task=task.name, id=example.id, subtask=example.subtask, prompt="", prompt_sha256="", output=completion.text,
+                gold=example.gold, prompt_tokens=0, output_tokens=completion.output_tokens,
+                finish_reason=completion.finish_reason, **judged.record_fields(),
+            )
+    if not records:
+        raise OrcabenchError(f"{predictions}: no usable prediction lines (each line: {{\"id\": ..., \"output\": ...}}); "
+                             + (problems[0] if problems else "the file is empty"))
+    return ScoredPredictions(summarize(task.name, list(records.values())), list(records.values()), problems)
+
+
+def _prediction(line: str, examples: dict[str, Example], seen: dict[str, Record]) -> tuple[str | None, Any]:
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as error:
+        return f"not JSON ({error.msg})", None
+    if not isinstance(value, dict) or not isinstance(value.get("output"), str) or "id" not in value:
+        return "expected an object with \"id\" and a string \"output\"", None
+    sample_id = str(value["id"])
+    if sample_id not in examples:
+        return f"unknown example id {sample_id!r}", None
+    if sample_id in seen:
+        return f"duplicate id {sample_id!r} (the first one counts)", None
+    return None, (examples[sample_id], value)
+
+
+@dataclass(frozen=True)
+class RescoreResult:
+    summaries: list[TaskSummary]
+    changed: int
+    backup: Path
+
+
+def rescore(run_dir: Path, data_dir: Path | None = None) -> RescoreResult:
+    """Score a stored run's outputs again with today's extractors; no model is loaded.
+
+    The records file is replaced atomically and the previous one kept beside it, so the
+    change is traceable; the manifest lists each rescore.
+    """
+    store = RunStore(run_dir)
+    manifest = store.manifest() if run_dir.is_dir() else None
+    if manifest is None:
+        raise OrcabenchError(f"{run_dir} is not an orcabench run (no manifest.json); pass a run directory")
+    fingerprint = manifest.fingerprint
+    store.open(fingerprint)
+    try:
+        data_dir = checked_data_dir(data_dir) or recorded_data_dir(manifest)
+        tasks = get_tasks(list(fingerprint.tasks))
+        recorded = fingerprint.model.get("reasoning")
+        markers = ThinkingFormat(**recorded) if isinstance(recorded, dict) else None
+        old = store.records()
+        new: list[Record] = []
+        for task in tasks:
+            examples, provenance = load_examples(task, data_dir)
+            if provenance.get("files") and provenance["files"] != fingerprint.tasks[task.name]["data"]:
+                raise OrcabenchError(f"the data of task {task.name} differs from the run's (file hashes); "
+                                     "point --data-dir at the run's data")
+            by_id = {e.id: e for e in examples}
+            for (task_name, sample_id), record in old.items():
+                if task_name == task.name:
+                    new.append(_rescored(task, by_id[sample_id], record, markers))
+        changed = sum(old[record.key] != record for record in new)  # by key: old is in completion order
+        backup = store.replace_records(new)
+        manifest.rescores.append({"at": now(), "changed": changed, "orcabench": orcabench_version(),
+                                  "previous_records": backup.name})
+        store.write_manifest(manifest)
+    finally:
+        store.close()
+    summaries = [summarize(task.name, [r for r in new if r.task == task.name]) for task in tasks]
+    return RescoreResult(summaries, changed, backup)
+
+
+def recorded_data_dir(manifest: Manifest) -> Path | None:
+    for provenance in manifest.data.values():
+        if isinstance(provenance, dict) and provenance.get("data_dir"):
+            return Path(provenance["data_dir"])
+    return None
+
+
+def _rescored(task: Task, example: Example, record: Record, markers: ThinkingFormat | None) -> Record:
+    if task.kind == "loglikelihood":
+        completions = [Completion(logprob=lp) for lp in record.extra["logprobs"]]
+    else:
+        completions = [Completion(text=record.output, reasoning=separate_trace(record.to_json()),
+                                  reasoning_tokens=record.reasoning_tokens)]
+    judged = judge(task, example, completions, markers, record.prompt)
+    return replace(record, **judged.record_fields({k: v for k, v in record.extra.items() if k != "reasoning_source"}))

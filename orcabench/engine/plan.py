@@ -1,0 +1,205 @@
+"""Planning a run: a :class:`RunConfig` resolved into a :class:`Plan`, with nothing loaded.
+
+``plan`` resolves the model, protocol, backend, tasks and data, and names the run
+directory by the run's fingerprint. It loads no weights and no tokenizer, so ``--dry-run``
+is fast and a bad flag fails before anything expensive starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orcabench.backends.registry import BACKENDS
+from orcabench.models.bundled import converted_model_dir, source_info
+from orcabench.task.data import load_rows, resolve_data_dir
+from orcabench.models.registry import DEFAULT_MODEL, ModelSpec, resolve_model, with_system_message, with_thinking
+from orcabench.models.prompts import PromptRenderer
+from orcabench.task.protocols import Protocol, get_protocol
+from orcabench.store.schema import Fingerprint, run_dir_name
+from orcabench.backends.serving import server_run_engine
+from orcabench.task.summary import TaskSummary
+from orcabench.task import Task, get_tasks
+from orcabench.types import Example, OrcabenchError
+
+
+@dataclass
+class RunConfig:
+    """Everything ``orcabench run`` takes; the CLI flags map one to one."""
+
+    model: str = DEFAULT_MODEL
+    tasks: Sequence[str] = ("gsm8k",)
+    protocol: str | None = None  # None: the model's default protocol (orca2 for Orca 2 models)
+    system_message: str | None = None  # a SYSTEM_MESSAGES setting or literal text; None: the protocol's, else the model's
+    backend: str | None = None  # None: the model's default backend
+    limit: int | None = None  # first N examples of each task
+    limit_per_subtask: int | None = None  # first N of each subtask (a task without subtasks is one); before ``limit``
+    batch_size: int | None = None  # hf: batch size; vllm: max_num_seqs
+    data_dir: Path | None = None
+    output: Path | None = None  # run directory; default runs/<model>-<backend>-<fingerprint>
+    runs_root: Path = Path("runs")
+    seed: int = 1234
+    max_tokens: int | None = None  # overrides each task's default
+    engine: dict[str, Any] = field(default_factory=dict)  # overrides the model's engine settings
+    strict: bool = False  # fail on malformed data rows instead of skipping them
+    lm_eval_include: Sequence[Path] = ()  # lm-eval: tasks only: folders of the user's lm-eval task configs
+    server: str | None = None  # an `orcabench serve` URL: answered by its warm engine (the openai backend)
+    # Operational, not in the fingerprint: a run resumes under any replica count (orcabench.backends.replicas).
+    replicas: int | None = None  # engine replicas as Ray actors; None: the backend in this process
+    ray_address: str | None = None  # Ray cluster to run them on; None: $RAY_ADDRESS, else a local Ray instance
+    thinking: bool | None = None  # a reasoning model's enable_thinking; None: the model's setting
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_dir: Path
+    summaries: list[TaskSummary]
+    model_calls: int  # requests sent to the backend in this invocation
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A run resolved from its config, before any weights are loaded (what ``--dry-run`` shows)."""
+
+    config: RunConfig
+    spec: ModelSpec
+    backend: str
+    protocol: Protocol
+    engine: dict[str, Any]
+    tasks: list[Task]
+    examples: dict[str, list[Example]]
+    provenance: dict[str, Any]
+    model_path: str
+    fingerprint: Fingerprint
+    run_dir: Path
+
+    def keys(self) -> list[tuple[str, str]]:
+        """Every (task, example id) of the run, in task order then dataset order."""
+        return [(task.name, example.id) for task in self.tasks for example in self.examples[task.name]]
+
+    def first_prompt(self) -> tuple[Example, str]:
+        task = next(t for t in self.tasks if self.examples[t.name])
+        example = self.examples[task.name][0]
+        renderer = PromptRenderer(self.spec, self.model_path)
+        return example, renderer.render(renderer.messages(task.render(example)))[0]
+
+
+def checked_data_dir(option: Path | None) -> Path | None:
+    data_dir = resolve_data_dir(option)
+    if data_dir is not None and not data_dir.is_dir():
+        raise OrcabenchError(f"data directory {data_dir} does not exist; pass --data-dir pointing at a local mirror")
+    return data_dir
+
+
+def load_examples(task: Task, data_dir: Path | None, strict: bool = False) -> tuple[list[Example], dict[str, Any]]:
+    """Every example of a task, in dataset order, and where its rows came from."""
+    rows, provenance = load_rows(task.data, data_dir, task.name, strict=strict)
+    examples = []
+    for index, row in enumerate(rows):
+        try:
+            examples.append(task.parse_row(row.values, index))
+        except (KeyError, TypeError, ValueError, IndexError) as error:
+            raise OrcabenchError(f"task {task.name}: cannot read row {row.location}: {error!r}") from error
+    return examples, provenance
+
+
+def model_location(spec: ModelSpec) -> tuple[str, dict[str, Any]]:
+    """Local folder (or Hub id) to load, and what identifies the weights for the manifest."""
+    if spec.is_bundled:
+        path = converted_model_dir(spec.name)
+        return str(path), {"gguf_sha256": source_info(path).get("gguf_sha256")}
+    return spec.source, {"revision": spec.revision}
+
+
+def check_counts(config: RunConfig) -> None:
+    """``--limit``, ``--limit-per-subtask`` and ``--max-tokens``, where given, are positive (native and lm-eval runs)."""
+    if config.limit is not None and config.limit < 1:
+        raise OrcabenchError(f"--limit must be a positive number of examples, not {config.limit}")
+    if config.limit_per_subtask is not None and config.limit_per_subtask < 1:
+        raise OrcabenchError(f"--limit-per-subtask must be a positive number of examples, not {config.limit_per_subtask}")
+    if config.max_tokens is not None and config.max_tokens < 1:
+        raise OrcabenchError(f"--max-tokens must be positive, not {config.max_tokens}")
+    if config.replicas is not None and config.replicas < 1:
+        raise OrcabenchError(f"--replicas must be a positive number of engine replicas, not {config.replicas}")
+    if config.ray_address and not config.replicas:
+        raise OrcabenchError("--ray-address names the Ray cluster for --replicas N: add --replicas")
+
+
+def model_entry(spec: ModelSpec, weights: dict[str, Any]) -> dict[str, Any]:
+    """The fingerprint's ``model`` entry for a model orcabench loads itself (its tasks and lm-eval's)."""
+    return {"name": spec.name, "source": spec.source, "weights": weights, "prompt_format": spec.prompt_format,
+            "chat_template": spec.chat_template, "system_message": spec.system_message,
+            **({"reasoning": asdict(spec.reasoning)} if spec.reasoning else {})}  # absent otherwise: older runs resume
+
+
+def prompting(model: str, protocol_name: str | None, system_message: str | None,
+              thinking: bool | None = None) -> tuple[ModelSpec, Protocol]:
+    """The model as it is prompted, and the protocol: ``--model``, ``--protocol``, ``--system-message``, ``--thinking``."""
+    spec = resolve_model(model)
+    protocol = get_protocol(protocol_name or spec.default_protocol)
+    return with_thinking(with_system_message(spec, system_message or protocol.system_message), thinking), protocol
+
+
+def plan(config: RunConfig) -> Plan:
+    """Resolve model, protocol, tasks, data and the run directory; check everything a run needs."""
+    spec, protocol = prompting(config.model, config.protocol, config.system_message, config.thinking)
+    backend_name = config.backend or spec.default_backend
+    if config.server:
+        if config.backend not in (None, "openai"):
+            raise OrcabenchError(f"--server runs through the server's engine: drop --backend {config.backend}")
+        backend_name = "openai"
+    if backend_name not in BACKENDS:
+        raise OrcabenchError(f"unknown backend {backend_name!r}: choose one of {', '.join(BACKENDS)}")
+    if spec.prompt_format == "api-chat" and backend_name != "openai":
+        raise OrcabenchError(f"{spec.name} is served through an API: use --backend openai, not {backend_name}")
+    if config.replicas and backend_name == "openai":
+        raise OrcabenchError("--replicas runs local engines (vllm, hf); spread --backend openai over several servers "
+                             "with --engine-arg base_url=URL1,URL2")
+    if config.lm_eval_include:
+        raise OrcabenchError("--lm-eval-include applies to lm-eval:<task> tasks only")
+    check_counts(config)
+    tasks = get_tasks(config.tasks)
+    protocol.check(tasks)
+    data_dir = checked_data_dir(config.data_dir)
+    examples: dict[str, list[Example]] = {}
+    provenance: dict[str, Any] = {}
+    for task in tasks:
+        parsed, provenance[task.name] = load_examples(task, data_dir, strict=config.strict)
+        if config.limit_per_subtask:
+            parsed = first_per_subtask(parsed, config.limit_per_subtask)
+        examples[task.name] = parsed[: config.limit] if config.limit else parsed
+
+    model_path, weights = model_location(spec)
+    engine = {**spec.engine, **config.engine}
+    fingerprint_engine = engine
+    if config.server:  # the fingerprint names the engine the server runs, as it reports it
+        engine, fingerprint_engine = server_run_engine(config.server, model_path, config.engine)
+    fingerprint = Fingerprint.build(
+        protocol=protocol.name,
+        model={**model_entry(spec, weights), "stop": list(spec.all_stops)},
+        backend=backend_name,
+        engine=fingerprint_engine,
+        sampling={"temperature": 0.0, "max_tokens": config.max_tokens, "seed": config.seed},
+        tasks={
+            task.name: {"version": task.version, "templates": task.template_hashes(),
+                        "data": provenance[task.name].get("files")
+                        or {k: v for k, v in provenance[task.name].items() if k != "source"}}
+            for task in tasks
+        },
+    )
+    run_dir = config.output or config.runs_root / run_dir_name(spec.name, backend_name, fingerprint)
+    return Plan(config, spec, backend_name, protocol, engine, tasks, examples, provenance, model_path, fingerprint, run_dir)
+
+
+def first_per_subtask(examples: list[Example], n: int) -> list[Example]:
+    """A balanced slice for quick runs: the first ``n`` examples of each subtask, in dataset order."""
+    seen: dict[str | None, int] = {}
+    kept = []
+    for example in examples:
+        seen[example.subtask] = seen.get(example.subtask, 0) + 1
+        if seen[example.subtask] <= n:
+            kept.append(example)
+    return kept

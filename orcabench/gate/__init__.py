@@ -1,0 +1,1 @@
+"""CI gates: verdicts, the sequential walk, candidate runs, outputs."""

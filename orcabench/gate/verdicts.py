@@ -1,0 +1,436 @@
+"""Regression gating: a candidate run against a baseline run on the same examples.
+
+``orcabench gate`` answers a CI system with an exit code: 0 pass, 1 regression, 2 bad input
+(including a required task with fewer paired samples than its ``min_n``), 3 inconclusive.
+``orcabench compare`` shows the paired statistics without a verdict.
+
+Samples are paired by (task, example id). The default rule is a non-inferiority test per
+required task on the difference delta = candidate - baseline, with one method behind both
+the verdict and the interval shown (Tango's score bounds; docs/gate.md):
+
+- ``pass`` when the lower bound, at the policy's confidence, is above -margin;
+- ``regression`` when the upper bound, at 1 - alpha / k for k required tasks (Bonferroni:
+  the chance of any false alarm stays below alpha), is below -margin;
+- ``inconclusive`` otherwise, with roughly how many pairs would settle it.
+
+The gate passes only when every required task passes (an intersection-union test: its error
+rate is each task's, alpha). ``rule: lenient`` keeps the earlier rule, which passes unless a
+drop beyond the margin is significant (exact McNemar, Holm-adjusted). ``--sequential`` runs
+the anytime-valid version (:mod:`orcabench.gate.sequential`); informational tasks never gate.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from orcabench.store.reader import StoredRun, load_run, natural_order
+from orcabench.gate.sequential import Levels, SequenceResult, TaskSequence, run_sequence, sequence_order
+from orcabench.stats import PairedStats, difference_bounds, difference_variance, holm, paired_stats, pairs_to_settle
+from orcabench.types import OrcabenchError
+
+RULES = ("non-inferiority", "lenient")
+
+
+# --- policy -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskPolicy:
+    required: bool
+    margin: float  # accuracy points: a drop of at least this much is a regression
+    min_n: int  # fewer pairs than this: no decision (exit 2 for a required task); sequential: no stop before
+    max_n: int | None  # sequential: pairs the sequence may take from this task at most (None: all)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The gate's rules, as read from ``gate.yaml`` (every key optional)."""
+
+    rule: str = "non-inferiority"
+    confidence: float = 0.95  # 1 - alpha: the chance that the gate's verdict is right
+    margin: float = 1.0
+    min_n: int = 30
+    max_n: int | None = None
+    chunk: int = 100  # sequential: pairs computed between two looks
+    required: tuple[str, ...] | None = None  # None: every paired task gates
+    informational: tuple[str, ...] = ()
+    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)  # per task: margin / min_n / max_n / required
+    resamples: int = 10_000  # the paired bootstrap shown beside the lenient rule and by compare
+    seed: int = 0  # bootstrap resamples and the sequential gate's order
+
+    @property
+    def alpha(self) -> float:
+        return 1 - self.confidence
+
+    def for_task(self, task: str) -> TaskPolicy:
+        own = self.tasks.get(task, {})
+        required = task not in self.informational and (self.required is None or task in self.required)
+        max_n = own.get("max_n", self.max_n)
+        return TaskPolicy(required=bool(own.get("required", required)), margin=float(own.get("margin", self.margin)),
+                          min_n=int(own.get("min_n", self.min_n)), max_n=None if max_n is None else int(max_n))
+
+    def named_required(self) -> list[str]:
+        """Tasks the policy requires by name: they must be in both runs."""
+        named = list(self.required or ())
+        named += [t for t, own in self.tasks.items() if own.get("required") is True and t not in named]
+        return [t for t in named if self.for_task(t).required]
+
+
+# Compare has no verdict: every paired task is tested, none gates.
+COMPARE_POLICY = Policy(min_n=1, required=())
+
+_POLICY_KEYS = {"rule", "confidence", "margin", "min_n", "max_n", "chunk", "required", "informational", "tasks", "resamples",
+                "seed"}
+_TASK_KEYS = {"margin", "min_n", "max_n", "required"}
+
+
+def _number(where: str, value: Any, low: float, high: float | None = None, integer: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
+        raise OrcabenchError(f"{where} must be {'an integer' if integer else 'a number'}, not {value!r}")
+    if value < low or (high is not None and value > high):
+        raise OrcabenchError(f"{where} must be between {low} and {high}, not {value!r}" if high is not None
+                             else f"{where} must be at least {low}, not {value!r}")
+    return value
+
+
+def _check_counts(where: str, values: dict[str, Any]) -> None:
+    if "margin" in values:
+        _number(f"{where}margin", values["margin"], 0.0, 100.0)
+    for key in ("min_n", "max_n"):
+        if values.get(key) is not None:
+            _number(f"{where}{key}", values[key], 1, integer=True)
+
+
+def load_policy(path: Path | None) -> Policy:
+    """Read and validate a gate policy; no file: the defaults (non-inferiority, 95%, 1 point, n >= 30)."""
+    if path is None:
+        return Policy()
+    if not path.is_file():
+        raise OrcabenchError(f"gate config {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise OrcabenchError(f"gate config {path} is not valid YAML: {str(error).splitlines()[0]}") from error
+    known = ", ".join(sorted(_POLICY_KEYS))
+    if not isinstance(data, dict):
+        raise OrcabenchError(f"gate config {path} must be a mapping with keys among {known}")
+    unknown = sorted(set(data) - _POLICY_KEYS)
+    if unknown:
+        raise OrcabenchError(f"gate config {path}: unknown key(s) {', '.join(unknown)}; known: {known}")
+    where = f"gate config {path}: "
+    if data.get("rule", "non-inferiority") not in RULES:
+        raise OrcabenchError(f"{where}rule must be one of {', '.join(RULES)}, not {data['rule']!r}")
+    _number(f"{where}confidence", data.get("confidence", 0.95), 0.5, 0.999)
+    _check_counts(where, data)
+    _number(f"{where}chunk", data.get("chunk", 100), 1, integer=True)
+    _number(f"{where}resamples", data.get("resamples", 10_000), 100, integer=True)
+    _number(f"{where}seed", data.get("seed", 0), 0, integer=True)
+    required = data.get("required", "all")
+    if required != "all" and not (isinstance(required, list) and all(isinstance(t, str) for t in required)):
+        raise OrcabenchError(f"{where}required must be \"all\" or a list of task names, not {required!r}")
+    informational = data.get("informational", [])
+    if not (isinstance(informational, list) and all(isinstance(t, str) for t in informational)):
+        raise OrcabenchError(f"{where}informational must be a list of task names, not {informational!r}")
+    tasks = data.get("tasks", {}) or {}
+    if not isinstance(tasks, dict):
+        raise OrcabenchError(f"{where}tasks must map task names to {{{', '.join(sorted(_TASK_KEYS))}}}")
+    for task, own in tasks.items():
+        if not isinstance(own, dict) or set(own) - _TASK_KEYS:
+            raise OrcabenchError(f"{where}tasks.{task} must be a mapping with keys among {', '.join(sorted(_TASK_KEYS))}")
+        _check_counts(f"{where}tasks.{task}.", own)
+        if "required" in own and not isinstance(own["required"], bool):
+            raise OrcabenchError(f"{where}tasks.{task}.required must be true or false")
+    return Policy(rule=data.get("rule", "non-inferiority"), confidence=float(data.get("confidence", 0.95)),
+                  margin=float(data.get("margin", 1.0)), min_n=int(data.get("min_n", 30)), max_n=data.get("max_n"),
+                  chunk=int(data.get("chunk", 100)), required=None if required == "all" else tuple(required),
+                  informational=tuple(informational), tasks=tasks, resamples=int(data.get("resamples", 10_000)),
+                  seed=int(data.get("seed", 0)))
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        return {k: v for key in sorted(value) for k, v in _flatten(value[key], f"{prefix}{key}.").items()}
+    return {prefix.rstrip("."): value}
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
+    return text if len(text) <= 40 else text[:37] + "…"
+
+
+def mismatches(baseline: StoredRun, candidate: StoredRun) -> list[str]:
+    """What makes the two runs' scores incomparable: protocol, schema, and for each shared
+    task its version, template hashes and data hashes. The model, backend, engine and
+    sampling are expected to differ: that is what a gate compares."""
+    a, b = baseline.fingerprint, candidate.fingerprint
+    found = [f"{key}: {_short(a.get(key))} vs {_short(b.get(key))}"
+             for key in ("protocol", "schema_version") if a.get(key) != b.get(key)]
+    tasks_a, tasks_b = a.get("tasks", {}), b.get("tasks", {})
+    for task in [t for t in tasks_a if t in tasks_b]:
+        for part in ("version", "templates", "data"):
+            flat_a, flat_b = _flatten(tasks_a[task].get(part)), _flatten(tasks_b[task].get(part))
+            for key in sorted(set(flat_a) | set(flat_b)):
+                if flat_a.get(key) != flat_b.get(key):
+                    name = f" {key}" if key else ""
+                    found.append(f"task {task}: {part}{name} {_short(flat_a.get(key))} vs {_short(flat_b.get(key))}")
+    return found
+
+
+def setting_differences(baseline: StoredRun, candidate: StoredRun) -> list[str]:
+    """Settings that differ and are allowed to (model, backend, engine, sampling): shown, not refused."""
+    a = _flatten({k: v for k, v in baseline.fingerprint.items() if k not in ("tasks", "protocol", "schema_version")})
+    b = _flatten({k: v for k, v in candidate.fingerprint.items() if k not in ("tasks", "protocol", "schema_version")})
+    return [f"{key}: {_short(a.get(key))} -> {_short(b.get(key))}" for key in sorted(set(a) | set(b)) if a.get(key) != b.get(key)]
+
+
+def checked_pair(baseline: StoredRun, candidate: StoredRun, allow_mismatch: bool) -> list[str]:
+    """The runs' mismatches; refused (one line naming the first three) unless ``allow_mismatch``."""
+    found = mismatches(baseline, candidate)
+    if found and not allow_mismatch:
+        raise OrcabenchError(f"the runs are not comparable ({'; '.join(found[:3])}{'; …' if len(found) > 3 else ''}); "
+                             "rerun with the same tasks, templates, protocol and data, or pass --allow-mismatch")
+    return found
+
+
+# --- comparison -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    task: str
+    stats: PairedStats  # on the pairs used
+    p_adjusted: float | None  # lenient rule / compare: Holm-adjusted McNemar p; None: not tested
+    only_baseline: int  # samples of this task in one run only: reported, not paired
+    only_candidate: int
+    flipped: list[str]  # every example id that went right -> wrong (baseline scored higher)
+    policy: TaskPolicy
+    verdict: str  # "pass" | "regression" | "inconclusive" | "insufficient" | "info"; compare: ""
+    note: str
+    bounds: tuple[float, float] | None = None  # the verdict's lower and upper bounds on delta (fractions)
+    basis: str = ""  # "score" (fixed n) | "sequential" | "fixed-n" (the sequence ran out of data) | "lenient"
+    available: int = 0  # pairs this task had; the sequential gate used stats.n of them
+    more_pairs: int | None = None  # inconclusive: roughly how many more pairs would settle it
+
+    @property
+    def drop_points(self) -> float:
+        return -100 * self.stats.delta if self.stats.n else 0.0
+
+
+@dataclass(frozen=True)
+class SequenceInfo:
+    pairs_used: int
+    pairs_available: int
+    chunks: int
+    seed: int
+    decided: bool  # every required task settled by its bets (else some got the fixed-n verdict)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    baseline: StoredRun
+    candidate: StoredRun
+    policy: Policy
+    tasks: list[TaskResult]
+    mismatches: list[str]  # allowed with --allow-mismatch, else the comparison was refused
+    differences: list[str]
+    unpaired_tasks: dict[str, str]  # task -> "baseline only" | "candidate only"
+    gating: bool
+    sequence: SequenceInfo | None = None
+
+    @property
+    def verdict(self) -> str | None:
+        if not self.gating:
+            return None
+        verdicts = {t.verdict for t in self.tasks}
+        return next((v for v in ("regression", "insufficient", "inconclusive") if v in verdicts), "pass")
+
+    @property
+    def exit_code(self) -> int:
+        return {"pass": 0, "regression": 1, "insufficient": 2, "inconclusive": 3, None: 0}[self.verdict]
+
+    @property
+    def problems(self) -> list[str]:
+        return [*self.baseline.problems, *self.candidate.problems]
+
+
+def _lenient(stats: PairedStats, p_adjusted: float, policy: TaskPolicy, alpha: float) -> tuple[str, str]:
+    drop, significant = -100 * stats.delta, p_adjusted < alpha
+    if drop >= policy.margin and significant:
+        return "regression", f"drop {drop:.2f} ≥ {policy.margin:g} points and p {p_adjusted:.3g} < {alpha:g}"
+    if drop >= policy.margin:
+        note = f"drop {drop:.2f} ≥ {policy.margin:g} points but not significant (p {p_adjusted:.3g} ≥ {alpha:g}; lenient rule)"
+    elif drop > 0:
+        note = f"drop {drop:.2f} within the margin of {policy.margin:g} points"
+    elif drop < 0 and significant:
+        note = f"improved by {-drop:.2f} points (p {p_adjusted:.3g})"
+    else:
+        note = "no significant change" if drop < 0 else "no drop"
+    return "pass", note
+
+
+def decide(differences: np.ndarray, policy: TaskPolicy, alpha_pass: float,
+           alpha_regression: float) -> tuple[str, str, tuple[float, float], int | None]:
+    """Non-inferiority at fixed n: the verdict, its note, the bounds it rests on, and for an
+    inconclusive task roughly how many more pairs would settle it."""
+    margin = policy.margin / 100
+    low, high = difference_bounds(differences, alpha_pass, alpha_regression)
+    shown = f"[{100 * low:+.2f}, {100 * high:+.2f}]"
+    if low > -margin:
+        return "pass", f"non-inferior: lower bound {100 * low:+.2f} > -{policy.margin:g} points", (low, high), None
+    if high < -margin:
+        note = f"drop beyond the margin: upper bound {100 * high:+.2f} < -{policy.margin:g} points"
+        return "regression", note, (low, high), None
+    delta = float(np.mean(differences)) if differences.size else 0.0
+    needed = pairs_to_settle(delta, difference_variance(differences, -margin), margin,
+                             alpha_pass if delta > -margin else alpha_regression)
+    more = None if needed is None else max(needed - differences.size, 1)
+    hint = f"about {more:,} more pairs would likely settle it" if more else "the estimate sits on the margin"
+    return "inconclusive", f"bounds {shown} straddle -{policy.margin:g} points; {hint}", (low, high), more
+
+
+@dataclass(frozen=True)
+class _Paired:
+    task: str
+    ids: list[str]  # paired example ids, natural order
+    baseline: np.ndarray
+    candidate: np.ndarray
+    only_baseline: int
+    only_candidate: int
+
+
+def _pair(baseline: StoredRun, candidate: StoredRun, task: str) -> _Paired:
+    ids_a = {i for t, i in baseline.records if t == task}
+    ids_b = {i for t, i in candidate.records if t == task}
+    paired = sorted(ids_a & ids_b, key=natural_order)
+    return _Paired(task, paired, np.array([baseline.records[(task, i)].score for i in paired], dtype=float),
+                   np.array([candidate.records[(task, i)].score for i in paired], dtype=float),
+                   len(ids_a - ids_b), len(ids_b - ids_a))
+
+
+def _shared_tasks(baseline: StoredRun, candidate: StoredRun, policy: Policy, gating: bool) -> tuple[list[str], dict[str, str]]:
+    tasks_a, tasks_b = baseline.tasks(), candidate.tasks()
+    shared = [t for t in tasks_a if t in tasks_b]
+    unpaired = {**{t: "baseline only" for t in tasks_a if t not in tasks_b},
+                **{t: "candidate only" for t in tasks_b if t not in tasks_a}}
+    if gating:
+        missing = [t for t in policy.named_required() if t not in shared]
+        if missing:
+            raise OrcabenchError(f"required task(s) {', '.join(missing)} not in both runs "
+                                 f"(baseline: {', '.join(tasks_a) or 'none'}; candidate: {', '.join(tasks_b) or 'none'})")
+    if not shared:
+        raise OrcabenchError(f"the runs share no task (baseline: {', '.join(tasks_a) or 'none'}; "
+                             f"candidate: {', '.join(tasks_b) or 'none'})")
+    return shared, unpaired
+
+
+def compare_runs(baseline_dir: Path, candidate_dir: Path, policy: Policy | None = None, allow_mismatch: bool = False,
+                 gating: bool = True) -> Comparison:
+    """Pair two runs by (task, example id) and test each task; ``gating`` adds verdicts."""
+    policy = policy or (Policy() if gating else COMPARE_POLICY)
+    baseline, candidate = load_run(baseline_dir), load_run(candidate_dir)
+    found = checked_pair(baseline, candidate, allow_mismatch)
+    shared, unpaired = _shared_tasks(baseline, candidate, policy, gating)
+    pairs = [_pair(baseline, candidate, task) for task in shared]
+    stats = [paired_stats(p.baseline, p.candidate, policy.confidence, policy.resamples, policy.seed) for p in pairs]
+    own = [policy.for_task(p.task) for p in pairs]
+    # Holm over the tested family (compare and the lenient rule): every task with enough pairs to be decided.
+    tested = [k for k, s in enumerate(stats) if s.n >= own[k].min_n]
+    adjusted = dict(zip(tested, holm([stats[k].p_value for k in tested])))
+    gates = sum(own[k].required for k in tested)
+    results = []
+    for k, (p, s, mine) in enumerate(zip(pairs, stats, own)):
+        flipped = [i for i, x, y in zip(p.ids, p.baseline, p.candidate) if x > y]
+        verdict, note, bounds, more, basis = "", "", None, None, ""
+        if gating and k not in adjusted:
+            verdict, note = "insufficient", f"{s.n} paired sample(s), fewer than min_n {mine.min_n}: no decision"
+        elif gating and policy.rule == "lenient":
+            (verdict, note), basis = _lenient(s, adjusted[k], mine, policy.alpha), "lenient"
+        elif gating:
+            verdict, note, bounds, more = decide(p.candidate - p.baseline, mine, policy.alpha, policy.alpha / max(gates, 1))
+            basis = "score"
+        if gating and not mine.required:
+            verdict, note = "info", f"{note} (informational: does not gate)" if note else "informational"
+        results.append(TaskResult(p.task, s, adjusted.get(k), p.only_baseline, p.only_candidate, flipped, mine, verdict, note,
+                                  bounds, basis, s.n, more))
+    return Comparison(baseline, candidate, policy, results, found, setting_differences(baseline, candidate), unpaired, gating)
+
+
+def gate(baseline_dir: Path, candidate_dir: Path, config: Path | None = None, allow_mismatch: bool = False) -> Comparison:
+    return compare_runs(baseline_dir, candidate_dir, load_policy(config), allow_mismatch, gating=True)
+
+
+# --- the sequential gate ----------------------------------------------------------------
+
+
+def required_ids(baseline: StoredRun, tasks: list[str], policy: Policy) -> dict[str, list[str]]:
+    """The required tasks' baseline example ids (natural order): what the sequence draws from."""
+    ids = {t: sorted((i for task, i in baseline.records if task == t), key=natural_order)
+           for t in tasks if policy.for_task(t).required}
+    if not ids:
+        raise OrcabenchError(f"no required task to gate sequentially among {', '.join(tasks)}; check required/informational")
+    return ids
+
+
+def start_sequence(ids: dict[str, list[str]], policy: Policy) -> tuple[list[tuple[str, str]], list[TaskSequence], Levels]:
+    order = sequence_order(ids, policy.seed)
+    states = []
+    for task, task_ids in ids.items():
+        own = policy.for_task(task)
+        limit = len(task_ids) if own.max_n is None else min(own.max_n, len(task_ids))
+        states.append(TaskSequence(task, own.margin / 100, own.min_n, limit, len(task_ids), [], []))
+    return order, states, Levels(policy.alpha, len(states))
+
+
+def sequential_comparison(baseline: StoredRun, candidate: StoredRun, policy: Policy, result: SequenceResult, levels: Levels,
+                          found: list[str]) -> Comparison:
+    """The gate's verdicts from a finished sequence: the bets' where they settled, else the fixed-n verdict."""
+    results = []
+    for state in result.tasks:
+        own = policy.for_task(state.task)
+        base = np.array([baseline.records[(state.task, i)].score for i in state.keys], dtype=float)
+        cand = base + np.asarray(state.differences, dtype=float)
+        stats = paired_stats(base, cand, policy.confidence, policy.resamples, policy.seed)
+        flipped = sorted((i for i, d in zip(state.keys, state.differences) if d < 0), key=natural_order)
+        available = state.available
+        if len(state.keys) < own.min_n:
+            verdict, note, bounds, more, basis = "insufficient", "", None, None, ""
+            note = f"{len(state.keys)} pair(s), fewer than min_n {own.min_n}"
+        elif state.verdict:
+            bounds, basis, more = state.bounds(levels), "sequential", None
+            verdict = state.verdict
+            side = f"lower bound {100 * bounds[0]:+.2f} > -{own.margin:g}" if verdict == "pass" else \
+                f"upper bound {100 * bounds[1]:+.2f} < -{own.margin:g}"
+            shown = "non-inferior" if verdict == "pass" else "drop beyond the margin"
+            note = f"{shown} after {state.settled_at:,} of {available:,} pairs: {side} points"
+        else:
+            alpha_pass, alpha_regression = levels.fallback
+            verdict, note, bounds, more = decide(np.asarray(state.differences, dtype=float), own, alpha_pass, alpha_regression)
+            basis, note = "fixed-n", f"data ran out undecided after {len(state.keys):,} pairs; fixed-n verdict: {note}"
+        results.append(TaskResult(state.task, stats, None, 0, 0, flipped, own, verdict, note, bounds, basis, available, more))
+    info = SequenceInfo(result.pairs_used, result.pairs_available, result.chunks, policy.seed,
+                        all(t.verdict for t in result.tasks))
+    return Comparison(baseline, candidate, policy, results, found, setting_differences(baseline, candidate), {}, True, info)
+
+
+def replay(baseline_dir: Path, candidate_dir: Path, policy: Policy, allow_mismatch: bool = False) -> Comparison:
+    """The sequential gate on two stored runs: when it would have stopped, and with what verdict."""
+    baseline, candidate = load_run(baseline_dir), load_run(candidate_dir)
+    found = checked_pair(baseline, candidate, allow_mismatch)
+    shared, _ = _shared_tasks(baseline, candidate, policy, gating=True)
+    pairs = {t: _pair(baseline, candidate, t) for t in shared}
+    ids = required_ids(baseline, shared, policy)
+    ids = {t: pairs[t].ids for t in ids}  # a replay can only use the pairs both runs hold
+    order, states, levels = start_sequence(ids, policy)
+    scores = {(t, i): (a, b) for t, p in pairs.items() for i, a, b in zip(p.ids, p.baseline, p.candidate)}
+
+    def source(keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[float, float]]:
+        return {key: scores[key] for key in keys}
+
+    result = run_sequence(order, states, levels, policy.chunk, source)
+    return sequential_comparison(baseline, candidate, policy, result, levels, found)

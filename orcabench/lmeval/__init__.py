@@ -1,0 +1,1 @@
+"""lm-evaluation-harness tasks as orcabench runs: the bridge, its records, its task configs."""

@@ -1,0 +1,1 @@
+"""Models: the registry, the bundled GGUF models, chat-template rendering, the shared tokenizer."""

@@ -1,0 +1,1 @@
+"""Presenting runs: results tables, charts, the static site, publishing, audits, run listings."""

@@ -1,0 +1,65 @@
+"""How a stored run's answers were read: ``orcabench audit RUN``.
+
+Per task: the share of samples per extraction rule, the outputs read by the weakest rules
+(the last number, the last option letter, ...) for spot checks, and the strict-vs-flexible
+agreement: of the answers the extractors found with all their rules (flexible), the share
+that the explicit-answer rules alone (``boxed``, ``final-answer-phrase``, ``option-text``,
+``ordinal-option``) also find. Every extractor tries its explicit rules first, so a record's
+stored rule tells which reading found it; a wide gap says the prompt's answer format is not
+being followed. Audit reads the rules stored in the records: ``orcabench rescore`` first to
+audit a run with the current extractors.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from orcabench.answers.text import EXPLICIT_RULES, NONE, WEAK_RULES
+from orcabench.store.reader import load_run, natural_order
+from orcabench.types import Record
+
+NOT_EXTRACTED = frozenset({"loglikelihood-argmax"})  # the answer is the likeliest option: no text is read
+
+
+@dataclass(frozen=True)
+class TaskAudit:
+    task: str
+    n: int
+    rules: dict[str, int]  # rule -> samples it read, most used first
+    strict_found: int  # answers the explicit rules read
+    found: int  # answers any rule read
+    strict_correct: int  # right answers the explicit rules read
+    correct: int
+    weak: list[Record]  # samples read by the weakest rules, in id order
+
+    @property
+    def agreement(self) -> float | None:
+        """Share of the answers found by all rules that the explicit rules alone find."""
+        return self.strict_found / self.found if self.found else None
+
+    @property
+    def extracted(self) -> bool:
+        return not set(self.rules) <= NOT_EXTRACTED
+
+
+def audit_records(task: str, records: list[Record]) -> TaskAudit:
+    ordered = sorted(records, key=lambda r: natural_order(r.id))
+    rules = Counter(r.method for r in ordered)
+    strict = [r for r in ordered if r.method in EXPLICIT_RULES]
+    return TaskAudit(
+        task=task, n=len(ordered), rules=dict(rules.most_common()),
+        strict_found=len(strict), found=sum(r.method != NONE for r in ordered),
+        strict_correct=sum(r.score >= 1 for r in strict), correct=sum(r.score >= 1 for r in ordered),
+        weak=[r for r in ordered if r.method in WEAK_RULES],
+    )
+
+
+def audit_run(path: Path) -> list[TaskAudit]:
+    """One :class:`TaskAudit` per task of the run at ``path``, in the run's task order."""
+    run = load_run(path)
+    by_task: dict[str, list[Record]] = {}
+    for record in run.records.values():
+        by_task.setdefault(record.task, []).append(record)
+    return [audit_records(task, by_task[task]) for task in run.tasks() if task in by_task]

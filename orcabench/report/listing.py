@@ -1,0 +1,110 @@
+"""``orcabench runs``: the stored runs as a list, partial ones plainly marked.
+
+A run is *finished* when its latest session ended and every task holds as many records as
+any session planned for it; *being written* while an orcabench process holds its lock;
+*partial* otherwise (killed, interrupted, or resumed with a smaller ``--limit`` than an
+earlier session planned), so nobody reports a half-finished number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from orcabench.store.reader import StoredRun, being_written, find_runs, load_run
+from orcabench.task.summary import headline, summarize
+from orcabench.types import OrcabenchError
+
+Status = Literal["finished", "partial", "being written"]
+
+
+@dataclass(frozen=True)
+class TaskProgress:
+    done: int
+    planned: int | None  # None: the run's manifest predates planned counts (or came from lm-eval)
+    accuracy: float | None  # the task's headline (macro average over subtasks where it has them)
+
+
+@dataclass(frozen=True)
+class RunRow:
+    path: str
+    model: str
+    backend: str
+    protocol: str
+    tasks: dict[str, TaskProgress]
+    status: Status
+    date: str
+
+    @property
+    def done(self) -> int:
+        return sum(t.done for t in self.tasks.values())
+
+    @property
+    def planned(self) -> int | None:
+        counts = [t.planned for t in self.tasks.values()]
+        return None if any(c is None for c in counts) else sum(c for c in counts if c is not None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "done": self.done, "planned": self.planned}
+
+
+def _planned(run: StoredRun) -> dict[str, int]:
+    """The largest count any session planned per task (absent from manifests written before sessions recorded it)."""
+    planned: dict[str, int] = {}
+    for session in run.manifest.sessions:
+        for task, count in (session.planned or {}).items():
+            planned[task] = max(planned.get(task, 0), int(count))
+    return planned
+
+
+def describe(run: StoredRun, written: bool) -> RunRow:
+    planned = _planned(run)
+    tasks: dict[str, TaskProgress] = {}
+    for task in run.tasks():
+        records = [r for r in run.records.values() if r.task == task]
+        tasks[task] = TaskProgress(len(records), planned.get(task), headline(summarize(task, records)) if records else None)
+    sessions = run.manifest.sessions
+    ended = bool(sessions) and bool(sessions[-1].finished or sessions[-1].imported)
+    complete = all(t.planned is None or t.done >= t.planned for t in tasks.values())
+    status: Status = "being written" if written else "finished" if ended and complete and not run.problems else "partial"
+    model = run.fingerprint.get("model") or {}
+    return RunRow(str(run.path), str(model.get("name", "?")), str(run.fingerprint.get("backend", "?")),
+                  str(run.fingerprint.get("protocol") or "default"), tasks, status, run.manifest.last_finished())
+
+
+def list_runs(root: Path, model: str | None = None, task: str | None = None) -> list[RunRow]:
+    """Every run at or under ``root``, newest first; ``model`` and ``task`` keep only the runs that match."""
+    if not root.exists():
+        raise OrcabenchError(f"{root} does not exist: pass the folder that holds your runs (default: runs/)")
+    rows = []
+    for path in find_runs(root):
+        try:
+            run = load_run(path, while_written=True)
+        except OrcabenchError:
+            continue  # a manifest that is not a run's (a data mirror's, a report's)
+        row = describe(run, being_written(path))
+        if (model is None or row.model == model) and (task is None or task in row.tasks):
+            rows.append(row)
+    return sorted(rows, key=lambda r: r.date, reverse=True)
+
+
+def counts(row: RunRow) -> str:
+    return f"{row.done}/{'?' if row.planned is None else row.planned}"
+
+
+def accuracies(row: RunRow) -> str:
+    return " · ".join(f"{task} {100 * t.accuracy:.1f}" if t.accuracy is not None else f"{task} –"
+                      for task, t in row.tasks.items())
+
+
+def relative_to(path: Path, folder: Path) -> str:
+    """A run's directory as listed under ``folder`` (its own path when it is not below it)."""
+    try:
+        return str(path.relative_to(folder))
+    except ValueError:
+        return str(path)
+
+
+def short_date(iso: str) -> str:
+    return iso[:16].replace("T", " ")

@@ -1,0 +1,71 @@
+"""Writing a report: the tables in each format, the charts and the static site, from runs and references.
+
+:mod:`orcabench.report.tables` builds the tables (the report model) and knows nothing of files
+in formats other than text; this module puts them, :mod:`orcabench.report.charts` and
+:mod:`orcabench.report.site` together, so the site and the tables never import each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from orcabench.report import charts, site
+from orcabench.report.tables import (
+    FORMATS,
+    Report,
+    deltas,
+    leaderboard,
+    resolve_baseline,
+    subtask_table,
+    tasks_with_subtasks,
+    to_latex_table,
+)
+from orcabench.report.results import load_results
+from orcabench.types import OrcabenchError
+
+
+def write_tables(report: Report, out_dir: Path, formats: Sequence[str]) -> list[Path]:
+    """The tables in each requested format (``html`` is written by :mod:`orcabench.report.site`)."""
+    results, written = report.results, []
+    if "md" in formats:
+        written.append(out_dir / "report.md")
+        written[-1].write_text(report.markdown(), encoding="utf-8")
+    if "csv" in formats:
+        frames = {"leaderboard.csv": leaderboard(results).rename_axis("entry"), "tasks.csv": results.tasks,
+                  "subtasks.csv": results.subtasks}
+        if report.baseline is not None:
+            frames["deltas.csv"] = deltas(results, report.baseline).rename_axis("entry")
+        for name, frame in frames.items():
+            written.append(out_dir / name)
+            frame.to_csv(written[-1], index=name in ("leaderboard.csv", "deltas.csv"))
+    if "latex" in formats:
+        parts = [to_latex_table(leaderboard(results), "Zero-shot accuracy (\\%); best per column in bold.")]
+        if report.baseline is not None:
+            parts.append(to_latex_table(deltas(results, report.baseline), f"Accuracy points against {report.baseline}.",
+                                        best=None, signed=True))
+        parts += [to_latex_table(subtask_table(results, task), f"{task} by subtask (\\%); best per subtask in bold.", best="row")
+                  for task in tasks_with_subtasks(results)]
+        written.append(out_dir / "report.tex")
+        written[-1].write_text("\n".join(parts), encoding="utf-8")
+    return written
+
+
+def write_report(paths: Sequence[Path], out_dir: Path, formats: Sequence[str] = ("md",), baseline: str | None = None,
+                 reference: bool = True) -> tuple[Report, list[Path]]:
+    """Load runs and references, then write the tables, the charts and (``html``) the site into ``out_dir``."""
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise OrcabenchError(f"--format {', '.join(unknown)}: choose among {', '.join(FORMATS)}")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OrcabenchError(f"--out {out_dir} is a file; pass a directory for the report")
+    results = load_results(paths, reference=reference)
+    baseline = resolve_baseline(results, baseline)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    chart_files = charts.write_charts(charts.charts(results, baseline), out_dir / "charts")
+    report = Report(results, baseline, chart_files)
+    written = write_tables(report, out_dir, formats)
+    written += [p.with_suffix(s) for p in chart_files.values() for s in (".png", ".svg")]
+    if "html" in formats:
+        written.append(site.write_site(report, out_dir / "site"))
+    return report, written

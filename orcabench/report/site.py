@@ -1,0 +1,143 @@
+"""The static HTML leaderboard: one folder that works from ``file://`` and any static host.
+
+No CDN and no server: pages are rendered with Jinja2, the scripts are local files, and
+the sample browser's data is split into small JavaScript files (an index per task, then
+chunks of :data:`CHUNK_SIZE` samples) that the page loads with ``<script>`` tags, because
+browsers refuse ``fetch`` on ``file://``. A page never holds more than one chunk per
+entry of sample text, so all of MMLU for eight models stays responsive.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from orcabench import __version__
+from orcabench.store.reader import natural_order
+from orcabench.report.tables import AVERAGE, Report, best_cells, leaderboard, subtask_table, tasks_with_subtasks, unverified_cells
+from orcabench.report.results import Results
+from orcabench.types import Record
+
+CHUNK_SIZE = 50
+_RULE_CODES = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"  # one per extraction rule in a task
+_TEMPLATES = Path(__file__).parent / "site_templates"
+_ASSETS = ("style.css", "app.js")
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "task"
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def _js(variable: str, key: str, payload: Any) -> str:
+    # "</" cannot end a script here (these are separate files), but keep the JSON inert anyway.
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    return f"window.{variable}=window.{variable}||{{}};window.{variable}[{json.dumps(key)}]={text};\n"
+
+
+def _sample_data(results: Results, task: str, out_dir: Path) -> int:
+    """Write ``data/<task>/index.js`` and its chunks; returns how many samples.
+
+    Plain dicts, not DataFrames: this walks every record of every entry once (100k+ for
+    MMLU across eight models), where per-sample frame lookups would take minutes.
+    """
+    by_entry: dict[str, dict[str, Record]] = {}
+    for entry in results.entries:
+        run_id = results.chosen.get((entry, task))
+        if run_id is not None:
+            by_entry[entry] = {r.id: r for r in results.runs[run_id].records.values() if r.task == task}
+    if not any(by_entry.values()):
+        return 0
+    entries = list(by_entry)
+    ids = sorted({i for records in by_entry.values() for i in records}, key=natural_order)
+    folder = out_dir / "data" / slug(task)
+    folder.mkdir(parents=True, exist_ok=True)
+    # Extraction rules, one character per entry (an index into ``rules``), so that the browser
+    # filters by rule without loading sample text: 8 entries of MMLU stay a small index.
+    rules = sorted({r.method for records in by_entry.values() for r in records.values()})
+    code = {rule: _RULE_CODES[k] for k, rule in enumerate(rules)}
+    index_rows = []
+    for start in range(0, len(ids), CHUNK_SIZE):
+        chunk_number = start // CHUNK_SIZE
+        chunk: dict[str, Any] = {}
+        for sample_id in ids[start:start + CHUNK_SIZE]:
+            records = [by_entry[entry].get(sample_id) for entry in entries]
+            first = next(r for r in records if r is not None)
+            prompts = list(dict.fromkeys(r.prompt for r in records if r is not None))
+            answers = [None if r is None else {"output": r.output, "answer": r.answer, "method": r.method, "score": r.score,
+                                               "prompt": prompts.index(r.prompt)} for r in records]
+            marks = "".join("-" if r is None else "1" if r.score >= 1 else "0" for r in records)
+            chunk[sample_id] = {"gold": first.gold, "subtask": first.subtask, "prompts": prompts, "answers": answers}
+            read_by = "".join("-" if r is None else code[r.method] for r in records)
+            index_rows.append([sample_id, first.subtask, marks, chunk_number, read_by])
+        (folder / f"{chunk_number}.js").write_text(_js("ORCABENCH_CHUNKS", f"{slug(task)}/{chunk_number}", chunk),
+                                                   encoding="utf-8")
+    (folder / "index.js").write_text(_js("ORCABENCH_INDEX", slug(task), {"task": task, "entries": entries, "rules": rules,
+                                                                              "samples": index_rows}),
+                                     encoding="utf-8")
+    return len(ids)
+
+
+def _leaderboard_rows(results: Results) -> tuple[list[str], list[dict[str, Any]]]:
+    table = leaderboard(results)
+    marks = best_cells(table, "column")
+    meta = results.tasks.drop_duplicates("entry").set_index("entry")
+    flagged = unverified_cells(results)
+    rows = []
+    for (entry, values), best in zip(table.iterrows(), marks.to_numpy()):
+        cells = [{"value": _number(v), "best": bool(is_best), "flag": (entry, column) in flagged}
+                 for (column, v), is_best in zip(values.items(), best)]
+        rows.append({"entry": entry, "source": meta.loc[entry, "source"], "size": _number(meta.loc[entry, "size_params"]),
+                     "cells": cells})
+    return [str(c) for c in table.columns], rows
+
+
+def write_site(report: Report, out_dir: Path) -> Path:
+    """Render the site into ``out_dir`` (created); returns the path of ``index.html``."""
+    results = report.results
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for asset in _ASSETS:
+        shutil.copyfile(_TEMPLATES / asset, out_dir / asset)
+    charts_dir = out_dir / "charts"
+    charts_dir.mkdir(exist_ok=True)
+    charts = {}
+    for name, path in report.charts.items():
+        for suffix in (".svg", ".png"):
+            shutil.copyfile(path.with_suffix(suffix), charts_dir / path.with_suffix(suffix).name)
+        charts[name] = f"charts/{path.name}"
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(_TEMPLATES), autoescape=True,
+                                     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    counts = {task: _sample_data(results, task, out_dir) for task in results.task_names}
+    pages = [{"task": t, "href": f"task-{slug(t)}.html", "samples": counts[t]} for t in results.task_names]
+    common = {"version": __version__, "pages": pages, "notes": report.notes()}
+    columns, rows = _leaderboard_rows(results)
+    (out_dir / "index.html").write_text(environment.get_template("index.html.j2").render(
+        **common, title="Leaderboard", columns=columns, average=AVERAGE, rows=rows, charts=charts, baseline=report.baseline),
+        encoding="utf-8")
+    with_subtasks = set(tasks_with_subtasks(results))
+    for page in pages:
+        task = page["task"]
+        overview = [{key: None if pd.isna(value) else value for key, value in row.items()}
+                    for row in results.tasks[results.tasks["task"] == task].to_dict("records")]
+        subtasks = subtask_table(results, task) if task in with_subtasks else None
+        (out_dir / page["href"]).write_text(environment.get_template("task.html.j2").render(
+            **common, title=task, page=page, overview=overview, number=_number, slug=slug(task),
+            subtask_columns=list(subtasks.columns) if subtasks is not None else [],
+            subtask_rows=[(name, [(_number(v), bool(is_best)) for v, is_best in zip(values, best)])
+                          for (name, values), best in zip(subtasks.iterrows(), best_cells(subtasks, "row").to_numpy())]
+            if subtasks is not None else []),
+            encoding="utf-8")
+    sample_tasks = [{"task": p["task"], "slug": slug(p["task"])} for p in pages if p["samples"]]
+    (out_dir / "samples.html").write_text(environment.get_template("samples.html.j2").render(
+        **common, title="Samples", sample_tasks=sample_tasks, chunk_size=CHUNK_SIZE), encoding="utf-8")
+    return out_dir / "index.html"

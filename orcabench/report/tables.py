@@ -1,0 +1,153 @@
+"""Comparison tables from :class:`~orcabench.report.results.Results`: Markdown, CSV and LaTeX.
+
+The paper-style table has entries (models) as rows and tasks as columns, in percent, the
+best of each column marked; an ``average`` column where a row has every task shown, and
+the paper's reasoning average where all six reasoning benchmarks are shown. Reference
+cells the source could not verify carry a dagger.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from orcabench.report.results import Results, reasoning_average
+from orcabench.types import OrcabenchError
+
+FORMATS = ("md", "csv", "latex", "html")
+AVERAGE = "average"
+REASONING_AVERAGE = "reasoning avg"
+UNVERIFIED = "†"
+
+
+def leaderboard(results: Results) -> pd.DataFrame:
+    """Entries × tasks in percent, plus the averages (NaN where a row lacks a task)."""
+    table = 100 * results.wide()
+    table[AVERAGE] = table[results.task_names].mean(axis=1, skipna=False)
+    reasoning = 100 * reasoning_average(results)
+    if reasoning.notna().any():
+        table[REASONING_AVERAGE] = reasoning
+    return table
+
+
+def resolve_baseline(results: Results, baseline: str | None) -> str | None:
+    """An entry label (``·`` may be typed as ``/``: ``smollm2-135m/vllm``), or a model name
+    that names exactly one entry."""
+    if baseline is None:
+        return None
+    spelled = [entry for entry in results.entries if baseline in (entry, entry.replace(" · ", "/"))]
+    matches = spelled or list(dict.fromkeys(results.tasks.loc[results.tasks["model"] == baseline, "entry"]))
+    if len(matches) == 1:
+        return matches[0]
+    hint = f"it names {len(matches)} entries ({', '.join(matches)})" if matches else "no entry has that name"
+    raise OrcabenchError(f"--baseline {baseline!r}: {hint}; use one of: {', '.join(results.entries)} "
+                         "(type · as /, e.g. model/backend)")
+
+
+def deltas(results: Results, baseline: str) -> pd.DataFrame:
+    """Each other entry minus the baseline, in accuracy points (NaN where either lacks the task)."""
+    table = leaderboard(results)
+    return table.drop(index=baseline).sub(table.loc[baseline], axis=1)
+
+
+def subtask_table(results: Results, task: str) -> pd.DataFrame:
+    """Subtasks × entries in percent for one task."""
+    rows = results.subtasks[results.subtasks["task"] == task]
+    table = 100 * rows.pivot(index="subtask", columns="entry", values="accuracy")
+    return table.reindex(columns=[e for e in results.entries if e in table.columns])
+
+
+def tasks_with_subtasks(results: Results) -> list[str]:
+    return [t for t in results.task_names if (results.subtasks["task"] == t).any()]
+
+
+def unverified_cells(results: Results) -> set[tuple[str, str]]:
+    rows = results.tasks[(results.tasks["source"] == "reference") & ~results.tasks["verified"].astype(bool)]
+    return set(zip(rows["entry"], rows["task"]))
+
+
+def samples_table(results: Results) -> pd.DataFrame:
+    """Run entries × tasks: the number of scored samples behind each run cell."""
+    runs = results.tasks[results.tasks["source"] == "run"]
+    table = runs.pivot(index="entry", columns="task", values="n")
+    return table.reindex(index=[e for e in results.entries if e in table.index],
+                         columns=[t for t in results.task_names if t in table.columns])
+
+
+def _cell(value: float, number: str) -> str:
+    if value is None or math.isnan(value):
+        return "–"
+    return number.format(value)
+
+
+def best_cells(table: pd.DataFrame, best: Literal["column", "row"] | None) -> pd.DataFrame:
+    """True where a cell holds the highest value of its column (or row); a missing value never does."""
+    if best is None:
+        return pd.DataFrame(False, index=table.index, columns=table.columns)
+    if best == "column":
+        return table.eq(table.max(axis=0), axis="columns")
+    return table.eq(table.max(axis=1), axis="index")
+
+
+def to_markdown_table(table: pd.DataFrame, best: Literal["column", "row"] | None = "column", number: str = "{:.2f}",
+                      flagged: set[tuple[str, str]] = frozenset()) -> str:
+    """A GitHub Markdown table; the best value of each column (or row) in bold."""
+    marks = best_cells(table, best).to_numpy()
+    header = ["", *map(str, table.columns)]
+    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * len(table.columns)]
+    for i, (entry, row) in enumerate(table.iterrows()):
+        cells = []
+        for j, (column, value) in enumerate(row.items()):
+            text = _cell(value, number) + (UNVERIFIED if (entry, column) in flagged else "")
+            if marks[i, j]:
+                text = f"**{text}**"
+            cells.append(text)
+        lines.append("| " + " | ".join([str(entry), *cells]) + " |")
+    return "\n".join(lines)
+
+
+def to_latex_table(table: pd.DataFrame, caption: str, best: Literal["column", "row"] | None = "column",
+                   signed: bool = False) -> str:
+    """A booktabs LaTeX table (pandas Styler); the best of each column (or row) in bold."""
+    styler = table.style.format(precision=2, na_rep="--", formatter="{:+.2f}" if signed else None)
+    if best:
+        styler = styler.highlight_max(axis=0 if best == "column" else 1, props="textbf:--rwrap;")
+    styler = styler.format_index(escape="latex", axis=0).format_index(escape="latex", axis=1)
+    return styler.to_latex(hrules=True, caption=caption, position_float="centering")
+
+
+@dataclass(frozen=True)
+class Report:
+    results: Results
+    baseline: str | None
+    charts: dict[str, Path]  # chart name -> its SVG file
+
+    def notes(self) -> list[str]:
+        lines = [f"{UNVERIFIED} cell not verified in its source (see results/)"] if unverified_cells(self.results) else []
+        lines += [f"{name}: {citation}" for name, citation in self.results.citations.items()]
+        lines += [f"{key}: {text}" for key, text in self.results.notes.items()]
+        return lines
+
+    def markdown(self, chart_dir: str = "charts") -> str:
+        results = self.results
+        lines = ["# orcabench report", "",
+                 ("Accuracy in percent; best per column in bold; `average` over the tasks shown (only for rows with all "
+                  "of them); each run row comes from the records of the run named in `tasks.csv`."), "",
+                 to_markdown_table(leaderboard(results), flagged=unverified_cells(results)), ""]
+        lines += [f"- {note}" for note in self.notes()]
+        samples = samples_table(results)
+        if not samples.empty:  # a run cell over a few samples is not the paper's full test set
+            lines += ["", "## Samples behind each run cell", "", to_markdown_table(samples, best=None, number="{:.0f}")]
+        if self.baseline is not None:
+            lines += ["", f"## Δ against {self.baseline} (accuracy points)", "",
+                      to_markdown_table(deltas(results, self.baseline), best=None, number="{:+.2f}")]
+        for task in tasks_with_subtasks(results):
+            lines += ["", f"## {task} by subtask (best per subtask in bold)", "",
+                      to_markdown_table(subtask_table(results, task), best="row")]
+        if self.charts:
+            lines += ["", "## Charts", ""] + [f"![{name}]({chart_dir}/{path.name})" for name, path in self.charts.items()]
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""Run directories: the typed schema, the append-only writer, the reader."""

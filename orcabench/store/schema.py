@@ -1,0 +1,218 @@
+"""The run schema: a run's fingerprint, its invocations (sessions) and its manifest, typed.
+
+``manifest.json`` is part of the public results schema (``records.jsonl`` is the other
+part, :class:`orcabench.types.Record`). One module writes and reads it, and the reader is
+tolerant: a manifest written by a newer orcabench, with fields this version does not know,
+loads with those fields kept (and written back unchanged), never set aside or recomputed.
+Every run directory name, fingerprint and manifest is built here, whatever made the run
+(``orcabench run``, lm-eval tasks, an lm-eval import, a benchmark).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import socket
+import subprocess
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from orcabench import __version__
+from orcabench.types import SCHEMA_VERSION, OrcabenchError
+
+# Engine settings that must never reach a manifest or a fingerprint.
+SECRET_ENGINE_KEYS = frozenset({"api_key"})
+# Engine settings that change how requests are sent, not what is answered: a run may
+# resume under other values (a new server address, more concurrency, a fresh budget).
+OPERATIONAL_ENGINE_KEYS = frozenset({"base_url", "concurrency", "request_budget", "timeout", "max_retries",
+                                     "retry_base_delay", "retry_max_delay"})
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def _known(cls: type, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``data`` split into the dataclass's own fields and the rest (kept as ``extra``)."""
+    names = {f.name for f in fields(cls)} - {"extra"}
+    return {k: v for k, v in data.items() if k in names}, {k: v for k, v in data.items() if k not in names}
+
+
+@dataclass
+class Fingerprint:
+    """Everything that decides a run's answers: a run resumes only under the same fingerprint.
+
+    ``model``, ``engine``, ``sampling`` and each task's entry stay plain mappings because
+    their keys depend on the model source and the task kind (orcabench task or lm-eval).
+    """
+
+    schema_version: int
+    protocol: str
+    model: dict[str, Any]
+    backend: str
+    engine: dict[str, Any]
+    sampling: dict[str, Any]
+    tasks: dict[str, dict[str, Any]]
+    extra: dict[str, Any] = field(default_factory=dict)  # fields of a newer schema, kept as read
+
+    @classmethod
+    def build(cls, protocol: str, model: dict[str, Any], backend: str, engine: dict[str, Any], sampling: dict[str, Any],
+              tasks: dict[str, dict[str, Any]]) -> Fingerprint:
+        """The one fingerprint builder: secrets and operational engine settings are left out."""
+        kept = {k: v for k, v in engine.items() if k not in SECRET_ENGINE_KEYS | OPERATIONAL_ENGINE_KEYS}
+        return cls(SCHEMA_VERSION, protocol, model, backend, kept, sampling, tasks)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema_version": self.schema_version, "protocol": self.protocol, "model": self.model,
+                "backend": self.backend, "engine": self.engine, "sampling": self.sampling, "tasks": self.tasks, **self.extra}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Fingerprint:
+        if not isinstance(data, dict):
+            raise ValueError(f"a fingerprint is a JSON object, not {type(data).__name__}")
+        known, extra = _known(cls, data)
+        defaults: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "protocol": "default", "model": {}, "backend": "?",
+                                    "engine": {}, "sampling": {}, "tasks": {}}
+        return cls(**{**defaults, **known}, extra=extra)
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()
+
+    def differences(self, other: Fingerprint) -> list[str]:
+        """"key.path: old -> new" for each setting that differs."""
+        return _diff(self.to_json(), other.to_json())
+
+
+def _diff(old: Any, new: Any, prefix: str = "") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [d for key in sorted(set(old) | set(new)) for d in _diff(old.get(key), new.get(key), f"{prefix}{key}.")]
+    return [] if old == new else [f"{prefix.rstrip('.')}: {old!r} -> {new!r}"]
+
+
+def run_dir_name(model_name: str, backend: str, fingerprint: Fingerprint) -> str:
+    """The default run directory's name: the same settings always land in the same run."""
+    return f"{model_name}-{backend}-{fingerprint.digest()[:12]}"
+
+
+@dataclass
+class Session:
+    """One invocation that added to a run: ``orcabench run`` (or a resume), an lm-eval run, an import.
+
+    Fields that do not apply stay ``None`` and are not written.
+    """
+
+    started: str | None = None
+    finished: str | None = None
+    seconds: float | None = None
+    pending: int | None = None  # examples still to score when the session began
+    requests: int | None = None  # requests sent to the backend
+    batch_size: int | None = None
+    limit: int | None = None
+    limit_per_subtask: int | None = None
+    chat_template_sha256: str | None = None
+    backend: dict[str, Any] | None = None  # the backend's info(): versions, resolved engine settings
+    engine_start_seconds: float | None = None
+    generate_seconds: float | None = None
+    # Seconds per phase: plan, tokenizer, render, engine_start, generate, close, import.<library>.
+    timings: dict[str, float] | None = None
+    lm_eval: dict[str, Any] | None = None  # lm-eval runs: version, model, model_args, output file
+    imported: str | None = None  # imports: the file read
+    at: str | None = None
+    records: int | None = None  # imports: records added
+    planned: dict[str, int] | None = None  # examples per task this session's plan held (done or not)
+    prompt_tokens: int | None = None  # of the requests sent (estimated at ~4 characters a token without a tokenizer)
+    generation_budget: int | None = None  # sum of the generation requests' max_tokens
+    output_tokens: int | None = None  # tokens generated
+    warnings: list[str] | None = None  # what the console warned about results (orcabench.engine.preflight)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        own = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        return {**{k: v for k, v in own.items() if v is not None}, **self.extra}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Session:
+        known, extra = _known(cls, data)
+        return cls(**known, extra=extra)
+
+
+def _git_commit() -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(Path(__file__).parent), "describe", "--always", "--dirty", "--abbrev=40"],
+            capture_output=True, text=True, timeout=5, check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None
+
+
+def orcabench_version() -> dict[str, Any]:
+    return {"version": __version__, "git_commit": _git_commit()}
+
+
+def _host() -> dict[str, Any]:
+    import os
+
+    return {"hostname": socket.gethostname(), "platform": platform.platform(), "python": platform.python_version(),
+            "cpus": os.cpu_count(), "processor": platform.processor()}
+
+
+@dataclass
+class Manifest:
+    """``manifest.json``: the fingerprint, where the weights and data came from, the host, each session."""
+
+    schema_version: int
+    created: str
+    orcabench: dict[str, Any]
+    fingerprint: Fingerprint
+    model_path: str
+    data: dict[str, Any]
+    host: dict[str, Any]
+    sessions: list[Session] = field(default_factory=list)
+    rescores: list[dict[str, Any]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def new(cls, fingerprint: Fingerprint, model_path: str, data: dict[str, Any]) -> Manifest:
+        """The one manifest builder: a run's manifest before its first session."""
+        return cls(SCHEMA_VERSION, now(), orcabench_version(), fingerprint, model_path, data, _host())
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"schema_version": self.schema_version, "created": self.created, "orcabench": self.orcabench,
+                                "fingerprint": self.fingerprint.to_json(), "model_path": self.model_path, "data": self.data,
+                                "host": self.host, "sessions": [s.to_json() for s in self.sessions]}
+        if self.rescores:
+            data["rescores"] = self.rescores
+        return {**data, **self.extra}
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = "manifest") -> Manifest:
+        """A manifest of any schema version this orcabench can read (today: 1, and newer ones tolerantly)."""
+        if not isinstance(data, dict) or not isinstance(data.get("fingerprint"), dict):
+            raise OrcabenchError(f"{where} has no fingerprint; is it an orcabench run manifest?")
+        known, extra = _known(cls, data)
+        try:
+            return cls(
+                schema_version=int(known.get("schema_version", SCHEMA_VERSION)),
+                created=str(known.get("created", "")),
+                orcabench=dict(known.get("orcabench") or {}),
+                fingerprint=Fingerprint.from_json(known["fingerprint"]),
+                model_path=str(known.get("model_path", "")),
+                data=dict(known.get("data") or {}),
+                host=dict(known.get("host") or {}),
+                sessions=[Session.from_json(s) for s in known.get("sessions") or [] if isinstance(s, dict)],
+                rescores=list(known.get("rescores") or []),
+                extra=extra,
+            )
+        except (TypeError, ValueError) as error:
+            raise OrcabenchError(f"{where} is not a readable orcabench manifest ({error}); "
+                                 "move the run aside or fix the file") from error
+
+    def last_finished(self) -> str:
+        """When the run last changed: its latest finished session, else its creation."""
+        finished = [s.finished for s in self.sessions if s.finished]
+        return max(finished) if finished else self.created
