@@ -16,6 +16,7 @@ from typing import Any
 
 from orcabench.engine import preflight
 from orcabench.lmeval import bridge as lm_eval_bridge
+from orcabench.backends.cache import cached
 from orcabench.backends.registry import load_backend
 from orcabench.lmeval.records import import_output as import_lm_eval
 from orcabench.events import RunEvents
@@ -111,8 +112,11 @@ def _load(config: RunConfig, resolved: Plan) -> Any:
     if config.replicas:
         from orcabench.backends.replicas import ReplicaBackend  # Ray is an extra: imported only when asked for
 
-        return ReplicaBackend(resolved.backend, resolved.model_path, resolved.engine, seed=config.seed,
-                              batch_size=config.batch_size, replicas=config.replicas, address=config.ray_address)
+        # The response cache wraps the replicas as a whole: one file, written by this process only.
+        return cached(resolved.backend, resolved.engine, resolved.run_dir,
+                      lambda engine: ReplicaBackend(resolved.backend, resolved.model_path, engine, seed=config.seed,
+                                                    batch_size=config.batch_size, replicas=config.replicas,
+                                                    address=config.ray_address))
     return load_backend(resolved.backend, resolved.model_path, resolved.engine, seed=config.seed,
                         batch_size=config.batch_size, cache_dir=resolved.run_dir)
 

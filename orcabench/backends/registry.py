@@ -3,7 +3,9 @@
 A backend factory takes ``(model_path, engine, seed, batch_size, cache_dir)`` and returns a
 started :class:`~orcabench.backends.base.Backend`. Built-ins import their engine only when
 chosen (each names its install extra when it is missing); third-party packages add
-factories through the ``orcabench.backends`` entry-point group.
+factories through the ``orcabench.backends`` entry-point group. ``load_backend`` wraps what
+a factory starts in the response cache and request budget (``orcabench.backends.cache``) when
+the engine settings ask for it (``openai``: by default); factories never see those settings.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from orcabench.backends.base import Backend
+from orcabench.backends.cache import cached
 from orcabench.registry import Registry
 from orcabench.timings import import_module
 from orcabench.types import OrcabenchError
@@ -45,11 +48,10 @@ def hf_backend(model_path: str, engine: dict[str, Any], seed: int, batch_size: i
 
 
 def openai_backend(model_path: str, engine: dict[str, Any], seed: int, batch_size: int | None, cache_dir: Path | None) -> Backend:
-    """``cache_dir`` is the run directory: the response cache lives there (an interrupted API run never pays twice)."""
     _require("openai", "openai backend is not installed: pip install 'orcabench[openai]'")
     from orcabench.backends.openai import OpenAIBackend
 
-    return OpenAIBackend(model_path, engine, seed=seed, cache_dir=cache_dir)
+    return OpenAIBackend(model_path, engine, seed=seed)
 
 
 def _discover(registry: Registry[BackendFactory]) -> None:
@@ -63,5 +65,9 @@ BACKENDS: Registry[BackendFactory] = Registry("backend", _discover)
 
 def load_backend(name: str, model_path: str, engine: dict[str, Any], seed: int, batch_size: int | None,
                  cache_dir: Path | None = None) -> Backend:
-    """Start the named backend; a missing extra is a one-line install hint."""
-    return BACKENDS.lookup(name)(model_path, engine, seed, batch_size, cache_dir)
+    """Start the named backend; a missing extra is a one-line install hint.
+
+    ``cache_dir`` is the run directory: the response cache, when on, lives there.
+    """
+    factory = BACKENDS.lookup(name)
+    return cached(name, engine, cache_dir, lambda inner: factory(model_path, inner, seed, batch_size, cache_dir))

@@ -6,7 +6,10 @@ fewest so far), so a faster server takes a bigger share. A failed attempt (5xx, 
 timeout, connection refused) takes its server out of rotation for a backoff that doubles
 with its consecutive failures; the retry goes to another server at once, so a dead server's
 share moves to the others, and it is probed again when its backoff has passed. With one
-server this is the plain retry policy: wait the backoff, then try it again.
+server this is the plain retry policy: wait the backoff, then try it again. A server that
+refused a connection on this machine is gone for good (nothing listens there; a backoff
+will not start it): it takes no more requests, and when every server is gone ``acquire``
+says so at once instead of waiting.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ class Server:
     failed: int = 0
     failures_in_a_row: int = 0
     down_until: float = 0.0  # time.monotonic() before which no attempt is sent here
+    gone: bool = False  # refused a connection on this machine: never tried again
     seconds: float = 0.0  # summed wall time of its attempts
 
     @property
@@ -81,27 +85,34 @@ class ServerPool:
         self._rng = rng
         self._lock = threading.Lock()
 
-    def acquire(self, avoid: Server | None = None) -> Server:
-        """The least-loaded server that is up (another than ``avoid`` when one is); waits while none is."""
+    def acquire(self, avoid: Server | None = None) -> Server | None:
+        """The least-loaded server that is up (another than ``avoid`` when one is); waits while none is.
+
+        None when every server is gone.
+        """
         while True:
             with self._lock:
+                if all(s.gone for s in self.servers):
+                    return None
                 now = time.monotonic()
-                up = [s for s in self.servers if s.down_until <= now]
+                up = [s for s in self.servers if s.down_until <= now and not s.gone]
                 others = [s for s in up if s is not avoid]
                 if up:
                     server = min(others or up, key=lambda s: (s.in_flight, s.taken, s.index))
                     server.in_flight += 1
                     server.taken += 1
                     return server
-                wake = min(s.down_until for s in self.servers)
+                wake = min(s.down_until for s in self.servers if not s.gone)
             time.sleep(max(0.0, wake - now))
 
     def release(self, server: Server, seconds: float, failed: bool = False, retry_after: float | None = None,
-                answered: bool = True) -> None:
-        """An attempt ended; ``failed``: the server could not serve it (a refused bad request is not its failure)."""
+                answered: bool = True, gone: bool = False) -> None:
+        """An attempt ended; ``failed``: the server could not serve it (a refused bad request is not its failure);
+        ``gone``: it refused the connection on this machine, so it is never tried again."""
         with self._lock:
             server.in_flight -= 1
             server.seconds += seconds
+            server.gone = server.gone or gone
             if not failed:
                 server.answered += answered
                 server.failures_in_a_row = 0
@@ -110,6 +121,10 @@ class ServerPool:
             pause = self.retry.delay(server.failures_in_a_row, retry_after, self._rng)
             server.failures_in_a_row += 1
             server.down_until = max(server.down_until, time.monotonic() + pause)
+
+    def gone(self) -> list[Server]:
+        with self._lock:
+            return [s for s in self.servers if s.gone]
 
     def info(self) -> list[dict[str, Any]]:
         return [{"url": s.url, "answered": s.answered, "failed": s.failed, "seconds": round(s.seconds, 3)} for s in self.servers]

@@ -182,7 +182,8 @@ def free_port() -> int:
 # set's requests together, as the offline engine does (the server's max_num_seqs caps it).
 SERVER_CONCURRENCY = 128
 # What a --server run may still set: how requests are sent, not what the engine answers.
-_CLIENT_SETTINGS = frozenset({"concurrency", "timeout", "max_retries", "retry_base_delay", "retry_max_delay", "request_budget"})
+_CLIENT_SETTINGS = frozenset({"concurrency", "timeout", "max_retries", "retry_base_delay", "retry_max_delay", "request_budget",
+                              "response_cache"})
 
 
 def server_run_engine(url: str, model_path: str, engine: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
