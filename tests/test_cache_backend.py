@@ -235,7 +235,7 @@ def test_openai_is_cached_by_default_and_can_be_told_not_to(scripted_registry: l
 def test_bad_cache_settings_are_one_line_errors_before_the_engine_starts(
     scripted_registry: list[dict[str, Any]], tmp_path: Path
 ) -> None:
-    for engine, message in (({"request_budget": "ten"}, "scripted backend: engine setting request_budget='ten' must be an integer"),
+    for engine, message in (({"request_budget": "ten"}, "scripted backend: engine setting request_budget=.ten. must be an int"),
                             ({"request_budget": 0}, "request_budget=0 must be an integer >= 1"),
                             ({"response_cache": "yes"}, "response_cache='yes' must be true or false")):
         with pytest.raises(OrcabenchError, match=message):
