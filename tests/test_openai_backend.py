@@ -614,7 +614,7 @@ def test_a_run_over_two_servers_finishes_when_one_dies_with_a_request_in_flight(
                "--tasks", "gsm8k", "--limit", str(n), "--max-tokens", "32", "--output", str(run_dir)]
     run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        wait_until(lambda: proxy.counts()[0] == 1 and proxy.counts()[1] >= 1, run, "a request held in flight by the second server")
+        wait_until(lambda: proxy.counts()[0] == 1 and proxy.counts()[1] >= 1, run, "a request held by the second server")
     finally:
         proxy.die()
     _, err = run.communicate(timeout=300)
