@@ -410,7 +410,7 @@ class GatedProxy:
 
     def __init__(self, target: str, answer: int) -> None:
         self.target, self.answer = target, answer
-        self.answered = self.held = 0
+        self.admitted = self.answered = self.held = 0  # admitted: let through (counted on arrival, so never more than `answer`)
         self.lock = threading.Lock()
         self._dead = threading.Event()
         proxy = self
@@ -422,8 +422,9 @@ class GatedProxy:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 with proxy.lock:
-                    hold = proxy.answered >= proxy.answer
+                    hold = proxy.admitted >= proxy.answer
                     proxy.held += hold
+                    proxy.admitted += not hold
                 if hold:
                     proxy._dead.wait()
                     self.close_connection = True  # no answer: the client sees its server vanish mid-request
@@ -467,12 +468,18 @@ class GatedProxy:
         self._dead.set()
 
 
-def wait_until(condition: Callable[[], bool], process: subprocess.Popen[str], what: str, timeout: float = 300) -> None:
+def wait_until(condition: Callable[[], bool], process: subprocess.Popen[str], what: str, state: Callable[[], str],
+               timeout: float = 300) -> None:
+    """Poll ``condition`` while ``process`` runs; ``state()`` says where things stood when it failed."""
     deadline = time.monotonic() + timeout
     while not condition():
-        assert process.poll() is None, f"the run ended before {what}: {process.communicate()}"
-        assert time.monotonic() < deadline, f"no {what} after {timeout:.0f} s"
+        assert process.poll() is None, f"the run ended before {what} ({state()}): {process.communicate()}"
+        assert time.monotonic() < deadline, f"no {what} after {timeout:.0f} s ({state()})"
         time.sleep(0.05)
+
+
+def lines(path: Path) -> int:
+    return len(path.read_text().splitlines()) if path.is_file() else 0
 
 
 @pytest.fixture(scope="module")
@@ -580,8 +587,9 @@ def test_a_killed_api_run_resumes_from_its_cache_without_asking_the_server_twice
     first = subprocess.Popen([*command, "--engine-arg", f"base_url={proxy.url}"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     try:
-        wait_until(lambda: proxy.counts() == (answered, concurrency) and records.is_file()
-                   and len(records.read_text().splitlines()) == answered, first, f"{answered} records and the rest in flight")
+        wait_until(lambda: proxy.counts() == (answered, concurrency) and lines(records) == answered, first,
+                   f"{answered} records and the rest in flight",
+                   lambda: f"proxy answered, held: {proxy.counts()}; records: {lines(records)}")
         first.send_signal(signal.SIGKILL)
         first.communicate()
     finally:
@@ -614,7 +622,8 @@ def test_a_run_over_two_servers_finishes_when_one_dies_with_a_request_in_flight(
                "--tasks", "gsm8k", "--limit", str(n), "--max-tokens", "32", "--output", str(run_dir)]
     run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        wait_until(lambda: proxy.counts()[0] == 1 and proxy.counts()[1] >= 1, run, "a request held by the second server")
+        wait_until(lambda: proxy.counts()[0] == 1 and proxy.counts()[1] >= 1, run, "a request held by the second server",
+                   lambda: f"proxy answered, held: {proxy.counts()}; records: {lines(run_dir / 'records.jsonl')}")
     finally:
         proxy.die()
     _, err = run.communicate(timeout=300)
