@@ -188,7 +188,7 @@ def test_a_refused_local_port_fails_at_once_naming_the_url_and_the_fix(host: str
     started = time.monotonic()
     with pytest.raises(OrcabenchError) as failure:
         answer_in_order(backend, gsm_like(16))
-    assert time.monotonic() - started < 10  # no backoff: a few connection attempts at most
+    assert time.monotonic() - started < 60  # before: 140 s of backoff; the exact proof is the count of attempts below
     message = str(failure.value)
     assert "\n" not in message
     assert f"connection refused at {url}/" in message and "orcabench serve" in message and "base_url" in message
@@ -281,10 +281,11 @@ def test_requests_spread_over_several_servers_and_the_cache_does_not_care_which_
     stub: Stub, second_stub: Stub, tmp_path: Path
 ) -> None:
     requests = gsm_like(24)
-    both = stub_backend(stub, tmp_path, endpoint="chat", concurrency=4, base_url=f"{stub.url},{second_stub.url}")
+    # One at a time, so the share does not depend on thread scheduling: with nothing in flight
+    # anywhere, the server that has taken fewer goes next, so the two alternate.
+    both = stub_backend(stub, tmp_path, endpoint="chat", concurrency=1, base_url=f"{stub.url},{second_stub.url}")
     answers = answer_in_order(both, requests)
-    assert len(stub.seen) + len(second_stub.seen) == 24
-    assert len(stub.seen) >= 4 and len(second_stub.seen) >= 4  # least-loaded first: both take a share
+    assert len(stub.seen) == len(second_stub.seen) == 12
     servers = both.info()["servers"]
     assert [s["answered"] for s in servers] == [len(stub.seen), len(second_stub.seen)]
     assert both.info()["base_url"] == [stub.url + "/", second_stub.url + "/"]
