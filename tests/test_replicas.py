@@ -217,10 +217,13 @@ def test_a_run_killed_under_two_replicas_resumes_under_one_and_the_other_way_rou
     assert records_of(run_dir) == records_of(hf_reference)
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["sessions"][-1]["pending"] == 12 - before  # only what the killed runs had not stored
-    # Two replicas on two nodes, neither lost, both answering: the plain replicated run.
+    # Two replicas on two nodes, neither lost: the plain replicated run. (Not "each finished a
+    # chunk": once the queue is empty the fast replica takes a backup copy of the slow one's
+    # chunk, and when the copy wins, the slow one has finished nothing; that is scheduling.)
     replicas = placement(run_dir)
     assert len({r["node_id"] for r in replicas}) == 2, "both replicas on one node"
-    assert all(r["lost"] is None and r["chunks"] >= 1 and r["engine_start_seconds"] > 0 for r in replicas)
+    assert all(r["lost"] is None and r["engine_start_seconds"] > 0 for r in replicas)
+    assert sum(r["requests"] for r in replicas) >= 12 - before  # every pending request answered by some replica
     # One run is one run: the fingerprint, so the default directory name, is that of the run without --replicas.
     assert manifest["fingerprint"] == json.loads((hf_reference / "manifest.json").read_text())["fingerprint"]
 
@@ -237,5 +240,7 @@ def test_vllm_replicas_on_two_nodes_give_the_records_of_one_engine(cluster: TwoN
     assert result.returncode == 0, result.stderr
     assert records_of(replicated) == records_of(reference)
     replicas = placement(replicated)
-    assert len({r["node_id"] for r in replicas}) == 2 and all(r["lost"] is None and r["chunks"] >= 1 for r in replicas)
+    # Not "each finished a chunk": a backup copy may finish the slow replica's only chunk first.
+    assert len({r["node_id"] for r in replicas}) == 2 and all(r["lost"] is None for r in replicas)
+    assert sum(r["requests"] for r in replicas) >= 4
     assert json.loads((replicated / "manifest.json").read_text())["sessions"][-1]["backend"]["backend"] == "vllm"
