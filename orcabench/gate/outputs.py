@@ -189,7 +189,7 @@ def to_junit(comparison: Comparison) -> str:
                        failures=str(sum(t.verdict == "regression" for t in c.tasks)),
                        errors=str(sum(t.verdict in undecided for t in c.tasks)), skipped="0")
     for t in c.tasks:
-        case = ET.SubElement(suite, "testcase", classname="orcabench.gate.verdicts", name=t.task, time="0")
+        case = ET.SubElement(suite, "testcase", classname="orcabench.gate", name=t.task, time="0")
         s = t.stats
         detail = (f"pairs {s.n} of {t.available}; baseline {pct(s.baseline)}, candidate {pct(s.candidate)}, "
                   f"delta {signed(s.delta)} points, bounds {_bounds(t)} ({t.basis or 'lenient'}), margin {t.policy.margin:g}; "
