@@ -65,6 +65,7 @@ def gate_exit(tmp_path: Path, policy: dict[str, Any], capsys: pytest.CaptureFixt
     ({"tasks": {"gsm8k": {"required": False}, "bbh": {"required": False}}}, "leaves no required task"),
     ({"required": ["gsm8k"], "informational": ["gsm8k"]}, "task(s) gsm8k both required and informational"),
     ({"tasks": {"bbh": {"required": True}}, "informational": ["bbh"]}, "task(s) bbh both required and informational"),
+    ({"required": ["bbh"], "tasks": {"bbh": {"required": False}}}, "task(s) bbh both required and informational"),
     ({"margin": math.nan}, "margin must be between 0.0 and 100.0, not nan"),
     ({"confidence": math.inf}, "confidence must be between 0.5 and 0.999, not inf"),
     ({"tasks": {"gsm8k": {"margin": math.nan}}}, "tasks.gsm8k.margin must be between 0.0 and 100.0, not nan"),
@@ -155,7 +156,7 @@ def test_the_planned_requests_carry_the_whole_stop_string(tmp_path: Path, data_d
     model = write_yaml(tmp_path, "m.yaml", {"name": "m", "source": str(smollm2_dir), "stop": "</s>"})
     plan = api.plan(api.RunConfig(model=str(model), backend="hf", tasks=["gsm8k"], limit=1, data_dir=data_dir,
                                   runs_root=tmp_path / "runs"))
-    assert plan.spec.all_stops == ("</s>",)
+    assert plan.spec.all_stops == ("</s>",) and plan.fingerprint.model["stop"] == ["</s>"]  # what the backend is sent
 
 
 @pytest.mark.parametrize(("content", "message"), [

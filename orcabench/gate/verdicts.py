@@ -151,6 +151,8 @@ def load_policy(path: Path | None) -> Policy:
     except (UnicodeDecodeError, RecursionError) as error:
         raise OrcabenchError(f"gate config {path} is not readable YAML text ({type(error).__name__}); "
                              "save it as UTF-8") from error
+    except OSError as error:
+        raise OrcabenchError(f"gate config {path} cannot be read ({error.strerror or error}); check its permissions") from error
     data = {} if data is None else data
     known = ", ".join(sorted(_POLICY_KEYS))
     if not isinstance(data, dict):
@@ -168,8 +170,9 @@ def load_policy(path: Path | None) -> Policy:
     if required == ():
         raise OrcabenchError(f"{where}required is an empty list: the gate would gate nothing and always pass; "
                              "name the tasks that gate, or write required: all")
-    marked_required = {task for task, own in tasks.items() if own.get("required") is True}
-    both = [t for t in read.informational if t in (required or ()) or t in marked_required]
+    marked = {task: own["required"] for task, own in tasks.items() if "required" in own}
+    both = [t for t in read.informational if t in (required or ()) or marked.get(t) is True]
+    both += [t for t in required or () if marked.get(t) is False and t not in both]  # required, and tasks.t.required: false
     if both:
         raise OrcabenchError(f"{where}task(s) {', '.join(both)} both required and informational; "
                              "keep each task in one of the two")

@@ -298,6 +298,8 @@ def load_model_file(path: Path) -> ModelSpec:
         raise OrcabenchError(f"{path} is not valid YAML: {error}".replace("\n", " ")) from error
     except (UnicodeDecodeError, RecursionError) as error:
         raise OrcabenchError(f"{path} is not readable YAML text ({type(error).__name__}); save it as UTF-8") from error
+    except OSError as error:
+        raise OrcabenchError(f"model file {path} cannot be read ({error.strerror or error}); check its permissions") from error
     if not isinstance(data, dict) or not {"name", "source"} <= set(data):
         raise OrcabenchError(f"{path}: a model file is a mapping with at least 'name' and 'source' (a local folder or Hub id)")
     unknown = sorted(str(key) for key in set(data) - _SPEC_FIELDS)
