@@ -100,6 +100,13 @@ def test_a_per_task_entry_for_a_task_in_neither_run_is_reported(tmp_path: Path, 
         "tasks.arc names a task in neither run; it was not applied (check the task name)"]
 
 
+def test_a_per_task_value_applies_as_written(tmp_path: Path) -> None:
+    policy = load_policy(write_yaml(tmp_path, "p.yaml", {"max_n": 500, "margin": 2, "tasks": {"bbh": {"max_n": None}}}))
+    assert (policy.for_task("bbh").max_n, policy.for_task("bbh").margin, policy.for_task("gsm8k").max_n) == (None, 2.0, 500)
+    assert "tasks.bbh.margin must be between 0.0 and 100.0, not None" in one_line_error(
+        load_policy, write_yaml(tmp_path, "n.yaml", {"tasks": {"bbh": {"margin": None}}}))
+
+
 def test_the_rule_text_gives_min_n_as_set_not_as_a_default(tmp_path: Path) -> None:
     base = make_run(tmp_path / "base", {"gsm8k": [1.0] * 30, "bbh": [1.0] * 30})
     policy = load_policy(write_yaml(tmp_path, "p.yaml", {"min_n": 3, "tasks": {"bbh": {"min_n": 5}}}))

@@ -91,10 +91,11 @@ class _TaskPolicyFile(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
 
-    margin: float | None = Field(None, ge=0.0, le=100.0)
-    min_n: int | None = Field(None, ge=1)
-    max_n: int | None = Field(None, ge=1)
-    required: bool | None = None
+    # Only the keys written are kept (exclude_unset): the defaults here are never used.
+    margin: float = Field(1.0, ge=0.0, le=100.0)
+    min_n: int = Field(30, ge=1)
+    max_n: int | None = Field(None, ge=1)  # null: every pair, whatever the policy's max_n
+    required: bool = True
 
 
 class _PolicyFile(BaseModel):
@@ -165,7 +166,7 @@ def load_policy(path: Path | None) -> Policy:
         read = _PolicyFile.model_validate(data)
     except ValidationError as error:
         raise OrcabenchError(validation_problem(where, data, error, _POLICY_EXPECTED)) from error
-    tasks = {task: own.model_dump(exclude_none=True) for task, own in (read.tasks or {}).items()}
+    tasks = {task: own.model_dump(exclude_unset=True) for task, own in (read.tasks or {}).items()}
     required = None if read.required == "all" else tuple(read.required)
     if required == ():
         raise OrcabenchError(f"{where}required is an empty list: the gate would gate nothing and always pass; "
