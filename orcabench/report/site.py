@@ -21,9 +21,9 @@ import pandas as pd
 
 from orcabench import __version__
 from orcabench.store.reader import natural_order
+from orcabench.store.schema import safe_slug
 from orcabench.report.tables import AVERAGE, Report, best_cells, leaderboard, subtask_table, tasks_with_subtasks, unverified_cells
 from orcabench.report.results import Results
-from orcabench.store.schema import safe_slug
 from orcabench.types import Record
 
 CHUNK_SIZE = 50
