@@ -139,7 +139,7 @@ def load_policy(path: Path | None) -> Policy:
 
     A policy must gate something: ``required: []``, or a task both required and
     informational, is bad input (whether the runs leave a task to gate is checked when they
-    are paired, :func:`gated_tasks`).
+    are paired, :func:`_shared_tasks`).
     """
     if path is None:
         return Policy()
