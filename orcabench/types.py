@@ -10,9 +10,14 @@ extracts and scores the answer, and the run loop stores a :class:`Record`.
 
 from __future__ import annotations
 
+import fnmatch
 import string
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:  # pydantic is imported by the readers that validate, not by everything that imports types
+    from pydantic import ValidationError
 
 SCHEMA_VERSION = 1
 
@@ -25,6 +30,76 @@ NO_FINAL_ANSWER = "no-final-answer"
 
 class OrcabenchError(Exception):
     """Bad input or a broken environment: the CLI prints it as one line and exits 2."""
+
+
+# What a value of each kind of pydantic error must be, where the reader gives no hint of its own.
+_EXPECTED_BY_ERROR = {
+    "string_type": "must be a string (quote it in YAML)", "int_type": "must be an integer",
+    "float_type": "must be a number", "finite_number": "must be a finite number", "bool_type": "must be true or false",
+    "dict_type": "must be a mapping", "model_type": "must be a mapping", "list_type": "must be a list",
+    "tuple_type": "must be a list", "invalid_key": "must be a string key (quote it in YAML)",
+}
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)  # repr escapes newlines: the message stays one line
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def _in_document(data: Any, loc: tuple[int | str, ...]) -> tuple[int, list[str], Any, Any]:
+    """An error location in the document: how many steps deep, its key path, the value there and its parent.
+
+    The location mixes the document's keys with pydantic's names for union members
+    ("literal['all']", "list[str]"): only the steps that exist in the document are kept.
+    """
+    depth, path = 0, []
+    value, parent = data, data
+    for step in loc:
+        if isinstance(value, Mapping) and step in value:
+            parent, value = value, value[step]
+            path.append(str(step))
+        elif isinstance(value, list) and isinstance(step, int) and 0 <= step < len(value):
+            parent, value = value, value[step]
+            path[-1:] = [f"{path[-1] if path else ''}[{step}]"]
+        else:
+            continue
+        depth += 1
+    return depth, path, value, parent
+
+
+def validation_problem(where: str, data: Any, error: ValidationError, expected: Mapping[str, str]) -> str:
+    """A pydantic ``ValidationError`` on a user's file as one line: the file, the key, what it must be.
+
+    ``where`` starts the line (e.g. ``"gate config gate.yaml: "``) and ``data`` is the document
+    as read. ``expected`` maps dotted keys (fnmatch patterns such as ``tasks.*.margin``,
+    first match wins) to what a value there must be, e.g. ``"must be between 0 and 100"``;
+    without a match the kind of error says it ("must be an integer", "must be at least 1").
+    """
+    # A value that fits no member of a union gets one error per member: the one that reaches
+    # deepest into the document says most (stop[1] is not a string, rather than stop is no string).
+    located = [(*_in_document(data, problem["loc"]), problem) for problem in error.errors()]
+    _, path, value, parent, problem = max(located, key=lambda found: found[0])
+    kind = problem["type"]
+    if kind == "extra_forbidden" and path:  # an unknown key: what its mapping may hold
+        path, value = path[:-1], parent
+    if kind == "invalid_key":
+        value = problem["loc"][-1] if problem["loc"] else value
+    key = ".".join(path)
+    context = problem.get("ctx") or {}
+    hint = _EXPECTED_BY_ERROR.get(kind) if kind == "invalid_key" else None
+    if hint is None:
+        hint = next((text for pattern, text in expected.items() if fnmatch.fnmatchcase(key, pattern)), None)
+    if hint is None:
+        hint = _EXPECTED_BY_ERROR.get(kind)
+    if hint is None and kind == "greater_than_equal":
+        hint = f"must be at least {context['ge']}"
+    if hint is None and kind == "greater_than":
+        hint = f"must be more than {context['gt']}"
+    if hint is None and kind in ("less_than_equal", "less_than"):
+        hint = f"must be at most {context.get('le', context.get('lt'))}"
+    if hint is None:
+        hint = f"is wrong: {problem['msg']}".replace("\n", " ")
+    return f"{where}{key or 'the document'} {hint}, not {_shown(value)}"
 
 
 @dataclass(frozen=True)

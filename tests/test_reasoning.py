@@ -222,8 +222,8 @@ def test_the_chat_endpoint_is_told_the_template_arguments_the_prompt_was_rendere
 
 @pytest.mark.parametrize(("reasoning", "problem"), [
     ({"start": "<think>", "stop": "</think>"}, "reasoning is true, false or a mapping"),
-    ({"start": "", "end": "</think>"}, "non-empty strings"),
-    ({"enable_thinking": "yes"}, "enable_thinking true, false or null"),
+    ({"start": "", "end": "</think>"}, "reasoning.start must be a non-empty string"),
+    ({"enable_thinking": "yes"}, "reasoning.enable_thinking must be true, false or null"),
 ])
 def test_bad_reasoning_settings_in_a_model_file_are_one_line_errors(tmp_path: Path, reasoning: object, problem: str) -> None:
     path = tmp_path / "m.yaml"

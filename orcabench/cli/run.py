@@ -223,7 +223,7 @@ def audit(
 
 
 # After this module's commands, so `orcabench --help` lists run, serve and the scoring commands first.
-from orcabench.cli import results as cli_results  # noqa: E402, F401  (registers the results commands on the app)
+import orcabench.cli.results  # noqa: E402, F401  (registers the results commands on the app)
 
 
 def main(argv: list[str] | None = None) -> int:

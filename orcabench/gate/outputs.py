@@ -48,12 +48,22 @@ def headline(comparison: Comparison) -> str:
     return f"orcabench gate: {text}"
 
 
+def _setting(c: Comparison, key: str, unit: str = "") -> str:
+    """A policy value as it applied, with the tasks' own values ("3" or "3 points; arc-challenge 5").
+
+    Never called a default: the user may have set it."""
+    value = getattr(c.policy, key)
+    own = [f"{t.task} {getattr(t.policy, key):g}" for t in c.tasks if getattr(t.policy, key) != value]
+    return f"{value:g}{unit}" + (f"; {', '.join(own)}" if own else "")
+
+
 def rule_text(c: Comparison) -> str:
     policy = c.policy
     required = sum(t.policy.required for t in c.tasks if t.verdict != "insufficient")
     if policy.rule == "lenient":
-        return (f"Rule (lenient): a required task regresses when its drop reaches its margin (default {policy.margin:g} points) "
-                f"and its exact McNemar p, Holm-adjusted across the tested tasks, is below {policy.alpha:g}; "
+        return (f"Rule (lenient): a required task regresses when its drop reaches its margin "
+                f"({_setting(c, 'margin', ' points')}) and its exact McNemar p, Holm-adjusted across the tested tasks, "
+                f"is below {policy.alpha:g}; "
                 "otherwise it passes.")
     if c.sequence:
         levels = Levels(policy.alpha, max(required, 1))
@@ -64,12 +74,12 @@ def rule_text(c: Comparison) -> str:
                 f"when the upper bound ({100 * (1 - seq_regression):g}%, Bonferroni over {required} required task(s)) is below "
                 f"−margin; a task whose data runs out undecided gets the fixed-n verdict at {100 * (1 - fixed_pass):g}% / "
                 f"{100 * (1 - fixed_regression):g}% (the rest of alpha). No task stops before min_n pairs "
-                f"(default {policy.min_n}).")
+                f"({_setting(c, 'min_n')}).")
     return (f"Rule (non-inferiority, Tango score bounds): a required task passes when the lower bound on candidate − baseline "
             f"(confidence {100 * policy.confidence:g}%) is above −margin, regresses when the upper bound "
             f"(confidence {100 * (1 - policy.alpha / max(required, 1)):g}%, Bonferroni over {required} required task(s)) "
             f"is below −margin, and is inconclusive otherwise; the gate passes when every required task does. "
-            f"Fewer than min_n pairs (default {policy.min_n}): no decision.")
+            f"Fewer than min_n pairs ({_setting(c, 'min_n')}): no decision.")
 
 
 def _bounds(t: TaskResult) -> str:
@@ -135,6 +145,8 @@ def to_markdown(comparison: Comparison) -> str:
         lines += ["", "Settings that differ (expected):", "", *[f"- `{d}`" for d in shown]]
         if len(c.differences) > len(shown):
             lines.append(f"- … and {len(c.differences) - len(shown)} more")
+    if c.unused_policy:
+        lines += ["", "Policy entries not applied:", "", *[f"- {u}" for u in c.unused_policy]]
     if c.problems:
         lines += ["", "Unreadable records lines (skipped):", "", *[f"- {p}" for p in c.problems[:20]]]
     return "\n".join(lines) + "\n"
@@ -178,6 +190,7 @@ def to_json(comparison: Comparison) -> dict[str, Any]:
         "mismatches_allowed": c.mismatches,
         "settings_differ": c.differences,
         "problems": c.problems,
+        "policy_not_applied": c.unused_policy,
     })
 
 
@@ -189,7 +202,7 @@ def to_junit(comparison: Comparison) -> str:
                        failures=str(sum(t.verdict == "regression" for t in c.tasks)),
                        errors=str(sum(t.verdict in undecided for t in c.tasks)), skipped="0")
     for t in c.tasks:
-        case = ET.SubElement(suite, "testcase", classname="orcabench.gate.verdicts", name=t.task, time="0")
+        case = ET.SubElement(suite, "testcase", classname="orcabench.gate", name=t.task, time="0")
         s = t.stats
         detail = (f"pairs {s.n} of {t.available}; baseline {pct(s.baseline)}, candidate {pct(s.candidate)}, "
                   f"delta {signed(s.delta)} points, bounds {_bounds(t)} ({t.basis or 'lenient'}), margin {t.policy.margin:g}; "

@@ -24,15 +24,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orcabench.store.reader import StoredRun, load_run, natural_order
 from orcabench.gate.sequential import Levels, SequenceResult, TaskSequence, run_sequence, sequence_order
 from orcabench.stats import PairedStats, difference_bounds, difference_variance, holm, paired_stats, pairs_to_settle
-from orcabench.types import OrcabenchError
+from orcabench.types import OrcabenchError, validation_problem
 
 RULES = ("non-inferiority", "lenient")
 
@@ -85,72 +86,100 @@ class Policy:
 # Compare has no verdict: every paired task is tested, none gates.
 COMPARE_POLICY = Policy(min_n=1, required=())
 
-_POLICY_KEYS = {"rule", "confidence", "margin", "min_n", "max_n", "chunk", "required", "informational", "tasks", "resamples",
-                "seed"}
-_TASK_KEYS = {"margin", "min_n", "max_n", "required"}
+class _TaskPolicyFile(BaseModel):
+    """One entry under ``tasks:`` in ``gate.yaml``: this task's own margin, min_n, max_n, required."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+
+    # Only the keys written are kept (exclude_unset): the defaults here are never used.
+    margin: float = Field(1.0, ge=0.0, le=100.0)
+    min_n: int = Field(30, ge=1)
+    max_n: int | None = Field(None, ge=1)  # null: every pair, whatever the policy's max_n
+    required: bool = True
 
 
-def _number(where: str, value: Any, low: float, high: float | None = None, integer: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
-        raise OrcabenchError(f"{where} must be {'an integer' if integer else 'a number'}, not {value!r}")
-    if value < low or (high is not None and value > high):
-        raise OrcabenchError(f"{where} must be between {low} and {high}, not {value!r}" if high is not None
-                             else f"{where} must be at least {low}, not {value!r}")
-    return value
+class _PolicyFile(BaseModel):
+    """``gate.yaml`` as written: strict types (no "3" for 3, no .nan), unknown keys refused."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+
+    rule: Literal["non-inferiority", "lenient"] = "non-inferiority"
+    confidence: float = Field(0.95, ge=0.5, le=0.999)
+    margin: float = Field(1.0, ge=0.0, le=100.0)
+    min_n: int = Field(30, ge=1)
+    max_n: int | None = Field(None, ge=1)
+    chunk: int = Field(100, ge=1)
+    required: Literal["all"] | list[str] = "all"
+    informational: list[str] = []
+    tasks: dict[str, _TaskPolicyFile] | None = None
+    resamples: int = Field(10_000, ge=100)
+    seed: int = Field(0, ge=0)
 
 
-def _check_counts(where: str, values: dict[str, Any]) -> None:
-    if "margin" in values:
-        _number(f"{where}margin", values["margin"], 0.0, 100.0)
-    for key in ("min_n", "max_n"):
-        if values.get(key) is not None:
-            _number(f"{where}{key}", values[key], 1, integer=True)
+_POLICY_KEYS = set(_PolicyFile.model_fields)
+_TASK_KEYS = set(_TaskPolicyFile.model_fields)
+# What each key must be, for the one-line error (orcabench.types.validation_problem).
+_POLICY_EXPECTED = {
+    "rule": f"must be one of {', '.join(RULES)}",
+    "confidence": "must be between 0.5 and 0.999",
+    "margin": "must be between 0.0 and 100.0",
+    "tasks.*.margin": "must be between 0.0 and 100.0",
+    "tasks.*.min_n": "must be an integer, at least 1",
+    "tasks.*.max_n": "must be an integer, at least 1, or null",
+    "tasks.*.required": "must be true or false",
+    "tasks.*": f"must be a mapping with keys among {', '.join(sorted(_TASK_KEYS))}",
+    "tasks": f"must map task names to {{{', '.join(sorted(_TASK_KEYS))}}}",
+    "required*": 'must be "all" or a list of task names',
+    "informational*": "must be a list of task names",
+}
 
 
 def load_policy(path: Path | None) -> Policy:
-    """Read and validate a gate policy; no file: the defaults (non-inferiority, 95%, 1 point, n >= 30)."""
+    """Read and validate a gate policy; no file: the defaults (non-inferiority, 95%, 1 point, n >= 30).
+
+    A policy must gate something: ``required: []``, or a task both required and
+    informational, is bad input (whether the runs leave a task to gate is checked when they
+    are paired, :func:`_shared_tasks`).
+    """
     if path is None:
         return Policy()
     if not path.is_file():
         raise OrcabenchError(f"gate config {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise OrcabenchError(f"gate config {path} is not valid YAML: {str(error).splitlines()[0]}") from error
+    except (UnicodeDecodeError, RecursionError) as error:
+        raise OrcabenchError(f"gate config {path} is not readable YAML text ({type(error).__name__}); "
+                             "save it as UTF-8") from error
+    except OSError as error:
+        raise OrcabenchError(f"gate config {path} cannot be read ({error.strerror or error}); check its permissions") from error
+    data = {} if data is None else data
     known = ", ".join(sorted(_POLICY_KEYS))
     if not isinstance(data, dict):
         raise OrcabenchError(f"gate config {path} must be a mapping with keys among {known}")
-    unknown = sorted(set(data) - _POLICY_KEYS)
+    unknown = sorted(str(key) for key in set(data) - _POLICY_KEYS)
     if unknown:
         raise OrcabenchError(f"gate config {path}: unknown key(s) {', '.join(unknown)}; known: {known}")
     where = f"gate config {path}: "
-    if data.get("rule", "non-inferiority") not in RULES:
-        raise OrcabenchError(f"{where}rule must be one of {', '.join(RULES)}, not {data['rule']!r}")
-    _number(f"{where}confidence", data.get("confidence", 0.95), 0.5, 0.999)
-    _check_counts(where, data)
-    _number(f"{where}chunk", data.get("chunk", 100), 1, integer=True)
-    _number(f"{where}resamples", data.get("resamples", 10_000), 100, integer=True)
-    _number(f"{where}seed", data.get("seed", 0), 0, integer=True)
-    required = data.get("required", "all")
-    if required != "all" and not (isinstance(required, list) and all(isinstance(t, str) for t in required)):
-        raise OrcabenchError(f"{where}required must be \"all\" or a list of task names, not {required!r}")
-    informational = data.get("informational", [])
-    if not (isinstance(informational, list) and all(isinstance(t, str) for t in informational)):
-        raise OrcabenchError(f"{where}informational must be a list of task names, not {informational!r}")
-    tasks = data.get("tasks", {}) or {}
-    if not isinstance(tasks, dict):
-        raise OrcabenchError(f"{where}tasks must map task names to {{{', '.join(sorted(_TASK_KEYS))}}}")
-    for task, own in tasks.items():
-        if not isinstance(own, dict) or set(own) - _TASK_KEYS:
-            raise OrcabenchError(f"{where}tasks.{task} must be a mapping with keys among {', '.join(sorted(_TASK_KEYS))}")
-        _check_counts(f"{where}tasks.{task}.", own)
-        if "required" in own and not isinstance(own["required"], bool):
-            raise OrcabenchError(f"{where}tasks.{task}.required must be true or false")
-    return Policy(rule=data.get("rule", "non-inferiority"), confidence=float(data.get("confidence", 0.95)),
-                  margin=float(data.get("margin", 1.0)), min_n=int(data.get("min_n", 30)), max_n=data.get("max_n"),
-                  chunk=int(data.get("chunk", 100)), required=None if required == "all" else tuple(required),
-                  informational=tuple(informational), tasks=tasks, resamples=int(data.get("resamples", 10_000)),
-                  seed=int(data.get("seed", 0)))
+    try:
+        read = _PolicyFile.model_validate(data)
+    except ValidationError as error:
+        raise OrcabenchError(validation_problem(where, data, error, _POLICY_EXPECTED)) from error
+    tasks = {task: own.model_dump(exclude_unset=True) for task, own in (read.tasks or {}).items()}
+    required = None if read.required == "all" else tuple(read.required)
+    if required == ():
+        raise OrcabenchError(f"{where}required is an empty list: the gate would gate nothing and always pass; "
+                             "name the tasks that gate, or write required: all")
+    marked = {task: own["required"] for task, own in tasks.items() if "required" in own}
+    both = [t for t in read.informational if t in (required or ()) or marked.get(t) is True]
+    both += [t for t in required or () if marked.get(t) is False and t not in both]  # required, and tasks.t.required: false
+    if both:
+        raise OrcabenchError(f"{where}task(s) {', '.join(both)} both required and informational; "
+                             "keep each task in one of the two")
+    return Policy(rule=read.rule, confidence=read.confidence, margin=read.margin, min_n=read.min_n, max_n=read.max_n,
+                  chunk=read.chunk, required=required, informational=tuple(read.informational), tasks=tasks,
+                  resamples=read.resamples, seed=read.seed)
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -242,6 +271,7 @@ class Comparison:
     unpaired_tasks: dict[str, str]  # task -> "baseline only" | "candidate only"
     gating: bool
     sequence: SequenceInfo | None = None
+    unused_policy: list[str] = field(default_factory=list)  # policy entries for tasks in neither run
 
     @property
     def verdict(self) -> str | None:
@@ -318,15 +348,26 @@ def _shared_tasks(baseline: StoredRun, candidate: StoredRun, policy: Policy, gat
     shared = [t for t in tasks_a if t in tasks_b]
     unpaired = {**{t: "baseline only" for t in tasks_a if t not in tasks_b},
                 **{t: "candidate only" for t in tasks_b if t not in tasks_a}}
+    runs = f"baseline: {', '.join(tasks_a) or 'none'}; candidate: {', '.join(tasks_b) or 'none'}"
     if gating:
         missing = [t for t in policy.named_required() if t not in shared]
         if missing:
-            raise OrcabenchError(f"required task(s) {', '.join(missing)} not in both runs "
-                                 f"(baseline: {', '.join(tasks_a) or 'none'}; candidate: {', '.join(tasks_b) or 'none'})")
+            raise OrcabenchError(f"required task(s) {', '.join(missing)} not in both runs ({runs})")
     if not shared:
-        raise OrcabenchError(f"the runs share no task (baseline: {', '.join(tasks_a) or 'none'}; "
-                             f"candidate: {', '.join(tasks_b) or 'none'})")
+        raise OrcabenchError(f"the runs share no task ({runs})")
+    if gating and not any(policy.for_task(t).required for t in shared):
+        # Every shared task informational (or required: false): a gate that gates nothing would always pass.
+        raise OrcabenchError(f"the gate policy leaves no required task among the shared task(s) {', '.join(shared)}: "
+                             "it would pass whatever the candidate does; make at least one of them required")
     return shared, unpaired
+
+
+def unused_policy_entries(policy: Policy, tasks: list[str]) -> list[str]:
+    """Policy entries naming a task in neither run: not applied, so reported (a typo would otherwise go unseen)."""
+    known = set(tasks)
+    unused = [f"tasks.{t}" for t in policy.tasks if t not in known]
+    unused += [f"informational: {t}" for t in policy.informational if t not in known]
+    return [f"{entry} names a task in neither run; it was not applied (check the task name)" for entry in unused]
 
 
 def compare_runs(baseline_dir: Path, candidate_dir: Path, policy: Policy | None = None, allow_mismatch: bool = False,
@@ -358,7 +399,9 @@ def compare_runs(baseline_dir: Path, candidate_dir: Path, policy: Policy | None 
             verdict, note = "info", f"{note} (informational: does not gate)" if note else "informational"
         results.append(TaskResult(p.task, s, adjusted.get(k), p.only_baseline, p.only_candidate, flipped, mine, verdict, note,
                                   bounds, basis, s.n, more))
-    return Comparison(baseline, candidate, policy, results, found, setting_differences(baseline, candidate), unpaired, gating)
+    unused = unused_policy_entries(policy, [*baseline.tasks(), *candidate.tasks()]) if gating else []
+    return Comparison(baseline, candidate, policy, results, found, setting_differences(baseline, candidate), unpaired, gating,
+                      unused_policy=unused)
 
 
 def gate(baseline_dir: Path, candidate_dir: Path, config: Path | None = None, allow_mismatch: bool = False) -> Comparison:
@@ -415,7 +458,9 @@ def sequential_comparison(baseline: StoredRun, candidate: StoredRun, policy: Pol
         results.append(TaskResult(state.task, stats, None, 0, 0, flipped, own, verdict, note, bounds, basis, available, more))
     info = SequenceInfo(result.pairs_used, result.pairs_available, result.chunks, policy.seed,
                         all(t.verdict for t in result.tasks))
-    return Comparison(baseline, candidate, policy, results, found, setting_differences(baseline, candidate), {}, True, info)
+    unused = unused_policy_entries(policy, [*baseline.tasks(), *candidate.tasks()])
+    return Comparison(baseline, candidate, policy, results, found, setting_differences(baseline, candidate), {}, True, info,
+                      unused)
 
 
 def replay(baseline_dir: Path, candidate_dir: Path, policy: Policy, allow_mismatch: bool = False) -> Comparison:

@@ -11,12 +11,13 @@ import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orcabench.registry import Registry
-from orcabench.types import OrcabenchError
+from orcabench.types import OrcabenchError, validation_problem
 
 # chat: the model's chat template (built-in below, or the tokenizer's); plain: base models,
 # system + user text joined by PLAIN_SEPARATOR; api-chat: messages sent as they are to an
@@ -223,7 +224,70 @@ for _spec in (
 
 DEFAULT_MODEL = "smollm2-135m"
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
-_SPEC_FIELDS = {f.name for f in dataclasses.fields(ModelSpec)}
+
+
+# A stop sequence, a marker: text, never empty (an empty stop would end every generation at once).
+_Text = Annotated[str, Field(min_length=1)]
+
+
+class _ThinkingFile(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    start: _Text = THINK.start
+    end: _Text = THINK.end
+    enable_thinking: bool | None = None
+
+
+class _ModelFile(BaseModel):
+    """A model YAML file as written: :class:`ModelSpec`'s fields, strictly typed, unknown keys refused."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+
+    name: _Text
+    source: _Text
+    description: str = ""
+    revision: str | None = None
+    prompt_format: PromptFormat = "chat"
+    chat_template: _Text | None = None
+    system_message: str | None = None
+    stop: _Text | list[_Text] = []  # a string is one stop sequence, never its characters
+    default_backend: _Text = "vllm"
+    default_protocol: _Text = "default"
+    engine: dict[str, Any] = {}
+    tokenizer: dict[str, Any] = {}
+    bos_token: str = "<s>"
+    eos_token: str = "</s>"
+    size_params: float | None = Field(None, gt=0)
+    reasoning: bool | _ThinkingFile | None = None
+
+    def spec(self, source: str) -> ModelSpec:
+        fields = self.model_dump(exclude={"stop", "reasoning", "source"})
+        reasoning = THINK if self.reasoning is True else None if self.reasoning in (False, None) else \
+            ThinkingFormat(**self.reasoning.model_dump())  # type: ignore[union-attr]
+        return ModelSpec(**fields, source=source, stop=(self.stop,) if isinstance(self.stop, str) else tuple(self.stop),
+                         reasoning=reasoning)
+
+
+_SPEC_FIELDS = set(_ModelFile.model_fields)
+_THINKING_FIELDS = ", ".join(sorted(_ThinkingFile.model_fields))
+# What each field must be, for the one-line error (orcabench.types.validation_problem).
+_MODEL_EXPECTED = {
+    "name": "must be a non-empty string: the model's name in run directories and reports",
+    "source": "must be a non-empty string: a local folder, a Hub id like org/name, or openai:<model>",
+    "revision": "must be a string (a branch, tag or commit hash; quote it) or null",
+    "prompt_format": "must be one of chat, plain, api-chat",
+    "chat_template": f"must be one of {', '.join(CHAT_TEMPLATES)}, or Jinja2 template text",
+    "system_message": "must be a string (quote it), or null for no system message",
+    "stop*": "must be a string (one stop sequence) or a list of non-empty strings",
+    "engine": "must be a mapping of backend settings, e.g. {dtype: bfloat16, max_model_len: 4096}",
+    "tokenizer": "must be a mapping of tokenizer options, e.g. {use_fast: false}",
+    "size_params": "must be a positive number: billions of parameters, e.g. 7 or 0.135",
+    "reasoning.start": "must be a non-empty string: the marker that opens the trace",
+    "reasoning.end": "must be a non-empty string: the marker that closes the trace",
+    "reasoning.enable_thinking": "must be true, false or null",
+    "reasoning": f"is true, false or a mapping of {_THINKING_FIELDS} "
+                 "(e.g. {start: '<think>', end: '</think>', enable_thinking: false})",
+}
 
 
 def load_model_file(path: Path) -> ModelSpec:
@@ -232,36 +296,31 @@ def load_model_file(path: Path) -> ModelSpec:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise OrcabenchError(f"{path} is not valid YAML: {error}".replace("\n", " ")) from error
+    except (UnicodeDecodeError, RecursionError) as error:
+        raise OrcabenchError(f"{path} is not readable YAML text ({type(error).__name__}); save it as UTF-8") from error
+    except OSError as error:
+        raise OrcabenchError(f"model file {path} cannot be read ({error.strerror or error}); check its permissions") from error
     if not isinstance(data, dict) or not {"name", "source"} <= set(data):
         raise OrcabenchError(f"{path}: a model file is a mapping with at least 'name' and 'source' (a local folder or Hub id)")
-    unknown = sorted(set(data) - _SPEC_FIELDS)
+    unknown = sorted(str(key) for key in set(data) - _SPEC_FIELDS)
     if unknown:
         raise OrcabenchError(f"{path}: unknown field(s) {', '.join(unknown)}; valid fields: {', '.join(sorted(_SPEC_FIELDS))}")
-    if "stop" in data:
-        data["stop"] = tuple(data["stop"])
-    if "reasoning" in data:
-        data["reasoning"] = _reasoning_field(path, data["reasoning"])
-    source = Path(str(data["source"])).expanduser()
-    if not source.is_absolute() and (path.parent / source).exists():
-        data["source"] = str((path.parent / source).resolve())  # relative to the model file
     try:
-        return ModelSpec(**data)
-    except TypeError as error:
-        raise OrcabenchError(f"{path}: {error}") from error
+        read = _ModelFile.model_validate(data)
+    except ValidationError as error:
+        raise OrcabenchError(validation_problem(f"{path}: ", data, error, _MODEL_EXPECTED)) from error
+    return read.spec(_model_source(path, read.source))
 
 
-def _reasoning_field(path: Path, value: Any) -> ThinkingFormat | None:
-    """``reasoning: true`` (<think> markers), ``false``, or a mapping of :class:`ThinkingFormat`'s fields."""
-    if isinstance(value, bool) or value is None:
-        return THINK if value else None
-    fields = {f.name for f in dataclasses.fields(ThinkingFormat)}
-    if not isinstance(value, dict) or set(value) - fields:
-        raise OrcabenchError(f"{path}: reasoning is true, false or a mapping of {', '.join(sorted(fields))} "
-                             f"(e.g. {{start: '<think>', end: '</think>', enable_thinking: false}}), not {value!r}")
-    if not all(isinstance(value.get(k, "x"), str) and value.get(k, "x") for k in ("start", "end")) or \
-            not isinstance(value.get("enable_thinking", False), (bool, type(None))):
-        raise OrcabenchError(f"{path}: reasoning start and end are non-empty strings and enable_thinking true, false or null")
-    return ThinkingFormat(**value)
+def _model_source(path: Path, source: str) -> str:
+    """The source as given, or a folder relative to the model file made absolute."""
+    try:
+        relative = Path(source).expanduser()
+        if not relative.is_absolute() and (path.parent / relative).exists():
+            return str((path.parent / relative).resolve())
+    except (RuntimeError, OSError, ValueError):  # "~nobody/x", a name the filesystem refuses: not a local folder
+        pass
+    return source
 
 
 def resolve_model(name_or_path: str) -> ModelSpec:

@@ -21,6 +21,7 @@ import pandas as pd
 
 from orcabench import __version__
 from orcabench.store.reader import natural_order
+from orcabench.store.schema import safe_slug
 from orcabench.report.tables import AVERAGE, Report, best_cells, leaderboard, subtask_table, tasks_with_subtasks, unverified_cells
 from orcabench.report.results import Results
 from orcabench.types import Record
@@ -32,7 +33,8 @@ _ASSETS = ("style.css", "app.js")
 
 
 def slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "task"
+    """A task's folder and page name: ASCII for URLs, and never a step out of the site (".." is no slug)."""
+    return safe_slug(re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-"), "task")
 
 
 def _number(value: Any) -> float | None:

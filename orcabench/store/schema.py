@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import re
 import socket
 import subprocess
 from dataclasses import dataclass, field, fields
@@ -92,9 +93,29 @@ def _diff(old: Any, new: Any, prefix: str = "") -> list[str]:
     return [] if old == new else [f"{prefix.rstrip('.')}: {old!r} -> {new!r}"]
 
 
+# Characters a name keeps in a path: letters and digits of any script, space and a few marks.
+# Everything else (/ \ : control characters, ...) becomes "-", so a name is one path component.
+_UNSAFE_IN_PATH = re.compile(r"[^\w .+=@-]+")
+MAX_SLUG = 100  # well under the 255 bytes a file name may have, with room for a suffix
+
+
+def safe_slug(name: str, fallback: str) -> str:
+    """``name`` as one path component that stays inside its folder, or ``fallback`` if nothing is left.
+
+    Ordinary names (``smollm2-135m``, ``Qwen--Qwen3-0.6B``, ``gsm8k``) come back unchanged;
+    "../../x" becomes "-..-x", never a step out of the folder: no separator, no leading dot.
+    A name cut to length gets a short hash of the whole, so two long names stay apart.
+    """
+    slug = _UNSAFE_IN_PATH.sub("-", name).lstrip(". ")
+    if len(slug.encode()) > MAX_SLUG:
+        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        slug = slug.encode()[:MAX_SLUG - 9].decode(errors="ignore") + "-" + digest
+    return slug or fallback
+
+
 def run_dir_name(model_name: str, backend: str, fingerprint: Fingerprint) -> str:
-    """The default run directory's name: the same settings always land in the same run."""
-    return f"{model_name}-{backend}-{fingerprint.digest()[:12]}"
+    """The default run directory's name: the same settings always land in the same run, inside the runs folder."""
+    return f"{safe_slug(model_name, 'model')}-{safe_slug(backend, 'backend')}-{fingerprint.digest()[:12]}"
 
 
 @dataclass
