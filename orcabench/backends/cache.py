@@ -136,8 +136,9 @@ class CachedBackend:
                 yield out
         if len(sent) < len(groups):
             raise OrcabenchError(
-                f"request budget of {self.budget.limit} request(s) spent; {answered} of {len(requests)} requests "
-                "answered and stored; rerun the same command to spend another budget (answered requests come from the cache)"
+                f"{self.name} backend: request budget of {self.budget.limit} request(s) spent; {answered} of {len(requests)} "
+                "requests answered and stored; rerun the same command to spend another budget (answered requests come from "
+                "the cache)"
             )
 
     def info(self) -> dict[str, Any]:
