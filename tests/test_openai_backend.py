@@ -591,9 +591,10 @@ def test_a_killed_api_run_resumes_from_its_cache_without_asking_the_server_twice
         wait_until(lambda: proxy.counts() == (answered, concurrency) and lines(records) == answered, first,
                    f"{answered} records and the rest in flight",
                    lambda: f"proxy answered, held: {proxy.counts()}; records: {lines(records)}")
-        first.send_signal(signal.SIGKILL)
-        first.communicate()
     finally:
+        if first.poll() is None:  # also when the wait failed: no run outlives the test
+            first.send_signal(signal.SIGKILL)
+            first.communicate()
         proxy.die()
     vllm_server.settle()
     assert len((run_dir / RESPONSES).read_text().splitlines()) == answered  # each answer cached before it was stored
@@ -625,6 +626,11 @@ def test_a_run_over_two_servers_finishes_when_one_dies_with_a_request_in_flight(
     try:
         wait_until(lambda: proxy.counts()[0] == 1 and proxy.counts()[1] >= 1, run, "a request held by the second server",
                    lambda: f"proxy answered, held: {proxy.counts()}; records: {lines(run_dir / 'records.jsonl')}")
+    except BaseException:
+        if run.poll() is None:  # no run outlives the test
+            run.kill()
+            run.communicate()
+        raise
     finally:
         proxy.die()
     _, err = run.communicate(timeout=300)
