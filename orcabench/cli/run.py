@@ -15,6 +15,7 @@ from rich.table import Table
 from typer.exceptions import TyperException
 
 from orcabench import api
+from orcabench.cli import failures
 from orcabench.cli.app import (
     THINKING_HELP,
     app,
@@ -227,15 +228,17 @@ from orcabench.cli import results as cli_results  # noqa: E402, F401  (registers
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; the exit code follows the contract in :mod:`orcabench.cli.failures` (README, "Exit codes")."""
+    argv = sys.argv[1:] if argv is None else argv
     show_orcabench_log()
     try:
         code = app(args=argv, prog_name="orcabench", standalone_mode=False)
     except OrcabenchError as error:
         say(f"error: {error}")
-        return 2
+        return failures.BAD_INPUT
     except (typer.Abort, KeyboardInterrupt):
-        say("interrupted: finished samples are saved; the same command resumes")
-        return 130
+        say(failures.interrupted_line(argv))
+        return failures.INTERRUPTED
     except TyperException as error:  # click's usage errors, as typer (which vendors click) raises them
         message = error.format_message() if hasattr(error, "format_message") else str(error)
         context = getattr(error, "ctx", None)
@@ -247,8 +250,19 @@ def main(argv: list[str] | None = None) -> int:
             say(f"error: {message} (see `{where} --help`)")
         else:
             say(f"error: {message}")
-        return 2
-    return code if isinstance(code, int) else 0  # typer.Exit(n) comes back as n
+        return failures.BAD_INPUT
+    except OSError as error:
+        if error.filename is None:  # not about a path the user gave: a bug, below
+            say(failures.internal_error_line(error, argv))
+            return failures.INTERNAL_ERROR
+        say(f"error: {error.filename}: {error.strerror or error}; check the path and its permissions")
+        return failures.BAD_INPUT
+    except Exception as error:  # a bug: never a verdict's exit code, one line and the traceback in a file
+        say(failures.internal_error_line(error, argv))
+        return failures.INTERNAL_ERROR
+    if code == failures.INTERRUPTED:  # typer turns Ctrl-C into a silent Exit(130)
+        say(failures.interrupted_line(argv))
+    return code if isinstance(code, int) else failures.OK  # typer.Exit(n) comes back as n
 
 
 def entry() -> None:
