@@ -173,11 +173,14 @@ def score(
     model: Annotated[str | None, typer.Option(help="a model whose reasoning markers to use (default: <think>, </think>)")] = None,
 ) -> None:
     """Score model outputs produced elsewhere (API batch jobs) with orcabench's extractors (final answers, never think traces)."""
-    scored = api.score_predictions(task, predictions, data_dir, strict=strict, model=model)
+    scored = api.score_predictions(task, predictions, data_dir, strict=strict, model=model, output=output)
     for problem in scored.problems:
         say(f"skipped {problem}")
-    if output is not None:
-        output.write_text("".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in scored.records), encoding="utf-8")
+    if scored.other_tasks:
+        counts = ", ".join(f"{name}: {count}" for name, count in sorted(scored.other_tasks.items()))
+        say(f"skipped {sum(scored.other_tasks.values())} line(s) of other tasks ({counts})")
+    if scored.without_prediction:
+        say(f"{scored.without_prediction} of {scored.examples} {task} example(s) had no prediction (not in the summary)")
     print_summaries([scored.summary], title=f"{task} · {predictions} · {len(scored.problems)} line(s) skipped")
 
 
