@@ -92,8 +92,8 @@ def test_every_predictions_line_is_scored_skipped_or_counted_never_a_crash(
     path.write_bytes(("\ufeff".encode() if bom else b"") + b"".join(line + b"\n" for line in body))
     output = tmp_path / "scored.jsonl"
     output.write_text("earlier\n")
-    content = [line for number, line in enumerate(body) if (line.removeprefix("\ufeff".encode()) if number == 0 and bom
-                                                             else line).strip()]
+    raw = [("\ufeff".encode() if bom else b"") + body[0], *body[1:]] if body else []
+    content = [line for line in [raw[0].removeprefix("\ufeff".encode()), *raw[1:]] if line.strip()] if raw else []
     try:
         scored = api.score_predictions("gsm8k", path, data_dir, output=output)
     except OrcabenchError:

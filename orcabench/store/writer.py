@@ -40,8 +40,10 @@ def read_json(path: Path, fix: str = "") -> Any:
     """A JSON file's content; a malformed file is one OrcabenchError naming it (and ``fix``, how to fix it)."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise OrcabenchError(f"{path} is not valid JSON ({error}){'; ' + fix if fix else ''}") from error
+    except OSError as error:
+        raise OrcabenchError(f"{path} cannot be read ({error.strerror or error}); check its permissions") from error
 
 
 def parse_record_line(line: str) -> Record:
