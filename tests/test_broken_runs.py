@@ -147,3 +147,19 @@ def test_rescore_of_a_broken_run_keeps_every_complete_record_line(
         kept = b"".join(path.read_bytes() for path in broken.glob("records*.jsonl"))
         for line in complete:  # in the records, a backup or the file of unreadable lines set aside
             assert line in kept
+
+
+def test_report_of_a_folder_names_the_runs_it_leaves_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    older = Path(shutil.copytree(FIXTURE_RUN, tmp_path / "runs" / "older"))
+    newer = Path(shutil.copytree(FIXTURE_RUN, tmp_path / "runs" / "newer"))
+    manifest = json.loads((newer / "manifest.json").read_text())
+    manifest["sessions"][-1]["finished"] = "2099-01-01T00:00:00+00:00"
+    (newer / "manifest.json").write_text(json.dumps(manifest))
+    (tmp_path / "runs" / "broken").mkdir()
+    (tmp_path / "runs" / "broken" / "manifest.json").write_text("{")
+    (tmp_path / "runs" / "broken" / "records.jsonl").write_text("")
+    assert main(["report", str(tmp_path / "runs"), "--out", str(tmp_path / "report"), "--no-reference"]) == 0
+    err = capsys.readouterr().err
+    assert f"not shown: {older} (a later run of the same model and backend covers its tasks" in err
+    assert f"skipped {tmp_path / 'runs' / 'broken'}: " in err and "not valid JSON" in err
+    assert str(newer) not in err

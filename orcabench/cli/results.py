@@ -176,6 +176,8 @@ def report(
     made, written = write_report(runs, out, formats, baseline, reference)
     for reason in made.results.skipped:
         say(f"skipped {reason}")
+    for path in made.results.superseded:
+        say(f"not shown: {path} (a later run of the same model and backend covers its tasks; name it to show it too)")
     console.print(to_markdown_table(leaderboard(made.results)), markup=False, highlight=False, soft_wrap=True)
     for path in written:
         say(f"wrote {path}")

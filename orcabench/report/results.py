@@ -61,6 +61,7 @@ class Results:
     notes: dict[str, str] = field(default_factory=dict)  # task or entry -> a reference source's note
     citations: dict[str, str] = field(default_factory=dict)  # reference name -> citation
     skipped: list[str] = field(default_factory=list)  # "path: why" for each run found in a folder that could not be read
+    superseded: list[Path] = field(default_factory=list)  # runs found in folders that a later run of their entry hid
 
     @property
     def entries(self) -> list[str]:
@@ -271,8 +272,10 @@ def load_results(paths: Sequence[Path], reference: bool = True) -> Results:
     tasks = pd.DataFrame(task_rows, columns=TASK_COLUMNS)
     subtasks = pd.DataFrame(subtask_rows, columns=SUBTASK_COLUMNS)
     used = set(picks.values())
+    superseded = [runs[run_id].path for run_id in found_ids if run_id not in used]
     return Results(tasks=tasks, subtasks=subtasks, runs={k: v for k, v in runs.items() if k in used}, chosen=picks,
-                   notes=notes, citations=citations, skipped=skipped)
+                   notes=notes, citations=citations, skipped=skipped,
+                   superseded=superseded)
 
 
 def reasoning_average(results: Results) -> pd.Series:
