@@ -209,3 +209,18 @@ def test_score_writes_output_only_on_success(tmp_path: Path, capsys: pytest.Capt
     capsys.readouterr()
     assert main(["score", "--task", "gsm8k", "--predictions", str(bad), "--output", str(output)]) == 0
     assert [json.loads(line)["id"] for line in output.read_text().splitlines()] == ["0"]
+
+
+def test_rescore_of_a_run_in_use_says_what_to_do_in_rescores_terms(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from orcabench.store.schema import Manifest
+    from orcabench.store.writer import RunStore
+
+    run = copy_run(tmp_path)
+    fingerprint = Manifest.from_json(json.loads((run / "manifest.json").read_text())).fingerprint
+    held = RunStore(run).open(fingerprint)
+    try:
+        assert main(["rescore", str(run)]) == 2
+    finally:
+        held.close()
+    line = one_error_line(capsys, "in use by another orcabench process", "rescore it once that process has finished")
+    assert "--output" not in line

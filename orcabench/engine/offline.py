@@ -140,7 +140,7 @@ def rescore(run_dir: Path, data_dir: Path | None = None) -> RescoreResult:
     The records file is replaced atomically and the previous one kept beside it, so the
     change is traceable; the manifest lists each rescore.
     """
-    store = RunStore(run_dir)
+    store = RunStore(run_dir, when_busy="rescore it once that process has finished")
     manifest = store.manifest() if run_dir.is_dir() else None
     if manifest is None:
         raise OrcabenchError(f"{run_dir} is not an orcabench run (no manifest.json); pass a run directory")

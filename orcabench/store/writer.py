@@ -117,8 +117,9 @@ def read_records(path: Path) -> tuple[dict[tuple[str, str], Record], list[str]]:
 class RunStore:
     """An open run directory, locked for this process until :meth:`close`."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, when_busy: str = "wait for it or pick another --output") -> None:
         self.path = path
+        self.when_busy = when_busy  # what to do when another process holds the run, in the command's own terms
         self._lock: IO[str] | None = None
         self._synced = 0.0  # time.monotonic() of the last fsync of the records file
 
@@ -142,8 +143,7 @@ class RunStore:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as error:
             self._lock.close()
-            raise OrcabenchError(f"run {self.path} is in use by another orcabench process; "
-                                 "wait for it or pick another --output") from error
+            raise OrcabenchError(f"run {self.path} is in use by another orcabench process; {self.when_busy}") from error
         try:
             existing = self.manifest()
         except OrcabenchError:
