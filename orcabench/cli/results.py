@@ -174,6 +174,10 @@ def report(
     if open_site and "html" not in formats:
         formats.append("html")
     made, written = write_report(runs, out, formats, baseline, reference)
+    for reason in made.results.skipped:
+        say(f"skipped {reason}")
+    for path in made.results.superseded:
+        say(f"not shown: {path} (a later run of the same model and backend covers its tasks; name it to show it too)")
     console.print(to_markdown_table(leaderboard(made.results)), markup=False, highlight=False, soft_wrap=True)
     for path in written:
         say(f"wrote {path}")
@@ -191,7 +195,10 @@ def runs_list(
     """List stored runs: model, backend, tasks, samples done / planned, accuracy, status (finished, partial, being written)."""
     from orcabench.report.listing import accuracies, counts, list_runs, relative_to, short_date
 
-    rows = list_runs(folder, model, task)
+    skipped: list[str] = []
+    rows = list_runs(folder, model, task, skipped)
+    for reason in skipped:
+        say(f"skipped {reason}")
     if as_json:
         sys.stdout.write(json.dumps([row.to_json() for row in rows], indent=2) + "\n")
         return

@@ -15,6 +15,7 @@ from rich.table import Table
 from typer.exceptions import TyperException
 
 from orcabench import api
+from orcabench.cli import failures
 from orcabench.cli.app import (
     THINKING_HELP,
     app,
@@ -172,11 +173,14 @@ def score(
     model: Annotated[str | None, typer.Option(help="a model whose reasoning markers to use (default: <think>, </think>)")] = None,
 ) -> None:
     """Score model outputs produced elsewhere (API batch jobs) with orcabench's extractors (final answers, never think traces)."""
-    scored = api.score_predictions(task, predictions, data_dir, strict=strict, model=model)
+    scored = api.score_predictions(task, predictions, data_dir, strict=strict, model=model, output=output)
     for problem in scored.problems:
         say(f"skipped {problem}")
-    if output is not None:
-        output.write_text("".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in scored.records), encoding="utf-8")
+    if scored.other_tasks:
+        counts = ", ".join(f"{name}: {count}" for name, count in sorted(scored.other_tasks.items()))
+        say(f"skipped {sum(scored.other_tasks.values())} line(s) of other tasks ({counts})")
+    if scored.without_prediction:
+        say(f"{scored.without_prediction} of {scored.examples} {task} example(s) had no prediction (not in the summary)")
     print_summaries([scored.summary], title=f"{task} · {predictions} · {len(scored.problems)} line(s) skipped")
 
 
@@ -227,15 +231,17 @@ import orcabench.cli.results  # noqa: E402, F401  (registers the results command
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; the exit code follows the contract in :mod:`orcabench.cli.failures` (README, "Exit codes")."""
+    argv = sys.argv[1:] if argv is None else argv
     show_orcabench_log()
     try:
         code = app(args=argv, prog_name="orcabench", standalone_mode=False)
     except OrcabenchError as error:
         say(f"error: {error}")
-        return 2
+        return failures.BAD_INPUT
     except (typer.Abort, KeyboardInterrupt):
-        say("interrupted: finished samples are saved; the same command resumes")
-        return 130
+        say(failures.interrupted_line(argv))
+        return failures.INTERRUPTED
     except TyperException as error:  # click's usage errors, as typer (which vendors click) raises them
         message = error.format_message() if hasattr(error, "format_message") else str(error)
         context = getattr(error, "ctx", None)
@@ -247,8 +253,19 @@ def main(argv: list[str] | None = None) -> int:
             say(f"error: {message} (see `{where} --help`)")
         else:
             say(f"error: {message}")
-        return 2
-    return code if isinstance(code, int) else 0  # typer.Exit(n) comes back as n
+        return failures.BAD_INPUT
+    except OSError as error:
+        if error.filename is None:  # not about a path the user gave: a bug, below
+            say(failures.internal_error_line(error, argv))
+            return failures.INTERNAL_ERROR
+        say(f"error: {error.filename}: {error.strerror or error}; check the path and its permissions")
+        return failures.BAD_INPUT
+    except Exception as error:  # a bug: never a verdict's exit code, one line and the traceback in a file
+        say(failures.internal_error_line(error, argv))
+        return failures.INTERNAL_ERROR
+    if code == failures.INTERRUPTED:  # typer turns Ctrl-C into a silent Exit(130)
+        say(failures.interrupted_line(argv))
+    return code if isinstance(code, int) else failures.OK  # typer.Exit(n) comes back as n
 
 
 def entry() -> None:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from orcabench.models.registry import ThinkingFormat, resolve_model
 from orcabench.engine.plan import checked_data_dir, load_examples
 from orcabench.answers.traces import judge, predicted_completion, separate_trace
+from orcabench.store.files import check_writable_file, write_atomic
 from orcabench.store.schema import Manifest, now, orcabench_version
 from orcabench.store.writer import RunStore
 from orcabench.task.summary import TaskSummary, summarize
@@ -22,30 +24,51 @@ class ScoredPredictions:
     summary: TaskSummary
     records: list[Record]
     problems: list[str]  # "file:line: what is wrong", one per skipped line
+    other_tasks: dict[str, int] = field(default_factory=dict)  # lines whose "task" is another task: skipped, counted
+    examples: int = 0  # the task's examples; those without a usable line are ``without_prediction``
+
+    @property
+    def without_prediction(self) -> int:
+        return self.examples - len(self.records)
 
 
 def score_predictions(task_name: str, predictions: Path, data_dir: Path | None = None, strict: bool = False,
-                      model: str | None = None) -> ScoredPredictions:
+                      model: str | None = None, output: Path | None = None) -> ScoredPredictions:
     """Score outputs produced elsewhere (one JSON object per line: id, output) with the task's extractor.
 
     Only final answers are scored: a line's think trace (in ``output``, or apart as
     ``reasoning_content``) is kept in the record, never read; ``model`` names other trace markers.
+    A line with a ``task`` (a run's records.jsonl) counts only for that task: other tasks' lines are
+    skipped and counted. ``output``: the scored records as JSONL, written only once scoring succeeded
+    (never into a run directory).
     """
     markers = resolve_model(model).reasoning if model else None
     (task,) = get_tasks([task_name])
     if task.kind != "generate":
         raise OrcabenchError(f"task {task.name} is scored by loglikelihood; `orcabench score` takes generated text: "
                              "pick a generative task")
+    if predictions.is_dir():
+        raise OrcabenchError(f"--predictions {predictions} is a directory; pass the JSONL file of predictions")
     if not predictions.is_file():
         raise OrcabenchError(f"predictions file {predictions} does not exist")
+    if output is not None:
+        check_writable_file(output, "--output")  # before the work: a bad --output fails fast, and nothing is written
+        if output.resolve() == predictions.resolve():
+            raise OrcabenchError(f"--output {output} is the predictions file; write the scored records elsewhere")
     examples = {e.id: e for e in load_examples(task, checked_data_dir(data_dir))[0]}
     records: dict[str, Record] = {}
     problems: list[str] = []
-    with predictions.open(encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
+    other_tasks: Counter[str] = Counter()
+    with predictions.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if number == 1:
+                raw = raw.removeprefix(BOM)  # editors on Windows start UTF-8 files with one
+            if not raw.strip():
                 continue
-            problem, item = _prediction(line, examples, records)
+            problem, item = _prediction(raw, task.name, examples, records)
+            if isinstance(item, str):  # another task's line
+                other_tasks[item] += 1
+                continue
             if problem:
                 problems.append(f"{predictions}:{number}: {problem}")
                 if strict:
@@ -61,18 +84,41 @@ def score_predictions(task_name: str, predictions: Path, data_dir: Path | None =
                 finish_reason=completion.finish_reason, **judged.record_fields(),
             )
     if not records:
-        raise OrcabenchError(f"{predictions}: no usable prediction lines (each line: {{\"id\": ..., \"output\": ...}}); "
-                             + (problems[0] if problems else "the file is empty"))
-    return ScoredPredictions(summarize(task.name, list(records.values())), list(records.values()), problems)
+        others = f"; {sum(other_tasks.values())} line(s) of other tasks ({', '.join(sorted(other_tasks))})" if other_tasks else ""
+        raise OrcabenchError(f"{predictions}: no usable prediction lines for task {task.name} "
+                             f"(each line: {{\"id\": ..., \"output\": ...}}); "
+                             + (problems[0] if problems else "the file is empty") + others)
+    if output is not None:
+        write_atomic(output, "".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in records.values()), "--output")
+    return ScoredPredictions(summarize(task.name, list(records.values())), list(records.values()), problems,
+                             dict(other_tasks), len(examples))
 
 
-def _prediction(line: str, examples: dict[str, Example], seen: dict[str, Record]) -> tuple[str | None, Any]:
+BOM = "\ufeff".encode("utf-8")
+
+
+def _prediction(raw: bytes, task_name: str, examples: dict[str, Example],
+                seen: dict[str, Record]) -> tuple[str | None, Any]:
+    """(problem, None) for a bad line, (None, (example, line)) for a good one, (None, task) for another task's line."""
     try:
-        value = json.loads(line)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return f"not UTF-8 text (byte 0x{raw[error.start]:02x} at column {error.start + 1})", None
+    try:
+        value = json.loads(text)
     except json.JSONDecodeError as error:
         return f"not JSON ({error.msg})", None
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as error:  # a lone surrogate such as "\ud800": JSON allows it, Unicode text does not
+        return f"holds a lone surrogate ({error.object[error.start:error.end]!a}), which is not Unicode text", None
     if not isinstance(value, dict) or not isinstance(value.get("output"), str) or "id" not in value:
         return "expected an object with \"id\" and a string \"output\"", None
+    if "task" in value:
+        if not isinstance(value["task"], str):
+            return f"\"task\" must be a task name, not {value['task']!r}", None
+        if value["task"] != task_name:
+            return None, value["task"]
     sample_id = str(value["id"])
     if sample_id not in examples:
         return f"unknown example id {sample_id!r}", None
@@ -94,7 +140,7 @@ def rescore(run_dir: Path, data_dir: Path | None = None) -> RescoreResult:
     The records file is replaced atomically and the previous one kept beside it, so the
     change is traceable; the manifest lists each rescore.
     """
-    store = RunStore(run_dir)
+    store = RunStore(run_dir, when_busy="rescore it once that process has finished")
     manifest = store.manifest() if run_dir.is_dir() else None
     if manifest is None:
         raise OrcabenchError(f"{run_dir} is not an orcabench run (no manifest.json); pass a run directory")

@@ -11,6 +11,7 @@ from typing import Any
 
 from orcabench.gate.verdicts import Comparison, TaskResult
 from orcabench.gate.sequential import Levels
+from orcabench.store.files import ensure_directory, write_atomic
 
 FLIPPED_SHOWN = 5  # right -> wrong example ids listed per task in the Markdown
 LABELS = {"regression": "**REGRESSION**", "insufficient": "**NO DECISION**", "inconclusive": "**INCONCLUSIVE**",
@@ -223,9 +224,9 @@ def to_junit(comparison: Comparison) -> str:
 
 def write_reports(comparison: Comparison, out_dir: Path) -> dict[str, Path]:
     """``gate.md``, ``gate.json`` and ``gate.junit.xml`` in ``out_dir`` (created)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_directory(out_dir, "--out")
     paths = {"markdown": out_dir / "gate.md", "json": out_dir / "gate.json", "junit": out_dir / "gate.junit.xml"}
-    paths["markdown"].write_text(to_markdown(comparison), encoding="utf-8")
-    paths["json"].write_text(json.dumps(to_json(comparison), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    paths["junit"].write_text(to_junit(comparison), encoding="utf-8")
+    write_atomic(paths["markdown"], to_markdown(comparison), "--out")
+    write_atomic(paths["json"], json.dumps(to_json(comparison), indent=2, ensure_ascii=False) + "\n", "--out")
+    write_atomic(paths["junit"], to_junit(comparison), "--out")
     return paths

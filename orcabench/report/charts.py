@@ -21,6 +21,7 @@ from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
 from orcabench.report.results import Results
+from orcabench.store.files import ensure_directory, write_atomic
 
 HATCHES = ("", "//", "..", "xx", "\\\\", "oo", "--", "++", "**", "OO")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
@@ -126,11 +127,11 @@ def charts(results: Results, baseline: str | None) -> dict[str, Figure]:
 
 def write_charts(figures: dict[str, Figure], out_dir: Path) -> dict[str, Path]:
     """Each figure as ``<name>.png`` and ``<name>.svg``; returns the SVG paths (figures are closed)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_directory(out_dir, "--out")
     written = {}
     for name, figure in figures.items():
-        figure.savefig(out_dir / f"{name}.png", dpi=150)
-        figure.savefig(out_dir / f"{name}.svg")
+        write_atomic(out_dir / f"{name}.png", lambda handle: figure.savefig(handle, format="png", dpi=150), "--out")
+        write_atomic(out_dir / f"{name}.svg", lambda handle: figure.savefig(handle, format="svg"), "--out")
         written[name] = out_dir / f"{name}.svg"
         plt.close(figure)
     return written

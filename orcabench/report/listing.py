@@ -8,11 +8,14 @@ earlier session planned), so nobody reports a half-finished number.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from orcabench.store.files import is_run_directory
 from orcabench.store.reader import StoredRun, being_written, find_runs, load_run
+from orcabench.store.writer import MANIFEST
 from orcabench.task.summary import headline, summarize
 from orcabench.types import OrcabenchError
 
@@ -73,20 +76,39 @@ def describe(run: StoredRun, written: bool) -> RunRow:
                   str(run.fingerprint.get("protocol") or "default"), tasks, status, run.manifest.last_finished())
 
 
-def list_runs(root: Path, model: str | None = None, task: str | None = None) -> list[RunRow]:
-    """Every run at or under ``root``, newest first; ``model`` and ``task`` keep only the runs that match."""
+def list_runs(root: Path, model: str | None = None, task: str | None = None,
+              skipped: list[str] | None = None) -> list[RunRow]:
+    """Every run at or under ``root``, newest first; ``model`` and ``task`` keep only the runs that match.
+
+    A run that cannot be read is left out and, in ``skipped``, named with the reason.
+    """
     if not root.exists():
         raise OrcabenchError(f"{root} does not exist: pass the folder that holds your runs (default: runs/)")
     rows = []
-    for path in find_runs(root):
+    # Runs without records yet (killed before the first sample) too: a listing shows every run.
+    with_records = find_runs(root)
+    started = [p.parent for p in root.rglob(MANIFEST) if p.parent not in with_records and looks_like_a_run(p.parent)]
+    for path in sorted({*with_records, *started}):
         try:
             run = load_run(path, while_written=True)
-        except OrcabenchError:
-            continue  # a manifest that is not a run's (a data mirror's, a report's)
+        except OrcabenchError as error:
+            if skipped is not None and looks_like_a_run(path):  # not a data mirror's or a report's manifest
+                skipped.append(f"{path}: {error}")
+            continue
         row = describe(run, being_written(path))
         if (model is None or row.model == model) and (task is None or task in row.tasks):
             rows.append(row)
     return sorted(rows, key=lambda r: r.date, reverse=True)
+
+
+def looks_like_a_run(path: Path) -> bool:
+    """A folder whose manifest.json is a run's, or broken beside a records file or lock: a run to report, not to hide."""
+    if is_run_directory(path):
+        return True
+    try:
+        return "fingerprint" in json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError):
+        return True  # unreadable: say so rather than hide it
 
 
 def counts(row: RunRow) -> str:

@@ -22,6 +22,7 @@ from orcabench.report.tables import (
     to_latex_table,
 )
 from orcabench.report.results import load_results
+from orcabench.store.files import ensure_directory, write_atomic
 from orcabench.types import OrcabenchError
 
 
@@ -30,7 +31,7 @@ def write_tables(report: Report, out_dir: Path, formats: Sequence[str]) -> list[
     results, written = report.results, []
     if "md" in formats:
         written.append(out_dir / "report.md")
-        written[-1].write_text(report.markdown(), encoding="utf-8")
+        write_atomic(written[-1], report.markdown(), "--out")
     if "csv" in formats:
         frames = {"leaderboard.csv": leaderboard(results).rename_axis("entry"), "tasks.csv": results.tasks,
                   "subtasks.csv": results.subtasks}
@@ -38,7 +39,7 @@ def write_tables(report: Report, out_dir: Path, formats: Sequence[str]) -> list[
             frames["deltas.csv"] = deltas(results, report.baseline).rename_axis("entry")
         for name, frame in frames.items():
             written.append(out_dir / name)
-            frame.to_csv(written[-1], index=name in ("leaderboard.csv", "deltas.csv"))
+            write_atomic(written[-1], frame.to_csv(index=name in ("leaderboard.csv", "deltas.csv")), "--out")
     if "latex" in formats:
         parts = [to_latex_table(leaderboard(results), "Zero-shot accuracy (\\%); best per column in bold.")]
         if report.baseline is not None:
@@ -47,7 +48,7 @@ def write_tables(report: Report, out_dir: Path, formats: Sequence[str]) -> list[
         parts += [to_latex_table(subtask_table(results, task), f"{task} by subtask (\\%); best per subtask in bold.", best="row")
                   for task in tasks_with_subtasks(results)]
         written.append(out_dir / "report.tex")
-        written[-1].write_text("\n".join(parts), encoding="utf-8")
+        write_atomic(written[-1], "\n".join(parts), "--out")
     return written
 
 
@@ -59,9 +60,9 @@ def write_report(paths: Sequence[Path], out_dir: Path, formats: Sequence[str] = 
         raise OrcabenchError(f"--format {', '.join(unknown)}: choose among {', '.join(FORMATS)}")
     if out_dir.exists() and not out_dir.is_dir():
         raise OrcabenchError(f"--out {out_dir} is a file; pass a directory for the report")
+    ensure_directory(out_dir, "--out")  # before loading runs: an unwritable --out fails fast
     results = load_results(paths, reference=reference)
     baseline = resolve_baseline(results, baseline)
-    out_dir.mkdir(parents=True, exist_ok=True)
     chart_files = charts.write_charts(charts.charts(results, baseline), out_dir / "charts")
     report = Report(results, baseline, chart_files)
     written = write_tables(report, out_dir, formats)

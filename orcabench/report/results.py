@@ -60,6 +60,8 @@ class Results:
     chosen: dict[tuple[str, str], str] = field(default_factory=dict)  # (entry, task) -> run id it came from
     notes: dict[str, str] = field(default_factory=dict)  # task or entry -> a reference source's note
     citations: dict[str, str] = field(default_factory=dict)  # reference name -> citation
+    skipped: list[str] = field(default_factory=list)  # "path: why" for each run found in a folder that could not be read
+    superseded: list[Path] = field(default_factory=list)  # runs found in folders that a later run of their entry hid
 
     @property
     def entries(self) -> list[str]:
@@ -221,8 +223,16 @@ def load_results(paths: Sequence[Path], reference: bool = True) -> Results:
     named_at = {path.resolve() for path in named}
     found = [path for path in dict.fromkeys(p.resolve() for p in found) if path not in named_at]
     runs = {}
+    skipped: list[str] = []
     for path in [*named, *found]:
-        runs[path.name if path.name not in runs else str(path)] = load_run(path)
+        try:
+            run = load_run(path)
+        except OrcabenchError as error:
+            if path in named:  # asked for by name: the report would silently lack it
+                raise
+            skipped.append(f"{path}: {error}")  # one broken run in a folder does not cost the others
+            continue
+        runs[path.name if path.name not in runs else str(path)] = run
     ids = list(runs)
     named_ids, found_ids = ids[: len(named)], ids[len(named):]
     entries = {run_id: _entry(run) for run_id, run in runs.items()}
@@ -257,12 +267,15 @@ def load_results(paths: Sequence[Path], reference: bool = True) -> Results:
             citations[loaded.name] = loaded.citation
             notes.update(loaded.notes)
     if not task_rows:
-        raise OrcabenchError("nothing to report: the runs hold no records; pass finished run directories")
+        raise OrcabenchError("nothing to report: the runs hold no records; pass finished run directories"
+                             + (f" ({len(skipped)} unreadable run(s) skipped: {skipped[0]})" if skipped else ""))
     tasks = pd.DataFrame(task_rows, columns=TASK_COLUMNS)
     subtasks = pd.DataFrame(subtask_rows, columns=SUBTASK_COLUMNS)
     used = set(picks.values())
+    superseded = [runs[run_id].path for run_id in found_ids if run_id not in used]
     return Results(tasks=tasks, subtasks=subtasks, runs={k: v for k, v in runs.items() if k in used}, chosen=picks,
-                   notes=notes, citations=citations)
+                   notes=notes, citations=citations, skipped=skipped,
+                   superseded=superseded)
 
 
 def reasoning_average(results: Results) -> pd.Series:

@@ -24,6 +24,7 @@ from orcabench.store.reader import natural_order
 from orcabench.store.schema import safe_slug
 from orcabench.report.tables import AVERAGE, Report, best_cells, leaderboard, subtask_table, tasks_with_subtasks, unverified_cells
 from orcabench.report.results import Results
+from orcabench.store.files import ensure_directory, write_atomic
 from orcabench.types import Record
 
 CHUNK_SIZE = 50
@@ -63,7 +64,7 @@ def _sample_data(results: Results, task: str, out_dir: Path) -> int:
     entries = list(by_entry)
     ids = sorted({i for records in by_entry.values() for i in records}, key=natural_order)
     folder = out_dir / "data" / slug(task)
-    folder.mkdir(parents=True, exist_ok=True)
+    ensure_directory(folder, "--out")
     # Extraction rules, one character per entry (an index into ``rules``), so that the browser
     # filters by rule without loading sample text: 8 entries of MMLU stay a small index.
     rules = sorted({r.method for records in by_entry.values() for r in records.values()})
@@ -82,11 +83,11 @@ def _sample_data(results: Results, task: str, out_dir: Path) -> int:
             chunk[sample_id] = {"gold": first.gold, "subtask": first.subtask, "prompts": prompts, "answers": answers}
             read_by = "".join("-" if r is None else code[r.method] for r in records)
             index_rows.append([sample_id, first.subtask, marks, chunk_number, read_by])
-        (folder / f"{chunk_number}.js").write_text(_js("ORCABENCH_CHUNKS", f"{slug(task)}/{chunk_number}", chunk),
-                                                   encoding="utf-8")
-    (folder / "index.js").write_text(_js("ORCABENCH_INDEX", slug(task), {"task": task, "entries": entries, "rules": rules,
+        write_atomic(folder / f"{chunk_number}.js", _js("ORCABENCH_CHUNKS", f"{slug(task)}/{chunk_number}", chunk),
+                                                   "--out")
+    write_atomic(folder / "index.js", _js("ORCABENCH_INDEX", slug(task), {"task": task, "entries": entries, "rules": rules,
                                                                               "samples": index_rows}),
-                                     encoding="utf-8")
+                                     "--out")
     return len(ids)
 
 
@@ -107,11 +108,11 @@ def _leaderboard_rows(results: Results) -> tuple[list[str], list[dict[str, Any]]
 def write_site(report: Report, out_dir: Path) -> Path:
     """Render the site into ``out_dir`` (created); returns the path of ``index.html``."""
     results = report.results
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_directory(out_dir, "--out")
     for asset in _ASSETS:
         shutil.copyfile(_TEMPLATES / asset, out_dir / asset)
     charts_dir = out_dir / "charts"
-    charts_dir.mkdir(exist_ok=True)
+    ensure_directory(charts_dir, "--out")
     charts = {}
     for name, path in report.charts.items():
         for suffix in (".svg", ".png"):
@@ -123,23 +124,23 @@ def write_site(report: Report, out_dir: Path) -> Path:
     pages = [{"task": t, "href": f"task-{slug(t)}.html", "samples": counts[t]} for t in results.task_names]
     common = {"version": __version__, "pages": pages, "notes": report.notes()}
     columns, rows = _leaderboard_rows(results)
-    (out_dir / "index.html").write_text(environment.get_template("index.html.j2").render(
+    write_atomic(out_dir / "index.html", environment.get_template("index.html.j2").render(
         **common, title="Leaderboard", columns=columns, average=AVERAGE, rows=rows, charts=charts, baseline=report.baseline),
-        encoding="utf-8")
+        "--out")
     with_subtasks = set(tasks_with_subtasks(results))
     for page in pages:
         task = page["task"]
         overview = [{key: None if pd.isna(value) else value for key, value in row.items()}
                     for row in results.tasks[results.tasks["task"] == task].to_dict("records")]
         subtasks = subtask_table(results, task) if task in with_subtasks else None
-        (out_dir / page["href"]).write_text(environment.get_template("task.html.j2").render(
+        write_atomic(out_dir / page["href"], environment.get_template("task.html.j2").render(
             **common, title=task, page=page, overview=overview, number=_number, slug=slug(task),
             subtask_columns=list(subtasks.columns) if subtasks is not None else [],
             subtask_rows=[(name, [(_number(v), bool(is_best)) for v, is_best in zip(values, best)])
                           for (name, values), best in zip(subtasks.iterrows(), best_cells(subtasks, "row").to_numpy())]
             if subtasks is not None else []),
-            encoding="utf-8")
+            "--out")
     sample_tasks = [{"task": p["task"], "slug": slug(p["task"])} for p in pages if p["samples"]]
-    (out_dir / "samples.html").write_text(environment.get_template("samples.html.j2").render(
-        **common, title="Samples", sample_tasks=sample_tasks, chunk_size=CHUNK_SIZE), encoding="utf-8")
+    write_atomic(out_dir / "samples.html", environment.get_template("samples.html.j2").render(
+        **common, title="Samples", sample_tasks=sample_tasks, chunk_size=CHUNK_SIZE), "--out")
     return out_dir / "index.html"

@@ -46,7 +46,10 @@ def load_run(path: Path, while_written: bool = False) -> StoredRun:
     manifest = Manifest.from_json(read_json(manifest_path), str(manifest_path))
     if not while_written:
         _refuse_if_running(path)
-    records, problems = read_records(path / RECORDS)
+    try:
+        records, problems = read_records(path / RECORDS)
+    except OSError as error:
+        raise OrcabenchError(f"{path / RECORDS} cannot be read ({error.strerror or error}); check its permissions") from error
     return StoredRun(path, manifest, records, problems)
 
 

@@ -36,10 +36,33 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
-def _known(cls: type, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``data`` split into the dataclass's own fields and the rest (kept as ``extra``)."""
+def _known(cls: type, data: dict[str, Any], check: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``data`` split into the dataclass's own fields and the rest (kept as ``extra``).
+
+    Each own field must have its declared JSON type (ValueError otherwise): a hand-edited or corrupted
+    manifest is refused when read, not met later as a crash in whatever uses the field.
+    """
     names = {f.name for f in fields(cls)} - {"extra"}
-    return {k: v for k, v in data.items() if k in names}, {k: v for k, v in data.items() if k not in names}
+    known = {k: v for k, v in data.items() if k in names}
+    for f in fields(cls) if check else ():
+        if f.name in known:
+            _check_type(f"{cls.__name__.lower()}.{f.name}", known[f.name], str(f.type))
+    return known, {k: v for k, v in data.items() if k not in names}
+
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "float": (int, float), "dict": (dict,), "list": (list,)}
+
+
+def _check_type(where: str, value: Any, annotation: str) -> None:
+    """``annotation``: the field's as written (``str | None``, ``dict[str, Any]``); ``Any`` and unknown names pass."""
+    options = [part.strip().split("[", 1)[0] for part in annotation.split("|")]
+    if value is None and "None" in options:
+        return
+    allowed = [t for option in options for t in _JSON_TYPES.get(option, ())]
+    if any(option not in _JSON_TYPES and option != "None" for option in options):
+        return
+    if isinstance(value, bool) or not isinstance(value, tuple(allowed)):
+        raise ValueError(f"{where} should be {' or '.join(options)}, not {type(value).__name__} {json.dumps(value)[:40]}")
 
 
 @dataclass
@@ -75,6 +98,9 @@ class Fingerprint:
         if not isinstance(data, dict):
             raise ValueError(f"a fingerprint is a JSON object, not {type(data).__name__}")
         known, extra = _known(cls, data)
+        for task, entry in (known.get("tasks") or {}).items():
+            if not isinstance(entry, dict):
+                raise ValueError(f"fingerprint.tasks.{task} should be an object, not {type(entry).__name__}")
         defaults: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "protocol": "default", "model": {}, "backend": "?",
                                     "engine": {}, "sampling": {}, "tasks": {}}
         return cls(**{**defaults, **known}, extra=extra)
@@ -215,7 +241,7 @@ class Manifest:
         """A manifest of any schema version this orcabench can read (today: 1, and newer ones tolerantly)."""
         if not isinstance(data, dict) or not isinstance(data.get("fingerprint"), dict):
             raise OrcabenchError(f"{where} has no fingerprint; is it an orcabench run manifest?")
-        known, extra = _known(cls, data)
+        known, extra = _known(cls, data, check=False)  # converted below, tolerantly (a null list is an empty one)
         try:
             return cls(
                 schema_version=int(known.get("schema_version", SCHEMA_VERSION)),

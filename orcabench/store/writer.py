@@ -13,7 +13,6 @@ import fcntl
 import json
 import math
 import os
-import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from orcabench.console import err as _stderr
+from orcabench.store.files import ensure_directory, fsync_directory, write_atomic
 from orcabench.store.schema import Fingerprint, Manifest, Session, now
 from orcabench.types import OrcabenchError, Record
 
@@ -31,31 +31,19 @@ LOCK = ".lock"
 FSYNC_SECONDS = 1.0
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False, encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(handle.name, path)
-    _fsync_directory(path.parent)
+def write_json_atomic(path: Path, data: Any, owned_run: bool = False) -> None:
+    """``data`` as indented JSON, replacing ``path`` at once (:func:`orcabench.store.files.write_atomic`)."""
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n", flag="file", owned_run=owned_run)
 
 
 def read_json(path: Path, fix: str = "") -> Any:
     """A JSON file's content; a malformed file is one OrcabenchError naming it (and ``fix``, how to fix it)."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise OrcabenchError(f"{path} is not valid JSON ({error}){'; ' + fix if fix else ''}") from error
-
-
-def _fsync_directory(path: Path) -> None:
-    """Make a rename or a new file in ``path`` durable (the directory entry itself)."""
-    directory = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    except OSError as error:
+        raise OrcabenchError(f"{path} cannot be read ({error.strerror or error}); check its permissions") from error
 
 
 def parse_record_line(line: str) -> Record:
@@ -129,8 +117,9 @@ def read_records(path: Path) -> tuple[dict[tuple[str, str], Record], list[str]]:
 class RunStore:
     """An open run directory, locked for this process until :meth:`close`."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, when_busy: str = "wait for it or pick another --output") -> None:
         self.path = path
+        self.when_busy = when_busy  # what to do when another process holds the run, in the command's own terms
         self._lock: IO[str] | None = None
         self._synced = 0.0  # time.monotonic() of the last fsync of the records file
 
@@ -144,14 +133,17 @@ class RunStore:
 
     def open(self, fingerprint: Fingerprint) -> RunStore:
         """Lock the run, check it was made with ``fingerprint`` and repair a torn tail."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        self._lock = open(self.path / LOCK, "w")
+        ensure_directory(self.path, "run directory")
+        try:
+            self._lock = open(self.path / LOCK, "w")
+        except OSError as error:
+            raise OrcabenchError(f"run directory {self.path} is not writable ({error.strerror}): orcabench cannot lock it; "
+                                 "copy the run somewhere writable or fix its permissions") from error
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as error:
             self._lock.close()
-            raise OrcabenchError(f"run {self.path} is in use by another orcabench process; "
-                                 "wait for it or pick another --output") from error
+            raise OrcabenchError(f"run {self.path} is in use by another orcabench process; {self.when_busy}") from error
         try:
             existing = self.manifest()
         except OrcabenchError:
@@ -195,13 +187,8 @@ class RunStore:
             return
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         aside = self.path / f"records.{stamp}.unreadable.jsonl"
-        with tempfile.NamedTemporaryFile("wb", dir=self.path, prefix=".records.", delete=False) as handle:
-            handle.writelines(keep)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.link(self.records_path, aside)
-        os.replace(handle.name, self.records_path)
-        _fsync_directory(self.path)
+        os.link(self.records_path, aside)  # before the rename: the original is never without a name
+        write_atomic(self.records_path, b"".join(keep), flag="records", owned_run=True)
         for problem in problems:
             _stderr.print(f"{problem}; that sample will be recomputed (original file kept as {aside.name})",
                           style="yellow", markup=False, highlight=False, soft_wrap=True)
@@ -222,7 +209,7 @@ class RunStore:
         return Manifest.from_json(read_json(self.manifest_path, "move the run aside or fix the file"), str(self.manifest_path))
 
     def write_manifest(self, manifest: Manifest) -> None:
-        write_json_atomic(self.manifest_path, manifest.to_json())
+        write_json_atomic(self.manifest_path, manifest.to_json(), owned_run=True)
 
     def records(self) -> dict[tuple[str, str], Record]:
         records, problems = read_records(self.records_path)
@@ -244,18 +231,16 @@ class RunStore:
                 os.fsync(handle.fileno())
                 self._synced = time.monotonic()
         if created:  # the first records survive a power cut only if the file's name does too
-            _fsync_directory(self.path)
+            fsync_directory(self.path)
 
     def replace_records(self, records: Iterable[Record]) -> Path:
         """Write a new records file atomically (rescore); the previous one is kept and returned."""
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         backup = self.path / f"records.{stamp}.jsonl"
-        with tempfile.NamedTemporaryFile("w", dir=self.path, prefix=".records.", delete=False, encoding="utf-8") as handle:
-            handle.writelines(json.dumps(record.to_json(), ensure_ascii=False) + "\n" for record in records)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.link(self.records_path, backup)
-        os.replace(handle.name, self.records_path)
+        text = "".join(json.dumps(record.to_json(), ensure_ascii=False) + "\n" for record in records)
+        if self.records_path.exists():
+            os.link(self.records_path, backup)  # before the rename: the previous records are never without a name
+        write_atomic(self.records_path, text, flag="records", owned_run=True)  # keeps the file's permissions
         return backup
 
     def __enter__(self) -> RunStore:
