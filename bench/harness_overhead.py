@@ -37,7 +37,17 @@ from pathlib import Path
 from typing import Any
 
 _started = (time.perf_counter(), time.process_time())  # the orcabench imports below are timed
-from orcabench.api import Plan, RunConfig, execute, missing, plan, prepare  # noqa: E402  timed import, after _started on purpose
+from orcabench.api import (  # noqa: E402  timed import, after _started on purpose
+    Operations,
+    Plan,
+    Prompting,
+    RunConfig,
+    Selection,
+    execute,
+    missing,
+    plan,
+    prepare,
+)
 from orcabench.engine.execute import Pending  # noqa: E402  timed import, after _started on purpose
 from orcabench.store.schema import Manifest, Session  # noqa: E402  timed import, after _started on purpose
 from orcabench.task.data import in_mirror, resolve_data_dir  # noqa: E402  timed import, after _started on purpose
@@ -235,7 +245,9 @@ def measure(data_dir: Path | None, out_dir: Path, tasks: Sequence[str] = ("orca2
     started = _now()
     data_dir = resolve_data_dir(data_dir)
     names, skipped = staged_tasks(tasks, data_dir)
-    config = RunConfig(model=model, tasks=names, protocol=protocol, limit=limit, data_dir=data_dir, output=out_dir)
+    config = RunConfig(selection=Selection(model=model, tasks=names, limit=limit, data_dir=data_dir),
+                       prompting=Prompting(protocol=protocol),
+                       operations=Operations(output=out_dir))
     resolved = plan(config)  # what run() calls first: tasks, data, fingerprint
     timed("data load", started)
     traced_data = tracemalloc.get_traced_memory()[0] / 2**20 if trace_memory else None

@@ -1,10 +1,10 @@
 """The Python API behind the CLI: notebooks and CI scripts call these directly.
 
-A run is :func:`plan` (everything resolved, nothing loaded), a run store opened under the
-plan's fingerprint, a backend, and :func:`execute` (the one loop, in
-:mod:`orcabench.engine.execute`). :func:`run` does all four, for orcabench tasks and ``lm-eval:``
-tasks alike; callers that need their own order or stopping rule (the sequential gate)
-call :func:`plan` and :func:`execute` themselves.
+A run is :func:`plan` (everything resolved, nothing loaded) and a :class:`RunSession` over
+it: the run store opened under the plan's fingerprint, the backend loaded when something is
+left to do, and the one loop (:mod:`orcabench.engine.execute`). :func:`run` is that, for
+orcabench tasks and ``lm-eval:`` tasks alike; callers that need their own order or stopping
+rule (the sequential gate) drive a :class:`RunSession` chunk by chunk.
 """
 
 from __future__ import annotations
@@ -16,114 +16,64 @@ from typing import Any
 
 from orcabench.engine import preflight
 from orcabench.lmeval import bridge as lm_eval_bridge
-from orcabench.backends.cache import cached
-from orcabench.backends.registry import load_backend
 from orcabench.lmeval.records import import_output as import_lm_eval
 from orcabench.events import RunEvents
-from orcabench.engine.execute import Executed, ProgressCallback, Work, execute, missing, prepare
+from orcabench.engine.execute import Executed, Work, execute, missing, prepare
 from orcabench.engine.mirror import DataCheck, check_data, download_data
 from orcabench.models.registry import DEFAULT_MODEL, ThinkingFormat
-from orcabench.engine.plan import Plan, RunConfig, RunResult, checked_data_dir, load_examples, model_location, plan, prompting
+from orcabench.engine.plan import (
+    DEFAULT_SEED,
+    EngineSettings,
+    Operations,
+    Plan,
+    Prompting,
+    RunConfig,
+    RunResult,
+    Sampling,
+    Selection,
+    checked_data_dir,
+    load_examples,
+    model_location,
+    plan,
+    prompting,
+)
+from orcabench.engine.session import RunSession, ask_server
 from orcabench.models.prompts import PromptRenderer
-from orcabench.store.schema import Session
 from orcabench.engine.offline import RescoreResult, ScoredPredictions, rescore, score_predictions
-from orcabench.store.writer import RECORDS, read_records, run_session
+from orcabench.store.writer import RECORDS, read_records
 from orcabench.task.summary import summarize
 from orcabench.task import get_tasks
-from orcabench.timings import IMPORT_SECONDS, Timings
 from orcabench.types import Example, OrcabenchError
 
 __all__ = [
-    "DataCheck", "DryRun", "Executed", "Plan", "ProgressCallback", "PromptView", "RescoreResult", "RunConfig", "RunResult",
-    "ScoredPredictions", "Work", "check_data", "download_data", "dry_run", "execute", "import_lm_eval", "is_lm_eval", "missing",
-    "plan", "prepare", "rescore", "run", "score_predictions", "show_prompt",
+    "DEFAULT_SEED", "DataCheck", "DryRun", "EngineSettings", "Executed", "Operations", "Plan", "Prompting", "PromptView",
+    "RescoreResult", "RunConfig", "RunEvents", "RunResult", "RunSession", "Sampling", "ScoredPredictions", "Selection", "Work",
+    "check_data", "download_data", "dry_run", "execute", "import_lm_eval", "is_lm_eval", "missing", "plan", "prepare",
+    "rescore", "run", "score_predictions", "show_prompt",
 ]
 
 
-def run(config: RunConfig, on_progress: ProgressCallback | None = None, events: RunEvents | None = None) -> RunResult:
+def run(config: RunConfig, events: RunEvents | None = None) -> RunResult:
     """Run (or resume) an evaluation; a finished run makes zero model calls and loads nothing.
 
-    ``events`` hears what the console shows: the estimate, warnings, each stored group.
+    ``events`` hears what the console shows (:mod:`orcabench.events`): the estimate, warnings, each stored group.
     """
     if is_lm_eval(config):
-        if config.replicas:
+        if config.operations.replicas:
             raise OrcabenchError("--replicas applies to orcabench's own tasks; lm-eval:<task> tasks run in one process")
         return lm_eval_bridge.run(config)
-    events = events or RunEvents()
     started = time.time()
-    timings = Timings()  # seconds per phase, for the manifest (docs/performance.md reads them)
-    with timings.phase("plan"):
-        resolved = plan(config)
-    session = Session(batch_size=config.batch_size, limit=config.limit, limit_per_subtask=config.limit_per_subtask,
-                      timings=timings, planned={t.name: len(resolved.examples[t.name]) for t in resolved.tasks}, warnings=[])
-    with run_session(resolved.run_dir, resolved.fingerprint, resolved.model_path, resolved.provenance, session,
-                     clock=started) as (store, manifest, _):
-        events.opened(resolved.run_dir)
-        done = store.records()
-        todo = missing(resolved, done)
-        renderer = PromptRenderer(resolved.spec, resolved.model_path)
-        if todo and renderer.needs_tokenizer:  # the tokenizer loads only if something is left to do
-            with timings.phase("tokenizer"):
-                renderer.tokenizer  # noqa: B018 -- loaded here so its cost is timed apart from rendering
-        with timings.phase("render"):
-            work = prepare(resolved, todo, renderer)
-        session.pending, session.requests, session.chat_template_sha256 = (len(work.items), work.requests,
-                                                                           work.chat_template_sha256)
-        if work.items:
-            estimate, session.warnings = preflight.check(resolved, [r for p in work.items for r in p.requests], renderer)
-            session.prompt_tokens, session.generation_budget = estimate.prompt_tokens, estimate.budget
-            events.estimate(estimate.line())
-            for warning in session.warnings:
-                events.warning(warning)
-        store.write_manifest(manifest)
-        if work.items:
-            if on_progress:
-                on_progress(0, len(work.items))
-            engine_started = time.time()
-            with timings.phase("engine_start"):
-                backend = _load(config, resolved)
-            session.backend = backend.info()
-            session.engine_start_seconds = round(time.time() - engine_started, 3)
-            try:
-                events.started({task.name: sum(p.task is task for p in work.items) for task in resolved.tasks
-                                if any(p.task is task for p in work.items)})
-                with timings.phase("generate"):
-                    executed = execute(resolved, backend, store, on_progress, work=work, on_records=events.records)
-                session.generate_seconds = round(executed.seconds, 3)
-            finally:
-                events.finished()
-                session.backend = backend.info()  # again: replicas report their timings and losses
-                with timings.phase("close"):
-                    backend.close()
-                # Each library's import (within the phases above), once per process: a notebook pays it once.
-                timings.update({f"import.{name}": seconds for name, seconds in IMPORT_SECONDS.items()})
-            session.output_tokens = sum(record.output_tokens for record in executed.records)
-            limits = {p.task.name: p.requests[0].max_tokens for p in work.items if p.task.kind == "generate"}
-            for warning in preflight.length_warnings(executed.records, limits):
-                session.warnings.append(warning)
-                events.warning(warning)
-            done.update({record.key: record for record in executed.records})
+    with RunSession.planned(config, events) as session:
+        session.execute()
+    resolved, done = session.plan, session.records
     summaries = [summarize(task.name, [done[(task.name, e.id)] for e in resolved.examples[task.name]]) for task in resolved.tasks]
-    return RunResult(run_dir=resolved.run_dir, summaries=summaries, model_calls=session.requests or 0,
+    return RunResult(run_dir=resolved.run_dir, summaries=summaries, model_calls=session.session.requests or 0,
                      seconds=time.time() - started)
-
-
-def _load(config: RunConfig, resolved: Plan) -> Any:
-    if config.replicas:
-        from orcabench.backends.replicas import ReplicaBackend  # Ray is an extra: imported only when asked for
-
-        # The response cache wraps the replicas as a whole: one file, written by this process only.
-        return cached(resolved.backend, resolved.engine, resolved.run_dir,
-                      lambda engine: ReplicaBackend(resolved.backend, resolved.model_path, engine, seed=config.seed,
-                                                    batch_size=config.batch_size, replicas=config.replicas,
-                                                    address=config.ray_address))
-    return load_backend(resolved.backend, resolved.model_path, resolved.engine, seed=config.seed,
-                        batch_size=config.batch_size, cache_dir=resolved.run_dir)
 
 
 def is_lm_eval(config: RunConfig) -> bool:
     """Whether the run's tasks are lm-eval tasks (``lm-eval:<task>``); a run never mixes the two."""
-    return bool(lm_eval_bridge.lm_eval_names(config.tasks))
+    return bool(lm_eval_bridge.lm_eval_names(config.selection.tasks))
 
 
 @dataclass(frozen=True)
@@ -135,10 +85,10 @@ class DryRun:
 
 
 def dry_run(config: RunConfig) -> DryRun:
-    """What ``--dry-run`` prints, with no weights loaded."""
+    """What ``--dry-run`` prints, with no weights loaded (a ``--server`` is asked what it runs: the fingerprint names it)."""
     if is_lm_eval(config):
         return DryRun(lm_eval_bridge.describe(config), None)
-    resolved = plan(config)
+    resolved = ask_server(plan(config))
     description = {"run_dir": str(resolved.run_dir), "model_path": resolved.model_path,
                    "examples": {t: len(e) for t, e in resolved.examples.items()}, **resolved.fingerprint.to_json()}
     if not any(resolved.examples.values()):

@@ -26,7 +26,7 @@ from typing import IO, Any, Self
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from orcabench.events import RunEvents
+from orcabench.events import ChunkDone, Estimated, Finished, Opened, RecordsStored, RunEvent, Started, Warned
 from orcabench.types import Record
 
 ENGINE_LOG = "engine.log"
@@ -197,10 +197,17 @@ def duration(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
-class RunDisplay(RunEvents):
+def show_chunks(event: RunEvent) -> None:
+    """The sequential gate's progress: one line per chunk (a subscriber of :class:`orcabench.events.RunEvents`)."""
+    if isinstance(event, ChunkDone):
+        say(event.line())
+
+
+class RunDisplay:
     """The console of one ``orcabench run``: orcabench's lines only, the engines' output in ``engine.log``.
 
-    Used as a context manager around the run; it is the run's :class:`orcabench.events.RunEvents`.
+    Used as a context manager around the run, and subscribed to its :class:`orcabench.events.RunEvents`
+    (it is called with each event).
     """
 
     def __init__(self, verbose: bool = False) -> None:
@@ -231,18 +238,26 @@ class RunDisplay(RunEvents):
             else:
                 path.unlink(missing_ok=True)
 
-    # RunEvents
+    # the run's events
+
+    def __call__(self, event: RunEvent) -> None:
+        if isinstance(event, Opened):
+            self.opened(event.run_dir)
+        elif isinstance(event, Estimated):
+            say(event.line)
+        elif isinstance(event, Warned):
+            warn(event.message)
+        elif isinstance(event, Started):
+            self.started(event.totals)
+        elif isinstance(event, RecordsStored):
+            self.records(event.records)
+        elif isinstance(event, Finished):
+            self._stop_progress()
 
     def opened(self, run_dir: Path) -> None:
         if self.capture is not None:
             self.capture.move_to(run_dir / ENGINE_LOG)
             say(f"engine output: {run_dir / ENGINE_LOG} (--verbose shows it here)")
-
-    def estimate(self, line: str) -> None:
-        say(line)
-
-    def warning(self, message: str) -> None:
-        warn(message)
 
     def started(self, totals: dict[str, int]) -> None:
         """Generation begins (the engine is up): one live line from here on."""
@@ -266,9 +281,6 @@ class RunDisplay(RunEvents):
             self._done[record.task] = self._done.get(record.task, 0) + 1
             self._tokens += record.output_tokens
         self.progress.update(self._bar, advance=len(records), description=self._counts(), stats=self.stats())
-
-    def finished(self) -> None:
-        self._stop_progress()
 
     # display
 

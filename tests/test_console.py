@@ -184,7 +184,8 @@ def test_show_prompt_takes_runs_prompt_flags_without_weights() -> None:
     shown = orcabench("show-prompt", "--task", "gsm8k", "--model", "orca2-13b", "--system-message", "cautious",
                       "--data-dir", str(DATA_DIR))
     assert shown.returncode == 0, shown.stderr
-    config = api.RunConfig(model="orca2-13b", tasks=["gsm8k"], system_message="cautious", data_dir=DATA_DIR, limit=1)
+    config = api.RunConfig(selection=api.Selection(model="orca2-13b", tasks=["gsm8k"], data_dir=DATA_DIR, limit=1),
+                           prompting=api.Prompting(system_message="cautious"))
     _, prompt = api.plan(config).first_prompt()  # what `run` renders and sends
     assert shown.stdout == prompt + "\n"
     assert prompt.startswith("<|im_start|>system\nYou are Orca, an AI language model created by Microsoft. You are a cautious")

@@ -295,14 +295,13 @@ def test_the_candidate_is_a_run_or_a_model_to_run_sequentially(tmp_path: Path, c
 
 def scripted_baseline(model: Path, root: Path, data_dir: Path, n: int) -> Path:
     """A baseline run of gsm8k made by the run engine with the scripted backend (the same answer to everything)."""
-    from orcabench.engine.execute import execute
-    from orcabench.store.schema import Session
-    from orcabench.store.writer import run_session
+    from orcabench.engine.session import RunSession
 
-    plan = api.plan(api.RunConfig(model=str(model), tasks=["gsm8k"], backend="hf", limit=n, data_dir=data_dir,
-                                  output=root / "base"))
-    with run_session(plan.run_dir, plan.fingerprint, plan.model_path, plan.provenance, Session()) as (store, _, _):
-        execute(plan, ScriptedBackend(), store)
+    plan = api.plan(api.RunConfig(selection=api.Selection(model=str(model), tasks=["gsm8k"], limit=n, data_dir=data_dir),
+                                  engine=api.EngineSettings(backend="hf"),
+                                  operations=api.Operations(output=root / "base")))
+    with RunSession(plan, load=lambda _: ScriptedBackend()) as session:
+        session.execute()
     return plan.run_dir
 
 
@@ -316,19 +315,22 @@ class DiesInItsSecondChunk(ScriptedBackend):
 
 def test_the_gate_runs_its_candidate_chunk_by_chunk_and_a_crashed_gate_resumes_to_the_same_pairs(
         plain_model: Path, tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    import orcabench.engine.session as run_session
     import orcabench.gate.candidate as gate_candidate
+    from orcabench.events import ChunkDone
 
     baseline = scripted_baseline(plain_model, tmp_path, data_dir, 60)
     policy = load_policy(policy_file(tmp_path, margin=20.0, chunk=8, min_n=8))
     loaded: list[ScriptedBackend] = []
 
     def load(backend: ScriptedBackend) -> None:
-        monkeypatch.setattr(gate_candidate, "load_backend", lambda *args, **kwargs: loaded.append(backend) or backend)
+        monkeypatch.setattr(run_session, "load_backend", lambda *args, **kwargs: loaded.append(backend) or backend)
 
     settings = gate_candidate.CandidateRun(model=str(plain_model), output=tmp_path / "cand")
     load(ScriptedBackend(group=3))
     lines: list[str] = []
-    first = gate_candidate.gate_candidate(baseline, settings, policy, on_chunk=lines.append)
+    chunks = api.RunEvents(lambda event: lines.append(event.line()) if isinstance(event, ChunkDone) else None)
+    first = gate_candidate.gate_candidate(baseline, settings, policy, events=chunks)
     assert first.verdict == "pass" and first.sequence is not None and first.sequence.decided
     used = first.sequence.pairs_used
     assert used < 60 and [len(asked) for asked in loaded[0].asked] == [8] * (used // 8)  # one execute per chunk

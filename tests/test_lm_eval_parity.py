@@ -36,8 +36,10 @@ def orcabench_records(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) 
     from orcabench import api
 
     run_dir = tmp_path_factory.mktemp("parity") / "orcabench"
-    api.run(api.RunConfig(model="smollm2-135m", tasks=["gsm8k", "mmlu-ll"], backend="hf", limit=N, max_tokens=MAX_TOKENS,
-                          batch_size=BATCH, engine=dict(ENGINE), data_dir=data_dir, output=run_dir))
+    api.run(api.RunConfig(selection=api.Selection(model="smollm2-135m", tasks=["gsm8k", "mmlu-ll"], limit=N, data_dir=data_dir),
+                          sampling=api.Sampling(max_tokens=MAX_TOKENS),
+                          engine=api.EngineSettings(backend="hf", args=dict(ENGINE)),
+                          operations=api.Operations(batch_size=BATCH, output=run_dir)))
     from orcabench.store.writer import read_records
 
     records, problems = read_records(run_dir / "records.jsonl")

@@ -106,12 +106,13 @@ def test_a_yaml_model_file_describes_a_users_checkpoint(tmp_path: Path) -> None:
 def test_the_orca2_protocol_refuses_chain_of_thought_and_loglikelihood_tasks() -> None:
     with pytest.raises(OrcabenchError,
                        match=r"protocol orca2 .* gsm8k-cot, mmlu-ll do not fit: drop them or pass --protocol default"):
-        api.plan(api.RunConfig(model="orca2-13b", tasks=["gsm8k", "gsm8k-cot", "mmlu-ll"]))
+        api.plan(api.RunConfig(selection=api.Selection(model="orca2-13b", tasks=["gsm8k", "gsm8k-cot", "mmlu-ll"])))
 
 
 def test_the_protocol_sets_an_empty_system_message_for_every_model(data_dir: Path, smollm2_dir: Path) -> None:
-    paper = api.plan(api.RunConfig(model="smollm2-135m", tasks=["gsm8k"], protocol="orca2", limit=1))
-    own = api.plan(api.RunConfig(model="smollm2-135m", tasks=["gsm8k"], limit=1))
+    paper = api.plan(api.RunConfig(selection=api.Selection(model="smollm2-135m", tasks=["gsm8k"], limit=1),
+                                   prompting=api.Prompting(protocol="orca2")))
+    own = api.plan(api.RunConfig(selection=api.Selection(model="smollm2-135m", tasks=["gsm8k"], limit=1)))
     assert paper.fingerprint.model["system_message"] == "" and paper.fingerprint.protocol == "orca2"
     assert own.fingerprint.model["system_message"] is None and own.fingerprint.protocol == "default"
     assert paper.run_dir != own.run_dir

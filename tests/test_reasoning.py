@@ -212,7 +212,8 @@ def test_a_model_file_names_its_markers_and_turns_thinking_off_or_on_through_the
 def test_the_chat_endpoint_is_told_the_template_arguments_the_prompt_was_rendered_with(
     thinking_model_file: Path, data_dir: Path
 ) -> None:
-    resolved = api.plan(api.RunConfig(model=str(thinking_model_file), tasks=["gsm8k"], limit=1, data_dir=data_dir))
+    resolved = api.plan(api.RunConfig(selection=api.Selection(model=str(thinking_model_file), tasks=["gsm8k"], limit=1,
+                                                                     data_dir=data_dir)))
     (task,) = resolved.tasks
     renderer = PromptRenderer(resolved.spec, resolved.model_path)
     pending = pending_item(task, resolved.examples["gsm8k"][0], renderer, resolved.spec, None)

@@ -80,7 +80,9 @@ def test_a_run_keeps_each_trace_and_its_tokens_and_thinking_off_leaves_none(thin
     model_file = tmp_path / "thinker.yaml"
     model_file.write_text(yaml.safe_dump({"name": "thinker", "source": str(thinking_folder), "reasoning": True,
                                           "engine": {"dtype": "float32"}}))
-    config = api.RunConfig(model=str(model_file), tasks=["gsm8k"], backend="hf", limit=2, max_tokens=8, data_dir=data_dir)
+    config = api.RunConfig(selection=api.Selection(model=str(model_file), tasks=["gsm8k"], limit=2, data_dir=data_dir),
+                           sampling=api.Sampling(max_tokens=8),
+                           engine=api.EngineSettings(backend="hf"))
     thinking = api.run(replace(config, output=tmp_path / "on"))
     records = list(RunStore(thinking.run_dir).records().values())
     assert [r.method for r in records] == [NO_FINAL_ANSWER] * 2 and thinking.summaries[0].no_final_answer == 2
@@ -99,7 +101,8 @@ def test_score_reads_only_the_final_answers_of_a_real_reasoning_server(
     server, folder = thinking_server
     model_file = tmp_path / "thinker.yaml"
     model_file.write_text(yaml.safe_dump({"name": "thinker", "source": str(folder), "reasoning": True}))
-    resolved = api.plan(api.RunConfig(model=str(model_file), tasks=["gsm8k"], limit=8, data_dir=data_dir))
+    selection = api.Selection(model=str(model_file), tasks=["gsm8k"], limit=8, data_dir=data_dir)
+    resolved = api.plan(api.RunConfig(selection=selection))
     (task,) = resolved.tasks
     renderer = PromptRenderer(resolved.spec, resolved.model_path)
     requests = [pending_item(task, e, renderer, resolved.spec, 40).requests[0] for e in resolved.examples["gsm8k"]]

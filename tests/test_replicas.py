@@ -79,9 +79,10 @@ def test_chunks_are_small_enough_for_every_replica_to_take_several() -> None:
 
 
 def test_replica_settings_are_checked_before_anything_loads(monkeypatch: pytest.MonkeyPatch) -> None:
-    for config, message in ((api.RunConfig(replicas=0), "--replicas must be a positive number"),
-                            (api.RunConfig(ray_address="127.0.0.1:6379"), "add --replicas"),
-                            (api.RunConfig(replicas=2, backend="openai"), "base_url=URL1,URL2")):
+    for config, message in ((api.RunConfig(operations=api.Operations(replicas=0)), "--replicas must be a positive number"),
+                            (api.RunConfig(operations=api.Operations(ray_address="127.0.0.1:6379")), "add --replicas"),
+                            (api.RunConfig(engine=api.EngineSettings(backend="openai"),
+                                           operations=api.Operations(replicas=2)), "base_url=URL1,URL2")):
         with pytest.raises(OrcabenchError, match=message):
             api.plan(config)
 

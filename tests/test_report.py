@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from store_samples import make_run
 
 from orcabench import api
+from orcabench.engine import session as run_session
 from orcabench.report import charts, site
 from orcabench.report.audit import audit_run
 from orcabench.answers.text import EXPLICIT_RULES, WEAK_RULES
@@ -217,12 +218,16 @@ def real_runs(tmp_path_factory: pytest.TempPathFactory, data_dir: Path, smollm2_
     engines = {(str(smollm2_dir), "vllm"): vllm_backend, (str(smollm2_dir), "hf"): hf_backend, (str(gemma_dir), "hf"): gemma}
     root = tmp_path_factory.mktemp("report") / "runs"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(api, "load_backend", lambda name, path, *args, **kwargs: SharedBackend(engines[(path, name)]))
+        patch.setattr(run_session, "load_backend", lambda name, path, *args, **kwargs: SharedBackend(engines[(path, name)]))
         for model, backend in (("smollm2-135m", "vllm"), ("smollm2-135m", "hf"), ("gemma3-270m", "hf")):
-            api.run(api.RunConfig(model=model, backend=backend, tasks=("gsm8k", "arc-easy"), limit=6, max_tokens=48,
-                                  data_dir=data_dir, output=root / f"{model}-{backend}-generate"))
-            api.run(api.RunConfig(model=model, backend=backend, tasks=("mmlu-ll",), limit_per_subtask=1, data_dir=data_dir,
-                                  output=root / f"{model}-{backend}-mmlu"))
+            api.run(api.RunConfig(selection=api.Selection(model=model, tasks=("gsm8k", "arc-easy"), limit=6, data_dir=data_dir),
+                                  sampling=api.Sampling(max_tokens=48),
+                                  engine=api.EngineSettings(backend=backend),
+                                  operations=api.Operations(output=root / f"{model}-{backend}-generate")))
+            api.run(api.RunConfig(selection=api.Selection(model=model, tasks=("mmlu-ll",), limit_per_subtask=1,
+                                                          data_dir=data_dir),
+                                  engine=api.EngineSettings(backend=backend),
+                                  operations=api.Operations(output=root / f"{model}-{backend}-mmlu")))
     gemma.close()
     yield root
 

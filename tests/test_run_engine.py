@@ -16,8 +16,7 @@ import pytest
 
 from orcabench import api
 from orcabench.engine.execute import best_option
-from orcabench.store.schema import Session
-from orcabench.store.writer import RunStore, run_session
+from orcabench.store.writer import RunStore
 from orcabench.types import Completion, OrcabenchError, Request
 
 
@@ -72,8 +71,9 @@ def plain_model(tmp_path: Path) -> Path:
 
 def planned(plain_model: Path, tmp_path: Path, data_dir: Path, tasks: Sequence[str] = ("gsm8k", "mmlu-ll"),
             limit: int = 3) -> api.Plan:
-    return api.plan(api.RunConfig(model=str(plain_model), tasks=tasks, backend="hf", limit=limit, data_dir=data_dir,
-                                  output=tmp_path / "run"))
+    return api.plan(api.RunConfig(selection=api.Selection(model=str(plain_model), tasks=tasks, limit=limit, data_dir=data_dir),
+                                  engine=api.EngineSettings(backend="hf"),
+                                  operations=api.Operations(output=tmp_path / "run")))
 
 
 def stored_keys(run_dir: Path) -> list[tuple[str, str]]:
@@ -162,9 +162,8 @@ def test_a_loglikelihood_of_exactly_zero_wins_its_argmax(plain_model: Path, tmp_
 
 def test_a_two_task_rescore_that_changes_nothing_reports_zero_changed(plain_model: Path, tmp_path: Path, data_dir: Path) -> None:
     plan = planned(plain_model, tmp_path, data_dir, tasks=("gsm8k", "arc-easy"), limit=3)
-    session = Session()
-    with run_session(plan.run_dir, plan.fingerprint, plan.model_path, plan.provenance, session) as (store, _, _):
-        api.execute(plan, ScriptedBackend(reverse=True), store)  # stored in completion order: arc-easy first
+    with api.RunSession(plan, load=lambda _: ScriptedBackend(reverse=True)) as session:
+        session.execute()  # stored in completion order: arc-easy first
     assert stored_keys(plan.run_dir)[0][0] == "arc-easy"
     result = api.rescore(plan.run_dir, data_dir)
     assert result.changed == 0
@@ -184,4 +183,4 @@ def test_run_accepts_lm_eval_tasks_and_says_what_is_missing(monkeypatch: pytest.
 
     monkeypatch.setattr(builtins, "__import__", without_lm_eval)
     with pytest.raises(OrcabenchError, match=r"pip install 'orcabench\[lm-eval\]'"):
-        api.run(api.RunConfig(tasks=["lm-eval:arc_easy"]))
+        api.run(api.RunConfig(selection=api.Selection(tasks=["lm-eval:arc_easy"])))

@@ -72,8 +72,10 @@ def test_a_run_written_before_the_typed_schema_loads(data_dir: Path) -> None:
 
 def test_todays_plan_of_the_same_command_has_the_old_runs_fingerprint(data_dir: Path, smollm2_dir: Path, tmp_path: Path) -> None:
     old = load_run(FIXTURE)
-    plan = api.plan(api.RunConfig(model="smollm2-135m", backend="hf", tasks=["gsm8k"], limit=2, max_tokens=16,
-                                  data_dir=data_dir, output=tmp_path / "run"))
+    plan = api.plan(api.RunConfig(selection=api.Selection(model="smollm2-135m", tasks=["gsm8k"], limit=2, data_dir=data_dir),
+                                  sampling=api.Sampling(max_tokens=16),
+                                  engine=api.EngineSettings(backend="hf"),
+                                  operations=api.Operations(output=tmp_path / "run")))
     assert plan.fingerprint.to_json() == old.fingerprint
     assert plan.fingerprint.digest()[:12] == Fingerprint.from_json(old.fingerprint).digest()[:12]
 

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from orcabench import __version__, api
 from orcabench.cli.app import app, console, data_app, engine_args, list_app, split_names
-from orcabench.console import open_in_browser, say
+from orcabench.console import open_in_browser, say, show_chunks
 from orcabench.models.registry import BUILTIN_MODELS
 from orcabench.task import SUITES, all_tasks
 from orcabench.types import OrcabenchError
@@ -120,7 +120,7 @@ def gate(
 
         run_settings = CandidateRun(model=candidate_model, output=candidate_output, backend=backend, batch_size=batch_size,
                                     max_tokens=max_tokens, data_dir=data_dir, engine=engine_args(engine_arg or []))
-        comparison = gate_candidate(baseline, run_settings, policy, allow_mismatch, on_chunk=say)
+        comparison = gate_candidate(baseline, run_settings, policy, allow_mismatch, events=api.RunEvents(show_chunks))
     elif sequential:
         comparison = gating.replay(baseline, candidate, policy, allow_mismatch)  # type: ignore[arg-type]
     else:

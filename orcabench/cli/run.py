@@ -20,6 +20,7 @@ from orcabench.cli.app import (
     THINKING_HELP,
     app,
     console,
+    engine_args,
     engine_settings,
     import_app,
     print_summaries,
@@ -44,7 +45,7 @@ def run(
     data_dir: Annotated[Optional[Path],
                         typer.Option(help="local data mirror (default: $ORCABENCH_DATA_DIR, else the Hub)")] = None,
     output: Annotated[Optional[Path], typer.Option(help="run directory (default: runs/<model>-<backend>-<fingerprint>)")] = None,
-    seed: Annotated[int, typer.Option(help="random seed")] = 1234,
+    seed: Annotated[int, typer.Option(help="random seed")] = api.DEFAULT_SEED,
     max_tokens: Annotated[Optional[int], typer.Option(help="override each task's max new tokens")] = None,
     dtype: Annotated[Optional[str], typer.Option(help="bfloat16, float16, float32 or auto")] = None,
     max_model_len: Annotated[Optional[int], typer.Option(help="context length for the engine")] = None,
@@ -65,12 +66,17 @@ def run(
     verbose: Annotated[bool, typer.Option(help="show engine logs (else in RUN_DIR/engine.log; $ORCABENCH_VERBOSE=1)")] = False,
 ) -> None:
     """Evaluate a model on tasks (lm-eval:<task>: an lm-evaluation-harness task); the same command again resumes the run."""
-    engine = engine_settings(engine_arg, dtype, max_model_len, tensor_parallel_size, gpu_memory_utilization)
-    config = api.RunConfig(model=model, tasks=split_names(tasks), backend=backend, limit=limit,
-                           limit_per_subtask=limit_per_subtask, batch_size=batch_size, data_dir=data_dir, output=output,
-                           seed=seed, max_tokens=max_tokens, engine=engine, strict=strict, protocol=protocol,
-                           system_message=system_message, lm_eval_include=lm_eval_include or [], replicas=replicas,
-                           ray_address=ray_address, thinking=thinking, server=server)
+    config = api.RunConfig(
+        selection=api.Selection(model=model, tasks=split_names(tasks), limit=limit, limit_per_subtask=limit_per_subtask,
+                                data_dir=data_dir, strict=strict, lm_eval_include=lm_eval_include or []),
+        prompting=api.Prompting(protocol=protocol, system_message=system_message, thinking=thinking),
+        sampling=api.Sampling(max_tokens=max_tokens, seed=seed),
+        engine=api.EngineSettings(backend=backend, dtype=dtype, max_model_len=max_model_len,
+                                  tensor_parallel_size=tensor_parallel_size, gpu_memory_utilization=gpu_memory_utilization,
+                                  args=engine_args(engine_arg or [])),
+        operations=api.Operations(output=output, batch_size=batch_size, server=server, replicas=replicas,
+                                  ray_address=ray_address),
+    )
     if dry_run:
         shown = api.dry_run(config)
         console.print_json(json.dumps(shown.description))
@@ -89,7 +95,7 @@ def run(
         show_run_result(api.run(config), model)
         return
     with RunDisplay(verbose=verbose or verbose_from_env()) as display:
-        result = api.run(config, events=display)
+        result = api.run(config, events=api.RunEvents(display))
     show_run_result(result, model)
 
 
@@ -98,7 +104,7 @@ def serve(
     model: Annotated[str, typer.Option(help="registry name, local HF folder or Hub id")] = DEFAULT_MODEL,
     port: Annotated[int, typer.Option(help="port on 127.0.0.1 (0: any free one)")] = 8000,
     batch_size: Annotated[Optional[int], typer.Option(help="max concurrent sequences")] = None,
-    seed: Annotated[int, typer.Option(help="random seed")] = 1234,
+    seed: Annotated[int, typer.Option(help="random seed")] = api.DEFAULT_SEED,
     dtype: Annotated[Optional[str], typer.Option(help="bfloat16, float16, float32 or auto")] = None,
     max_model_len: Annotated[Optional[int], typer.Option(help="context length for the engine")] = None,
     tensor_parallel_size: Annotated[Optional[int], typer.Option(help="GPUs per model")] = None,

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from orcabench.backends.base import Backend
+from orcabench.events import RecordsStored, RunEvents
 from orcabench.models.registry import ModelSpec, ThinkingFormat
 from orcabench.engine.plan import Plan
 from orcabench.models.prompts import PromptRenderer
@@ -24,11 +25,6 @@ from orcabench.answers.traces import TokenCounter, judge
 from orcabench.store.writer import RunStore
 from orcabench.task import Task
 from orcabench.types import Completion, Example, OrcabenchError, Record, Request
-
-# Called with (samples finished in this group, samples pending in total).
-ProgressCallback = Callable[[int, int], None]
-# Called with each group of records as it is stored (per-task counts, output tokens).
-RecordsCallback = Callable[[list[Record]], None]
 
 
 def sha256_text(text: str) -> str:
@@ -83,7 +79,7 @@ def prepare(plan: Plan, todo: Sequence[tuple[Task, Example]], renderer: PromptRe
     if not todo:
         return Work([], None)
     renderer = renderer or PromptRenderer(plan.spec, plan.model_path)
-    items = [pending_item(task, example, renderer, plan.spec, plan.config.max_tokens) for task, example in todo]
+    items = [pending_item(task, example, renderer, plan.spec, plan.config.sampling.max_tokens) for task, example in todo]
     template = renderer.chat_template_source()
     return Work(items, sha256_text(template) if template else None)
 
@@ -101,9 +97,8 @@ def pending_item(task: Task, example: Example, renderer: PromptRenderer, spec: M
     return Pending(task, example, requests, spec.reasoning, renderer.count_tokens)
 
 
-def execute(plan: Plan, backend: Backend, store: RunStore, on_progress: ProgressCallback | None = None,
-            keys: Sequence[tuple[str, str]] | None = None, work: Work | None = None,
-            on_records: RecordsCallback | None = None) -> Executed:
+def execute(plan: Plan, backend: Backend, store: RunStore, keys: Sequence[tuple[str, str]] | None = None,
+            work: Work | None = None, events: RunEvents | None = None) -> Executed:
     """Answer, score and store the plan's examples that have no record yet.
 
     ``keys`` restricts the call to those (task, id) pairs, in that order (already stored ones
@@ -111,20 +106,18 @@ def execute(plan: Plan, backend: Backend, store: RunStore, on_progress: Progress
     Every request is sent at once; each example's record is appended as soon as all its
     requests are answered. A backend that answers a request twice, or leaves one
     unanswered, is an error: the records already stored stay, and a rerun resumes.
+    ``events`` hears :class:`~orcabench.events.RecordsStored` for each group as it is stored.
     """
     started = time.time()
     if work is None:
         work = prepare(plan, missing(plan, store.records(), keys))
     added: list[Record] = []
     if work.items:
-        if on_progress:
-            on_progress(0, len(work.items))
-        added = _answer_and_store(backend, work.items, store, on_progress, on_records)
+        added = _answer_and_store(backend, work.items, store, events or RunEvents())
     return Executed(added, work.requests, time.time() - started)
 
 
-def _answer_and_store(backend: Backend, pending: list[Pending], store: RunStore,
-                      on_progress: ProgressCallback | None, on_records: RecordsCallback | None = None) -> list[Record]:
+def _answer_and_store(backend: Backend, pending: list[Pending], store: RunStore, events: RunEvents) -> list[Record]:
     owner = [(item, slot) for item, p in enumerate(pending) for slot in range(len(p.requests))]
     answers: dict[int, list[Completion | None]] = {}
     answered: set[int] = set()
@@ -144,10 +137,8 @@ def _answer_and_store(backend: Backend, pending: list[Pending], store: RunStore,
                 del answers[item]
         store.append(records)
         added += records
-        if on_records and records:
-            on_records(records)
-        if on_progress and records:
-            on_progress(len(records), len(pending))
+        if records:
+            events.emit(RecordsStored(tuple(records), len(pending)))
     if len(answered) < len(owner):
         raise OrcabenchError(f"backend {backend.name} left {len(owner) - len(answered)} request(s) unanswered; "
                              f"{len(added)} record(s) were kept and the same command resumes the rest")

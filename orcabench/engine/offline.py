@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from orcabench.console import say
 from orcabench.models.registry import ThinkingFormat, resolve_model
 from orcabench.engine.plan import checked_data_dir, load_examples
 from orcabench.answers.traces import judge, predicted_completion, separate_trace
@@ -152,6 +153,8 @@ def rescore(run_dir: Path, data_dir: Path | None = None) -> RescoreResult:
         recorded = fingerprint.model.get("reasoning")
         markers = ThinkingFormat(**recorded) if isinstance(recorded, dict) else None
         old = store.records()
+        for notice in store.take_notices():  # what opening repaired, and lines it could not read: the store does not print
+            say(notice, style="yellow")
         new: list[Record] = []
         for task in tasks:
             examples, provenance = load_examples(task, data_dir)

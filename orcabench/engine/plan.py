@@ -7,8 +7,8 @@ is fast and a bad flag fails before anything expensive starts.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,37 +19,104 @@ from orcabench.models.registry import DEFAULT_MODEL, ModelSpec, resolve_model, w
 from orcabench.models.prompts import PromptRenderer
 from orcabench.task.protocols import Protocol, get_protocol
 from orcabench.store.schema import Fingerprint, run_dir_name
-from orcabench.backends.serving import server_run_engine
 from orcabench.task.summary import TaskSummary
 from orcabench.task import Task, get_tasks
 from orcabench.types import Example, OrcabenchError
 
 
-@dataclass
-class RunConfig:
-    """Everything ``orcabench run`` takes; the CLI flags map one to one."""
+DEFAULT_SEED = 1234  # the one seed default: `orcabench run`, `serve`, the gate's candidate, the API
+
+
+def _refuse_unknown(cls: type, data: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """``data`` as keyword arguments of ``cls``; a key it does not know is one OrcabenchError naming the known ones."""
+    if not isinstance(data, Mapping):
+        raise OrcabenchError(f"{where}: expected a mapping of settings, not {type(data).__name__}")
+    known = [f.name for f in fields(cls)]
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise OrcabenchError(f"{where}: unknown setting(s) {', '.join(map(str, unknown))}; known: {', '.join(known)}")
+    return dict(data)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Selection:
+    """What is evaluated: the model, the tasks and which of their examples."""
 
     model: str = DEFAULT_MODEL
     tasks: Sequence[str] = ("gsm8k",)
-    protocol: str | None = None  # None: the model's default protocol (orca2 for Orca 2 models)
-    system_message: str | None = None  # a SYSTEM_MESSAGES setting or literal text; None: the protocol's, else the model's
-    backend: str | None = None  # None: the model's default backend
     limit: int | None = None  # first N examples of each task
     limit_per_subtask: int | None = None  # first N of each subtask (a task without subtasks is one); before ``limit``
-    batch_size: int | None = None  # hf: batch size; vllm: max_num_seqs
     data_dir: Path | None = None
-    output: Path | None = None  # run directory; default runs/<model>-<backend>-<fingerprint>
-    runs_root: Path = Path("runs")
-    seed: int = 1234
-    max_tokens: int | None = None  # overrides each task's default
-    engine: dict[str, Any] = field(default_factory=dict)  # overrides the model's engine settings
     strict: bool = False  # fail on malformed data rows instead of skipping them
     lm_eval_include: Sequence[Path] = ()  # lm-eval: tasks only: folders of the user's lm-eval task configs
+
+
+@dataclass(frozen=True, kw_only=True)
+class Prompting:
+    """How the examples are put to the model."""
+
+    protocol: str | None = None  # None: the model's default protocol (orca2 for Orca 2 models)
+    system_message: str | None = None  # a SYSTEM_MESSAGES setting or literal text; None: the protocol's, else the model's
+    thinking: bool | None = None  # a reasoning model's enable_thinking; None: the model's setting
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sampling:
+    """How answers are drawn (greedy always)."""
+
+    max_tokens: int | None = None  # overrides each task's default
+    seed: int = DEFAULT_SEED
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngineSettings:
+    """Which engine answers and its settings over the model's (``args``: any other engine setting, --engine-arg)."""
+
+    backend: str | None = None  # None: the model's default backend
+    dtype: str | None = None
+    max_model_len: int | None = None
+    tensor_parallel_size: int | None = None
+    gpu_memory_utilization: float | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+
+    def overrides(self) -> dict[str, Any]:
+        """The settings given, over ``args`` (a flag wins over the same --engine-arg), as the engine takes them."""
+        typed = {"dtype": self.dtype, "max_model_len": self.max_model_len, "tensor_parallel_size": self.tensor_parallel_size,
+                 "gpu_memory_utilization": self.gpu_memory_utilization}
+        return {**self.args, **{key: value for key, value in typed.items() if value is not None}}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Operations:
+    """Where the run is written and how its requests are sent; none of it is in the fingerprint."""
+
+    output: Path | None = None  # run directory; default runs/<model>-<backend>-<fingerprint>
+    runs_root: Path = Path("runs")
+    batch_size: int | None = None  # hf: batch size; vllm: max_num_seqs
     server: str | None = None  # an `orcabench serve` URL: answered by its warm engine (the openai backend)
-    # Operational, not in the fingerprint: a run resumes under any replica count (orcabench.backends.replicas).
+    # A run resumes under any replica count (orcabench.backends.replicas).
     replicas: int | None = None  # engine replicas as Ray actors; None: the backend in this process
     ray_address: str | None = None  # Ray cluster to run them on; None: $RAY_ADDRESS, else a local Ray instance
-    thinking: bool | None = None  # a reasoning model's enable_thinking; None: the model's setting
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    """Everything ``orcabench run`` takes, in typed parts; the CLI flags map one to one onto their fields."""
+
+    selection: Selection = field(default_factory=Selection)
+    prompting: Prompting = field(default_factory=Prompting)
+    sampling: Sampling = field(default_factory=Sampling)
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    operations: Operations = field(default_factory=Operations)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunConfig:
+        """A config from nested mappings (a campaign file, a notebook); unknown keys are refused, naming the known ones."""
+        types = {"selection": Selection, "prompting": Prompting, "sampling": Sampling, "engine": EngineSettings,
+                 "operations": Operations}
+        given = _refuse_unknown(cls, data, "run config")
+        return cls(**{name: types[name](**_refuse_unknown(types[name], value, f"run config {name}"))
+                      for name, value in given.items()})
 
 
 @dataclass(frozen=True)
@@ -75,6 +142,22 @@ class Plan:
     model_path: str
     fingerprint: Fingerprint
     run_dir: Path
+    # A --server run's fingerprint names the served engine's settings, which only the server can say: planning
+    # makes no network call, so such a plan is complete only once RunSession (or a dry run) asked (served_by).
+    served: bool = False
+
+    @property
+    def awaits_server(self) -> bool:
+        """A --server plan whose engine settings the server has not yet reported."""
+        return self.config.operations.server is not None and not self.served
+
+    def served_by(self, engine: dict[str, Any], fingerprint_engine: dict[str, Any]) -> Plan:
+        """This plan answered by a running server: the backend's settings, and the engine the fingerprint names."""
+        old = self.fingerprint
+        fingerprint = Fingerprint.build(protocol=old.protocol, model=old.model, backend=old.backend, engine=fingerprint_engine,
+                                        sampling=old.sampling, tasks=old.tasks)
+        return replace(self, engine=engine, fingerprint=fingerprint,
+                       run_dir=run_directory(self.config, self.spec, self.backend, fingerprint), served=True)
 
     def keys(self) -> list[tuple[str, str]]:
         """Every (task, example id) of the run, in task order then dataset order."""
@@ -116,15 +199,16 @@ def model_location(spec: ModelSpec) -> tuple[str, dict[str, Any]]:
 
 def check_counts(config: RunConfig) -> None:
     """``--limit``, ``--limit-per-subtask`` and ``--max-tokens``, where given, are positive (native and lm-eval runs)."""
-    if config.limit is not None and config.limit < 1:
-        raise OrcabenchError(f"--limit must be a positive number of examples, not {config.limit}")
-    if config.limit_per_subtask is not None and config.limit_per_subtask < 1:
-        raise OrcabenchError(f"--limit-per-subtask must be a positive number of examples, not {config.limit_per_subtask}")
-    if config.max_tokens is not None and config.max_tokens < 1:
-        raise OrcabenchError(f"--max-tokens must be positive, not {config.max_tokens}")
-    if config.replicas is not None and config.replicas < 1:
-        raise OrcabenchError(f"--replicas must be a positive number of engine replicas, not {config.replicas}")
-    if config.ray_address and not config.replicas:
+    selection, operations, max_tokens = config.selection, config.operations, config.sampling.max_tokens
+    if selection.limit is not None and selection.limit < 1:
+        raise OrcabenchError(f"--limit must be a positive number of examples, not {selection.limit}")
+    if selection.limit_per_subtask is not None and selection.limit_per_subtask < 1:
+        raise OrcabenchError(f"--limit-per-subtask must be a positive number of examples, not {selection.limit_per_subtask}")
+    if max_tokens is not None and max_tokens < 1:
+        raise OrcabenchError(f"--max-tokens must be positive, not {max_tokens}")
+    if operations.replicas is not None and operations.replicas < 1:
+        raise OrcabenchError(f"--replicas must be a positive number of engine replicas, not {operations.replicas}")
+    if operations.ray_address and not operations.replicas:
         raise OrcabenchError("--ray-address names the Ray cluster for --replicas N: add --replicas")
 
 
@@ -144,45 +228,44 @@ def prompting(model: str, protocol_name: str | None, system_message: str | None,
 
 
 def plan(config: RunConfig) -> Plan:
-    """Resolve model, protocol, tasks, data and the run directory; check everything a run needs."""
-    spec, protocol = prompting(config.model, config.protocol, config.system_message, config.thinking)
-    backend_name = config.backend or spec.default_backend
-    if config.server:
-        if config.backend not in (None, "openai"):
-            raise OrcabenchError(f"--server runs through the server's engine: drop --backend {config.backend}")
+    """Resolve model, protocol, tasks, data and the run directory; check everything a run needs. No network call:
+    a --server run's engine is asked by :class:`orcabench.engine.session.RunSession` (see :attr:`Plan.awaits_server`)."""
+    selection, prompts, operations = config.selection, config.prompting, config.operations
+    spec, protocol = prompting(selection.model, prompts.protocol, prompts.system_message, prompts.thinking)
+    backend_name = config.engine.backend or spec.default_backend
+    if operations.server:
+        if config.engine.backend not in (None, "openai"):
+            raise OrcabenchError(f"--server runs through the server's engine: drop --backend {config.engine.backend}")
         backend_name = "openai"
     if backend_name not in BACKENDS:
         raise OrcabenchError(f"unknown backend {backend_name!r}: choose one of {', '.join(BACKENDS)}")
     if spec.prompt_format == "api-chat" and backend_name != "openai":
         raise OrcabenchError(f"{spec.name} is served through an API: use --backend openai, not {backend_name}")
-    if config.replicas and backend_name == "openai":
+    if operations.replicas and backend_name == "openai":
         raise OrcabenchError("--replicas runs local engines (vllm, hf); spread --backend openai over several servers "
                              "with --engine-arg base_url=URL1,URL2")
-    if config.lm_eval_include:
+    if selection.lm_eval_include:
         raise OrcabenchError("--lm-eval-include applies to lm-eval:<task> tasks only")
     check_counts(config)
-    tasks = get_tasks(config.tasks)
+    tasks = get_tasks(selection.tasks)
     protocol.check(tasks)
-    data_dir = checked_data_dir(config.data_dir)
+    data_dir = checked_data_dir(selection.data_dir)
     examples: dict[str, list[Example]] = {}
     provenance: dict[str, Any] = {}
     for task in tasks:
-        parsed, provenance[task.name] = load_examples(task, data_dir, strict=config.strict)
-        if config.limit_per_subtask:
-            parsed = first_per_subtask(parsed, config.limit_per_subtask)
-        examples[task.name] = parsed[: config.limit] if config.limit else parsed
+        parsed, provenance[task.name] = load_examples(task, data_dir, strict=selection.strict)
+        if selection.limit_per_subtask:
+            parsed = first_per_subtask(parsed, selection.limit_per_subtask)
+        examples[task.name] = parsed[: selection.limit] if selection.limit else parsed
 
     model_path, weights = model_location(spec)
-    engine = {**spec.engine, **config.engine}
-    fingerprint_engine = engine
-    if config.server:  # the fingerprint names the engine the server runs, as it reports it
-        engine, fingerprint_engine = server_run_engine(config.server, model_path, config.engine)
+    engine = {**spec.engine, **config.engine.overrides()}
     fingerprint = Fingerprint.build(
         protocol=protocol.name,
         model={**model_entry(spec, weights), "stop": list(spec.all_stops)},
         backend=backend_name,
-        engine=fingerprint_engine,
-        sampling={"temperature": 0.0, "max_tokens": config.max_tokens, "seed": config.seed},
+        engine=engine,
+        sampling={"temperature": 0.0, "max_tokens": config.sampling.max_tokens, "seed": config.sampling.seed},
         tasks={
             task.name: {"version": task.version, "templates": task.template_hashes(),
                         "data": provenance[task.name].get("files")
@@ -190,8 +273,13 @@ def plan(config: RunConfig) -> Plan:
             for task in tasks
         },
     )
-    run_dir = config.output or config.runs_root / run_dir_name(spec.name, backend_name, fingerprint)
-    return Plan(config, spec, backend_name, protocol, engine, tasks, examples, provenance, model_path, fingerprint, run_dir)
+    return Plan(config, spec, backend_name, protocol, engine, tasks, examples, provenance, model_path, fingerprint,
+                run_directory(config, spec, backend_name, fingerprint))
+
+
+def run_directory(config: RunConfig, spec: ModelSpec, backend: str, fingerprint: Fingerprint) -> Path:
+    """``--output``, else runs/<model>-<backend>-<fingerprint>: the same settings always land in the same run."""
+    return config.operations.output or config.operations.runs_root / run_dir_name(spec.name, backend, fingerprint)
 
 
 def first_per_subtask(examples: list[Example], n: int) -> list[Example]:

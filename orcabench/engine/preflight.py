@@ -106,7 +106,13 @@ def estimate(requests: Sequence[Request], token_counts: Sequence[int], exact: bo
 def check(plan: Plan, requests: Sequence[Request], renderer: PromptRenderer) -> tuple[Estimate, list[str]]:
     """The run's size and expected time, and the warnings known before any weights load."""
     counts, exact = count_prompt_tokens(requests, renderer)
-    history = past_sessions([plan.config.runs_root, plan.run_dir.parent], plan.spec.name, plan.backend)
+    return check_counted(plan, requests, counts, exact, renderer)
+
+
+def check_counted(plan: Plan, requests: Sequence[Request], counts: Sequence[int], exact: bool,
+                  renderer: PromptRenderer) -> tuple[Estimate, list[str]]:
+    """:func:`check` with the requests' prompt tokens already counted (:func:`count_prompt_tokens`)."""
+    history = past_sessions([plan.config.operations.runs_root, plan.run_dir.parent], plan.spec.name, plan.backend)
     found = estimate(requests, counts, exact, history, plan.spec.name, plan.backend)
     return found, prompt_warnings(renderer, requests, counts, exact, plan.engine.get("max_model_len"))
 

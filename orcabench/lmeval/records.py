@@ -19,8 +19,9 @@ from typing import Any
 
 from orcabench.task.data import sha256_file
 from orcabench.lmeval.tasks import INVALID
+from orcabench.engine.session import RunSession
 from orcabench.store.schema import Fingerprint, Session, now, run_dir_name
-from orcabench.store.writer import read_json, run_session
+from orcabench.store.writer import read_json
 from orcabench.task.summary import TaskSummary, summarize
 from orcabench.types import OrcabenchError, Record
 
@@ -276,7 +277,8 @@ def import_output(path: Path, output: Path | None = None, runs_root: Path = Path
     run_dir = output or runs_root / run_dir_name(model_name, backend, fingerprint)
     records = records_from_output(lm_output, groups)
     session = Session(imported=str(lm_output.results_file.resolve()), at=now())
-    with run_session(run_dir, fingerprint, source, {"lm_eval_version": results.get("lm_eval_version")}, session) as (store, _, _):
+    with RunSession.open_store(run_dir, fingerprint, source, {"lm_eval_version": results.get("lm_eval_version")},
+                               session) as (store, _):
         done = store.records()
         new = [r for r in records if r.key not in done]
         store.append(new)

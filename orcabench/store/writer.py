@@ -20,7 +20,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
-from orcabench.console import err as _stderr
 from orcabench.store.files import ensure_directory, fsync_directory, write_atomic
 from orcabench.store.schema import Fingerprint, Manifest, Session, now
 from orcabench.types import OrcabenchError, Record
@@ -115,13 +114,23 @@ def read_records(path: Path) -> tuple[dict[tuple[str, str], Record], list[str]]:
 
 
 class RunStore:
-    """An open run directory, locked for this process until :meth:`close`."""
+    """An open run directory, locked for this process until :meth:`close`.
+
+    The store does not print: what it repaired or skipped (a torn last line, unreadable
+    records) waits in :meth:`take_notices` for its caller to show.
+    """
 
     def __init__(self, path: Path, when_busy: str = "wait for it or pick another --output") -> None:
         self.path = path
         self.when_busy = when_busy  # what to do when another process holds the run, in the command's own terms
         self._lock: IO[str] | None = None
         self._synced = 0.0  # time.monotonic() of the last fsync of the records file
+        self._notices: list[str] = []
+
+    def take_notices(self) -> list[str]:
+        """What the store repaired or skipped since the last call, one line each (each sample named is recomputed)."""
+        notices, self._notices = self._notices, []
+        return notices
 
     @property
     def manifest_path(self) -> Path:
@@ -189,9 +198,8 @@ class RunStore:
         aside = self.path / f"records.{stamp}.unreadable.jsonl"
         os.link(self.records_path, aside)  # before the rename: the original is never without a name
         write_atomic(self.records_path, b"".join(keep), flag="records", owned_run=True)
-        for problem in problems:
-            _stderr.print(f"{problem}; that sample will be recomputed (original file kept as {aside.name})",
-                          style="yellow", markup=False, highlight=False, soft_wrap=True)
+        self._notices += [f"{problem}; that sample will be recomputed (original file kept as {aside.name})"
+                          for problem in problems]
 
     def _remove_stale_temporaries(self) -> None:
         """Temp files of atomic writes interrupted by a kill; safe to delete while we hold the lock."""
@@ -201,7 +209,7 @@ class RunStore:
 
     def _drop_torn_tail(self) -> None:
         if drop_torn_tail(self.records_path):
-            _stderr.print(f"[yellow]{self.records_path}: dropped a truncated last record; it will be recomputed[/yellow]")
+            self._notices.append(f"{self.records_path}: dropped a truncated last record; it will be recomputed")
 
     def manifest(self) -> Manifest | None:
         if not self.manifest_path.is_file():
@@ -213,8 +221,7 @@ class RunStore:
 
     def records(self) -> dict[tuple[str, str], Record]:
         records, problems = read_records(self.records_path)
-        for problem in problems:
-            _stderr.print(f"[yellow]{problem}; that sample will be recomputed[/yellow]")
+        self._notices += [f"{problem}; that sample will be recomputed" for problem in problems]
         return records
 
     def append(self, records: Iterable[Record]) -> None:
@@ -263,8 +270,9 @@ def run_session(run_dir: Path, fingerprint: Fingerprint, model_path: str, data: 
                 clock: float | None = None) -> Iterator[tuple[RunStore, Manifest, Session]]:
     """Open (or create) a run, add ``session`` to its manifest, and finish it on the way out.
 
-    Every writer of runs goes through here (``orcabench run``, lm-eval runs and imports,
-    benchmarks): the manifest is written when the session starts, so an interrupted one is
+    Its one caller is :meth:`orcabench.engine.session.RunSession.open_store`, which every
+    writer of runs goes through (``orcabench run``, the sequential gate, lm-eval runs and
+    imports): the manifest is written when the session starts, so an interrupted one is
     still listed, and again with its end time when it finishes (``seconds`` counted from
     ``clock``, a ``time.time()``, default now). The lock is always released.
     """
