@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -356,6 +357,47 @@ def test_the_gate_runs_its_candidate_chunk_by_chunk_and_a_crashed_gate_resumes_t
     assert sum(len(asked) for asked in loaded[-1].asked) == used - kept  # only what was missing
 
 
+class CutOff(ScriptedBackend):
+    """Every generation stops at max_tokens: a run of it warns that answers are cut off."""
+
+    @staticmethod
+    def _completion(request: Request) -> Completion:
+        return Completion(text="The answer is 1", prompt_tokens=7, output_tokens=9, finish_reason="length")
+
+
+def same_words(warnings: list[str]) -> list[str]:
+    """Warnings with their counts left out ("31 of 40 gsm8k sample(s)..." and "8 of 8 ..." say the same)."""
+    return [re.sub(r"\d+ of \d+", "N of M", warning) for warning in warnings]
+
+
+def test_the_gates_candidate_session_records_what_orcabench_run_of_its_plan_records(
+        plain_model: Path, tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    import orcabench.engine.session as run_session
+    from orcabench.gate.candidate import CandidateRun, candidate_config, gate_candidate
+    from orcabench.store.reader import load_run
+
+    baseline = scripted_baseline(plain_model, tmp_path, data_dir, 24)
+    policy = load_policy(policy_file(tmp_path, margin=20.0, chunk=8, min_n=8))
+    monkeypatch.setattr(run_session, "load_backend", lambda *args, **kwargs: CutOff(group=3))
+    settings = CandidateRun(model=str(plain_model), output=tmp_path / "gated", batch_size=4)
+    gate_candidate(baseline, settings, policy)
+    api.run(candidate_config(load_run(baseline), ["gsm8k"], CandidateRun(model=str(plain_model), output=tmp_path / "run",
+                                                                          batch_size=4)))
+
+    gated, ran = (json.loads((tmp_path / name / "manifest.json").read_text())["sessions"][-1] for name in ("gated", "run"))
+    assert set(gated) == set(ran)  # timings, warnings, tokens, planned, backend: the same session record
+    assert list(gated["timings"]) == list(ran["timings"]) and gated["backend"] == ran["backend"] == {"name": "scripted"}
+    assert gated["planned"] == ran["planned"] and gated["pending"] == ran["pending"] == ran["planned"]["gsm8k"]
+    assert gated["warnings"] and same_words(gated["warnings"]) == same_words(ran["warnings"])
+    # What the gate sent is what its chunks needed, counted the same way as the full run.
+    for session, name in ((gated, "gated"), (ran, "run")):
+        prompts = [json.loads(line)["prompt"] for line in (tmp_path / name / "records.jsonl").read_text().splitlines()]
+        assert session["requests"] == len(prompts) and session["output_tokens"] == 9 * len(prompts)
+        assert session["prompt_tokens"] == sum(len(prompt) // 4 for prompt in prompts)  # no tokenizer: ~4 characters a token
+        assert session["generation_budget"] == 512 * len(prompts)  # gsm8k's max_tokens
+    assert gated["requests"] < ran["requests"] == ran["pending"]
+
+
 # --- a real candidate, run by the gate (slow) -------------------------------------------
 
 # With a 20-point margin and chunks of 8: agreeing pairs show non-inferiority after about 29
@@ -431,7 +473,8 @@ def test_a_real_candidate_gated_sequentially_stops_early_and_a_killed_gate_resum
     assert process.poll() is None, "the gate finished before it could be killed mid-sequence"
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
-    assert 3 <= len(stored_keys(killed)) < used
+    kept = len(stored_keys(killed))
+    assert 3 <= kept < used
     code_again, resumed = run_gate(echo, killed, *cut)
     assert code_again == code and resumed["verdict"] == report["verdict"]
     assert resumed["sequential"]["pairs_used"] == used and stored_keys(killed) == stored_keys(echo["root"] / "cut")
@@ -444,6 +487,14 @@ def test_a_real_candidate_gated_sequentially_stops_early_and_a_killed_gate_resum
     assert completed.returncode == 0, completed.stderr
     assert f"{BASELINE_EXAMPLES - used} model call(s) this time" in completed.stdout
     assert len(stored_keys(killed)) == BASELINE_EXAMPLES
+
+    # The resumed gate's session and `orcabench run`'s record the same things (--limit is the run's own selection).
+    gated, ran = json.loads((killed / "manifest.json").read_text())["sessions"][-2:]
+    assert set(gated) == set(ran) - {"limit"} and ran["limit"] == BASELINE_EXAMPLES
+    assert list(gated["timings"]) == list(ran["timings"]) and set(gated["backend"]) == set(ran["backend"])
+    assert gated["warnings"] and same_words(gated["warnings"]) == same_words(ran["warnings"])
+    assert gated["planned"].keys() == ran["planned"].keys() and ran["requests"] == BASELINE_EXAMPLES - used
+    assert gated["requests"] == used - kept and 0 < gated["output_tokens"] <= gated["requests"]  # max_tokens 1
 
 
 @pytest.mark.slow
