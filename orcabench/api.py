@@ -63,7 +63,7 @@ def run(config: RunConfig, events: RunEvents | None = None) -> RunResult:
             raise OrcabenchError("--replicas applies to orcabench's own tasks; lm-eval:<task> tasks run in one process")
         return lm_eval_bridge.run(config)
     started = time.time()
-    with RunSession.planned(config, events) as session:
+    with RunSession.from_config(config, events) as session:
         session.execute()
     resolved, done = session.plan, session.records
     summaries = [summarize(task.name, [done[(task.name, e.id)] for e in resolved.examples[task.name]]) for task in resolved.tasks]

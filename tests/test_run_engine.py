@@ -184,3 +184,88 @@ def test_run_accepts_lm_eval_tasks_and_says_what_is_missing(monkeypatch: pytest.
     monkeypatch.setattr(builtins, "__import__", without_lm_eval)
     with pytest.raises(OrcabenchError, match=r"pip install 'orcabench\[lm-eval\]'"):
         api.run(api.RunConfig(selection=api.Selection(tasks=["lm-eval:arc_easy"])))
+
+
+# --- the run session: one lifecycle, one event channel ------------------------------------
+
+
+class Interrupted(ScriptedBackend):
+    """Answers one group, then the user presses Ctrl-C; remembers whether it was closed."""
+
+    closed = False
+
+    def answer(self, requests: Sequence[Request]) -> Iterator[list[tuple[int, Completion]]]:
+        for number, group in enumerate(super().answer(requests)):
+            if number == 1:
+                raise KeyboardInterrupt
+            yield group
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_session_emits_its_events_in_order_and_records_what_it_did(plain_model: Path, tmp_path: Path, data_dir: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from orcabench.engine import session as run_session
+    from orcabench.events import (BackendLoading, Estimated, Finished, Opened, Planned, RecordsStored, RunEvent, Started,
+                                  Warned)
+
+    seen: list[RunEvent] = []
+    monkeypatch.setattr(run_session, "load_backend", lambda *args, **kwargs: ScriptedBackend(group=2))
+    config = planned(plain_model, tmp_path, data_dir, tasks=("gsm8k",), limit=3).config
+    result = api.run(config, events=api.RunEvents(seen.append))
+    kinds = [type(event) for event in seen]
+    assert kinds == [Opened, Planned, Estimated, BackendLoading, Started, RecordsStored, RecordsStored, Finished]
+    assert not any(isinstance(event, Warned) for event in seen)
+    assert seen[1] == Planned({"gsm8k": 3}, 3, 3) and seen[4] == Started({"gsm8k": 3})
+    assert [len(event.records) for event in seen if isinstance(event, RecordsStored)] == [2, 1]
+    session = json.loads((result.run_dir / "manifest.json").read_text())["sessions"][-1]
+    assert {"plan", "render", "engine_start", "generate", "close"} <= set(session["timings"])
+    assert (session["pending"], session["requests"], session["output_tokens"]) == (3, 3, 27) and session["finished"]
+
+    again: list[RunEvent] = []
+    api.run(config, events=api.RunEvents(again.append))  # nothing left: no backend, no estimate
+    assert [type(event) for event in again] == [Opened, Planned]
+
+
+def test_ctrl_c_mid_run_closes_the_backend_keeps_the_records_and_leaves_the_session_unfinished(
+        plain_model: Path, tmp_path: Path, data_dir: Path) -> None:
+    plan = planned(plain_model, tmp_path, data_dir, tasks=("gsm8k",), limit=4)
+    backend = Interrupted(group=2)
+    with pytest.raises(KeyboardInterrupt):
+        with api.RunSession(plan, load=lambda _: backend) as session:
+            session.execute()
+    assert backend.closed and stored_keys(plan.run_dir) == [("gsm8k", "0"), ("gsm8k", "1")]
+    interrupted = json.loads((plan.run_dir / "manifest.json").read_text())["sessions"][-1]
+    assert "finished" not in interrupted and interrupted["backend"] == {"name": "scripted"}
+    with api.RunSession(plan, load=lambda _: ScriptedBackend()) as session:  # the lock was released: it resumes
+        assert [example.id for _, example in session.pending()] == ["2", "3"]
+
+
+def test_planning_a_server_run_makes_no_network_call_and_the_session_asks_before_opening_the_store(
+        plain_model: Path, tmp_path: Path, data_dir: Path) -> None:
+    from test_openai_backend import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    config = api.RunConfig(selection=api.Selection(model=str(plain_model), tasks=["gsm8k"], limit=1, data_dir=data_dir),
+                           operations=api.Operations(server=url, output=tmp_path / "run"))
+    plan = api.plan(config)
+    assert plan.awaits_server and plan.backend == "openai"
+    with pytest.raises(OrcabenchError, match="no answer from an `orcabench serve` server"):
+        with api.RunSession(plan):
+            pass
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_run_config_is_typed_parts_and_unknown_settings_are_refused() -> None:
+    config = api.RunConfig.from_dict({"selection": {"model": "smollm2-135m", "tasks": ["gsm8k"]}, "sampling": {"seed": 7}})
+    assert (config.selection.model, config.sampling.seed, config.prompting) == ("smollm2-135m", 7, api.Prompting())
+    assert api.RunConfig().sampling.seed == api.DEFAULT_SEED
+    with pytest.raises(OrcabenchError, match=r"run config sampling: unknown setting\(s\) temperature; known: max_tokens, seed"):
+        api.RunConfig.from_dict({"sampling": {"temperature": 0.7}})
+    with pytest.raises(OrcabenchError, match=r"run config: unknown setting\(s\) model; known: selection, prompting"):
+        api.RunConfig.from_dict({"model": "smollm2-135m"})
+    with pytest.raises(TypeError, match="modle"):
+        api.Selection(modle="smollm2-135m")  # type: ignore[call-arg]
+    engine = api.EngineSettings(dtype="float32", args={"dtype": "bfloat16", "enforce_eager": True})
+    assert engine.overrides() == {"dtype": "float32", "enforce_eager": True}  # a flag wins over the same --engine-arg

@@ -78,7 +78,7 @@ class RunSession:
     """A plan's run directory, opened for one session: ``with RunSession(plan) as session: session.execute()``.
 
     ``events`` hears what happens (:mod:`orcabench.events`); ``timings`` may already hold the
-    planning phase (:meth:`planned` times it); ``load`` replaces the backend loader (tests,
+    planning phase (:meth:`from_config` times it); ``load`` replaces the backend loader (tests,
     benchmarks with canned completions).
     """
 
@@ -104,7 +104,7 @@ class RunSession:
         self._sent = 0  # requests sent to the backend
 
     @classmethod
-    def planned(cls, config: RunConfig, events: RunEvents | None = None, **options: Any) -> RunSession:
+    def from_config(cls, config: RunConfig, events: RunEvents | None = None, **options: Any) -> RunSession:
         """A session over ``config``'s plan, the planning timed as the session's first phase."""
         started, timings = time.time(), Timings()
         with timings.phase("plan"):

@@ -66,7 +66,7 @@ def gate_candidate(baseline_dir: Path, settings: CandidateRun, policy: Policy, a
                              f"(it has {', '.join(baseline.tasks()) or 'none'})")
     tasks = [t for t in baseline.tasks() if policy.for_task(t).required]
     events = events or RunEvents()
-    candidate = RunSession.planned(candidate_config(baseline, tasks, settings), events)
+    candidate = RunSession.from_config(candidate_config(baseline, tasks, settings), events)
     run = candidate.plan
     planned = StoredRun(run.run_dir, Manifest.new(run.fingerprint, run.model_path, run.provenance), {}, [])
     found = checked_pair(baseline, planned, allow_mismatch)  # before any weights load
