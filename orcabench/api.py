@@ -63,11 +63,11 @@ def run(config: RunConfig, events: RunEvents | None = None) -> RunResult:
             raise OrcabenchError("--replicas applies to orcabench's own tasks; lm-eval:<task> tasks run in one process")
         return lm_eval_bridge.run(config)
     started = time.time()
-    with RunSession.from_config(config, events) as session:
-        session.execute()
-    resolved, done = session.plan, session.records
+    with RunSession.from_config(config, events) as run_session:
+        run_session.execute()
+    resolved, done = run_session.plan, run_session.records
     summaries = [summarize(task.name, [done[(task.name, e.id)] for e in resolved.examples[task.name]]) for task in resolved.tasks]
-    return RunResult(run_dir=resolved.run_dir, summaries=summaries, model_calls=session.session.requests or 0,
+    return RunResult(run_dir=resolved.run_dir, summaries=summaries, model_calls=run_session.session.requests or 0,
                      seconds=time.time() - started)
 
 

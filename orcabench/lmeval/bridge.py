@@ -45,7 +45,7 @@ from orcabench.lmeval.records import (
 )
 from orcabench.models.registry import ModelSpec, resolve_model, with_system_message
 from orcabench.engine.plan import RunConfig, RunResult, check_counts, checked_data_dir, model_entry, model_location
-from orcabench.engine.session import RunSession
+from orcabench.engine.session import RunSession, show_store_notices
 from orcabench.store.schema import Fingerprint, Session, run_dir_name
 from orcabench.store.writer import RunStore
 from orcabench.types import OrcabenchError, Record
@@ -284,6 +284,7 @@ def run(config: RunConfig) -> RunResult:
         with RunSession.open_store(resolved.run_dir, resolved.fingerprint, resolved.model_path, data, session,
                                    clock=started) as (store, manifest):
             done = store.records()
+            show_store_notices(store)
             wanted = _wanted_keys(resolved, config.selection.limit)
             pending = _pending(resolved, wanted - done.keys())
             session.pending = sum(map(len, pending.values()))

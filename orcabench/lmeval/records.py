@@ -19,7 +19,7 @@ from typing import Any
 
 from orcabench.task.data import sha256_file
 from orcabench.lmeval.tasks import INVALID
-from orcabench.engine.session import RunSession
+from orcabench.engine.session import RunSession, show_store_notices
 from orcabench.store.schema import Fingerprint, Session, now, run_dir_name
 from orcabench.store.writer import read_json
 from orcabench.task.summary import TaskSummary, summarize
@@ -280,6 +280,7 @@ def import_output(path: Path, output: Path | None = None, runs_root: Path = Path
     with RunSession.open_store(run_dir, fingerprint, source, {"lm_eval_version": results.get("lm_eval_version")},
                                session) as (store, _):
         done = store.records()
+        show_store_notices(store)
         new = [r for r in records if r.key not in done]
         store.append(new)
         done.update({r.key: r for r in new})
