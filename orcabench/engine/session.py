@@ -79,7 +79,9 @@ class RunSession:
 
     ``events`` hears what happens (:mod:`orcabench.events`); ``timings`` may already hold the
     planning phase (:meth:`from_config` times it); ``load`` replaces the backend loader (tests,
-    benchmarks with canned completions).
+    benchmarks with canned completions). :attr:`scope`, set before the session opens, bounds
+    what it renders and estimates up front to the keys a caller may ask for (the sequential
+    gate: the baseline's examples); None: the whole plan.
     """
 
     def __init__(self, plan: Plan, events: RunEvents | None = None, *, timings: Timings | None = None,
@@ -89,6 +91,7 @@ class RunSession:
         self.timings = Timings() if timings is None else timings  # seconds per phase (docs/performance.md reads them)
         self._clock = time.time() if started is None else started
         self._load = load
+        self.scope: list[Key] | None = None
         selection = plan.config.selection
         self.session = Session(batch_size=plan.config.operations.batch_size, limit=selection.limit,
                                limit_per_subtask=selection.limit_per_subtask, timings=self.timings, warnings=[])
@@ -162,7 +165,7 @@ class RunSession:
     def _prepare(self) -> None:
         """Render what is pending, run the pre-run checks once and write the manifest, before any weights load."""
         plan, session, timings = self.plan, self.session, self.timings
-        todo = missing(plan, self.records)
+        todo = missing(plan, self.records, self.scope)
         renderer = PromptRenderer(plan.spec, plan.model_path)
         if todo and renderer.needs_tokenizer:  # the tokenizer loads only if something is left to do
             with timings.phase("tokenizer"):
@@ -243,6 +246,9 @@ class RunSession:
         todo = self.pending(keys)
         if not todo:
             return Executed([], 0, 0.0)
+        outside = [(task.name, example.id) for task, example in todo if (task.name, example.id) not in self._rendered]
+        if outside:
+            raise OrcabenchError(f"{len(outside)} requested example(s) are outside the session's scope, e.g. {outside[0]}")
         work = Work([self._rendered[(task.name, example.id)] for task, example in todo], self._template_sha256)
         backend = self.backend()
         with self.timings.phase("generate"):

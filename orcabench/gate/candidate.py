@@ -77,6 +77,7 @@ def gate_candidate(baseline_dir: Path, settings: CandidateRun, policy: Policy, a
         raise OrcabenchError(f"{len(absent)} baseline example(s) are not in the candidate's data, "
                              f"e.g. {absent[0][0]} {absent[0][1]}; point --data-dir at the data the baseline used")
     order, states, levels = start_sequence(ids, policy)
+    candidate.scope = [(t, i) for t, task_ids in ids.items() for i in task_ids]  # what the sequence may ask for
 
     def source(keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[float, float]]:
         # A sequence already stored to its stop computes nothing, so it loads no weights.
