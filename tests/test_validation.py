@@ -161,8 +161,9 @@ def test_a_string_stop_is_one_stop_sequence_not_its_characters(tmp_path: Path) -
 
 def test_the_planned_requests_carry_the_whole_stop_string(tmp_path: Path, data_dir: Path, smollm2_dir: Path) -> None:
     model = write_yaml(tmp_path, "m.yaml", {"name": "m", "source": str(smollm2_dir), "stop": "</s>"})
-    plan = api.plan(api.RunConfig(model=str(model), backend="hf", tasks=["gsm8k"], limit=1, data_dir=data_dir,
-                                  runs_root=tmp_path / "runs"))
+    plan = api.plan(api.RunConfig(selection=api.Selection(model=str(model), tasks=["gsm8k"], limit=1, data_dir=data_dir),
+                                  engine=api.EngineSettings(backend="hf"),
+                                  operations=api.Operations(runs_root=tmp_path / "runs")))
     assert plan.spec.all_stops == ("</s>",) and plan.fingerprint.model["stop"] == ["</s>"]  # what the backend is sent
 
 
@@ -234,8 +235,9 @@ FINGERPRINT = Fingerprint.from_json({"model": {"name": "m"}, "backend": "hf", "t
 def test_a_model_name_that_climbs_out_stays_in_the_runs_folder(tmp_path: Path, data_dir: Path, smollm2_dir: Path) -> None:
     model = write_yaml(tmp_path, "m.yaml", {"name": "../../escaped", "source": str(smollm2_dir)})
     runs = tmp_path / "deep" / "runs"
-    plan = api.plan(api.RunConfig(model=str(model), backend="hf", tasks=["gsm8k"], limit=1, data_dir=data_dir,
-                                  runs_root=runs))
+    plan = api.plan(api.RunConfig(selection=api.Selection(model=str(model), tasks=["gsm8k"], limit=1, data_dir=data_dir),
+                                  engine=api.EngineSettings(backend="hf"),
+                                  operations=api.Operations(runs_root=runs)))
     assert plan.run_dir.parent == runs and plan.run_dir.resolve().parent == runs.resolve()
     assert plan.run_dir.name.startswith("-..-escaped-hf-")
 

@@ -153,9 +153,10 @@ class SequenceResult:
 
 
 def run_sequence(order: list[tuple[str, str]], tasks: list[TaskSequence], levels: Levels, chunk: int,
-                 source: PairSource, on_chunk: Callable[[SequenceResult], None] | None = None) -> SequenceResult:
+                 source: PairSource, after_chunk: Callable[[SequenceResult], None] | None = None) -> SequenceResult:
     """Take the order a chunk at a time (skipping settled and full tasks), look after each chunk, and
-    stop when no task is open. A replay and a live run walk the same chunks: the stored pairs decide."""
+    stop when no task is open. A replay and a live run walk the same chunks: the stored pairs decide.
+    ``after_chunk`` sees the sequence after each look (the live gate emits it as an event)."""
     by_task = {t.task: t for t in tasks}
     position, chunks = 0, 0
     available = sum(t.available for t in tasks)
@@ -180,6 +181,6 @@ def run_sequence(order: list[tuple[str, str]], tasks: list[TaskSequence], levels
         for state in tasks:
             if state.verdict is None:
                 state.look(levels)
-        if on_chunk:
-            on_chunk(SequenceResult(tasks, chunks, sum(len(t.keys) for t in tasks), available))
+        if after_chunk:
+            after_chunk(SequenceResult(tasks, chunks, sum(len(t.keys) for t in tasks), available))
     return SequenceResult(tasks, chunks, sum(len(t.keys) for t in tasks), available)
