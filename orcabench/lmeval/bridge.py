@@ -48,6 +48,7 @@ from orcabench.engine.plan import RunConfig, RunResult, check_counts, checked_da
 from orcabench.engine.session import RunSession, show_store_notices
 from orcabench.store.schema import Fingerprint, Session, run_dir_name
 from orcabench.store.writer import RunStore
+from orcabench.timings import Timings
 from orcabench.types import OrcabenchError, Record
 
 INCLUDE_ENV = "ORCABENCH_LM_EVAL_INCLUDE"
@@ -277,19 +278,22 @@ def run(config: RunConfig) -> RunResult:
     """Run (or resume) lm-eval tasks into an orcabench run; a finished run loads no model."""
     started = time.time()
     data_dir = _data_dir(config)
+    timings = Timings()  # the phases orcabench's own runs record: plan, engine_start, generate, close
     with task_folders(data_dir, include_folders(config.selection.lm_eval_include)) as folders:
-        resolved = plan(config, folders)
-        session = Session(limit=config.selection.limit, batch_size=config.operations.batch_size)
+        with timings.phase("plan"):
+            resolved = plan(config, folders)
+        session = Session(limit=config.selection.limit, batch_size=config.operations.batch_size, timings=timings)
         data = {"data_dir": str(data_dir) if data_dir else None}
         with RunSession.open_store(resolved.run_dir, resolved.fingerprint, resolved.model_path, data, session,
                                    clock=started) as (store, manifest):
             done = store.records()
             show_store_notices(store)
             wanted = _wanted_keys(resolved, config.selection.limit)
+            session.planned = {group.key: sum(key[0] == group.key for key in wanted) for group in resolved.groups}
             pending = _pending(resolved, wanted - done.keys())
             session.pending = sum(map(len, pending.values()))
             store.write_manifest(manifest)
-            session.requests = _evaluate(resolved, pending, config, session, store, done) if pending else 0
+            session.requests = _evaluate(resolved, pending, config, session, store, done, timings) if pending else 0
     return RunResult(resolved.run_dir, summaries_of(resolved.groups, done, wanted), session.requests, time.time() - started)
 
 
@@ -311,29 +315,32 @@ def _pending(resolved: LmEvalPlan, missing: set[tuple[str, str]]) -> dict[str, l
 
 
 def _evaluate(resolved: LmEvalPlan, pending: dict[str, list[int]], config: RunConfig, session: Session,
-              store: RunStore, done: dict[tuple[str, str], Record]) -> int:
+              store: RunStore, done: dict[tuple[str, str], Record], timings: Timings) -> int:
     """One ``simple_evaluate`` over the pending documents; lm-eval's files land in the run, records in the store."""
     import lm_eval
     from lm_eval.loggers import EvaluationTracker
 
     engine_started = time.time()
-    lm, model_args = _load_model(resolved, config)
+    with timings.phase("engine_start"):
+        lm, model_args = _load_model(resolved, config)
     session.engine_start_seconds = round(time.time() - engine_started, 3)
     session.lm_eval = {"version": lm_eval.__version__, "model": resolved.backend, "model_args": model_args}
     out_dir = resolved.run_dir / OUTPUT_DIR / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     tracker = EvaluationTracker(output_path=str(out_dir))
     evaluate_started = time.time()
     try:
-        results = lm_eval.simple_evaluate(
-            model=lm, model_args=model_args, tasks=[resolved.tasks[leaf] for leaf in pending], samples=pending,
-            task_manager=resolved.task_manager, log_samples=True, evaluation_tracker=tracker,
-            apply_chat_template=resolved.spec.prompt_format == "chat", system_instruction=resolved.spec.system_message,
-            numpy_random_seed=config.sampling.seed, torch_random_seed=config.sampling.seed,
-            fewshot_random_seed=config.sampling.seed,
-            bootstrap_iters=0,  # orcabench computes its own confidence intervals
-        )
+        with timings.phase("generate"):
+            results = lm_eval.simple_evaluate(
+                model=lm, model_args=model_args, tasks=[resolved.tasks[leaf] for leaf in pending], samples=pending,
+                task_manager=resolved.task_manager, log_samples=True, evaluation_tracker=tracker,
+                apply_chat_template=resolved.spec.prompt_format == "chat", system_instruction=resolved.spec.system_message,
+                numpy_random_seed=config.sampling.seed, torch_random_seed=config.sampling.seed,
+                fewshot_random_seed=config.sampling.seed,
+                bootstrap_iters=0,  # orcabench computes its own confidence intervals
+            )
     finally:
-        _close(lm)
+        with timings.phase("close"):
+            _close(lm)
     session.generate_seconds = round(time.time() - evaluate_started, 3)
     if results is None:
         raise OrcabenchError("lm-eval returned no results (a non-zero rank?); run on a single process")
