@@ -15,7 +15,7 @@ from rich.table import Table
 from typer.exceptions import TyperException
 
 from orcabench import api
-from orcabench.cli import failures
+import orcabench.cli.failures as failures
 from orcabench.cli.app import (
     THINKING_HELP,
     app,
