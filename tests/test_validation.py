@@ -167,6 +167,14 @@ def test_the_planned_requests_carry_the_whole_stop_string(tmp_path: Path, data_d
     assert plan.spec.all_stops == ("</s>",) and plan.fingerprint.model["stop"] == ["</s>"]  # what the backend is sent
 
 
+
+def test_a_yaml_model_may_rename_a_bundled_model(tmp_path: Path, data_dir: Path, smollm2_dir: Path) -> None:
+    model = write_yaml(tmp_path, "m.yaml", {"name": "my-smol", "source": "bundled:smollm2-135m", "stop": "</s>"})
+    plan = api.plan(api.RunConfig(selection=api.Selection(model=str(model), tasks=["gsm8k"], limit=1, data_dir=data_dir),
+                                  engine=api.EngineSettings(backend="hf"),
+                                  operations=api.Operations(runs_root=tmp_path / "runs")))
+    assert plan.model_path == str(smollm2_dir) and plan.run_dir.name.startswith("my-smol-hf-")
+
 @pytest.mark.parametrize(("content", "message"), [
     ({"stop": 5}, "stop must be a string (one stop sequence) or a list of non-empty strings, not 5"),
     ({"stop": ["</s>", 5]}, "stop[1] must be a string (one stop sequence) or a list of non-empty strings, not 5"),

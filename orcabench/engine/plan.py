@@ -192,7 +192,7 @@ def load_examples(task: Task, data_dir: Path | None, strict: bool = False) -> tu
 def model_location(spec: ModelSpec) -> tuple[str, dict[str, Any]]:
     """Local folder (or Hub id) to load, and what identifies the weights for the manifest."""
     if spec.is_bundled:
-        path = converted_model_dir(spec.name)
+        path = converted_model_dir(spec.source.removeprefix("bundled:"))  # a YAML model may rename a bundled one
         return str(path), {"gguf_sha256": source_info(path).get("gguf_sha256")}
     return spec.source, {"revision": spec.revision}
 
