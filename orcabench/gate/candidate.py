@@ -42,9 +42,9 @@ class CandidateRun:
 
 def candidate_config(baseline: StoredRun, tasks: list[str], settings: CandidateRun) -> RunConfig:
     fingerprint = baseline.fingerprint
-    sampling = fingerprint.get("sampling") or {}
-    return RunConfig(model=settings.model, tasks=tasks, protocol=fingerprint.get("protocol"),
-                     backend=settings.backend or fingerprint.get("backend"), batch_size=settings.batch_size,
+    sampling = fingerprint.sampling  # the baseline's seed and generation budget: the candidate answers alike
+    return RunConfig(model=settings.model, tasks=tasks, protocol=fingerprint.protocol,
+                     backend=settings.backend or fingerprint.backend, batch_size=settings.batch_size,
                      data_dir=settings.data_dir or recorded_data_dir(baseline.manifest), output=settings.output,
                      seed=int(sampling.get("seed", 1234)),
                      max_tokens=settings.max_tokens if settings.max_tokens is not None else sampling.get("max_tokens"),

@@ -198,9 +198,10 @@ def mismatches(baseline: StoredRun, candidate: StoredRun) -> list[str]:
     task its version, template hashes and data hashes. The model, backend, engine and
     sampling are expected to differ: that is what a gate compares."""
     a, b = baseline.fingerprint, candidate.fingerprint
-    found = [f"{key}: {_short(a.get(key))} vs {_short(b.get(key))}"
-             for key in ("protocol", "schema_version") if a.get(key) != b.get(key)]
-    tasks_a, tasks_b = a.get("tasks", {}), b.get("tasks", {})
+    found = [f"{key}: {_short(old)} vs {_short(new)}"
+             for key, old, new in (("protocol", a.protocol, b.protocol), ("schema_version", a.schema_version, b.schema_version))
+             if old != new]
+    tasks_a, tasks_b = a.tasks, b.tasks
     for task in [t for t in tasks_a if t in tasks_b]:
         for part in ("version", "templates", "data"):
             flat_a, flat_b = _flatten(tasks_a[task].get(part)), _flatten(tasks_b[task].get(part))
@@ -213,8 +214,7 @@ def mismatches(baseline: StoredRun, candidate: StoredRun) -> list[str]:
 
 def setting_differences(baseline: StoredRun, candidate: StoredRun) -> list[str]:
     """Settings that differ and are allowed to (model, backend, engine, sampling): shown, not refused."""
-    a = _flatten({k: v for k, v in baseline.fingerprint.items() if k not in ("tasks", "protocol", "schema_version")})
-    b = _flatten({k: v for k, v in candidate.fingerprint.items() if k not in ("tasks", "protocol", "schema_version")})
+    a, b = _flatten(baseline.fingerprint.settings()), _flatten(candidate.fingerprint.settings())
     return [f"{key}: {_short(a.get(key))} -> {_short(b.get(key))}" for key in sorted(set(a) | set(b)) if a.get(key) != b.get(key)]
 
 

@@ -71,9 +71,9 @@ def describe(run: StoredRun, written: bool) -> RunRow:
     ended = bool(sessions) and bool(sessions[-1].finished or sessions[-1].imported)
     complete = all(t.planned is None or t.done >= t.planned for t in tasks.values())
     status: Status = "being written" if written else "finished" if ended and complete and not run.problems else "partial"
-    model = run.fingerprint.get("model") or {}
-    return RunRow(str(run.path), str(model.get("name", "?")), str(run.fingerprint.get("backend", "?")),
-                  str(run.fingerprint.get("protocol") or "default"), tasks, status, run.manifest.last_finished())
+    fingerprint = run.fingerprint
+    return RunRow(str(run.path), fingerprint.model_name, fingerprint.backend, fingerprint.protocol or "default", tasks, status,
+                  run.manifest.last_finished())
 
 
 def list_runs(root: Path, model: str | None = None, task: str | None = None,

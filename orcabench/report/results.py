@@ -100,10 +100,8 @@ def _date(run: StoredRun) -> str:
 
 
 def _entry(run: StoredRun) -> str:
-    fingerprint = run.fingerprint
-    label = f"{fingerprint.get('model', {}).get('name', '?')} · {fingerprint.get('backend', '?')}"
-    protocol = fingerprint.get("protocol")
-    return label if protocol in (None, "default") else f"{label} · {protocol}"
+    protocol = run.fingerprint.protocol
+    return run.label if protocol in (None, "default") else f"{run.label} · {protocol}"
 
 
 def _kind(task_name: str, records: list[Record]) -> tuple[str, bool]:
@@ -119,13 +117,14 @@ def _kind(task_name: str, records: list[Record]) -> tuple[str, bool]:
 def _run_rows(entry: str, run: StoredRun, run_id: str, task_name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     records = [r for r in run.records.values() if r.task == task_name]
     summary = summarize(task_name, records)
-    model = run.fingerprint.get("model", {}).get("name", "?")
+    fingerprint = run.fingerprint
+    model = fingerprint.model_name
     spec = BUILTIN_MODELS.get(model)
     kind, cot = _kind(task_name, records)
     date = _date(run)
-    common = {"entry": entry, "source": "run", "model": model, "backend": run.fingerprint.get("backend"), "run_id": run_id,
+    common = {"entry": entry, "source": "run", "model": model, "backend": fingerprint.backend, "run_id": run_id,
               "date": date}
-    task_row = {**common, "protocol": run.fingerprint.get("protocol"), "task": task_name,
+    task_row = {**common, "protocol": fingerprint.protocol, "task": task_name,
                 "accuracy": headline(summary), "micro_accuracy": summary.accuracy,
                 "ci_low": summary.ci_low, "ci_high": summary.ci_high, "n": summary.n, "unparsed_rate": summary.unparsed_rate,
                 "no_final_answer_rate": summary.no_final_answer_rate,
