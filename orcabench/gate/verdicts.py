@@ -404,10 +404,6 @@ def compare_runs(baseline_dir: Path, candidate_dir: Path, policy: Policy | None 
                       unused_policy=unused)
 
 
-def gate(baseline_dir: Path, candidate_dir: Path, config: Path | None = None, allow_mismatch: bool = False) -> Comparison:
-    return compare_runs(baseline_dir, candidate_dir, load_policy(config), allow_mismatch, gating=True)
-
-
 # --- the sequential gate ----------------------------------------------------------------
 
 

@@ -25,7 +25,7 @@ from orcabench.store.reader import StoredRun, find_runs, load_run
 from orcabench.models.registry import BUILTIN_MODELS
 from orcabench.store.writer import MANIFEST
 from orcabench.task.summary import headline, summarize
-from orcabench.task import REASONING_SUITE, SUITES, discover
+from orcabench.task import SUITES, discover
 from orcabench.types import OrcabenchError, Record
 
 REFERENCE_KIND = "orcabench-reference"
@@ -275,11 +275,3 @@ def load_results(paths: Sequence[Path], reference: bool = True) -> Results:
     return Results(tasks=tasks, subtasks=subtasks, runs={k: v for k, v in runs.items() if k in used}, chosen=picks,
                    notes=notes, citations=citations, skipped=skipped,
                    superseded=superseded)
-
-
-def reasoning_average(results: Results) -> pd.Series:
-    """The paper's reasoning average (Figure 4) per entry: NaN unless all six benchmarks are present."""
-    wide = results.wide()
-    if not all(task in wide.columns for task in REASONING_SUITE):
-        return pd.Series(math.nan, index=wide.index)
-    return wide[list(REASONING_SUITE)].mean(axis=1, skipna=False)
