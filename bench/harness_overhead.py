@@ -38,6 +38,7 @@ from typing import Any
 
 _started = (time.perf_counter(), time.process_time())  # the orcabench imports below are timed
 from orcabench.api import Plan, RunConfig, execute, missing, plan, prepare  # noqa: E402  timed import, after _started on purpose
+from orcabench.backends.base import BackendInfo  # noqa: E402  timed import, after _started on purpose
 from orcabench.engine.execute import Pending  # noqa: E402  timed import, after _started on purpose
 from orcabench.store.schema import Manifest, Session  # noqa: E402  timed import, after _started on purpose
 from orcabench.task.data import in_mirror, resolve_data_dir  # noqa: E402  timed import, after _started on purpose
@@ -88,8 +89,8 @@ class CannedBackend:
         assert len(requests) == len(self.completions)
         yield from self.groups
 
-    def info(self) -> dict[str, Any]:
-        return {"name": self.name, "group_size": self.group_size}
+    def info(self) -> BackendInfo:
+        return BackendInfo(self.name, {}, {"group_size": self.group_size})
 
     def close(self) -> None:
         pass

@@ -92,7 +92,7 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None, events: 
             engine_started = time.time()
             with timings.phase("engine_start"):
                 backend = _load(config, resolved)
-            session.backend = backend.info()
+            session.backend = backend.info().to_json()
             session.engine_start_seconds = round(time.time() - engine_started, 3)
             try:
                 events.started({task.name: sum(p.task is task for p in work.items) for task in resolved.tasks
@@ -102,7 +102,7 @@ def run(config: RunConfig, on_progress: ProgressCallback | None = None, events: 
                 session.generate_seconds = round(executed.seconds, 3)
             finally:
                 events.finished()
-                session.backend = backend.info()  # again: replicas report their timings and losses
+                session.backend = backend.info().to_json()  # again: replicas report their timings and losses
                 with timings.phase("close"):
                     backend.close()
                 # Each library's import (within the phases above), once per process: a notebook pays it once.

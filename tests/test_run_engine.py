@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from orcabench import api
+from orcabench.backends.base import BackendInfo
 from orcabench.engine.execute import best_option
 from orcabench.store.schema import Session
 from orcabench.store.writer import RunStore, run_session
@@ -52,8 +53,8 @@ class ScriptedBackend:
             return Completion(logprob=0.0 if request.continuation == " B" else -2.5, is_greedy=request.continuation == " B")
         return Completion(text="Step by step... The answer is 18.", prompt_tokens=7, output_tokens=9, finish_reason="stop")
 
-    def info(self) -> dict[str, Any]:
-        return {"name": self.name}
+    def info(self) -> BackendInfo:
+        return BackendInfo(self.name)
 
     def close(self) -> None:
         pass

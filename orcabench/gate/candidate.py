@@ -80,7 +80,7 @@ def gate_candidate(baseline_dir: Path, settings: CandidateRun, policy: Policy, a
                 if "backend" not in held:  # a sequence already stored to its stop loads no weights
                     held["backend"] = load_backend(run.backend, run.model_path, run.engine, seed=run.config.seed,
                                                    batch_size=settings.batch_size, cache_dir=run.run_dir)
-                    session.backend = held["backend"].info()
+                    session.backend = held["backend"].info().to_json()
                     store.write_manifest(manifest)
                 executed = execute(run, held["backend"], store, keys=keys)
                 done.update({record.key: record for record in executed.records})

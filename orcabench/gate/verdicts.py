@@ -36,6 +36,10 @@ from orcabench.stats import PairedStats, difference_bounds, difference_variance,
 from orcabench.types import OrcabenchError, validation_problem
 
 RULES = ("non-inferiority", "lenient")
+# The gate's verdict on the candidate (exit 0, 1, 2, 3); compare gives none.
+GateVerdict = Literal["pass", "regression", "insufficient", "inconclusive"]
+# A task's: the gate's, or "info" for an informational task; "" in a comparison without verdicts.
+TaskVerdict = Literal["pass", "regression", "insufficient", "inconclusive", "info", ""]
 
 
 # --- policy -----------------------------------------------------------------------------
@@ -239,7 +243,7 @@ class TaskResult:
     only_candidate: int
     flipped: list[str]  # every example id that went right -> wrong (baseline scored higher)
     policy: TaskPolicy
-    verdict: str  # "pass" | "regression" | "inconclusive" | "insufficient" | "info"; compare: ""
+    verdict: TaskVerdict
     note: str
     bounds: tuple[float, float] | None = None  # the verdict's lower and upper bounds on delta (fractions)
     basis: str = ""  # "score" (fixed n) | "sequential" | "fixed-n" (the sequence ran out of data) | "lenient"
@@ -274,11 +278,12 @@ class Comparison:
     unused_policy: list[str] = field(default_factory=list)  # policy entries for tasks in neither run
 
     @property
-    def verdict(self) -> str | None:
+    def verdict(self) -> GateVerdict | None:
         if not self.gating:
             return None
         verdicts = {t.verdict for t in self.tasks}
-        return next((v for v in ("regression", "insufficient", "inconclusive") if v in verdicts), "pass")
+        order: tuple[GateVerdict, ...] = ("regression", "insufficient", "inconclusive")
+        return next((v for v in order if v in verdicts), "pass")
 
     @property
     def exit_code(self) -> int:
@@ -289,7 +294,7 @@ class Comparison:
         return [*self.baseline.problems, *self.candidate.problems]
 
 
-def _lenient(stats: PairedStats, p_adjusted: float, policy: TaskPolicy, alpha: float) -> tuple[str, str]:
+def _lenient(stats: PairedStats, p_adjusted: float, policy: TaskPolicy, alpha: float) -> tuple[GateVerdict, str]:
     drop, significant = -100 * stats.delta, p_adjusted < alpha
     if drop >= policy.margin and significant:
         return "regression", f"drop {drop:.2f} ≥ {policy.margin:g} points and p {p_adjusted:.3g} < {alpha:g}"
@@ -305,7 +310,7 @@ def _lenient(stats: PairedStats, p_adjusted: float, policy: TaskPolicy, alpha: f
 
 
 def decide(differences: np.ndarray, policy: TaskPolicy, alpha_pass: float,
-           alpha_regression: float) -> tuple[str, str, tuple[float, float], int | None]:
+           alpha_regression: float) -> tuple[GateVerdict, str, tuple[float, float], int | None]:
     """Non-inferiority at fixed n: the verdict, its note, the bounds it rests on, and for an
     inconclusive task roughly how many more pairs would settle it."""
     margin = policy.margin / 100
@@ -387,7 +392,8 @@ def compare_runs(baseline_dir: Path, candidate_dir: Path, policy: Policy | None 
     results = []
     for k, (p, s, mine) in enumerate(zip(pairs, stats, own)):
         flipped = [i for i, x, y in zip(p.ids, p.baseline, p.candidate) if x > y]
-        verdict, note, bounds, more, basis = "", "", None, None, ""
+        verdict: TaskVerdict = ""
+        note, bounds, more, basis = "", None, None, ""
         if gating and k not in adjusted:
             verdict, note = "insufficient", f"{s.n} paired sample(s), fewer than min_n {mine.min_n}: no decision"
         elif gating and policy.rule == "lenient":
