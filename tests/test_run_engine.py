@@ -186,3 +186,11 @@ def test_run_accepts_lm_eval_tasks_and_says_what_is_missing(monkeypatch: pytest.
     monkeypatch.setattr(builtins, "__import__", without_lm_eval)
     with pytest.raises(OrcabenchError, match=r"pip install 'orcabench\[lm-eval\]'"):
         api.run(api.RunConfig(tasks=["lm-eval:arc_easy"]))
+
+
+def test_a_backends_info_is_stored_key_for_key_as_the_backends_wrote_it_before_the_typed_record() -> None:
+    # The manifest's session keeps the old layout: the engine's name, its library versions, then its settings.
+    info = BackendInfo("hf", {"transformers": "4.57", "torch": "2.8"}, {"device": "cpu", "timings": {"generate": 1.5}})
+    assert list(info.to_json().items()) == [("backend", "hf"), ("transformers", "4.57"), ("torch", "2.8"), ("device", "cpu"),
+                                            ("timings", {"generate": 1.5})]
+    assert json.loads(json.dumps(info.to_json())) == info.to_json()
