@@ -152,6 +152,7 @@ def test_a_significant_drop_beyond_the_allowance_fails_and_names_the_task(tmp_pa
     assert suite is not None and suite.get("tests") == "2" and suite.get("failures") == "1"
     cases = {case.get("name"): case for case in suite.iter("testcase")}
     assert cases["arc-easy"].find("failure") is not None and cases["gsm8k"].find("failure") is None
+    assert {case.get("classname") for case in cases.values()} == {"orcabench.gate"}  # CI dashboards group by it
 
 
 def test_a_drop_within_its_allowance_passes_and_informational_tasks_never_gate(tmp_path: Path) -> None:
