@@ -48,6 +48,7 @@ from orcabench.api import (  # noqa: E402  timed import, after _started on purpo
     plan,
     prepare,
 )
+from orcabench.backends.base import BackendInfo  # noqa: E402  timed import, after _started on purpose
 from orcabench.engine.execute import Pending  # noqa: E402  timed import, after _started on purpose
 from orcabench.store.schema import Manifest, Session  # noqa: E402  timed import, after _started on purpose
 from orcabench.task.data import in_mirror, resolve_data_dir  # noqa: E402  timed import, after _started on purpose
@@ -98,8 +99,8 @@ class CannedBackend:
         assert len(requests) == len(self.completions)
         yield from self.groups
 
-    def info(self) -> dict[str, Any]:
-        return {"name": self.name, "group_size": self.group_size}
+    def info(self) -> BackendInfo:
+        return BackendInfo(self.name, {}, {"group_size": self.group_size})
 
     def close(self) -> None:
         pass

@@ -10,9 +10,10 @@ rule (the sequential gate) drive a :class:`RunSession` chunk by chunk.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orcabench.engine import preflight
 from orcabench.lmeval import bridge as lm_eval_bridge
@@ -20,7 +21,7 @@ from orcabench.lmeval.records import import_output as import_lm_eval
 from orcabench.events import RunEvents
 from orcabench.engine.execute import Executed, Work, execute, missing, prepare
 from orcabench.engine.mirror import DataCheck, check_data, download_data
-from orcabench.models.registry import DEFAULT_MODEL, ThinkingFormat
+from orcabench.models.registry import BUILTIN_MODELS, DEFAULT_MODEL, ModelSpec, ThinkingFormat, resolve_model
 from orcabench.engine.plan import (
     DEFAULT_SEED,
     EngineSettings,
@@ -41,15 +42,24 @@ from orcabench.engine.session import RunSession, ask_server
 from orcabench.models.prompts import PromptRenderer
 from orcabench.engine.offline import RescoreResult, ScoredPredictions, rescore, score_predictions
 from orcabench.store.writer import RECORDS, read_records
-from orcabench.task.summary import summarize
-from orcabench.task import get_tasks
+from orcabench.task.summary import TaskSummary, headline, reasoning_average, summarize
+from orcabench.task import REASONING_SUITE, SUITES, Task, all_tasks, get_tasks
 from orcabench.types import Example, OrcabenchError
 
+if TYPE_CHECKING:  # imported on call below: gating and reporting pull in scipy, pandas and matplotlib
+    from orcabench.gate.verdicts import Comparison, Policy
+    from orcabench.report.audit import TaskAudit
+    from orcabench.report.listing import RunRow
+    from orcabench.report.tables import Report
+
 __all__ = [
-    "DEFAULT_SEED", "DataCheck", "DryRun", "EngineSettings", "Executed", "Operations", "Plan", "Prompting", "PromptView",
-    "RescoreResult", "RunConfig", "RunEvents", "RunResult", "RunSession", "Sampling", "ScoredPredictions", "Selection", "Work",
-    "check_data", "download_data", "dry_run", "execute", "import_lm_eval", "is_lm_eval", "missing", "plan", "prepare",
-    "rescore", "run", "score_predictions", "show_prompt",
+    "DEFAULT_MODEL", "DEFAULT_SEED", "REASONING_SUITE", "DataCheck", "DryRun", "EngineSettings", "Executed", "Operations",
+    "Plan", "Prompting", "PromptView", "RescoreResult", "RunConfig", "RunEvents", "RunResult", "RunSession", "Sampling",
+    "ScoredPredictions", "Selection", "TaskSummary", "ThinkingFormat", "Work", "audit", "check_data", "compare",
+    "download_data", "dry_run", "execute", "gate", "gate_markdown", "gate_model", "headline", "import_lm_eval", "is_lm_eval",
+    "leaderboard_markdown", "list_models", "list_runs", "list_suites", "list_tasks", "load_policy", "missing", "plan",
+    "prepare", "reasoning_average", "report", "rescore", "run", "score_predictions", "serve", "show_prompt",
+    "write_gate_reports",
 ]
 
 
@@ -125,3 +135,122 @@ def show_prompt(task_name: str, model: str = DEFAULT_MODEL, index: int = 0, data
     example = examples[index]
     prompt, add_special = renderer.render(renderer.messages(task.render(example)))
     return PromptView(example, prompt, add_special, task.continuations(example), spec.reasoning)
+
+
+# --- what the commands list and read: tasks, models, a warm engine, stored runs, reports, gates, audits ---
+# Each imports its module on call: listing, reporting and gating never load an engine (tests/test_startup.py).
+
+
+def list_tasks() -> list[Task]:
+    """Every task (``tasks/`` and installed plugins), by name."""
+    return sorted(all_tasks(), key=lambda task: task.name)
+
+
+def list_suites() -> dict[str, tuple[str, ...]]:
+    """Named groups of tasks (``--tasks orca2``) and their members."""
+    return dict(SUITES)
+
+
+def list_models() -> list[ModelSpec]:
+    """The named models of the registry."""
+    return list(BUILTIN_MODELS.values())
+
+
+def serve(model: str, port: int, batch_size: int | None, seed: int, engine: dict[str, Any],
+          on_ready: Callable[[str, str], None]) -> int:
+    """Keep one vLLM engine up as an OpenAI-compatible server on 127.0.0.1 (``port`` 0: any free one) until stopped.
+
+    ``on_ready(model name, url)`` hears when it answers; returns the server's exit code.
+    """
+    from orcabench.backends import serving
+    from orcabench.backends.vllm import engine_options
+
+    spec = resolve_model(model)
+    model_path, _ = model_location(spec)
+    options = engine_options({**spec.engine, **engine}, seed, batch_size)
+    return serving.serve(spec.name, model_path, options, port or serving.free_port(), lambda url: on_ready(spec.name, url))
+
+
+def list_runs(folder: Path, model: str | None = None, task: str | None = None,
+              skipped: list[str] | None = None) -> list[RunRow]:
+    """Stored runs at or under ``folder``, newest first, with their status (finished, partial, being written);
+    ``skipped`` hears each run directory that could not be read, and why."""
+    from orcabench.report.listing import list_runs as listed
+
+    return listed(folder, model, task, skipped)
+
+
+def audit(run_dir: Path) -> list[TaskAudit]:
+    """How a stored run's answers were read, per task."""
+    from orcabench.report.audit import audit_run
+
+    return audit_run(run_dir)
+
+
+def report(runs: Sequence[Path], out: Path, formats: Sequence[str] = ("md",), baseline: str | None = None,
+           reference: bool = True) -> tuple[Report, list[Path]]:
+    """Tables, charts and the HTML site from runs and reference files into ``out``; the report and the files written."""
+    from orcabench.report.publish import write_report
+
+    return write_report(runs, out, formats, baseline, reference)
+
+
+def leaderboard_markdown(made: Report) -> str:
+    """The report's leaderboard (entries × tasks, with the averages) as a Markdown table."""
+    from orcabench.report.tables import leaderboard, to_markdown_table
+
+    return to_markdown_table(leaderboard(made.results))
+
+
+def load_policy(path: Path | None) -> Policy:
+    """A gate policy file, validated (None: the defaults)."""
+    from orcabench.gate.verdicts import load_policy as loaded
+
+    return loaded(path)
+
+
+def compare(baseline: Path, candidate: Path, allow_mismatch: bool = False) -> Comparison:
+    """Two stored runs' paired statistics per task, without a verdict."""
+    from orcabench.gate.verdicts import compare_runs
+
+    return compare_runs(baseline, candidate, allow_mismatch=allow_mismatch, gating=False)
+
+
+def gate(baseline: Path, candidate: Path, policy: Policy | None = None, allow_mismatch: bool = False,
+         sequential: bool = False) -> Comparison:
+    """A stored candidate run against a stored baseline run: the fixed-n verdicts, or with ``sequential`` the
+    anytime-valid gate replayed on the two runs (where it would have stopped, and with what verdict)."""
+    from orcabench.gate import verdicts
+
+    policy = policy or verdicts.Policy()
+    if sequential:
+        return verdicts.replay(baseline, candidate, policy, allow_mismatch)
+    return verdicts.compare_runs(baseline, candidate, policy, allow_mismatch, gating=True)
+
+
+def gate_model(baseline: Path, model: str, policy: Policy | None = None, allow_mismatch: bool = False, *,
+               output: Path | None = None, backend: str | None = None, batch_size: int | None = None,
+               max_tokens: int | None = None, data_dir: Path | None = None, engine: dict[str, Any] | None = None,
+               events: RunEvents | None = None) -> Comparison:
+    """The sequential gate running ``model`` as the candidate on the baseline's examples, chunk by chunk, until every
+    required task is settled; unset settings follow the baseline's run."""
+    from orcabench.gate.candidate import CandidateRun, gate_candidate
+    from orcabench.gate.verdicts import Policy
+
+    settings = CandidateRun(model=model, output=output, backend=backend, batch_size=batch_size, max_tokens=max_tokens,
+                            data_dir=data_dir, engine=dict(engine or {}))
+    return gate_candidate(baseline, settings, policy or Policy(), allow_mismatch, events=events)
+
+
+def gate_markdown(comparison: Comparison) -> str:
+    """A comparison as the gate's Markdown (a verdict only where it gated)."""
+    from orcabench.gate.outputs import to_markdown
+
+    return to_markdown(comparison)
+
+
+def write_gate_reports(comparison: Comparison, out: Path) -> dict[str, Path]:
+    """``gate.md``, ``gate.json`` and ``gate.junit.xml`` in ``out``."""
+    from orcabench.gate.outputs import write_reports
+
+    return write_reports(comparison, out)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from orcabench.backends import registry
-from orcabench.backends.base import Backend, answer_in_order
+from orcabench.backends.base import Backend, BackendInfo, answer_in_order
 from orcabench.backends.cache import RESPONSES, CachedBackend, request_key
 from orcabench.registry import Registry
 from orcabench.store.schema import Fingerprint
@@ -41,8 +41,8 @@ class Scripted:
                                   output_tokens=3, finish_reason="stop"))
                    for i in range(start, min(start + self.group_size, len(requests)))]
 
-    def info(self) -> dict[str, Any]:
-        return {"backend": "scripted", "version": "1"}
+    def info(self) -> BackendInfo:
+        return BackendInfo("scripted", {"version": "1"})
 
     def close(self) -> None:
         self.closed = True
@@ -176,7 +176,7 @@ def test_info_is_the_inner_backend_s_plus_the_budget_and_the_cache_and_close_rea
     answer_in_order(CachedBackend(Scripted(), tmp_path), asking("a", "b"))
     inner = Scripted()
     backend = CachedBackend(inner, tmp_path, budget=10)
-    assert backend.info() == {"backend": "scripted", "version": "1", "request_budget": 10, "cached_responses": 2}
+    assert backend.info().to_json() == {"backend": "scripted", "version": "1", "request_budget": 10, "cached_responses": 2}
     assert backend.name == "scripted"
     backend.close()
     assert inner.closed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from conftest import orcabench
 
 from orcabench import api
-from orcabench.task.summary import TaskSummary, reasoning_average
+from orcabench.task.summary import TaskSummary, headline, reasoning_average
 from orcabench.task.data import sha256_file
 from orcabench.task import SUITES, get_tasks
 from orcabench.types import Record
@@ -28,10 +29,11 @@ def summary(task: str, accuracy: float, subtasks: dict[str, tuple[float, int]] |
 def test_the_reasoning_average_is_the_papers_six_benchmark_mean_or_nothing() -> None:
     six = [summary("agieval-mc", 0.9, {"a": (0.2, 5), "b": (0.4, 5)}), summary("bbh-mc", 0.5), summary("drop", 0.6),
            summary("crass", 0.7), summary("race", 0.8), summary("gsm8k", 0.1), summary("mmlu", 1.0)]
-    average, missing = reasoning_average(six)
+    average, missing = reasoning_average({s.task: headline(s) for s in six})
     # AGIEval counts with its macro average over subsets (0.3), not its micro accuracy.
     assert missing == [] and average == pytest.approx((0.3 + 0.5 + 0.6 + 0.7 + 0.8 + 0.1) / 6)
-    assert reasoning_average(six[1:]) == (None, ["agieval-mc"])
+    assert reasoning_average({s.task: headline(s) for s in six[1:]}) == (None, ["agieval-mc"])
+    assert reasoning_average({"agieval-mc": math.nan, **{s.task: headline(s) for s in six[1:]}}) == (None, ["agieval-mc"])
 
 
 @pytest.mark.slow

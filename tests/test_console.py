@@ -29,7 +29,7 @@ from orcabench.console import EngineCapture, say
 from orcabench.models.registry import ModelSpec
 from orcabench.engine.preflight import injected_system_prompt, length_warnings
 from orcabench.models.prompts import PromptRenderer
-from orcabench.report.listing import accuracies, counts, list_runs
+from orcabench.report.listing import list_runs
 from orcabench.store.schema import Fingerprint
 from orcabench.store.writer import RunStore
 from store_samples import make_run, record
@@ -250,8 +250,8 @@ def test_many_samples_at_max_tokens_are_one_warning_per_task() -> None:
 def test_a_run_from_before_planned_counts_lists_its_status_with_an_unknown_plan(tmp_path: Path) -> None:
     make_run(tmp_path / "runs" / "old", {"gsm8k": [1.0, 0.0, 1.0, 1.0]}, finished="2026-11-30T10:00:00+00:00")
     (row,) = list_runs(tmp_path / "runs")
-    assert (row.status, row.done, row.planned, counts(row)) == ("finished", 4, None, "4/?")
-    assert accuracies(row) == "gsm8k 75.0" and row.date.startswith("2026-11-30")
+    assert (row.status, row.done, row.planned, row.counts) == ("finished", 4, None, "4/?")
+    assert row.accuracies == "gsm8k 75.0" and row.date.startswith("2026-11-30")
 
 
 def test_capture_sends_fd_writes_of_this_and_child_processes_to_the_log_and_orcabench_lines_to_the_terminal(

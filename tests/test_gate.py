@@ -25,7 +25,7 @@ from scipy import stats as sps
 from store_samples import make_run
 
 from orcabench.cli.run import main
-from orcabench.gate.verdicts import compare_runs, gate, load_policy
+from orcabench.gate.verdicts import compare_runs, load_policy
 from orcabench.gate.outputs import to_json
 from orcabench.stats import holm, mcnemar_exact, paired_bootstrap_ci, paired_stats
 
@@ -122,7 +122,7 @@ def test_under_the_lenient_rule_a_half_point_drop_on_50_samples_is_not_significa
     cand_scores[3] = 0.75
     base = make_run(tmp_path / "a", {"drop": base_scores, "gsm8k": [1.0] * 25 + [0.0] * 25})
     cand = make_run(tmp_path / "b", {"drop": cand_scores, "gsm8k": [1.0] * 25 + [0.0] * 25})
-    result = gate(base, cand, policy_file(tmp_path, rule="lenient", margin=0.0, min_n=50))
+    result = compare_runs(base, cand, load_policy(policy_file(tmp_path, rule="lenient", margin=0.0, min_n=50)))
     (drop, gsm8k) = result.tasks
     assert drop.drop_points == pytest.approx(0.5)
     assert drop.p_adjusted == pytest.approx(1.0) and drop.verdict == "pass" and "not significant" in drop.note
@@ -152,6 +152,7 @@ def test_a_significant_drop_beyond_the_allowance_fails_and_names_the_task(tmp_pa
     assert suite is not None and suite.get("tests") == "2" and suite.get("failures") == "1"
     cases = {case.get("name"): case for case in suite.iter("testcase")}
     assert cases["arc-easy"].find("failure") is not None and cases["gsm8k"].find("failure") is None
+    assert {case.get("classname") for case in cases.values()} == {"orcabench.gate"}  # CI dashboards group by it
 
 
 def test_a_drop_within_its_allowance_passes_and_informational_tasks_never_gate(tmp_path: Path) -> None:
@@ -159,7 +160,7 @@ def test_a_drop_within_its_allowance_passes_and_informational_tasks_never_gate(t
     cand = make_run(tmp_path / "b", {"arc-easy": [1.0] * 25 + [0.0] * 35, "lambada": [1.0] * 25 + [0.0] * 35})
     # 15 of 60 right -> wrong: the lower 95% bound is -35.1 points, inside a 40-point margin.
     config = policy_file(tmp_path, informational=["lambada"], tasks={"arc-easy": {"margin": 40}})
-    result = gate(base, cand, config)
+    result = compare_runs(base, cand, load_policy(config))
     assert [t.verdict for t in result.tasks] == ["pass", "info"] and result.exit_code == 0
     assert result.tasks[0].note == "non-inferior: lower bound -35.14 > -40 points"
 
@@ -178,7 +179,7 @@ def test_a_required_task_with_too_few_pairs_is_no_decision_and_exits_2(tmp_path:
 def test_samples_and_tasks_in_one_run_only_are_reported_not_paired(tmp_path: Path) -> None:
     base = make_run(tmp_path / "a", {"gsm8k": [1.0] * 40, "crass-ai": [1.0] * 5})
     cand = make_run(tmp_path / "b", {"gsm8k": [1.0] * 35}, ids={"gsm8k": [str(i) for i in range(5, 40)]})
-    result = gate(base, cand)
+    result = compare_runs(base, cand)
     (gsm8k,) = result.tasks
     assert gsm8k.stats.n == 35 and (gsm8k.only_baseline, gsm8k.only_candidate) == (5, 0)
     assert result.unpaired_tasks == {"crass-ai": "baseline only"}

@@ -192,7 +192,7 @@ def test_a_refused_local_port_fails_at_once_naming_the_url_and_the_fix(host: str
     message = str(failure.value)
     assert "\n" not in message
     assert f"connection refused at {url}/" in message and "orcabench serve" in message and "base_url" in message
-    (server,) = backend.info()["servers"]
+    (server,) = backend.info().to_json()["servers"]
     assert server["answered"] == 0 and 1 <= server["failed"] <= 8  # only the attempts already under way
 
 
@@ -250,7 +250,7 @@ def test_the_api_key_is_sent_but_never_in_the_manifest_info(stub: Stub, tmp_path
                            seed=0, batch_size=None, cache_dir=tmp_path)
     answer_in_order(backend, [CHAT])
     assert stub.seen[0]["authorization"] == "Bearer sk-secret-123"
-    assert "sk-secret-123" not in json.dumps(backend.info())
+    assert "sk-secret-123" not in json.dumps(backend.info().to_json())
     backend.close()
 
 
@@ -286,9 +286,9 @@ def test_requests_spread_over_several_servers_and_the_cache_does_not_care_which_
     both = stub_backend(stub, tmp_path, endpoint="chat", concurrency=1, base_url=f"{stub.url},{second_stub.url}")
     answers = answer_in_order(both, requests)
     assert len(stub.seen) == len(second_stub.seen) == 12
-    servers = both.info()["servers"]
+    servers = both.info().to_json()["servers"]
     assert [s["answered"] for s in servers] == [len(stub.seen), len(second_stub.seen)]
-    assert both.info()["base_url"] == [stub.url + "/", second_stub.url + "/"]
+    assert both.info().to_json()["base_url"] == [stub.url + "/", second_stub.url + "/"]
     # The response cache is keyed by the request, not the server: the other server alone pays nothing.
     again = stub_backend(second_stub, tmp_path, endpoint="chat")
     assert answer_in_order(again, requests) == answers and again.cache_hits == 24
@@ -300,7 +300,7 @@ def test_a_dead_server_s_share_moves_to_the_live_one(stub: Stub, tmp_path: Path)
     backend = stub_backend(stub, tmp_path, endpoint="chat", concurrency=4, max_retries=1, base_url=f"{dead},{stub.url}")
     answers = answer_in_order(backend, gsm_like(12))
     assert [a.text for a in answers] == [f"echo: What is {i}+{i}?" for i in range(12)]
-    dead_server, live = backend.info()["servers"]
+    dead_server, live = backend.info().to_json()["servers"]
     # Out of rotation for good after its first refusal: only the attempts already sent to it failed.
     assert dead_server["answered"] == 0 and 1 <= dead_server["failed"] <= 4
     assert live["answered"] == 12 == len(stub.seen)

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from orcabench import api
+from orcabench.backends.base import BackendInfo
 from orcabench.engine.execute import best_option
 from orcabench.store.writer import RunStore
 from orcabench.types import Completion, OrcabenchError, Request
@@ -51,8 +52,8 @@ class ScriptedBackend:
             return Completion(logprob=0.0 if request.continuation == " B" else -2.5, is_greedy=request.continuation == " B")
         return Completion(text="Step by step... The answer is 18.", prompt_tokens=7, output_tokens=9, finish_reason="stop")
 
-    def info(self) -> dict[str, Any]:
-        return {"name": self.name}
+    def info(self) -> BackendInfo:
+        return BackendInfo(self.name)
 
     def close(self) -> None:
         pass
@@ -269,3 +270,11 @@ def test_a_run_config_is_typed_parts_and_unknown_settings_are_refused() -> None:
         api.Selection(modle="smollm2-135m")  # type: ignore[call-arg]
     engine = api.EngineSettings(dtype="float32", args={"dtype": "bfloat16", "enforce_eager": True})
     assert engine.overrides() == {"dtype": "float32", "enforce_eager": True}  # a flag wins over the same --engine-arg
+
+
+def test_a_backends_info_is_stored_key_for_key_as_the_backends_wrote_it_before_the_typed_record() -> None:
+    # The manifest's session keeps the old layout: the engine's name, its library versions, then its settings.
+    info = BackendInfo("hf", {"transformers": "4.57", "torch": "2.8"}, {"device": "cpu", "timings": {"generate": 1.5}})
+    assert list(info.to_json().items()) == [("backend", "hf"), ("transformers", "4.57"), ("torch", "2.8"), ("device", "cpu"),
+                                            ("timings", {"generate": 1.5})]
+    assert json.loads(json.dumps(info.to_json())) == info.to_json()

@@ -61,11 +61,16 @@ def test_a_manifest_with_unknown_fields_loads_and_keeps_them_when_written_back(t
     assert written["sessions"] == manifest["sessions"]
     with pytest.raises(OrcabenchError, match="other settings"):  # the unknown part is part of the fingerprint
         RunStore(tmp_path).open(FINGERPRINT)
+    (tmp_path / "records.jsonl").write_text("")
+    stored = load_run(tmp_path)  # what gates and reports read: typed, the unknown parts kept
+    assert stored.fingerprint.extra == {"judge": "gpt-4"} and stored.fingerprint.settings()["judge"] == "gpt-4"
+    assert stored.manifest.extra == {"provenance_v2": {"signed": True}}
 
 
 def test_a_run_written_before_the_typed_schema_loads(data_dir: Path) -> None:
     run = load_run(FIXTURE)
-    assert run.manifest.schema_version == 1 and run.fingerprint["backend"] == "hf"
+    assert run.manifest.schema_version == 1 and run.fingerprint.backend == "hf"
+    assert run.label == "smollm2-135m · hf" and run.tasks() == ["gsm8k"]
     assert sorted(run.records) == [("gsm8k", "0"), ("gsm8k", "1")] and run.problems == []
     assert run.manifest.sessions[0].requests == 2 and run.manifest.sessions[0].backend is not None
 
@@ -76,8 +81,8 @@ def test_todays_plan_of_the_same_command_has_the_old_runs_fingerprint(data_dir: 
                                   sampling=api.Sampling(max_tokens=16),
                                   engine=api.EngineSettings(backend="hf"),
                                   operations=api.Operations(output=tmp_path / "run")))
-    assert plan.fingerprint.to_json() == old.fingerprint
-    assert plan.fingerprint.digest()[:12] == Fingerprint.from_json(old.fingerprint).digest()[:12]
+    assert plan.fingerprint == old.fingerprint
+    assert plan.fingerprint.digest()[:12] == old.fingerprint.digest()[:12]
 
 
 @pytest.mark.slow

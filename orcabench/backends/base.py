@@ -8,9 +8,27 @@ finish*, in any order, so the run loop can store each group the moment it exists
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from orcabench.types import Completion, OrcabenchError, Request
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """What a backend tells the run manifest: which engine answered, on which library versions, with which settings.
+
+    :meth:`to_json` is the session's ``backend`` entry, key for key as the backends wrote it
+    before this record existed (manifests do not change). Secrets never belong here.
+    """
+
+    backend: str  # "hf", "vllm", "openai"
+    versions: dict[str, str] = field(default_factory=dict)  # library -> version, in the order shown
+    # The resolved engine settings and what the engine did (timings, servers, replicas), in the order shown.
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"backend": self.backend, **self.versions, **self.settings}
 
 
 class Backend(Protocol):
@@ -18,7 +36,7 @@ class Backend(Protocol):
 
     def answer(self, requests: Sequence[Request]) -> Iterator[list[tuple[int, Completion]]]: ...
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> BackendInfo:
         """Versions and resolved engine settings, for the run manifest."""
         ...
 

@@ -27,11 +27,11 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from orcabench.backends.base import Backend, engine_setting
+from orcabench.backends.base import Backend, BackendInfo, engine_setting
 from orcabench.store.writer import drop_torn_tail
 from orcabench.types import Completion, OrcabenchError, Request
 
@@ -141,8 +141,10 @@ class CachedBackend:
                 "the cache)"
             )
 
-    def info(self) -> dict[str, Any]:
-        return {**self.inner.info(), "request_budget": self.budget.limit, "cached_responses": self.cached_at_start}
+    def info(self) -> BackendInfo:
+        inner = self.inner.info()
+        return replace(inner, settings={**inner.settings, "request_budget": self.budget.limit,
+                                        "cached_responses": self.cached_at_start})
 
     def close(self) -> None:
         self.inner.close()

@@ -12,7 +12,7 @@ import torch
 import transformers
 from transformers import AutoModelForCausalLM
 
-from orcabench.backends.base import encode_loglikelihood, encode_prompt, truncate_at_stop
+from orcabench.backends.base import BackendInfo, encode_loglikelihood, encode_prompt, truncate_at_stop
 from orcabench.timings import Timings
 from orcabench.models.tokenizer import load_tokenizer
 from orcabench.types import Completion, OrcabenchError, Request
@@ -67,17 +67,10 @@ class HFBackend:
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos[0]
         self.max_length = int(engine.get("max_model_len") or getattr(self.model.config, "max_position_embeddings", 4096))
 
-    def info(self) -> dict[str, Any]:
-        return {
-            "backend": "hf",
-            "transformers": transformers.__version__,
-            "torch": torch.__version__,
-            "device": self.device,
-            "dtype": str(self.model.dtype).removeprefix("torch."),
-            "batch_size": self.batch_size,
-            "max_length": self.max_length,
-            "timings": dict(self.timings),
-        }
+    def info(self) -> BackendInfo:
+        return BackendInfo("hf", {"transformers": transformers.__version__, "torch": torch.__version__},
+                           {"device": self.device, "dtype": str(self.model.dtype).removeprefix("torch."),
+                            "batch_size": self.batch_size, "max_length": self.max_length, "timings": dict(self.timings)})
 
     def close(self) -> None:
         del self.model

@@ -49,7 +49,7 @@ from urllib.parse import urlsplit
 
 import openai
 
-from orcabench.backends.base import encode_loglikelihood, engine_setting, truncate_at_stop
+from orcabench.backends.base import BackendInfo, encode_loglikelihood, engine_setting, truncate_at_stop
 from orcabench.backends.servers import RetryPolicy, Server, ServerPool, server_urls
 from orcabench.types import Completion, OrcabenchError, Request
 
@@ -144,12 +144,10 @@ class OpenAIBackend:
         self.pool = ServerPool(server_urls(base_url), str(api_key or _NO_KEY), self.timeout, self.retry, random.Random(seed))
         self._tokenizer: Any = None
 
-    def info(self) -> dict[str, Any]:
-        # The API key is deliberately absent: this dict goes into the run manifest.
+    def info(self) -> BackendInfo:
+        # The API key is deliberately absent: this record goes into the run manifest.
         urls = [server.url for server in self.pool.servers]
-        return {
-            "backend": "openai",
-            "openai": openai.__version__,
+        return BackendInfo("openai", {"openai": openai.__version__}, {
             "base_url": urls[0] if len(urls) == 1 else urls,
             "servers": self.pool.info(),
             "api_model": self.api_model,
@@ -160,7 +158,7 @@ class OpenAIBackend:
             "timeout": self.timeout,
             "vllm_extensions": self.vllm_extensions,
             "ignored_engine_settings": self.ignored,
-        }
+        })
 
     def close(self) -> None:
         self.pool.close()

@@ -26,10 +26,10 @@ import socket
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from orcabench.backends.base import answer_in_order
+from orcabench.backends.base import BackendInfo, answer_in_order
 from orcabench.backends.registry import load_backend
 from orcabench.types import Completion, OrcabenchError, Request
 
@@ -309,12 +309,15 @@ class ReplicaBackend:
 
     # -- manifest and shutdown --------------------------------------------------------------
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> BackendInfo:
         """The first live replica's engine info (what answered is the same engine everywhere), plus the replicas."""
         ray = _ray()
-        engine = next((m.where["engine"] for m in self.members if m.where), {})
-        return {**engine, "replicas": {"count": self.count, "ray": ray.__version__, "address": self.address,
-                                       "chunk_size": self.last_chunk_size, "placement": [m.report() for m in self.members]}}
+        replicas = {"count": self.count, "ray": ray.__version__, "address": self.address, "chunk_size": self.last_chunk_size,
+                    "placement": [m.report() for m in self.members]}
+        engine: BackendInfo | None = next((m.where["engine"] for m in self.members if m.where), None)
+        if engine is None:  # no replica started: the engine asked for, with no versions to tell
+            return BackendInfo(self.backend_name, {}, {"replicas": replicas})
+        return replace(engine, settings={**engine.settings, "replicas": replicas})
 
     def close(self) -> None:
         ray = _ray()

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from orcabench.backends.base import encode_loglikelihood, encode_prompt
+from orcabench.backends.base import BackendInfo, encode_loglikelihood, encode_prompt
 from orcabench.timings import Timings
 from orcabench.types import Completion, Request
 
@@ -114,14 +114,14 @@ class VLLMBackend:
             self.llm = LLM(model=model_path, **self.options)
         self.tokenizer = self.llm.get_tokenizer()
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> BackendInfo:
         import vllm
 
-        return {"backend": "vllm", "vllm": vllm.__version__, "device": "cpu" if self.cpu else "cuda",
-                "engine": {k: v for k, v in self.options.items()},
-                "kv_cache_gib": os.environ.get("VLLM_CPU_KVCACHE_SPACE") if self.cpu else None,
-                "multiprocessing": os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING", "1") != "0",
-                "torch_threads": _torch_threads() if self.cpu else None, "timings": dict(self.timings)}
+        return BackendInfo("vllm", {"vllm": vllm.__version__}, {
+            "device": "cpu" if self.cpu else "cuda", "engine": {k: v for k, v in self.options.items()},
+            "kv_cache_gib": os.environ.get("VLLM_CPU_KVCACHE_SPACE") if self.cpu else None,
+            "multiprocessing": os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING", "1") != "0",
+            "torch_threads": _torch_threads() if self.cpu else None, "timings": dict(self.timings)})
 
     def close(self) -> None:
         engine = getattr(self.llm, "llm_engine", None)

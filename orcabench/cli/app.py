@@ -15,9 +15,6 @@ from rich.console import Console
 from rich.table import Table
 
 from orcabench import api
-from orcabench.models.registry import ThinkingFormat
-from orcabench.task.summary import TaskSummary, reasoning_average
-from orcabench.task import REASONING_SUITE
 from orcabench.types import OrcabenchError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
@@ -31,8 +28,6 @@ app.add_typer(import_app, name="import")
 # Logs and CI job output are no terminal: give tables room instead of rich's 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 200)
 THINKING_HELP = "reasoning models: enable_thinking for the chat template (default: the model's)"
-
-
 
 
 def split_names(value: str) -> list[str]:
@@ -64,7 +59,7 @@ def show_run_result(result: api.RunResult, model: str) -> None:
     console.print(f"{result.model_calls} model call(s) this time; records in {result.run_dir / 'records.jsonl'}")
 
 
-def print_summaries(summaries: list[TaskSummary], title: str) -> None:
+def print_summaries(summaries: list[api.TaskSummary], title: str) -> None:
     table = Table(title=title)
     # Reasoning runs also show how many unparsed samples had a trace and no final answer.
     reasoning = any(s.traces or s.no_final_answer for s in summaries)
@@ -79,13 +74,13 @@ def print_summaries(summaries: list[TaskSummary], title: str) -> None:
                       macro, str(len(s.subtasks) or ""), f"{100 * s.unparsed_rate:.1f}%", *no_final,
                       f"{100 * (1 - s.unparsed_rate):.1f}%")
     console.print(table)
-    if any(s.task in REASONING_SUITE for s in summaries):
-        average, missing = reasoning_average(summaries)
+    if any(s.task in api.REASONING_SUITE for s in summaries):
+        average, missing = api.reasoning_average({s.task: api.headline(s) for s in summaries})
         console.print(f"Orca 2 reasoning average (6 benchmarks): {100 * average:.2f}" if average is not None
                       else f"Orca 2 reasoning average: not computed, missing {', '.join(missing)}")
 
 
-def reasoning_line(reasoning: ThinkingFormat) -> str:
+def reasoning_line(reasoning: api.ThinkingFormat) -> str:
     switch = {None: "the template's default", True: "on", False: "off"}[reasoning.enable_thinking]
     return (f"# reasoning model: trace between {reasoning.start} and {reasoning.end} (never read for the answer); "
             f"enable_thinking: {switch}")

@@ -13,8 +13,6 @@ from rich.table import Table
 from orcabench import __version__, api
 from orcabench.cli.app import app, console, data_app, engine_args, list_app, split_names
 from orcabench.console import open_in_browser, say, show_chunks
-from orcabench.models.registry import BUILTIN_MODELS
-from orcabench.task import SUITES, all_tasks
 from orcabench.types import OrcabenchError
 
 
@@ -57,10 +55,10 @@ def list_tasks() -> None:
     table = Table()
     for column in ("task", "version", "kind", "data (Hub id)", "description"):
         table.add_column(column, no_wrap=column == "task")
-    for task in sorted(all_tasks(), key=lambda t: t.name):
+    for task in api.list_tasks():
         table.add_row(task.name, task.version, task.kind, task.data.hub_path, task.description)
     console.print(table)
-    for suite, members in SUITES.items():
+    for suite, members in api.list_suites().items():
         console.print(f"suite {suite}: {', '.join(members)}")
 
 
@@ -71,7 +69,7 @@ def list_models() -> None:
     for column in ("model", "source", "template", "system message (default; --system-message)", "protocol", "backend",
                    "size (B)", "engine"):
         table.add_column(column, overflow="fold", no_wrap=column == "model")
-    for spec in BUILTIN_MODELS.values():
+    for spec in api.list_models():
         template = spec.chat_template or ("tokenizer's" if spec.prompt_format == "chat" else spec.prompt_format)
         if spec.reasoning:
             template += f"; trace {spec.reasoning.start}…{spec.reasoning.end}"
@@ -105,31 +103,24 @@ def gate(
     engine_arg: Annotated[Optional[list[str]], typer.Option(help="--candidate-model: engine KEY=VALUE (repeatable)")] = None,
 ) -> None:
     """Exit 0 when the candidate passes against the baseline, 1 on a regression, 3 when inconclusive (2: bad input)."""
-    from orcabench.gate import verdicts as gating  # scipy: only when gating
-    from orcabench.gate.outputs import to_markdown, write_reports
-
     if (candidate is None) == (candidate_model is None):
         raise OrcabenchError("give the candidate as a run (--candidate DIR) or as a model to run (--candidate-model M), "
                              "one of the two")
     if candidate_model is not None and not sequential:
         raise OrcabenchError("--candidate-model runs the candidate chunk by chunk: add --sequential "
                              "(or run it with `orcabench run` first)")
-    policy = gating.load_policy(config)
+    policy = api.load_policy(config)
     if candidate_model is not None:
-        from orcabench.gate.candidate import CandidateRun, gate_candidate
-
-        run_settings = CandidateRun(model=candidate_model, output=candidate_output, backend=backend, batch_size=batch_size,
-                                    max_tokens=max_tokens, data_dir=data_dir, engine=engine_args(engine_arg or []))
-        comparison = gate_candidate(baseline, run_settings, policy, allow_mismatch, events=api.RunEvents(show_chunks))
-    elif sequential:
-        comparison = gating.replay(baseline, candidate, policy, allow_mismatch)  # type: ignore[arg-type]
+        comparison = api.gate_model(baseline, candidate_model, policy, allow_mismatch, output=candidate_output,
+                                    backend=backend, batch_size=batch_size, max_tokens=max_tokens, data_dir=data_dir,
+                                    engine=engine_args(engine_arg or []), events=api.RunEvents(show_chunks))
     else:
-        comparison = gating.compare_runs(baseline, candidate, policy, allow_mismatch, gating=True)  # type: ignore[arg-type]
+        comparison = api.gate(baseline, candidate, policy, allow_mismatch, sequential)  # type: ignore[arg-type]
     if out is not None:
-        write_reports(comparison, out)
+        api.write_gate_reports(comparison, out)
     for problem in comparison.problems:
         say(f"warning: {problem} (skipped)")
-    sys.stdout.write(to_markdown(comparison))
+    sys.stdout.write(api.gate_markdown(comparison))
     if comparison.verdict == "insufficient":
         undecided = [t.task for t in comparison.tasks if t.verdict == "insufficient"]
         raise OrcabenchError(f"required task(s) {', '.join(undecided)} have fewer paired samples than the policy's min_n: "
@@ -144,15 +135,12 @@ def compare(
     allow_mismatch: Annotated[bool, typer.Option(help="compare even if versions, templates, protocol or data differ")] = False,
 ) -> None:
     """Paired statistics of two runs per task (delta, bootstrap CI, McNemar p with Holm), no verdict."""
-    from orcabench.gate import verdicts as gating
-    from orcabench.gate.outputs import to_markdown
-
-    comparison = gating.compare_runs(run_a, run_b, allow_mismatch=allow_mismatch, gating=False)
+    comparison = api.compare(run_a, run_b, allow_mismatch)
     for problem in comparison.problems:
         say(f"warning: {problem} (skipped)")
     # The gate's Markdown table, without the verdict: it reads the same in a terminal of any
     # width, a CI log and a PR comment.
-    sys.stdout.write(to_markdown(comparison))
+    sys.stdout.write(api.gate_markdown(comparison))
 
 
 @app.command()
@@ -167,18 +155,15 @@ def report(
     open_site: Annotated[bool, typer.Option("--open", help="open the site (implies html) in the default browser")] = False,
 ) -> None:
     """Comparison tables, charts and a static HTML leaderboard from runs and reference results."""
-    from orcabench.report.publish import write_report
-    from orcabench.report.tables import leaderboard, to_markdown_table
-
     formats = split_names(format)
     if open_site and "html" not in formats:
         formats.append("html")
-    made, written = write_report(runs, out, formats, baseline, reference)
+    made, written = api.report(runs, out, formats, baseline, reference)
     for reason in made.results.skipped:
         say(f"skipped {reason}")
     for path in made.results.superseded:
         say(f"not shown: {path} (a later run of the same model and backend covers its tasks; name it to show it too)")
-    console.print(to_markdown_table(leaderboard(made.results)), markup=False, highlight=False, soft_wrap=True)
+    console.print(api.leaderboard_markdown(made), markup=False, highlight=False, soft_wrap=True)
     for path in written:
         say(f"wrote {path}")
     if open_site:
@@ -193,10 +178,8 @@ def runs_list(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON array instead of the table")] = False,
 ) -> None:
     """List stored runs: model, backend, tasks, samples done / planned, accuracy, status (finished, partial, being written)."""
-    from orcabench.report.listing import accuracies, counts, list_runs, relative_to, short_date
-
     skipped: list[str] = []
-    rows = list_runs(folder, model, task, skipped)
+    rows = api.list_runs(folder, model, task, skipped)
     for reason in skipped:
         say(f"skipped {reason}")
     if as_json:
@@ -209,8 +192,8 @@ def runs_list(
     for column in (f"run (in {folder})", "model", "backend", "tasks", "n", "accuracy", "status", "date (UTC)"):
         table.add_column(column, no_wrap=True, overflow="ellipsis", justify="right" if column == "n" else "left")
     for row in rows:
-        table.add_row(relative_to(Path(row.path), folder), row.model, row.backend, ",".join(row.tasks), counts(row),
-                      accuracies(row), row.status, short_date(row.date), style=None if row.status == "finished" else "yellow")
+        table.add_row(relative_to(Path(row.path), folder), row.model, row.backend, ",".join(row.tasks), row.counts,
+                      row.accuracies, row.status, short_date(row.date), style=None if row.status == "finished" else "yellow")
     console.print(table)
 
 
@@ -218,3 +201,15 @@ def runs_list(
 def version() -> None:
     """Print the orcabench version."""
     console.print(__version__)
+
+
+def relative_to(path: Path, folder: Path) -> str:
+    """A run's directory as listed under ``folder`` (its own path when it is not below it)."""
+    try:
+        return str(path.relative_to(folder))
+    except ValueError:
+        return str(path)
+
+
+def short_date(iso: str) -> str:
+    return iso[:16].replace("T", " ")

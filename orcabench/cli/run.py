@@ -29,13 +29,12 @@ from orcabench.cli.app import (
     split_names,
 )
 from orcabench.console import RunDisplay, say, show_orcabench_log, verbose_from_env, warn
-from orcabench.models.registry import DEFAULT_MODEL, ThinkingFormat
 from orcabench.types import OrcabenchError
 
 
 @app.command()
 def run(
-    model: Annotated[str, typer.Option(help="registry name, local HF folder or Hub id")] = DEFAULT_MODEL,
+    model: Annotated[str, typer.Option(help="registry name, local HF folder or Hub id")] = api.DEFAULT_MODEL,
     tasks: Annotated[str, typer.Option(help="comma-separated task names (orcabench list tasks)")] = "gsm8k",
     backend: Annotated[Optional[str], typer.Option(help="vllm, hf or openai; default: the model's")] = None,
     limit: Annotated[Optional[int], typer.Option(help="first N examples of each task")] = None,
@@ -84,7 +83,7 @@ def run(
             task_name, example, prompt = shown.first_prompt
             say(f"# first prompt: task {task_name}, example {example.id}, gold {example.gold}")
             if shown.description.get("model", {}).get("reasoning"):
-                say(reasoning_line(ThinkingFormat(**shown.description["model"]["reasoning"])))
+                say(reasoning_line(api.ThinkingFormat(**shown.description["model"]["reasoning"])))
             sys.stdout.write(prompt + "\n")
         if shown.estimate is not None:
             say(shown.estimate.line())
@@ -101,7 +100,7 @@ def run(
 
 @app.command()
 def serve(
-    model: Annotated[str, typer.Option(help="registry name, local HF folder or Hub id")] = DEFAULT_MODEL,
+    model: Annotated[str, typer.Option(help="registry name, local HF folder or Hub id")] = api.DEFAULT_MODEL,
     port: Annotated[int, typer.Option(help="port on 127.0.0.1 (0: any free one)")] = 8000,
     batch_size: Annotated[Optional[int], typer.Option(help="max concurrent sequences")] = None,
     seed: Annotated[int, typer.Option(help="random seed")] = api.DEFAULT_SEED,
@@ -112,22 +111,15 @@ def serve(
     engine_arg: Annotated[Optional[list[str]], typer.Option(help="extra engine setting KEY=VALUE (repeatable)")] = None,
 ) -> None:
     """Keep one vLLM engine up (an OpenAI-compatible server) for `orcabench run --server URL`; Ctrl-C stops it."""
-    from orcabench.backends import serving
-    from orcabench.backends.vllm import engine_options
-    from orcabench.models.registry import resolve_model
+    engine = engine_settings(engine_arg, dtype, max_model_len, tensor_parallel_size, gpu_memory_utilization)
 
-    spec = resolve_model(model)
-    model_path, _ = api.model_location(spec)
-    engine = {**spec.engine, **engine_settings(engine_arg, dtype, max_model_len, tensor_parallel_size, gpu_memory_utilization)}
-    options = engine_options(engine, seed, batch_size)
-
-    def ready(url: str) -> None:
-        say(f"orcabench serve: {spec.name} ready at {url} (Ctrl-C stops it)")
+    def ready(name: str, url: str) -> None:
+        say(f"orcabench serve: {name} ready at {url} (Ctrl-C stops it)")
         sys.stdout.write(url + "\n")
         sys.stdout.flush()
 
     try:
-        code = serving.serve(spec.name, model_path, options, port or serving.free_port(), ready)
+        code = api.serve(model, port, batch_size, seed, engine, ready)
     except KeyboardInterrupt:
         say("orcabench serve: stopped")
         code = 0
@@ -149,7 +141,7 @@ def import_lm_eval(
 @app.command("show-prompt")
 def show_prompt(
     task: Annotated[str, typer.Option(help="task name")],
-    model: Annotated[str, typer.Option(help="registry name, local HF folder or Hub id")] = DEFAULT_MODEL,
+    model: Annotated[str, typer.Option(help="registry name, local HF folder or Hub id")] = api.DEFAULT_MODEL,
     index: Annotated[int, typer.Option(help="example position in the dataset")] = 0,
     data_dir: Annotated[Optional[Path], typer.Option(help="local data mirror")] = None,
     protocol: Annotated[str | None, typer.Option(help="default or orca2, as for run")] = None,
@@ -207,9 +199,7 @@ def audit(
     samples: Annotated[int, typer.Option(help="outputs read by the weakest rules to show per task, for spot checks")] = 5,
 ) -> None:
     """How a run's answers were read: share per extraction rule, weak readings, strict-vs-flexible agreement."""
-    from orcabench.report.audit import audit_run  # only this command needs it
-
-    for task in audit_run(run_dir):
+    for task in api.audit(run_dir):
         if not task.extracted:
             console.print(f"{task.task}: {task.n} sample(s) scored by loglikelihood; no text extracted")
             continue

@@ -150,8 +150,8 @@ def rescore(run_dir: Path, data_dir: Path | None = None) -> RescoreResult:
     try:
         data_dir = checked_data_dir(data_dir) or recorded_data_dir(manifest)
         tasks = get_tasks(list(fingerprint.tasks))
-        recorded = fingerprint.model.get("reasoning")
-        markers = ThinkingFormat(**recorded) if isinstance(recorded, dict) else None
+        recorded = fingerprint.thinking_markers
+        markers = ThinkingFormat(**recorded) if recorded is not None else None
         old = store.records()
         for notice in store.take_notices():  # what opening repaired, and lines it could not read: the store does not print
             say(notice, style="yellow")

@@ -152,7 +152,7 @@ class RunSession:
                 try:
                     self.events.emit(Finished())
                 finally:
-                    self.session.backend = self._backend.info()  # again: replicas report their timings and losses
+                    self.session.backend = self._backend.info().to_json()  # again: replicas report their timings and losses
                     with self.timings.phase("close"):
                         self._backend.close()
                     # Each library's import (within the phases above), once per process: a notebook pays it once.
@@ -232,7 +232,7 @@ class RunSession:
             loading = time.time()
             with self.timings.phase("engine_start"):
                 self._backend = self._load(plan)
-            session.backend = self._backend.info()
+            session.backend = self._backend.info().to_json()
             session.engine_start_seconds = round(time.time() - loading, 3)
             self._write_manifest()  # an interrupted session still names its engine
             totals: dict[str, int] = {}

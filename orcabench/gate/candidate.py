@@ -41,14 +41,14 @@ class CandidateRun:
 
 def candidate_config(baseline: StoredRun, tasks: list[str], settings: CandidateRun) -> RunConfig:
     fingerprint = baseline.fingerprint
-    sampling = fingerprint.get("sampling") or {}
+    sampling = fingerprint.sampling  # the baseline's seed and generation budget: the candidate answers alike
     return RunConfig(
         selection=Selection(model=settings.model, tasks=tasks,
                             data_dir=settings.data_dir or recorded_data_dir(baseline.manifest)),
-        prompting=Prompting(protocol=fingerprint.get("protocol")),
+        prompting=Prompting(protocol=fingerprint.protocol),
         sampling=Sampling(max_tokens=settings.max_tokens if settings.max_tokens is not None else sampling.get("max_tokens"),
                           seed=int(sampling.get("seed", DEFAULT_SEED))),
-        engine=EngineSettings(backend=settings.backend or fingerprint.get("backend"), args=dict(settings.engine)),
+        engine=EngineSettings(backend=settings.backend or fingerprint.backend, args=dict(settings.engine)),
         operations=Operations(output=settings.output, batch_size=settings.batch_size),
     )
 

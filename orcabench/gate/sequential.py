@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -106,6 +107,9 @@ class Levels:
         return self.fallback_share * self.alpha, self.fallback_share * self.alpha / self.tasks
 
 
+Settled = Literal["pass", "regression"]  # what a task's bets decided
+
+
 @dataclass
 class TaskSequence:
     """One task's pairs in sequence order so far, and whether its bets have settled it."""
@@ -117,7 +121,7 @@ class TaskSequence:
     available: int  # the paired examples (what a fixed-n gate would use)
     keys: list[str]
     differences: list[float]
-    verdict: str | None = None  # "pass" | "regression" once settled
+    verdict: Settled | None = None  # once settled
     settled_at: int | None = None  # pairs used when it settled
 
     @property

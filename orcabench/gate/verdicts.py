@@ -36,6 +36,10 @@ from orcabench.stats import PairedStats, difference_bounds, difference_variance,
 from orcabench.types import OrcabenchError, validation_problem
 
 RULES = ("non-inferiority", "lenient")
+# The gate's verdict on the candidate (exit 0, 1, 2, 3); compare gives none.
+GateVerdict = Literal["pass", "regression", "insufficient", "inconclusive"]
+# A task's: the gate's, or "info" for an informational task; "" in a comparison without verdicts.
+TaskVerdict = Literal["pass", "regression", "insufficient", "inconclusive", "info", ""]
 
 
 # --- policy -----------------------------------------------------------------------------
@@ -198,9 +202,10 @@ def mismatches(baseline: StoredRun, candidate: StoredRun) -> list[str]:
     task its version, template hashes and data hashes. The model, backend, engine and
     sampling are expected to differ: that is what a gate compares."""
     a, b = baseline.fingerprint, candidate.fingerprint
-    found = [f"{key}: {_short(a.get(key))} vs {_short(b.get(key))}"
-             for key in ("protocol", "schema_version") if a.get(key) != b.get(key)]
-    tasks_a, tasks_b = a.get("tasks", {}), b.get("tasks", {})
+    found = [f"{key}: {_short(old)} vs {_short(new)}"
+             for key, old, new in (("protocol", a.protocol, b.protocol), ("schema_version", a.schema_version, b.schema_version))
+             if old != new]
+    tasks_a, tasks_b = a.tasks, b.tasks
     for task in [t for t in tasks_a if t in tasks_b]:
         for part in ("version", "templates", "data"):
             flat_a, flat_b = _flatten(tasks_a[task].get(part)), _flatten(tasks_b[task].get(part))
@@ -213,8 +218,7 @@ def mismatches(baseline: StoredRun, candidate: StoredRun) -> list[str]:
 
 def setting_differences(baseline: StoredRun, candidate: StoredRun) -> list[str]:
     """Settings that differ and are allowed to (model, backend, engine, sampling): shown, not refused."""
-    a = _flatten({k: v for k, v in baseline.fingerprint.items() if k not in ("tasks", "protocol", "schema_version")})
-    b = _flatten({k: v for k, v in candidate.fingerprint.items() if k not in ("tasks", "protocol", "schema_version")})
+    a, b = _flatten(baseline.fingerprint.settings()), _flatten(candidate.fingerprint.settings())
     return [f"{key}: {_short(a.get(key))} -> {_short(b.get(key))}" for key in sorted(set(a) | set(b)) if a.get(key) != b.get(key)]
 
 
@@ -239,7 +243,7 @@ class TaskResult:
     only_candidate: int
     flipped: list[str]  # every example id that went right -> wrong (baseline scored higher)
     policy: TaskPolicy
-    verdict: str  # "pass" | "regression" | "inconclusive" | "insufficient" | "info"; compare: ""
+    verdict: TaskVerdict
     note: str
     bounds: tuple[float, float] | None = None  # the verdict's lower and upper bounds on delta (fractions)
     basis: str = ""  # "score" (fixed n) | "sequential" | "fixed-n" (the sequence ran out of data) | "lenient"
@@ -274,11 +278,12 @@ class Comparison:
     unused_policy: list[str] = field(default_factory=list)  # policy entries for tasks in neither run
 
     @property
-    def verdict(self) -> str | None:
+    def verdict(self) -> GateVerdict | None:
         if not self.gating:
             return None
         verdicts = {t.verdict for t in self.tasks}
-        return next((v for v in ("regression", "insufficient", "inconclusive") if v in verdicts), "pass")
+        order: tuple[GateVerdict, ...] = ("regression", "insufficient", "inconclusive")
+        return next((v for v in order if v in verdicts), "pass")
 
     @property
     def exit_code(self) -> int:
@@ -289,7 +294,7 @@ class Comparison:
         return [*self.baseline.problems, *self.candidate.problems]
 
 
-def _lenient(stats: PairedStats, p_adjusted: float, policy: TaskPolicy, alpha: float) -> tuple[str, str]:
+def _lenient(stats: PairedStats, p_adjusted: float, policy: TaskPolicy, alpha: float) -> tuple[GateVerdict, str]:
     drop, significant = -100 * stats.delta, p_adjusted < alpha
     if drop >= policy.margin and significant:
         return "regression", f"drop {drop:.2f} ≥ {policy.margin:g} points and p {p_adjusted:.3g} < {alpha:g}"
@@ -305,7 +310,7 @@ def _lenient(stats: PairedStats, p_adjusted: float, policy: TaskPolicy, alpha: f
 
 
 def decide(differences: np.ndarray, policy: TaskPolicy, alpha_pass: float,
-           alpha_regression: float) -> tuple[str, str, tuple[float, float], int | None]:
+           alpha_regression: float) -> tuple[GateVerdict, str, tuple[float, float], int | None]:
     """Non-inferiority at fixed n: the verdict, its note, the bounds it rests on, and for an
     inconclusive task roughly how many more pairs would settle it."""
     margin = policy.margin / 100
@@ -387,7 +392,8 @@ def compare_runs(baseline_dir: Path, candidate_dir: Path, policy: Policy | None 
     results = []
     for k, (p, s, mine) in enumerate(zip(pairs, stats, own)):
         flipped = [i for i, x, y in zip(p.ids, p.baseline, p.candidate) if x > y]
-        verdict, note, bounds, more, basis = "", "", None, None, ""
+        verdict: TaskVerdict = ""
+        note, bounds, more, basis = "", None, None, ""
         if gating and k not in adjusted:
             verdict, note = "insufficient", f"{s.n} paired sample(s), fewer than min_n {mine.min_n}: no decision"
         elif gating and policy.rule == "lenient":
@@ -402,10 +408,6 @@ def compare_runs(baseline_dir: Path, candidate_dir: Path, policy: Policy | None 
     unused = unused_policy_entries(policy, [*baseline.tasks(), *candidate.tasks()]) if gating else []
     return Comparison(baseline, candidate, policy, results, found, setting_differences(baseline, candidate), unpaired, gating,
                       unused_policy=unused)
-
-
-def gate(baseline_dir: Path, candidate_dir: Path, config: Path | None = None, allow_mismatch: bool = False) -> Comparison:
-    return compare_runs(baseline_dir, candidate_dir, load_policy(config), allow_mismatch, gating=True)
 
 
 # --- the sequential gate ----------------------------------------------------------------

@@ -48,6 +48,17 @@ class RunRow:
         counts = [t.planned for t in self.tasks.values()]
         return None if any(c is None for c in counts) else sum(c for c in counts if c is not None)
 
+    @property
+    def counts(self) -> str:
+        """``done/planned`` as listed (``?``: the plan is unknown)."""
+        return f"{self.done}/{'?' if self.planned is None else self.planned}"
+
+    @property
+    def accuracies(self) -> str:
+        """Each task's headline accuracy in percent, as listed (``–``: no records yet)."""
+        return " · ".join(f"{task} {100 * t.accuracy:.1f}" if t.accuracy is not None else f"{task} –"
+                          for task, t in self.tasks.items())
+
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "done": self.done, "planned": self.planned}
 
@@ -71,9 +82,9 @@ def describe(run: StoredRun, written: bool) -> RunRow:
     ended = bool(sessions) and bool(sessions[-1].finished or sessions[-1].imported)
     complete = all(t.planned is None or t.done >= t.planned for t in tasks.values())
     status: Status = "being written" if written else "finished" if ended and complete and not run.problems else "partial"
-    model = run.fingerprint.get("model") or {}
-    return RunRow(str(run.path), str(model.get("name", "?")), str(run.fingerprint.get("backend", "?")),
-                  str(run.fingerprint.get("protocol") or "default"), tasks, status, run.manifest.last_finished())
+    fingerprint = run.fingerprint
+    return RunRow(str(run.path), fingerprint.model_name, fingerprint.backend, fingerprint.protocol or "default", tasks, status,
+                  run.manifest.last_finished())
 
 
 def list_runs(root: Path, model: str | None = None, task: str | None = None,
@@ -110,23 +121,3 @@ def looks_like_a_run(path: Path) -> bool:
     except (OSError, ValueError, TypeError):
         return True  # unreadable: say so rather than hide it
 
-
-def counts(row: RunRow) -> str:
-    return f"{row.done}/{'?' if row.planned is None else row.planned}"
-
-
-def accuracies(row: RunRow) -> str:
-    return " · ".join(f"{task} {100 * t.accuracy:.1f}" if t.accuracy is not None else f"{task} –"
-                      for task, t in row.tasks.items())
-
-
-def relative_to(path: Path, folder: Path) -> str:
-    """A run's directory as listed under ``folder`` (its own path when it is not below it)."""
-    try:
-        return str(path.relative_to(folder))
-    except ValueError:
-        return str(path)
-
-
-def short_date(iso: str) -> str:
-    return iso[:16].replace("T", " ")

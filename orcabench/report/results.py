@@ -25,7 +25,7 @@ from orcabench.store.reader import StoredRun, find_runs, load_run
 from orcabench.models.registry import BUILTIN_MODELS
 from orcabench.store.writer import MANIFEST
 from orcabench.task.summary import headline, summarize
-from orcabench.task import REASONING_SUITE, SUITES, discover
+from orcabench.task import SUITES, discover
 from orcabench.types import OrcabenchError, Record
 
 REFERENCE_KIND = "orcabench-reference"
@@ -100,10 +100,8 @@ def _date(run: StoredRun) -> str:
 
 
 def _entry(run: StoredRun) -> str:
-    fingerprint = run.fingerprint
-    label = f"{fingerprint.get('model', {}).get('name', '?')} · {fingerprint.get('backend', '?')}"
-    protocol = fingerprint.get("protocol")
-    return label if protocol in (None, "default") else f"{label} · {protocol}"
+    protocol = run.fingerprint.protocol
+    return run.label if protocol in (None, "default") else f"{run.label} · {protocol}"
 
 
 def _kind(task_name: str, records: list[Record]) -> tuple[str, bool]:
@@ -119,13 +117,14 @@ def _kind(task_name: str, records: list[Record]) -> tuple[str, bool]:
 def _run_rows(entry: str, run: StoredRun, run_id: str, task_name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     records = [r for r in run.records.values() if r.task == task_name]
     summary = summarize(task_name, records)
-    model = run.fingerprint.get("model", {}).get("name", "?")
+    fingerprint = run.fingerprint
+    model = fingerprint.model_name
     spec = BUILTIN_MODELS.get(model)
     kind, cot = _kind(task_name, records)
     date = _date(run)
-    common = {"entry": entry, "source": "run", "model": model, "backend": run.fingerprint.get("backend"), "run_id": run_id,
+    common = {"entry": entry, "source": "run", "model": model, "backend": fingerprint.backend, "run_id": run_id,
               "date": date}
-    task_row = {**common, "protocol": run.fingerprint.get("protocol"), "task": task_name,
+    task_row = {**common, "protocol": fingerprint.protocol, "task": task_name,
                 "accuracy": headline(summary), "micro_accuracy": summary.accuracy,
                 "ci_low": summary.ci_low, "ci_high": summary.ci_high, "n": summary.n, "unparsed_rate": summary.unparsed_rate,
                 "no_final_answer_rate": summary.no_final_answer_rate,
@@ -276,11 +275,3 @@ def load_results(paths: Sequence[Path], reference: bool = True) -> Results:
     return Results(tasks=tasks, subtasks=subtasks, runs={k: v for k, v in runs.items() if k in used}, chosen=picks,
                    notes=notes, citations=citations, skipped=skipped,
                    superseded=superseded)
-
-
-def reasoning_average(results: Results) -> pd.Series:
-    """The paper's reasoning average (Figure 4) per entry: NaN unless all six benchmarks are present."""
-    wide = results.wide()
-    if not all(task in wide.columns for task in REASONING_SUITE):
-        return pd.Series(math.nan, index=wide.index)
-    return wide[list(REASONING_SUITE)].mean(axis=1, skipna=False)

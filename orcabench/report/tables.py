@@ -15,7 +15,8 @@ from typing import Literal
 
 import pandas as pd
 
-from orcabench.report.results import Results, reasoning_average
+from orcabench.report.results import Results
+from orcabench.task.summary import reasoning_average
 from orcabench.types import OrcabenchError
 
 FORMATS = ("md", "csv", "latex", "html")
@@ -28,7 +29,8 @@ def leaderboard(results: Results) -> pd.DataFrame:
     """Entries × tasks in percent, plus the averages (NaN where a row lacks a task)."""
     table = 100 * results.wide()
     table[AVERAGE] = table[results.task_names].mean(axis=1, skipna=False)
-    reasoning = 100 * reasoning_average(results)
+    reasoning = 100 * pd.Series({entry: reasoning_average(row.to_dict())[0] for entry, row in results.wide().iterrows()},
+                                index=table.index, dtype=float)
     if reasoning.notna().any():
         table[REASONING_AVERAGE] = reasoning
     return table

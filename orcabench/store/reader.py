@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orcabench.store.schema import Manifest
+from orcabench.store.schema import Fingerprint, Manifest
 from orcabench.store.writer import LOCK, MANIFEST, RECORDS, read_json, read_records
 from orcabench.types import OrcabenchError, Record
 
@@ -25,17 +25,16 @@ class StoredRun:
     problems: list[str]  # "file:line: problem" for each records line that could not be read
 
     @property
-    def fingerprint(self) -> dict[str, Any]:
-        return self.manifest.fingerprint.to_json()
+    def fingerprint(self) -> Fingerprint:
+        return self.manifest.fingerprint
 
     @property
     def label(self) -> str:
-        model = self.fingerprint.get("model", {})
-        return f"{model.get('name', '?')} · {self.fingerprint.get('backend', '?')}"
+        return self.fingerprint.label
 
     def tasks(self) -> list[str]:
         """Tasks in the run's fingerprint order, then any others its records hold."""
-        return list(dict.fromkeys([*self.fingerprint.get("tasks", {}), *(task for task, _ in self.records)]))
+        return list(dict.fromkeys([*self.fingerprint.tasks, *(task for task, _ in self.records)]))
 
 
 def load_run(path: Path, while_written: bool = False) -> StoredRun:

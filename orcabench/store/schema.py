@@ -105,6 +105,27 @@ class Fingerprint:
                                     "engine": {}, "sampling": {}, "tasks": {}}
         return cls(**{**defaults, **known}, extra=extra)
 
+    @property
+    def model_name(self) -> str:
+        """The model's registry name (or its path or Hub id), as the run recorded it."""
+        return str(self.model.get("name", "?"))
+
+    @property
+    def label(self) -> str:
+        """``model · backend``: how reports, lists and gates name a run."""
+        return f"{self.model_name} · {self.backend}"
+
+    @property
+    def thinking_markers(self) -> dict[str, Any] | None:
+        """A reasoning model's trace markers and thinking switch as recorded (None: not a reasoning model)."""
+        recorded = self.model.get("reasoning")
+        return recorded if isinstance(recorded, dict) else None
+
+    def settings(self) -> dict[str, Any]:
+        """What a gate expects to differ between a baseline and a candidate: everything but the protocol, schema
+        version and tasks (newer schemas' fields included)."""
+        return {"model": self.model, "backend": self.backend, "engine": self.engine, "sampling": self.sampling, **self.extra}
+
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()
 

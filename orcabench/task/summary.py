@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from orcabench.stats import mean_ci
@@ -58,14 +59,13 @@ def headline(summary: TaskSummary) -> float:
     return macro if macro is not None else summary.accuracy
 
 
-def reasoning_average(summaries: Sequence[TaskSummary]) -> tuple[float | None, list[str]]:
-    """The Orca 2 paper's reasoning average (Figure 4) and the benchmarks it is missing.
+def reasoning_average(headlines: Mapping[str, float]) -> tuple[float | None, list[str]]:
+    """The Orca 2 paper's reasoning average (Figure 4) of the tasks' headline accuracies, and the benchmarks it is missing.
 
-    The value is None unless all six benchmarks are present: a partial mean is not the
-    paper's number.
+    The value is None unless all six benchmarks are present (a NaN is missing): a partial
+    mean is not the paper's number. The console's summary and the reports' leaderboard both use this.
     """
-    by_task = {s.task: s for s in summaries}
-    missing = [name for name in REASONING_SUITE if name not in by_task]
+    missing = [name for name in REASONING_SUITE if name not in headlines or math.isnan(headlines[name])]
     if missing:
         return None, missing
-    return sum(headline(by_task[name]) for name in REASONING_SUITE) / len(REASONING_SUITE), []
+    return sum(headlines[name] for name in REASONING_SUITE) / len(REASONING_SUITE), []
