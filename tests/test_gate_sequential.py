@@ -386,7 +386,7 @@ def test_the_gates_candidate_session_records_what_orcabench_run_of_its_plan_reco
 
     gated, ran = (json.loads((tmp_path / name / "manifest.json").read_text())["sessions"][-1] for name in ("gated", "run"))
     assert set(gated) == set(ran)  # timings, warnings, tokens, planned, backend: the same session record
-    assert list(gated["timings"]) == list(ran["timings"]) and gated["backend"] == ran["backend"] == {"name": "scripted"}
+    assert list(gated["timings"]) == list(ran["timings"]) and gated["backend"] == ran["backend"] == {"backend": "scripted"}
     assert gated["planned"] == ran["planned"] and ran["pending"] == ran["planned"]["gsm8k"]
     assert gated["pending"] == 24  # the baseline's examples: all the sequence could ask for
     assert gated["warnings"] and same_words(gated["warnings"]) == same_words(ran["warnings"])

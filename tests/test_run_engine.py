@@ -238,7 +238,7 @@ def test_ctrl_c_mid_run_closes_the_backend_keeps_the_records_and_leaves_the_sess
             session.execute()
     assert backend.closed and stored_keys(plan.run_dir) == [("gsm8k", "0"), ("gsm8k", "1")]
     interrupted = json.loads((plan.run_dir / "manifest.json").read_text())["sessions"][-1]
-    assert "finished" not in interrupted and interrupted["backend"] == {"name": "scripted"}
+    assert "finished" not in interrupted and interrupted["backend"] == {"backend": "scripted"}
     with api.RunSession(plan, load=lambda _: ScriptedBackend()) as session:  # the lock was released: it resumes
         assert [example.id for _, example in session.pending()] == ["2", "3"]
 

@@ -16,7 +16,7 @@ from orcabench.store.files import check_writable_file, write_atomic
 from orcabench.store.schema import Manifest, now, orcabench_version
 from orcabench.store.writer import RunStore
 from orcabench.task.summary import TaskSummary, summarize
-from orcabench.task import Task, get_tasks
+from orcabench.task import Task, all_tasks, get_tasks
 from orcabench.types import Completion, Example, OrcabenchError, Record
 
 
@@ -39,8 +39,9 @@ def score_predictions(task_name: str, predictions: Path, data_dir: Path | None =
 
     Only final answers are scored: a line's think trace (in ``output``, or apart as
     ``reasoning_content``) is kept in the record, never read; ``model`` names other trace markers.
-    A line with a ``task`` (a run's records.jsonl) counts only for that task: other tasks' lines are
-    skipped and counted. ``output``: the scored records as JSONL, written only once scoring succeeded
+    A line with a ``task`` (a run's records.jsonl) counts for this task, or for a task that asks the same
+    prompts of the same data (``drop`` outputs scored as ``drop-em``); other tasks' lines are skipped and counted.
+    ``output``: the scored records as JSONL, written only once scoring succeeded
     (never into a run directory).
     """
     markers = resolve_model(model).reasoning if model else None
@@ -60,13 +61,14 @@ def score_predictions(task_name: str, predictions: Path, data_dir: Path | None =
     records: dict[str, Record] = {}
     problems: list[str] = []
     other_tasks: Counter[str] = Counter()
+    same_prompts = prompt_twins(task)
     with predictions.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             if number == 1:
                 raw = raw.removeprefix(BOM)  # editors on Windows start UTF-8 files with one
             if not raw.strip():
                 continue
-            problem, item = _prediction(raw, task.name, examples, records)
+            problem, item = _prediction(raw, same_prompts, examples, records)
             if isinstance(item, str):  # another task's line
                 other_tasks[item] += 1
                 continue
@@ -98,7 +100,18 @@ def score_predictions(task_name: str, predictions: Path, data_dir: Path | None =
 BOM = "\ufeff".encode("utf-8")
 
 
-def _prediction(raw: bytes, task_name: str, examples: dict[str, Example],
+def prompt_twins(task: Task) -> set[str]:
+    """The task and every task that sends the same prompts over the same data (same kind, data, template): their
+    outputs answer this task's questions, scored by this task's rule."""
+    def prompts(other: Task) -> tuple[Any, ...]:
+        return (other.kind, getattr(other, "data", None), getattr(other, "template_dir", None), getattr(other, "template", None),
+                getattr(other, "parse_row", None))
+
+    mine = prompts(task)
+    return {task.name} | {other.name for other in all_tasks() if mine[1] is not None and prompts(other) == mine}
+
+
+def _prediction(raw: bytes, task_names: set[str], examples: dict[str, Example],
                 seen: dict[str, Record]) -> tuple[str | None, Any]:
     """(problem, None) for a bad line, (None, (example, line)) for a good one, (None, task) for another task's line."""
     try:
@@ -118,7 +131,7 @@ def _prediction(raw: bytes, task_name: str, examples: dict[str, Example],
     if "task" in value:
         if not isinstance(value["task"], str):
             return f"\"task\" must be a task name, not {value['task']!r}", None
-        if value["task"] != task_name:
+        if value["task"] not in task_names:
             return None, value["task"]
     sample_id = str(value["id"])
     if sample_id not in examples:
