@@ -39,6 +39,17 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: 
         (["run", "--protocol", "helm"], ["unknown protocol 'helm': choose one of default, orca2"]),
         (["run", "--model", "orca2-13b", "--tasks", "gsm8k-cot", "--dry-run"], ["protocol orca2", "gsm8k-cot"]),
         (["run", "--model", "nothere.yaml"], ["model file nothere.yaml does not exist"]),
+        # Engine settings are checked before anything loads, --dry-run included, and a flag never silently beats an
+        # --engine-arg of the same setting.
+        (["run", "--batch-size", "0", "--dry-run"], ["--batch-size must be a positive number of sequences, not 0"]),
+        (["run", "--tensor-parallel-size", "-2", "--dry-run"], ["--tensor-parallel-size must be a positive whole number"]),
+        (["run", "--gpu-memory-utilization", "5", "--dry-run"], ["--gpu-memory-utilization", "in (0, 1], not 5.0"]),
+        (["run", "--dtype", "banana", "--dry-run"], ["--dtype 'banana' is not a dtype", "bfloat16"]),
+        (["run", "--engine-arg", "dtype=banana", "--dry-run"], ["--dtype 'banana' is not a dtype"]),
+        (["run", "--dtype", "float32", "--engine-arg", "dtype=bfloat16", "--dry-run"],
+         ["--dtype float32 and --engine-arg dtype=bfloat16 disagree"]),
+        (["serve", "--dtype", "float32", "--engine-arg", "dtype=bfloat16"],
+         ["--dtype float32 and --engine-arg dtype=bfloat16 disagree"]),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str], fragments: list[str]) -> None:

@@ -50,6 +50,9 @@ def engine_settings(pairs: list[str] | None, dtype: str | None, max_model_len: i
     for key, value in (("dtype", dtype), ("max_model_len", max_model_len), ("tensor_parallel_size", tensor_parallel_size),
                        ("gpu_memory_utilization", gpu_memory_utilization)):
         if value is not None:
+            if key in engine and str(engine[key]) != str(value):
+                raise OrcabenchError(f"--{key.replace('_', '-')} {value} and --engine-arg {key}={engine[key]} disagree: "
+                                     "give the setting once")
             engine[key] = value
     return engine
 

@@ -210,6 +210,35 @@ def check_counts(config: RunConfig) -> None:
         raise OrcabenchError(f"--replicas must be a positive number of engine replicas, not {operations.replicas}")
     if operations.ray_address and not operations.replicas:
         raise OrcabenchError("--ray-address names the Ray cluster for --replicas N: add --replicas")
+    if operations.batch_size is not None and operations.batch_size < 1:
+        raise OrcabenchError(f"--batch-size must be a positive number of sequences, not {operations.batch_size}")
+    check_engine_settings(config.engine)
+
+
+# dtype names both CPU/GPU engines take (vLLM's names; hf maps the same ones onto torch dtypes)
+DTYPES = ("auto", "float32", "float16", "bfloat16", "half", "float", "fp32", "fp16", "bf16")
+
+
+def check_engine_settings(engine: EngineSettings) -> None:
+    """Engine flags are checked before anything loads: a bad value is one line here, not an engine traceback later."""
+    typed = {"dtype": engine.dtype, "max_model_len": engine.max_model_len,
+             "tensor_parallel_size": engine.tensor_parallel_size, "gpu_memory_utilization": engine.gpu_memory_utilization}
+    for key, value in typed.items():
+        if value is not None and key in engine.args and str(engine.args[key]) != str(value):
+            flag = "--" + key.replace("_", "-")
+            raise OrcabenchError(f"{flag} {value} and --engine-arg {key}={engine.args[key]} disagree: give the setting once")
+    settings = engine.overrides()
+    dtype = settings.get("dtype")
+    if dtype is not None and str(dtype) not in DTYPES:
+        raise OrcabenchError(f"--dtype {dtype!r} is not a dtype: use one of {', '.join(DTYPES)}")
+    for key in ("max_model_len", "tensor_parallel_size"):
+        value = settings.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise OrcabenchError(f"--{key.replace('_', '-')} must be a positive whole number, not {value!r}")
+    utilization = settings.get("gpu_memory_utilization")
+    if utilization is not None and (isinstance(utilization, bool) or not isinstance(utilization, (int, float))
+                                    or not 0 < utilization <= 1):
+        raise OrcabenchError(f"--gpu-memory-utilization is the share of GPU memory vLLM may use, in (0, 1], not {utilization!r}")
 
 
 def model_entry(spec: ModelSpec, weights: dict[str, Any]) -> dict[str, Any]:
