@@ -47,7 +47,8 @@ from orcabench.task import REASONING_SUITE, SUITES, Task, all_tasks, get_tasks
 from orcabench.types import Example, OrcabenchError
 
 if TYPE_CHECKING:  # imported on call below: gating and reporting pull in scipy, pandas and matplotlib
-    from orcabench.gate.verdicts import Comparison, Policy
+    from orcabench.gate.policy import Policy
+    from orcabench.gate.verdicts import Comparison
     from orcabench.report.audit import TaskAudit
     from orcabench.report.listing import RunRow
     from orcabench.report.tables import Report
@@ -204,7 +205,7 @@ def leaderboard_markdown(made: Report) -> str:
 
 def load_policy(path: Path | None) -> Policy:
     """A gate policy file, validated (None: the defaults)."""
-    from orcabench.gate.verdicts import load_policy as loaded
+    from orcabench.gate.policy import load_policy as loaded
 
     return loaded(path)
 
@@ -220,9 +221,9 @@ def gate(baseline: Path, candidate: Path, policy: Policy | None = None, allow_mi
          sequential: bool = False) -> Comparison:
     """A stored candidate run against a stored baseline run: the fixed-n verdicts, or with ``sequential`` the
     anytime-valid gate replayed on the two runs (where it would have stopped, and with what verdict)."""
-    from orcabench.gate import verdicts
+    from orcabench.gate import policy as policies, verdicts
 
-    policy = policy or verdicts.Policy()
+    policy = policy or policies.Policy()
     if sequential:
         return verdicts.replay(baseline, candidate, policy, allow_mismatch)
     return verdicts.compare_runs(baseline, candidate, policy, allow_mismatch, gating=True)
@@ -235,7 +236,7 @@ def gate_model(baseline: Path, model: str, policy: Policy | None = None, allow_m
     """The sequential gate running ``model`` as the candidate on the baseline's examples, chunk by chunk, until every
     required task is settled; unset settings follow the baseline's run."""
     from orcabench.gate.candidate import CandidateRun, gate_candidate
-    from orcabench.gate.verdicts import Policy
+    from orcabench.gate.policy import Policy
 
     settings = CandidateRun(model=model, output=output, backend=backend, batch_size=batch_size, max_tokens=max_tokens,
                             data_dir=data_dir, engine=dict(engine or {}))

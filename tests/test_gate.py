@@ -25,7 +25,8 @@ from scipy import stats as sps
 from store_samples import make_run
 
 from orcabench.cli.run import main
-from orcabench.gate.verdicts import compare_runs, load_policy
+from orcabench.gate.policy import load_policy
+from orcabench.gate.verdicts import compare_runs
 from orcabench.gate.outputs import to_json
 from orcabench.stats import holm, mcnemar_exact, paired_bootstrap_ci, paired_stats
 

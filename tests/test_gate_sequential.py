@@ -28,7 +28,8 @@ from test_run_engine import ScriptedBackend, plain_model  # noqa: F401  (plain_m
 
 from orcabench import api
 from orcabench.cli.run import main
-from orcabench.gate.verdicts import compare_runs, load_policy, replay
+from orcabench.gate.policy import load_policy
+from orcabench.gate.verdicts import compare_runs, replay
 from orcabench.gate.sequential import (
     Levels,
     TaskSequence,

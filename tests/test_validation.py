@@ -23,7 +23,8 @@ from store_samples import make_run
 from orcabench import api
 from orcabench.cli.run import main
 from orcabench.gate.outputs import rule_text, to_json
-from orcabench.gate.verdicts import Policy, compare_runs, load_policy
+from orcabench.gate.policy import Policy, load_policy
+from orcabench.gate.verdicts import compare_runs
 from orcabench.models.registry import ModelSpec, load_model_file, resolve_model
 from orcabench.store.schema import Fingerprint, run_dir_name, safe_slug
 from orcabench.types import OrcabenchError

@@ -20,7 +20,8 @@ from orcabench.engine.plan import DEFAULT_SEED, EngineSettings, Operations, Prom
 from orcabench.engine.session import RunSession
 from orcabench.events import ChunkDone, RunEvents
 from orcabench.gate.sequential import SequenceResult, run_sequence
-from orcabench.gate.verdicts import Comparison, Policy, checked_pair, required_ids, sequential_comparison, start_sequence
+from orcabench.gate.policy import Policy
+from orcabench.gate.verdicts import Comparison, checked_pair, required_ids, sequential_comparison, start_sequence
 from orcabench.store.reader import StoredRun, load_run
 from orcabench.store.schema import Manifest
 from orcabench.types import OrcabenchError
