@@ -83,13 +83,14 @@ def test_a_run_keeps_each_trace_and_its_tokens_and_thinking_off_leaves_none(thin
     config = api.RunConfig(selection=api.Selection(model=str(model_file), tasks=["gsm8k"], limit=2, data_dir=data_dir),
                            sampling=api.Sampling(max_tokens=8),
                            engine=api.EngineSettings(backend="hf"))
-    thinking = api.run(replace(config, output=tmp_path / "on"))
+    thinking = api.run(replace(config, operations=api.Operations(output=tmp_path / "on")))
     records = list(RunStore(thinking.run_dir).records().values())
     assert [r.method for r in records] == [NO_FINAL_ANSWER] * 2 and thinking.summaries[0].no_final_answer == 2
     assert all(r.reasoning and r.reasoning_tokens and 0 < r.reasoning_tokens <= 8 and r.finish_reason == "length"
                for r in records), records
 
-    plain = api.run(replace(config, output=tmp_path / "off", thinking=False))
+    plain = api.run(replace(config, operations=api.Operations(output=tmp_path / "off"),
+                              prompting=api.Prompting(thinking=False)))
     records = list(RunStore(plain.run_dir).records().values())
     assert all(r.prompt.endswith("<think>\n\n</think>\n\n") and r.reasoning is None and r.method != NO_FINAL_ANSWER
                for r in records), records
