@@ -45,16 +45,12 @@ def engine_args(pairs: list[str]) -> dict[str, Any]:
 
 
 def engine_settings(pairs: list[str] | None, dtype: str | None, max_model_len: int | None, tensor_parallel_size: int | None,
-                     gpu_memory_utilization: float | None) -> dict[str, Any]:
-    engine = engine_args(pairs or [])
-    for key, value in (("dtype", dtype), ("max_model_len", max_model_len), ("tensor_parallel_size", tensor_parallel_size),
-                       ("gpu_memory_utilization", gpu_memory_utilization)):
-        if value is not None:
-            if key in engine and str(engine[key]) != str(value):
-                raise OrcabenchError(f"--{key.replace('_', '-')} {value} and --engine-arg {key}={engine[key]} disagree: "
-                                     "give the setting once")
-            engine[key] = value
-    return engine
+                    gpu_memory_utilization: float | None) -> dict[str, Any]:
+    """The engine flags over the --engine-arg pairs, checked by the same rule a run's are (api.check_engine_settings)."""
+    settings = api.EngineSettings(dtype=dtype, max_model_len=max_model_len, tensor_parallel_size=tensor_parallel_size,
+                                  gpu_memory_utilization=gpu_memory_utilization, args=engine_args(pairs or []))
+    api.check_engine_settings(settings)
+    return settings.overrides()
 
 
 def show_run_result(result: api.RunResult, model: str) -> None:
