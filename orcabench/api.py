@@ -42,7 +42,7 @@ from orcabench.engine.plan import (
 from orcabench.engine.session import RunSession, ask_server
 from orcabench.models.prompts import PromptRenderer
 from orcabench.engine.offline import RescoreResult, ScoredPredictions, rescore, score_predictions
-from orcabench.store.writer import RECORDS, read_records
+from orcabench.store.writer import RECORDS, RunStore, read_records
 from orcabench.task.summary import TaskSummary, headline, reasoning_average, summarize
 from orcabench.task import REASONING_SUITE, SUITES, Task, all_tasks, get_tasks
 from orcabench.types import Example, OrcabenchError
@@ -109,6 +109,7 @@ def dry_run(config: RunConfig) -> DryRun:
     example, prompt = resolved.first_prompt()
     task_name = next(t.name for t in resolved.tasks if resolved.examples[t.name])
     renderer = PromptRenderer(resolved.spec, resolved.model_path)
+    RunStore(resolved.run_dir).check_resumable(resolved.fingerprint)  # as the real run would refuse it
     done = read_records(resolved.run_dir / RECORDS)[0]  # an existing run is read, never locked
     work = prepare(resolved, missing(resolved, done), renderer)
     estimate, warnings = preflight.check(resolved, [r for p in work.items for r in p.requests], renderer)

@@ -185,6 +185,12 @@ class EngineCapture:
                         swapped.add(id(handler))
 
 
+def markdown_row(cells: Sequence[object]) -> str:
+    """One GitHub Markdown table row. A ``|`` in a cell (a model named ``a|b``) would split the cell and a
+    line break would end the row, so the first is escaped and the second becomes a space."""
+    return "| " + " | ".join(" ".join(str(cell).replace("|", "\\|").split()) for cell in cells) + " |"
+
+
 def duration(seconds: float) -> str:
     """A short human duration: "45 s", "3 min 05 s", "1 h 20 min"."""
     seconds = max(0, round(seconds))

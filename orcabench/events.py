@@ -74,15 +74,22 @@ class RecordsStored:
 
 @dataclass(frozen=True)
 class ChunkDone:
-    """The sequential gate finished a chunk: pairs used so far, of those available, and the tasks still open."""
+    """The sequential gate finished a chunk: pairs used so far, of those available, the tasks still open and
+    those whose pairs ran out before their bets settled them (the fixed-n verdict decides those)."""
 
     chunk: int
     pairs_used: int
     pairs_available: int
     still_open: tuple[str, ...] = field(default=())
+    unsettled: tuple[str, ...] = field(default=())
 
     def line(self) -> str:
-        state = "still open: " + ", ".join(self.still_open) if self.still_open else "every required task settled"
+        states = []
+        if self.still_open:
+            states.append("still open: " + ", ".join(self.still_open))
+        if self.unsettled:
+            states.append("pairs used up before settling: " + ", ".join(self.unsettled) + " (fixed-n verdict)")
+        state = "; ".join(states) or "every required task settled"
         return f"chunk {self.chunk}: {self.pairs_used:,} of {self.pairs_available:,} pairs; {state}"
 
 

@@ -9,7 +9,9 @@ a plugin never silently replaces a built-in, nor one task file another.
 from __future__ import annotations
 
 import sys
+import traceback
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
@@ -52,7 +54,9 @@ class Registry(Mapping[str, T], Generic[T]):
     def load_entry_points(self, group: str, add: Callable[[str, Any, str], None]) -> None:
         """Hand each installed ``group`` entry point's loaded object to ``add(name, object, source)``."""
         for entry in entry_points(group=group):
-            add(entry.name, entry.load(), f"entry point {entry.name} = {entry.value} ({group})")
+            source = f"entry point {entry.name} = {entry.value} ({group})"
+            with loading_plugin(source, "fix or uninstall the package that provides it"):
+                add(entry.name, entry.load(), source)
 
     def _ensure(self) -> None:
         if self._discover is not None and not self._discovering:
@@ -74,6 +78,31 @@ class Registry(Mapping[str, T], Generic[T]):
     def __len__(self) -> int:
         self._ensure()
         return len(self._items)
+
+
+@contextmanager
+def loading_plugin(source: str, fix: str) -> Iterator[None]:
+    """Turn any error raised while loading user code (a task file, a plugin) into one line naming it.
+
+    A broken plugin must not crash every command with a traceback (``orcabench list tasks``
+    included): the line names the file (and the line in it, where known), the error and ``fix``.
+    """
+    try:
+        yield
+    except OrcabenchError:
+        raise
+    except Exception as error:  # noqa: BLE001 - user code can raise anything
+        message = error.msg if isinstance(error, SyntaxError) else str(error)
+        raise OrcabenchError(f"{source} failed to load: {_where(error, source)}"
+                             f"{type(error).__name__}: {message}; {fix}") from error
+
+
+def _where(error: BaseException, source: str) -> str:
+    """``line N: `` of the innermost frame in ``source`` (or of a SyntaxError), where there is one."""
+    if isinstance(error, SyntaxError) and error.lineno is not None:
+        return f"line {error.lineno}: "
+    lines = [frame.lineno for frame in traceback.extract_tb(error.__traceback__) if frame.filename == source]
+    return f"line {lines[-1]}: " if lines else ""
 
 
 def caller_file(depth: int = 1) -> str:

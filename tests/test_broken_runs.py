@@ -163,3 +163,13 @@ def test_report_of_a_folder_names_the_runs_it_leaves_out(tmp_path: Path, capsys:
     assert f"not shown: {older} (a later run of the same model and backend covers its tasks" in err
     assert f"skipped {tmp_path / 'runs' / 'broken'}: " in err and "not valid JSON" in err
     assert str(newer) not in err
+
+
+@pytest.mark.parametrize("name", [[], {"a": 1}, 7, None])
+def test_a_run_whose_model_name_is_not_a_string_is_skipped_with_the_reason_not_shown_as_its_repr(
+        name: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good, broken = broken_runs(tmp_path, key_set("fingerprint.model.name", name), lambda data: data)
+    assert main(["runs", str(good.parent)]) == 0
+    out, err = capsys.readouterr()
+    assert not any(line.startswith("broken ") for line in out.splitlines())
+    assert f"skipped {broken}" in err and "fingerprint.model.name should be a string" in err

@@ -79,6 +79,55 @@ def test_a_run_directory_made_with_other_settings_is_refused(tmp_path: Path, smo
     assert_one_line_error(result, "was made with other settings", "choose a new --output")
 
 
+FIXTURE_RUN = Path(__file__).parent / "fixtures" / "run-v1-gsm8k"
+
+
+@pytest.mark.parametrize("command", [["report"], ["audit"], ["rescore"], ["runs"], ["gate", "--candidate", str(FIXTURE_RUN),
+                                                                                    "--baseline"]])
+@pytest.mark.parametrize(("given", "expected"), [
+    (FIXTURE_RUN / "records.jsonl", f"is a file of the run {FIXTURE_RUN}; pass the run's folder, {FIXTURE_RUN}"),
+    (FIXTURE_RUN / "manifest.json", f"is a file of the run {FIXTURE_RUN}; pass the run's folder"),
+    (Path(__file__), "is a file, not an orcabench run"),
+    (Path("/nonexistent/run"), "does not exist"),
+])
+def test_a_path_that_is_not_a_run_says_what_it_is(command: list[str], given: Path, expected: str) -> None:
+    assert_one_line_error(orcabench(*command, str(given)), f"{given} {expected}")
+
+
+def test_a_folder_without_a_manifest_is_not_called_missing(tmp_path: Path) -> None:
+    result = orcabench("audit", str(tmp_path))
+    assert_one_line_error(result, f"{tmp_path} is not an orcabench run (no manifest.json in it)")
+
+
+def test_a_dry_run_on_a_run_made_with_other_settings_is_refused_as_the_run_would_be(
+        tmp_path: Path, smollm2_dir: Path) -> None:
+    fingerprint = Fingerprint.from_json({"backend": "hf"})
+    store = RunStore(tmp_path / "run").open(fingerprint)
+    store.write_manifest(Manifest.new(fingerprint, "/models/m", {}))
+    store.close()
+    result = orcabench("run", "--limit", "1", "--output", str(tmp_path / "run"), "--dry-run")
+    assert_one_line_error(result, "was made with other settings", "choose a new --output")
+
+
+def test_a_hub_id_neither_cached_nor_reachable_is_one_line_at_once(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    from huggingface_hub import constants
+
+    from orcabench.cli.run import main
+
+    def unreachable(*_: object, **__: object) -> None:
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(socket, "create_connection", unreachable)
+    assert main(["run", "--model", "no-such-org/no-such-model", "--tasks", "gsm8k", "--limit", "1", "--dry-run"]) == 2
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert line.startswith("error: model no-such-org/no-such-model is not a local folder nor in the Hugging Face cache")
+    assert "cannot be reached (Name or service not known)" in line and "pass a local model folder" in line
+
+
 def test_list_shows_the_tasks_and_models() -> None:
     tasks = orcabench("list", "tasks")
     assert tasks.returncode == 0 and "gsm8k" in tasks.stdout and "gsm8k-cot" in tasks.stdout

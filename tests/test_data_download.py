@@ -70,6 +70,11 @@ def test_download_writes_rows_and_hashes_that_check_and_load(tmp_path: Path, env
     (mirror / relative).write_text((mirror / relative).read_text(encoding="utf-8").replace("500", "501"), encoding="utf-8")
     tampered = orcabench(env, "data", "check", "--data-dir", str(mirror), "--tasks", "local-gsm")
     assert tampered.returncode == 1 and "differs from manifest.json" in tampered.stdout
+    # A run on the tampered mirror goes ahead (the data is the user's), but says so.
+    planned = orcabench(env, "run", "--tasks", "local-gsm", "--data-dir", str(mirror), "--dry-run")
+    assert planned.returncode == 0, planned.stderr
+    assert f"local-gsm: {mirror / relative}: sha256" in planned.stdout + planned.stderr
+    assert "differs from manifest.json" in planned.stdout + planned.stderr
 
 
 def test_a_hub_that_cannot_be_reached_is_a_one_line_error(tmp_path: Path, env: dict[str, str]) -> None:

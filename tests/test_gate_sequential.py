@@ -315,6 +315,25 @@ class DiesInItsSecondChunk(ScriptedBackend):
         return super().answer(requests)
 
 
+def test_the_last_chunk_line_never_says_settled_when_the_pairs_ran_out_first(
+        plain_model: Path, tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    import orcabench.engine.session as run_session
+    import orcabench.gate.candidate as gate_candidate
+    from orcabench.events import ChunkDone
+
+    baseline = scripted_baseline(plain_model, tmp_path, data_dir, 16)
+    policy = load_policy(policy_file(tmp_path, margin=20.0, chunk=8, min_n=50))  # 16 pairs can never settle it
+    monkeypatch.setattr(run_session, "load_backend", lambda *args, **kwargs: ScriptedBackend(group=3))
+    lines: list[str] = []
+    chunks = api.RunEvents(lambda event: lines.append(event.line()) if isinstance(event, ChunkDone) else None)
+    result = gate_candidate.gate_candidate(baseline, gate_candidate.CandidateRun(model=str(plain_model),
+                                                                                 output=tmp_path / "cand"),
+                                           policy, events=chunks)
+    assert result.sequence is not None and not result.sequence.decided
+    assert lines[-1] == "chunk 2: 16 of 16 pairs; pairs used up before settling: gsm8k (fixed-n verdict)"
+    assert not any("every required task settled" in line for line in lines)
+
+
 def test_the_gate_runs_its_candidate_chunk_by_chunk_and_a_crashed_gate_resumes_to_the_same_pairs(
         plain_model: Path, tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
     import orcabench.engine.session as run_session

@@ -11,6 +11,7 @@ import itertools
 import json
 import math
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -105,6 +106,18 @@ def test_the_markdown_report_bolds_the_best_model_per_subtask_and_lists_the_samp
     assert subtasks.splitlines()[2:4] == ["| a | 0.00 | **100.00** |", "| b | **100.00** | 0.00 |"]
     samples = markdown.split("## Samples behind each run cell\n\n")[1].split("\n\n")[0]
     assert samples.splitlines()[2:] == ["| gemma3-270m · hf | 4 | – |", "| smollm2-135m · hf | 4 | 3 |"]
+
+
+def test_a_pipe_or_line_break_in_a_model_name_cannot_break_a_markdown_table(tmp_path: Path) -> None:
+    make_run(tmp_path / "runs" / "odd", {"gsm8k": [1, 0]}, model__name="a|b\nc")
+    make_run(tmp_path / "runs" / "plain", {"gsm8k": [1, 1]})
+    markdown = Report(load_results([tmp_path / "runs"], reference=False), baseline=None, charts={}).markdown()
+
+    for table in [block for block in markdown.split("\n\n") if block.startswith("| ")]:
+        rows = table.splitlines()
+        widths = {len(re.findall(r"(?<!\\)\|", row)) for row in rows}
+        assert len(widths) == 1, table  # every row has as many cells as the header
+    assert "| a\\|b c · hf |" in markdown
 
 
 def test_the_paper_reference_is_a_cited_source_marked_reference_never_a_run(tmp_path: Path) -> None:

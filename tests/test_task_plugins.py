@@ -97,6 +97,50 @@ def test_an_installed_package_adds_tasks_through_the_entry_point_group(tmp_path:
     sys.modules.pop("orcabench_plugin_demo", None)
 
 
+@pytest.mark.parametrize(("source", "expected"), [
+    ("from orcabench.task import register\nTASK = (\n", "line 2: SyntaxError: '(' was never closed"),
+    ("import os\n\nraise RuntimeError('no data here')\n", "line 3: RuntimeError: no data here"),
+    ("from orcabench.task import register\nregister(42)\n", "line 2: TypeError: 42 does not satisfy"),
+])
+def test_a_broken_task_file_is_one_line_naming_the_file_and_line_even_for_list_tasks(
+        source: str, expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_registry: None,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from orcabench.cli.run import main
+
+    task_file = tmp_path / "mytasks" / "broken" / "task.py"
+    task_file.parent.mkdir(parents=True)
+    task_file.write_text(source)
+    monkeypatch.setenv("ORCABENCH_TASKS_PATH", str(tmp_path / "mytasks"))
+    assert main(["list", "tasks"]) == 2
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert line.startswith(f"error: {task_file} failed to load: {expected}")
+    assert line.endswith("fix the file, or remove its folder from ORCABENCH_TASKS_PATH")
+
+
+@pytest.mark.parametrize("kind", ["missing", "a file"])
+def test_a_tasks_path_entry_that_is_not_a_folder_is_refused_not_ignored(
+        kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_registry: None) -> None:
+    entry = tmp_path / "mytaks"
+    if kind == "a file":
+        entry.write_text("")
+    monkeypatch.setenv("ORCABENCH_TASKS_PATH", str(entry))
+    with pytest.raises(OrcabenchError, match=f"ORCABENCH_TASKS_PATH names {entry}, which "
+                                             f"{'does not exist' if kind == 'missing' else 'is not a folder'}"):
+        get_tasks(["gsm8k"])
+
+
+def test_a_plugin_whose_entry_point_fails_to_import_is_one_line_naming_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_registry: None) -> None:
+    dist = tmp_path / "orcabench_plugin_broken-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: orcabench-plugin-broken\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[orcabench.tasks]\nbroken = orcabench_plugin_missing:tasks\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(OrcabenchError, match=r"entry point broken = orcabench_plugin_missing:tasks \(orcabench.tasks\) "
+                                             r"failed to load: ModuleNotFoundError: .*fix or uninstall"):
+        get_tasks(["gsm8k"])
+
+
 def test_a_template_variable_the_row_lacks_is_a_clear_error() -> None:
     (gsm8k,) = get_tasks(["gsm8k"])
     from orcabench.types import Example

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from orcabench.task.data import download, in_mirror
+from orcabench.task.data import download, in_mirror, manifest_mismatches
 from orcabench.engine.plan import checked_data_dir, load_examples
 from orcabench.store.writer import write_json_atomic
 from orcabench.task import all_tasks, get_tasks
@@ -29,8 +29,6 @@ def check_data(data_dir: Path | None, task_names: Sequence[str] = ()) -> list[Da
     mirror = checked_data_dir(data_dir)
     if mirror is None:
         raise OrcabenchError("no mirror to check: pass --data-dir DIR or set ORCABENCH_DATA_DIR")
-    manifest_path = mirror / "manifest.json"
-    expected = json.loads(manifest_path.read_text())["files"] if manifest_path.is_file() else {}
     tasks = get_tasks(task_names) if task_names else sorted(all_tasks(), key=lambda t: t.name)
     checks = []
     for task in tasks:
@@ -44,10 +42,7 @@ def check_data(data_dir: Path | None, task_names: Sequence[str] = ()) -> list[Da
         except OrcabenchError as error:
             problems.append(str(error))
         else:
-            for relative, digest in provenance["files"].items():
-                if relative in expected and expected[relative]["sha256"] != digest:
-                    problems.append(f"{mirror / relative}: sha256 {digest[:12]}… differs from manifest.json's "
-                                    f"{expected[relative]['sha256'][:12]}…")
+            problems += manifest_mismatches(mirror, provenance["files"])
         checks.append(DataCheck(task.name, "failed" if problems else "ok", len(examples), problems))
     return checks
 

@@ -14,6 +14,7 @@ from orcabench.engine.plan import checked_data_dir, load_examples
 from orcabench.answers.traces import judge, predicted_completion, separate_trace
 from orcabench.store.files import check_writable_file, write_atomic
 from orcabench.store.schema import Manifest, now, orcabench_version
+from orcabench.store.reader import not_a_run
 from orcabench.store.writer import RunStore
 from orcabench.task.summary import TaskSummary, summarize
 from orcabench.task import Task, all_tasks, get_tasks
@@ -157,7 +158,7 @@ def rescore(run_dir: Path, data_dir: Path | None = None) -> RescoreResult:
     store = RunStore(run_dir, when_busy="rescore it once that process has finished")
     manifest = store.manifest() if run_dir.is_dir() else None
     if manifest is None:
-        raise OrcabenchError(f"{run_dir} is not an orcabench run (no manifest.json); pass a run directory")
+        raise not_a_run(run_dir, "pass a run directory")
     fingerprint = manifest.fingerprint
     store.open(fingerprint)
     try:

@@ -22,6 +22,7 @@ from orcabench.engine.plan import Plan
 from orcabench.models.prompts import PromptRenderer
 from orcabench.store.schema import Manifest, Session
 from orcabench.store.writer import MANIFEST, read_json
+from orcabench.task.data import manifest_mismatches
 from orcabench.types import Message, OrcabenchError, Record, Request
 
 # A share of samples at max_tokens above this is worth a warning: answers are being cut off.
@@ -114,7 +115,15 @@ def check_counted(plan: Plan, requests: Sequence[Request], counts: Sequence[int]
     """:func:`check` with the requests' prompt tokens already counted (:func:`count_prompt_tokens`)."""
     history = past_sessions([plan.config.operations.runs_root, plan.run_dir.parent], plan.spec.name, plan.backend)
     found = estimate(requests, counts, exact, history, plan.spec.name, plan.backend)
-    return found, prompt_warnings(renderer, requests, counts, exact, plan.engine.get("max_model_len"))
+    return found, [*data_warnings(plan),
+                   *prompt_warnings(renderer, requests, counts, exact, plan.engine.get("max_model_len"))]
+
+
+def data_warnings(plan: Plan) -> list[str]:
+    """Local data files that differ from their mirror's manifest.json (what ``orcabench data check`` fails on)."""
+    return [f"{task}: {problem}; the scores may not be comparable (see `orcabench data check`)"
+            for task, provenance in plan.provenance.items() if provenance.get("source") == "local"
+            for problem in manifest_mismatches(Path(provenance["data_dir"]), provenance.get("files", {}))]
 
 
 def injected_system_prompt(renderer: PromptRenderer) -> str | None:

@@ -87,7 +87,8 @@ def gate_candidate(baseline_dir: Path, settings: CandidateRun, policy: Policy, a
 
     def progress(result: SequenceResult) -> None:
         events.emit(ChunkDone(result.chunks, result.pairs_used, result.pairs_available,
-                              tuple(t.task for t in result.tasks if t.open)))
+                              tuple(t.task for t in result.tasks if t.open),
+                              tuple(t.task for t in result.tasks if not t.open and t.verdict is None)))
 
     with candidate:
         result = run_sequence(order, states, levels, policy.chunk, source, progress)

@@ -9,6 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from orcabench.console import markdown_row
 from orcabench.gate.verdicts import Comparison, TaskResult
 from orcabench.gate.sequential import Levels
 from orcabench.store.files import ensure_directory, write_atomic
@@ -96,7 +97,7 @@ def _table(c: Comparison) -> list[str]:
         header = ["task", "n", "baseline", "candidate", "delta", s_conf, "right→wrong / wrong→right", "p", "p (Holm)"]
         if c.gating:
             header.append("verdict")
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---", *["---:"] * (len(header) - 2), "---"]) + "|"]
+    lines = [markdown_row(header), "|" + "|".join(["---", *["---:"] * (len(header) - 2), "---"]) + "|"]
     for t in c.tasks:
         s = t.stats
         if strict:
@@ -110,7 +111,7 @@ def _table(c: Comparison) -> list[str]:
                    fmt_p(s.p_value) if s.n else "–", fmt_p(t.p_adjusted)]
             if c.gating:
                 row.append(f"{LABELS[t.verdict]}: {t.note}")
-        lines.append("| " + " | ".join(row) + " |")
+        lines.append(markdown_row(row))
     return lines
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from orcabench.store.files import is_run_directory
-from orcabench.store.reader import StoredRun, being_written, find_runs, load_run
+from orcabench.store.reader import StoredRun, being_written, find_runs, load_run, not_a_run
 from orcabench.store.writer import MANIFEST
 from orcabench.task.summary import headline, summarize
 from orcabench.types import OrcabenchError
@@ -93,8 +93,8 @@ def list_runs(root: Path, model: str | None = None, task: str | None = None,
 
     A run that cannot be read is left out and, in ``skipped``, named with the reason.
     """
-    if not root.exists():
-        raise OrcabenchError(f"{root} does not exist: pass the folder that holds your runs (default: runs/)")
+    if not root.is_dir():
+        raise not_a_run(root, "pass the folder that holds your runs (default: runs/)")
     rows = []
     # Runs without records yet (killed before the first sample) too: a listing shows every run.
     with_records = find_runs(root)

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from orcabench.store.reader import StoredRun, find_runs, load_run
+from orcabench.store.reader import StoredRun, find_runs, load_run, not_a_run
 from orcabench.models.registry import BUILTIN_MODELS
 from orcabench.store.writer import MANIFEST
 from orcabench.task.summary import headline, summarize
@@ -215,7 +215,7 @@ def load_results(paths: Sequence[Path], reference: bool = True) -> Results:
                                      "`orcabench run` or reference .yaml files")
             found += runs_below
         else:
-            raise OrcabenchError(f"{path} does not exist; pass run directories, folders of runs, or reference .yaml files")
+            raise not_a_run(path, "pass run directories, folders of runs, or reference .yaml files")
 
     # One run reached twice (named twice, or through overlapping folders) loads once.
     named = list({path.resolve(): path for path in named}.values())

@@ -15,6 +15,7 @@ from typing import Literal
 
 import pandas as pd
 
+from orcabench.console import markdown_row
 from orcabench.report.results import Results
 from orcabench.task.summary import reasoning_average
 from orcabench.types import OrcabenchError
@@ -100,7 +101,7 @@ def to_markdown_table(table: pd.DataFrame, best: Literal["column", "row"] | None
     """A GitHub Markdown table; the best value of each column (or row) in bold."""
     marks = best_cells(table, best).to_numpy()
     header = ["", *map(str, table.columns)]
-    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * len(table.columns)]
+    lines = [markdown_row(header), "|---|" + "---:|" * len(table.columns)]
     for i, (entry, row) in enumerate(table.iterrows()):
         cells = []
         for j, (column, value) in enumerate(row.items()):
@@ -108,7 +109,7 @@ def to_markdown_table(table: pd.DataFrame, best: Literal["column", "row"] | None
             if marks[i, j]:
                 text = f"**{text}**"
             cells.append(text)
-        lines.append("| " + " | ".join([str(entry), *cells]) + " |")
+        lines.append(markdown_row([entry, *cells]))
     return "\n".join(lines)
 
 

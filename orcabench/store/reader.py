@@ -37,11 +37,27 @@ class StoredRun:
         return list(dict.fromkeys([*self.fingerprint.tasks, *(task for task, _ in self.records)]))
 
 
+def not_a_run(path: Path, fix: str) -> OrcabenchError:
+    """The error for a path given as a run that is none, saying what it is instead.
+
+    A file of a run (its records.jsonl or manifest.json) names the run's folder; a missing
+    path, another file and a folder without a manifest are each said as such, never one
+    "does not exist" for all.
+    """
+    if path.is_file() and (path.parent / MANIFEST).is_file():
+        return OrcabenchError(f"{path} is a file of the run {path.parent}; pass the run's folder, {path.parent}")
+    if path.is_file():
+        return OrcabenchError(f"{path} is a file, not an orcabench run; {fix}")
+    if path.is_dir():
+        return OrcabenchError(f"{path} is not an orcabench run (no {MANIFEST} in it); {fix}")
+    return OrcabenchError(f"{path} does not exist; {fix}")
+
+
 def load_run(path: Path, while_written: bool = False) -> StoredRun:
     """A stored run; one another process is still writing is refused unless ``while_written`` (listing it, not scoring it)."""
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
-        raise OrcabenchError(f"{path} is not an orcabench run (no {MANIFEST}); pass a run directory made by `orcabench run`")
+        raise not_a_run(path, "pass a run directory made by `orcabench run`")
     manifest = Manifest.from_json(read_json(manifest_path), str(manifest_path))
     if not while_written:
         _refuse_if_running(path)

@@ -101,6 +101,9 @@ class Fingerprint:
         for task, entry in (known.get("tasks") or {}).items():
             if not isinstance(entry, dict):
                 raise ValueError(f"fingerprint.tasks.{task} should be an object, not {type(entry).__name__}")
+        name = (known.get("model") or {}).get("name", "?")  # model itself was type-checked by _known
+        if not isinstance(name, str):  # every report, list and gate names the run by it
+            raise ValueError(f"fingerprint.model.name should be a string, not {type(name).__name__}")
         defaults: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "protocol": "default", "model": {}, "backend": "?",
                                     "engine": {}, "sampling": {}, "tasks": {}}
         return cls(**{**defaults, **known}, extra=extra)

@@ -154,17 +154,10 @@ class RunStore:
             self._lock.close()
             raise OrcabenchError(f"run {self.path} is in use by another orcabench process; {self.when_busy}") from error
         try:
-            existing = self.manifest()
+            self.check_resumable(fingerprint)
         except OrcabenchError:
             self.close()
             raise
-        if existing is not None and existing.fingerprint != fingerprint:
-            self.close()
-            changes = "; ".join(existing.fingerprint.differences(fingerprint)[:5])
-            raise OrcabenchError(
-                f"run {self.path} was made with other settings ({changes}); "
-                "rerun with the original settings or choose a new --output"
-            )
         self._drop_torn_tail()
         self._set_aside_unreadable_lines()
         self._remove_stale_temporaries()
@@ -210,6 +203,16 @@ class RunStore:
     def _drop_torn_tail(self) -> None:
         if drop_torn_tail(self.records_path):
             self._notices.append(f"{self.records_path}: dropped a truncated last record; it will be recomputed")
+
+    def check_resumable(self, fingerprint: Fingerprint) -> None:
+        """Refuse a run made with other settings (also asked, without the lock, by ``--dry-run``)."""
+        existing = self.manifest()
+        if existing is not None and existing.fingerprint != fingerprint:
+            changes = "; ".join(existing.fingerprint.differences(fingerprint)[:5])
+            raise OrcabenchError(
+                f"run {self.path} was made with other settings ({changes}); "
+                "rerun with the original settings or choose a new --output"
+            )
 
     def manifest(self) -> Manifest | None:
         if not self.manifest_path.is_file():

@@ -20,7 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 import jinja2
 
 from orcabench.task.data import DataSpec
-from orcabench.registry import Registry, caller_file
+from orcabench.registry import Registry, caller_file, loading_plugin
 from orcabench.types import Completion, Example, Message, OrcabenchError, RequestKind, Score
 
 
@@ -175,6 +175,12 @@ def builtin_tasks_dir() -> Path:
 
 def _task_dirs() -> list[Path]:
     extra = [Path(p) for p in os.environ.get("ORCABENCH_TASKS_PATH", "").split(os.pathsep) if p]
+    for directory in extra:
+        # A mistyped folder would otherwise drop its tasks without a word ("unknown task" later).
+        if not directory.is_dir():
+            what = "is not a folder" if directory.exists() else "does not exist"
+            raise OrcabenchError(f"ORCABENCH_TASKS_PATH names {directory}, which {what}: set it to folders "
+                                 f"holding <task>/task.py files, separated by {os.pathsep!r}")
     return [builtin_tasks_dir(), *extra]
 
 
@@ -183,7 +189,8 @@ def _load_task_file(path: Path) -> None:
     spec = importlib.util.spec_from_file_location(module_name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    with loading_plugin(str(path), "fix the file, or remove its folder from ORCABENCH_TASKS_PATH"):
+        spec.loader.exec_module(module)
 
 
 def _discover_tasks(registry: Registry[Task]) -> None:

@@ -69,6 +69,22 @@ def resolve_data_dir(option: Path | None) -> Path | None:
     return Path(env) if env else None
 
 
+def manifest_mismatches(data_dir: Path, hashes: dict[str, str]) -> list[str]:
+    """Files whose sha256 differs from what the mirror's ``manifest.json`` records (none without one).
+
+    ``orcabench data check`` reports these as failures; a run on such a mirror warns.
+    """
+    manifest_path = data_dir / "manifest.json"
+    try:
+        expected = json.loads(manifest_path.read_text())["files"] if manifest_path.is_file() else {}
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        return [f"{manifest_path} cannot be read ({error}); the files cannot be verified"]
+    return [f"{data_dir / relative}: sha256 {digest[:12]}… differs from manifest.json's "
+            f"{expected[relative]['sha256'][:12]}…"
+            for relative, digest in hashes.items()
+            if isinstance(expected.get(relative), dict) and expected[relative].get("sha256") not in (None, digest)]
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
