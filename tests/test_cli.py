@@ -109,23 +109,13 @@ def test_a_dry_run_on_a_run_made_with_other_settings_is_refused_as_the_run_would
     assert_one_line_error(result, "was made with other settings", "choose a new --output")
 
 
-def test_a_hub_id_neither_cached_nor_reachable_is_one_line_at_once(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    import socket
-
-    from huggingface_hub import constants
-
-    from orcabench.cli.run import main
-
-    def unreachable(*_: object, **__: object) -> None:
-        raise socket.gaierror(-2, "Name or service not known")
-
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(socket, "create_connection", unreachable)
-    assert main(["run", "--model", "no-such-org/no-such-model", "--tasks", "gsm8k", "--limit", "1", "--dry-run"]) == 2
-    (line,) = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-    assert line.startswith("error: model no-such-org/no-such-model is not a local folder nor in the Hugging Face cache")
-    assert "cannot be reached (Name or service not known)" in line and "pass a local model folder" in line
+def test_a_hub_id_neither_cached_nor_reachable_is_one_line_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A closed loopback port stands in for an unreachable Hub, the same with or without a network.
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    result = orcabench("run", "--model", "no-such-org/no-such-model", "--tasks", "gsm8k", "--limit", "1", "--dry-run")
+    assert_one_line_error(result, "model no-such-org/no-such-model is not a local folder nor in the Hugging Face cache",
+                          "http://127.0.0.1:9 cannot be reached", "pass a local model folder")
 
 
 def test_list_shows_the_tasks_and_models() -> None:
