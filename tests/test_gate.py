@@ -209,7 +209,7 @@ def test_runs_with_other_templates_versions_data_or_protocol_are_refused_unless_
 def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     base = make_run(tmp_path / "a", {"gsm8k": [1.0] * 30})
     cases = [
-        (["gate", "--baseline", str(tmp_path / "nope"), "--candidate", str(base)], "is not an orcabench run"),
+        (["gate", "--baseline", str(tmp_path / "nope"), "--candidate", str(base)], "nope does not exist; pass a run directory"),
         (["gate", "--baseline", str(base), "--candidate", str(base), "--config", str(tmp_path / "no.yaml")], "does not exist"),
         (["gate", "--baseline", str(base), "--candidate", str(base), "--config", str(policy_file(tmp_path, alpah=0.1))],
          "unknown key(s) alpah"),
