@@ -208,3 +208,10 @@ def test_rescore_reads_the_stored_second_stage_again_and_audit_shows_the_disagre
     assert ("two-stage: 2 second-stage request(s), 2 answer(s) decided by the second stage; the stages disagree on 1 of 1 "
             "output(s) both read (100.0%)") in out
     assert "two-stage:final-answer-phrase" in out
+
+
+def test_lm_eval_tasks_keep_lm_evals_own_reading_and_refuse_two_stage() -> None:
+    pytest.importorskip("lm_eval")
+    config = api.RunConfig(selection=api.Selection(tasks=["lm-eval:arc_easy"]), sampling=api.Sampling(extract="two-stage"))
+    with pytest.raises(OrcabenchError, match="lm-eval: tasks are read by lm-eval's own filters, not --extract two-stage"):
+        api.dry_run(config)

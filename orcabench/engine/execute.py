@@ -155,7 +155,7 @@ def _answer_and_store(backend: Backend, pending: list[Pending], store: RunStore,
             slots[slot] = completion
             if all(c is not None for c in slots):
                 record = score_record(pending[item], [c for c in slots if c is not None])
-                if second is not None and pending[item].task.kind == "generate" and wanted(record.method):
+                if second is not None and wanted(record.method):  # a loglikelihood argmax is never wanted
                     waiting.append((pending[item], record))
                 else:
                     records.append(record)

@@ -205,4 +205,4 @@ def _rescored(task: Task, example: Example, record: Record, markers: ThinkingFor
                                   reasoning_tokens=record.reasoning_tokens)]
     judged = judge(task, example, completions, markers, record.prompt)
     rescored = replace(record, **judged.record_fields({k: v for k, v in record.extra.items() if k != "reasoning_source"}))
-    return reread(task, example, rescored) if task.kind == "generate" else rescored  # a stored second stage, read again
+    return reread(task, example, rescored)  # a two-stage record's stored reply, read again

@@ -32,6 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from orcabench.answers.second_stage import RULES
 from orcabench.lmeval.records import (
     PREFIX,
     PROTOCOL,
@@ -208,7 +209,7 @@ def plan(config: RunConfig, folders: list[Path]) -> LmEvalPlan:
     """Resolve model, backend and tasks; check everything an lm-eval run needs."""
     names = lm_eval_names(config.selection.tasks)
     require_lm_eval()
-    if config.sampling.extract != "rules":
+    if config.sampling.extract != RULES:
         raise OrcabenchError(f"lm-eval: tasks are read by lm-eval's own filters, not --extract {config.sampling.extract}: "
                              "drop --extract")
     if config.prompting.protocol not in (None, PROTOCOL):
