@@ -196,6 +196,8 @@ def test_rescore_reads_the_stored_second_stage_again_and_audit_shows_the_disagre
     plan = plan_of()
     with api.RunSession(plan, load=lambda _: model_for(plan)) as session:
         assert len(session.execute().records) == 3
+    session_record = json.loads((plan.run_dir / "manifest.json").read_text())["sessions"][-1]
+    assert (session_record["requests"], session_record["output_tokens"]) == (5, 5 * 3)  # the replies' tokens count too
     before = stored(plan.run_dir)
     assert api.rescore(plan.run_dir, data_dir).changed == 0
     assert stored(plan.run_dir) == before

@@ -109,6 +109,13 @@ def decided(record: Record, reading: Score, reply: Completion) -> Record:
     return replace(record, answer=reading.answer, method=METHOD_PREFIX + reading.method, score=reading.score, extra=extra)
 
 
+def generated_tokens(record: Record) -> int:
+    """Tokens the model generated for a record: its output's, and its second-stage reply's where it was asked again."""
+    second = record.extra.get("second_stage")
+    reply = second.get("output_tokens") if isinstance(second, dict) else None
+    return record.output_tokens + (reply if isinstance(reply, int) else 0)
+
+
 def reread(task: Task, example: Example, record: Record) -> Record:
     """A rescored record read again with its stored second stage (no model): the first reading is ``record``'s own.
 
