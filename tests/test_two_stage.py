@@ -217,3 +217,23 @@ def test_lm_eval_tasks_keep_lm_evals_own_reading_and_refuse_two_stage() -> None:
     config = api.RunConfig(selection=api.Selection(tasks=["lm-eval:arc_easy"]), sampling=api.Sampling(extract="two-stage"))
     with pytest.raises(OrcabenchError, match="lm-eval: tasks are read by lm-eval's own filters, not --extract two-stage"):
         api.dry_run(config)
+
+
+@pytest.mark.parametrize(("example", "reply", "reading"), [
+    (choice_example("q", {}, ["a", "b", "c", "d"], 1), " (B).", ("B", "final-answer-phrase")),
+    (make_example("q", {}, "No", "label", labels=("Yes", "No")), " No, because", ("No", "final-answer-phrase")),
+    (make_example("q", {}, "12", "number"), " $12.", ("12", "final-answer-phrase")),
+    (make_example("q", {}, "] )", "dyck"), " ] )", ("] )", "final-answer-phrase")),
+    # Only an explicit statement counts: what a weak rule would read from the reply is no answer.
+    (choice_example("q", {}, ["a", "b", "c", "d"], 1), " (A) or (B)", (None, "none")),
+    (make_example("q", {}, "12", "number"), "\nQuestion: how many boxes? 12", (None, "none")),  # only last-number reads it
+    (make_example("q", {}, "No", "label", labels=("Yes", "No")), "\n\nQuestion: is it Yes", (None, "none")),
+])
+def test_the_reply_is_read_as_a_stated_answer_by_the_explicit_rules_only(example: object, reply: str,
+                                                                         reading: tuple[str | None, str]) -> None:
+    from orcabench.answers.second_stage import ZeroShotCoT
+    from orcabench.task import get_tasks
+
+    (bbh,) = get_tasks(["bbh"])  # scores by each example's own answer format
+    score = ZeroShotCoT().read(bbh, example, reply)  # type: ignore[arg-type]
+    assert (score.answer, score.method) == reading
