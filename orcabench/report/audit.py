@@ -8,52 +8,20 @@ that the explicit-answer rules alone (``boxed``, ``final-answer-phrase``, ``opti
 stored rule tells which reading found it; a wide gap says the prompt's answer format is not
 being followed. Audit reads the rules stored in the records: ``orcabench rescore`` first to
 audit a run with the current extractors.
-
-A ``--extract two-stage`` run also gets :class:`StagesAudit`: how many outputs were asked
-again, and how often the two readings disagree where both read an answer.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 from pathlib import Path
 
-from orcabench.answers.second_stage import METHOD_PREFIX
 from orcabench.answers.text import EXPLICIT_RULES, NONE, WEAK_RULES
+from orcabench.report.stages import StagesAudit, stages_audit
 from orcabench.store.reader import load_run, natural_order
 from orcabench.types import Record
 
 NOT_EXTRACTED = frozenset({"loglikelihood-argmax"})  # the answer is the likeliest option: no text is read
-
-
-@dataclass(frozen=True)
-class StagesAudit:
-    """The second stage of a two-stage run: requests made, readings it decided, and disagreement with the rules."""
-
-    asked: int = 0  # second-stage requests made (records that hold a second reading)
-    decided: int = 0  # records whose answer the second stage read
-    both_read: int = 0  # of those asked, outputs both stages read an answer from
-    disagree: int = 0  # of those, with different answers
-
-    @property
-    def disagreement(self) -> float | None:
-        return self.disagree / self.both_read if self.both_read else None
-
-
-def stages_audit(records: list[Record]) -> StagesAudit:
-    asked = [r.extra for r in records if isinstance(r.extra.get("second_stage"), dict)]
-    first = [stage(extra, "first_stage") for extra in asked]
-    second = [stage(extra, "second_stage") for extra in asked]
-    both = [(a, b) for a, b in zip(first, second) if a.get("method") != NONE and b.get("method") != NONE]
-    return StagesAudit(asked=len(asked), decided=sum(r.method.startswith(METHOD_PREFIX) for r in records),
-                       both_read=len(both), disagree=sum(a.get("answer") != b.get("answer") for a, b in both))
-
-
-def stage(extra: dict[str, Any], name: str) -> dict[str, Any]:
-    value = extra.get(name)
-    return value if isinstance(value, dict) else {"method": NONE}
 
 
 @dataclass(frozen=True)
@@ -66,7 +34,7 @@ class TaskAudit:
     strict_correct: int  # right answers the explicit rules read
     correct: int
     weak: list[Record]  # samples read by the weakest rules, in id order
-    stages: StagesAudit = field(default_factory=StagesAudit)  # two-stage runs: the second reading
+    stages: StagesAudit = field(default_factory=StagesAudit)  # --extract two-stage: the second reading (report.stages)
 
     @property
     def agreement(self) -> float | None:
