@@ -63,13 +63,15 @@ def run(
     thinking: Annotated[bool | None, typer.Option("--thinking/--no-thinking", help=THINKING_HELP)] = None,
     server: Annotated[Optional[str], typer.Option(help="URL an `orcabench serve` printed: answer with its warm engine")] = None,
     verbose: Annotated[bool, typer.Option(help="show engine logs (else in RUN_DIR/engine.log; $ORCABENCH_VERBOSE=1)")] = False,
+    extract: Annotated[str, typer.Option(help="rules, or two-stage: ask the model once more where the rules read weakly "
+                                              "or not at all (zero-shot-CoT answer extraction)")] = "rules",
 ) -> None:
     """Evaluate a model on tasks (lm-eval:<task>: an lm-evaluation-harness task); the same command again resumes the run."""
     config = api.RunConfig(
         selection=api.Selection(model=model, tasks=split_names(tasks), limit=limit, limit_per_subtask=limit_per_subtask,
                                 data_dir=data_dir, strict=strict, lm_eval_include=lm_eval_include or []),
         prompting=api.Prompting(protocol=protocol, system_message=system_message, thinking=thinking),
-        sampling=api.Sampling(max_tokens=max_tokens, seed=seed),
+        sampling=api.Sampling(max_tokens=max_tokens, seed=seed, extract=extract),
         engine=api.EngineSettings(backend=backend, dtype=dtype, max_model_len=max_model_len,
                                   tensor_parallel_size=tensor_parallel_size, gpu_memory_utilization=gpu_memory_utilization,
                                   args=engine_args(engine_arg or [])),
@@ -214,6 +216,12 @@ def audit(
                       f"explicit-answer rules alone); "
                       f"accuracy strict {task.strict_correct}/{task.n}, flexible {task.correct}/{task.n}",
                       markup=False, highlight=False)
+        stages = task.stages
+        if stages.asked:
+            rate = "n/a" if stages.disagreement is None else f"{100 * stages.disagreement:.1f}%"
+            console.print(f"two-stage: {stages.asked} second-stage request(s), {stages.decided} answer(s) decided by the "
+                          f"second stage; the stages disagree on {stages.disagree} of {stages.both_read} output(s) both "
+                          f"read ({rate})", markup=False, highlight=False)
         for record in task.weak[:samples]:
             tail = " ".join(record.output.split())[-160:]
             console.print(f"  {record.id} · {record.method} → {record.answer!r} (gold {record.gold!r}): …{tail}",

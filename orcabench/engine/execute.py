@@ -3,16 +3,19 @@
 :func:`execute` is the only place that holds tasks and a backend at once. It renders the
 prompts of the examples not yet stored, sends every request at once, and as each
 example's requests are all answered, extracts and scores the answer and appends the
-record (resume = skip stored keys). Callers choose what to run and when to stop:
-``orcabench run`` executes everything pending, the sequential gate executes chosen keys
-chunk by chunk on one backend, benchmarks execute against canned completions.
+record (resume = skip stored keys). With ``--extract two-stage`` the outputs the rules read
+weakly or not at all are asked once more, after the first requests are all answered
+(:mod:`orcabench.answers.second_stage`), and their records stored as those replies come.
+Callers choose what to run and when to stop: ``orcabench run`` executes everything pending,
+the sequential gate executes chosen keys chunk by chunk on one backend, benchmarks execute
+against canned completions.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +24,7 @@ from orcabench.events import RecordsStored, RunEvents
 from orcabench.models.registry import ModelSpec, ThinkingFormat
 from orcabench.engine.plan import Plan
 from orcabench.models.prompts import PromptRenderer
+from orcabench.answers.second_stage import TWO_STAGE, SecondStage, ZeroShotCoT, decided, wanted
 from orcabench.answers.traces import TokenCounter, judge
 from orcabench.store.writer import RunStore
 from orcabench.task import Task
@@ -112,37 +116,73 @@ def execute(plan: Plan, backend: Backend, store: RunStore, keys: Sequence[tuple[
     if work is None:
         work = prepare(plan, missing(plan, store.records(), keys))
     added: list[Record] = []
+    second: SecondStage | None = ZeroShotCoT() if plan.config.sampling.extract == TWO_STAGE else None
+    asked = 0
     if work.items:
-        added = _answer_and_store(backend, work.items, store, events or RunEvents())
-    return Executed(added, work.requests, time.time() - started)
+        added, asked = _answer_and_store(backend, work.items, store, events or RunEvents(), second)
+    return Executed(added, work.requests + asked, time.time() - started)
 
 
-def _answer_and_store(backend: Backend, pending: list[Pending], store: RunStore, events: RunEvents) -> list[Record]:
+def _answered(backend: Backend, requests: list[Request], added: list[Record]) -> Iterator[list[tuple[int, Completion]]]:
+    """The backend's groups of (request index, completion); a request answered twice, out of range or never is an error
+    (``added``: the records this call kept so far, for the message)."""
+    answered: set[int] = set()
+    for group in backend.answer(requests):
+        for index, _ in group:
+            if index in answered or not 0 <= index < len(requests):
+                raise OrcabenchError(f"backend {backend.name} answered request {index} twice or out of range; "
+                                     f"{len(added)} record(s) of this call were kept")
+            answered.add(index)
+        yield group
+    if len(answered) < len(requests):
+        raise OrcabenchError(f"backend {backend.name} left {len(requests) - len(answered)} request(s) unanswered; "
+                             f"{len(added)} record(s) were kept and the same command resumes the rest")
+
+
+def _answer_and_store(backend: Backend, pending: list[Pending], store: RunStore, events: RunEvents,
+                      second: SecondStage | None) -> tuple[list[Record], int]:
+    """Store every pending example's record; with a second stage, those it wants after their second reply.
+    Returns the records and the number of second-stage requests sent."""
     owner = [(item, slot) for item, p in enumerate(pending) for slot in range(len(p.requests))]
     answers: dict[int, list[Completion | None]] = {}
-    answered: set[int] = set()
     added: list[Record] = []
-    for group in backend.answer([request for p in pending for request in p.requests]):
+    waiting: list[tuple[Pending, Record]] = []  # first readings the second stage is to read again
+    for group in _answered(backend, [request for p in pending for request in p.requests], added):
         records = []
         for flat_index, completion in group:
-            if flat_index in answered or not 0 <= flat_index < len(owner):
-                raise OrcabenchError(f"backend {backend.name} answered request {flat_index} twice or out of range; "
-                                     f"{len(added) + len(records)} record(s) of this call were kept")
-            answered.add(flat_index)
             item, slot = owner[flat_index]
             slots = answers.setdefault(item, [None] * len(pending[item].requests))
             slots[slot] = completion
             if all(c is not None for c in slots):
-                records.append(score_record(pending[item], [c for c in slots if c is not None]))
+                record = score_record(pending[item], [c for c in slots if c is not None])
+                if second is not None and wanted(record.method):  # a loglikelihood argmax is never wanted
+                    waiting.append((pending[item], record))
+                else:
+                    records.append(record)
                 del answers[item]
-        store.append(records)
-        added += records
-        if records:
-            events.emit(RecordsStored(tuple(records), len(pending)))
-    if len(answered) < len(owner):
-        raise OrcabenchError(f"backend {backend.name} left {len(owner) - len(answered)} request(s) unanswered; "
-                             f"{len(added)} record(s) were kept and the same command resumes the rest")
-    return added
+        _store(store, records, added, events, len(pending))
+    if second is not None and waiting:
+        _second_stage(backend, second, waiting, store, added, events, len(pending))
+    return added, len(waiting)
+
+
+def _second_stage(backend: Backend, second: SecondStage, waiting: list[tuple[Pending, Record]], store: RunStore,
+                  added: list[Record], events: RunEvents, total: int) -> None:
+    """Ask the second stage about each waiting record's output, all at once, and store each record as its reply comes."""
+    requests = [second.ask(item.requests[0], record.output, item.example) for item, record in waiting]
+    for group in _answered(backend, requests, added):
+        records = []
+        for index, reply in group:
+            item, record = waiting[index]
+            records.append(decided(record, second.read(item.task, item.example, reply.text), reply))
+        _store(store, records, added, events, total)
+
+
+def _store(store: RunStore, records: list[Record], added: list[Record], events: RunEvents, total: int) -> None:
+    store.append(records)
+    added += records
+    if records:
+        events.emit(RecordsStored(tuple(records), total))
 
 
 def best_option(completions: Sequence[Completion]) -> int:

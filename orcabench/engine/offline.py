@@ -11,6 +11,7 @@ from typing import Any
 from orcabench.console import say
 from orcabench.models.registry import ThinkingFormat, resolve_model
 from orcabench.engine.plan import checked_data_dir, load_examples
+from orcabench.answers.second_stage import reread
 from orcabench.answers.traces import judge, predicted_completion, separate_trace
 from orcabench.store.files import check_writable_file, write_atomic
 from orcabench.store.schema import Manifest, now, orcabench_version
@@ -204,4 +205,5 @@ def _rescored(task: Task, example: Example, record: Record, markers: ThinkingFor
         completions = [Completion(text=record.output, reasoning=separate_trace(record.to_json()),
                                   reasoning_tokens=record.reasoning_tokens)]
     judged = judge(task, example, completions, markers, record.prompt)
-    return replace(record, **judged.record_fields({k: v for k, v in record.extra.items() if k != "reasoning_source"}))
+    rescored = replace(record, **judged.record_fields({k: v for k, v in record.extra.items() if k != "reasoning_source"}))
+    return reread(task, example, rescored)  # a two-stage record's stored reply, read again

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from orcabench.answers.second_stage import EXTRACT_MODES, RULES, TWO_STAGE
 from orcabench.backends.registry import BACKENDS
 from orcabench.models.bundled import converted_model_dir, source_info
 from orcabench.task.data import load_rows, resolve_data_dir
@@ -62,10 +63,12 @@ class Prompting:
 
 @dataclass(frozen=True, kw_only=True)
 class Sampling:
-    """How answers are drawn (greedy always)."""
+    """How answers are drawn (greedy always) and read."""
 
     max_tokens: int | None = None  # overrides each task's default
     seed: int = DEFAULT_SEED
+    # "rules", or "two-stage": weak and failed readings are asked of the model once more (orcabench.answers.second_stage)
+    extract: str = RULES
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -213,6 +216,8 @@ def check_counts(config: RunConfig) -> None:
     if operations.batch_size is not None and operations.batch_size < 1:
         raise OrcabenchError(f"--batch-size must be a positive number of sequences, not {operations.batch_size}")
     check_engine_settings(config.engine)
+    if config.sampling.extract not in EXTRACT_MODES:
+        raise OrcabenchError(f"--extract {config.sampling.extract!r}: choose {' or '.join(EXTRACT_MODES)}")
 
 
 # dtype names both CPU/GPU engines take (vLLM's names; hf maps the same ones onto torch dtypes)
@@ -276,6 +281,10 @@ def plan(config: RunConfig) -> Plan:
     if selection.lm_eval_include:
         raise OrcabenchError("--lm-eval-include applies to lm-eval:<task> tasks only")
     check_counts(config)
+    two_stage = config.sampling.extract == TWO_STAGE
+    if two_stage and (spec.prompt_format == "api-chat" or config.engine.overrides().get("endpoint") == "chat"):
+        raise OrcabenchError("--extract two-stage continues the model's own answer in the prompt it was given, which a "
+                             "chat endpoint cannot: use --extract rules, or the completions endpoint")
     tasks = get_tasks(selection.tasks)
     protocol.check(tasks)
     data_dir = checked_data_dir(selection.data_dir)
@@ -289,12 +298,15 @@ def plan(config: RunConfig) -> Plan:
 
     model_path, weights = model_location(spec)
     engine = {**spec.engine, **config.engine.overrides()}
+    if two_stage:  # answers kept as they come: a run killed between the stages asks neither again (backends.cache)
+        engine.setdefault("response_cache", True)
     fingerprint = Fingerprint.build(
         protocol=protocol.name,
         model={**model_entry(spec, weights), "stop": list(spec.all_stops)},
         backend=backend_name,
         engine=engine,
-        sampling={"temperature": 0.0, "max_tokens": config.sampling.max_tokens, "seed": config.sampling.seed},
+        sampling={"temperature": 0.0, "max_tokens": config.sampling.max_tokens, "seed": config.sampling.seed,
+                  **({"extract": TWO_STAGE} if two_stage else {})},  # absent for rules: older runs resume
         tasks={
             task.name: {"version": task.version, "templates": task.template_hashes(),
                         "data": provenance[task.name].get("files")

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from orcabench.answers.second_stage import generated_tokens
 from orcabench.backends.base import Backend
 from orcabench.backends.cache import cached
 from orcabench.backends.registry import load_backend
@@ -207,7 +208,7 @@ class RunSession:
             session.prompt_tokens = sum(self._prompt_tokens[record.key] for record in self._added)
             session.generation_budget = sum(r.max_tokens for p in sent for r in p.requests if r.kind == "generate")
         if self._backend is not None:
-            session.output_tokens = sum(record.output_tokens for record in self._added)
+            session.output_tokens = sum(generated_tokens(record) for record in self._added)  # second-stage replies too
             limits = {p.task.name: p.requests[0].max_tokens for p in sent if p.task.kind == "generate"}
             for warning in preflight.length_warnings(self._added, limits):
                 self._warn(warning)

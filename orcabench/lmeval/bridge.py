@@ -32,6 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from orcabench.answers.second_stage import RULES
 from orcabench.lmeval.records import (
     PREFIX,
     PROTOCOL,
@@ -208,6 +209,9 @@ def plan(config: RunConfig, folders: list[Path]) -> LmEvalPlan:
     """Resolve model, backend and tasks; check everything an lm-eval run needs."""
     names = lm_eval_names(config.selection.tasks)
     require_lm_eval()
+    if config.sampling.extract != RULES:
+        raise OrcabenchError(f"lm-eval: tasks are read by lm-eval's own filters, not --extract {config.sampling.extract}: "
+                             "drop --extract")
     if config.prompting.protocol not in (None, PROTOCOL):
         raise OrcabenchError(f"lm-eval: tasks follow lm-eval's own protocol, not {config.prompting.protocol}: drop --protocol")
     if config.selection.strict or config.selection.limit_per_subtask is not None:

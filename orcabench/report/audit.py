@@ -13,10 +13,11 @@ audit a run with the current extractors.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from orcabench.answers.text import EXPLICIT_RULES, NONE, WEAK_RULES
+from orcabench.report.stages import StagesAudit, stages_audit
 from orcabench.store.reader import load_run, natural_order
 from orcabench.types import Record
 
@@ -33,6 +34,7 @@ class TaskAudit:
     strict_correct: int  # right answers the explicit rules read
     correct: int
     weak: list[Record]  # samples read by the weakest rules, in id order
+    stages: StagesAudit = field(default_factory=StagesAudit)  # --extract two-stage: the second reading (report.stages)
 
     @property
     def agreement(self) -> float | None:
@@ -53,6 +55,7 @@ def audit_records(task: str, records: list[Record]) -> TaskAudit:
         strict_found=len(strict), found=sum(r.method != NONE for r in ordered),
         strict_correct=sum(r.score >= 1 for r in strict), correct=sum(r.score >= 1 for r in ordered),
         weak=[r for r in ordered if r.method in WEAK_RULES],
+        stages=stages_audit(ordered),
     )
 
 

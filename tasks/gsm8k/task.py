@@ -24,7 +24,7 @@ def parse_row(row: dict[str, Any], index: int) -> Example:
         raise OrcabenchError(f"gsm8k row {index}: expected 'question' and an 'answer' ending in '#### N' ({error!r})") from error
     if gold is None:
         raise OrcabenchError(f"gsm8k row {index}: the gold after '####' is not a number")
-    return Example(id=str(index), fields={"question": question}, gold=gold)
+    return Example(id=str(index), fields={"question": question}, gold=gold, answer_format="number")  # read by extract_number
 
 
 def make(name: str, template: str, description: str, chain_of_thought: bool = False) -> GenerativeTask:
