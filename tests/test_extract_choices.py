@@ -51,7 +51,7 @@ OPTIONS = ["Bladder", "Kidney", "Ureter", "Urethra"]
         ("(A) is wrong since the bladder stores urine; so (B).", "B", "last-option-letter"),
         # Weaker fallback: the last option mark.
         ("**B**", "B", "leading-letter"),
-        ("I think it's (C)", "C", "last-option-letter"),
+        ("I think it's (C)", "C", "conclusion-option"),
         # Letters outside the options never count; nothing usable is unparsed.
         ("The answer is (E).", None, "none"),
         ("I am not sure.", None, "none"),

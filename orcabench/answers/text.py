@@ -14,43 +14,14 @@ from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
-NONE = "none"
-# Every rule an extractor may name, and what it reads. The explicit rules read an answer the
-# model marked as its answer; the weak ones read the last mention of something answer-shaped
-# (``orcabench audit`` shows them for spot checks). The others sit between.
-RULES: dict[str, str] = {
-    "boxed": "the last \\boxed{..}",
-    "final-answer-phrase": "after the last 'the answer is' / 'Answer:' / '#### N'",
-    "option-text": "after a final-answer phrase, one option's text instead of its letter",
-    "ordinal-option": "'the third option' after a final-answer phrase or said to be correct",
-    "leading-letter": "the output opens with a letter that the rest explains",
-    "set-off-letter": "a letter in bold, after an arrow, or 'Choice C - ...' mid-sentence",
-    "bare-option-text": "the whole output or its last line is one option's text",
-    "leading-label": "the output opens with a label ('Yes, because ...')",
-    "leading-number": "the output's first line is a number ('$18.', '9 coins')",
-    "answer-first": "the first sentence states the number and the rest explains it",
-    "leading-brackets": "the output opens with a run of closing brackets",
-    "leading-answer": "a short first line that starts like math",
-    "first-word": "the output's first word (LAMBADA)",
-    "whole-output": "a one-line output is the answer (DROP)",
-    "last-number": "the last number anywhere",
-    "last-option-letter": "the last '(B)' or line-opening 'B.'",
-    "last-label": "the last label word anywhere",
-    "last-bracket-run": "the last run of closing brackets",
-    "last-word-run": "the last long run of the task's words",
-    "last-math": "the last $..$ span",
-    "last-line": "the last non-empty line",
-    NONE: "nothing could be read: scores 0 and counts as unparsed",
-}
-EXPLICIT_RULES = frozenset({"boxed", "final-answer-phrase", "option-text", "ordinal-option"})
-WEAK_RULES = frozenset({"last-number", "last-option-letter", "last-label", "last-bracket-run", "last-word-run", "last-math",
-                        "last-line"})
+# The rule names and their layers live in orcabench.answers.rules; re-exported here, where
+# callers (audit, the two-stage reader) have always found them.
+from orcabench.answers.rules import EXPLICIT_RULES, NONE, RULES, WEAK_RULES  # noqa: F401
 
 # A number as people write it: optional sign (a hyphen only when it is not a range or
 # subtraction such as "10-3"), thousands separators, decimals, or a simple fraction.
 _NUMBER = r"(?:(?<![\w.])[-−–])?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?:(?<![\w.])[-−–])?\d+(?:\.\d+)?(?:/\d+)?|(?:(?<![\w.])[-−–])?\.\d+"
 _NUMBER_RE = re.compile(_NUMBER)
-_BOXED_RE = re.compile(r"\\boxed\s*\{((?:[^{}]|\{[^{}]*\})*)\}")
 _HASHES_RE = re.compile(r"####\s*\$?\s*(" + _NUMBER + ")")
 # "The answer is 18", "Final answer: $18", "the answer is therefore **18**",
 # "So the answer is that she makes $18": a few filler words are allowed after the phrase,
@@ -116,13 +87,17 @@ def extract_number(output: str) -> tuple[str | None, str]:
     read from a question the output ends with ("Do you mean 5 or 6 apples?") is ``none``, and
     so is a hedged phrase ("the answer is 5 or 6").
     """
-    for method, pattern in (("boxed", _BOXED_RE), ("final-answer-phrase", _HASHES_RE), ("final-answer-phrase", _PHRASE_RE)):
+    for content in reversed(boxed_contents(output)):
+        numbers = _NUMBER_RE.findall(latex_plain(content))
+        if numbers and normalize_number(numbers[-1]) is not None:
+            return normalize_number(numbers[-1]), "boxed"
+    for method, pattern in (("final-answer-phrase", _HASHES_RE), ("final-answer-phrase", _PHRASE_RE)):
         for match in reversed(list(pattern.finditer(output))):
             numbers = _NUMBER_RE.findall(match.group(1))
             value = normalize_number(numbers[-1]) if numbers else None
             if value is None or (pattern is _PHRASE_RE and re.match(r"[^.!?\n]*\?", output[match.end():])):
                 continue  # "can you tell me if the answer is $2 per egg?" asks, and answers nothing
-            if pattern is not _BOXED_RE and _NUMBER_HEDGE_RE.match(output[match.end():]):
+            if _NUMBER_HEDGE_RE.match(output[match.end():]):
                 return None, NONE  # "the answer is 5 or 6"
             return value, method
     text = clean_markup(output)
@@ -130,11 +105,86 @@ def extract_number(output: str) -> tuple[str | None, str]:
         match = pattern.match(text)
         if match and normalize_number(match.group(1)) is not None:
             return (None, NONE) if asked(text, match.start(1)) else (normalize_number(match.group(1)), method)
+    concluded = conclusion_number(output)
+    if concluded == HEDGE:
+        return None, NONE
+    if concluded is not None:
+        return concluded, "conclusion-number"
     for candidate in reversed(list(_NUMBER_RE.finditer(output))):
         value = normalize_number(candidate.group())
         if value is not None:
             return (None, NONE) if asked(output, candidate.start()) else (value, "last-number")
     return None, NONE
+
+
+def latex_plain(text: str) -> str:
+    """LaTeX number markup as plain text: ``3{,}450`` -> ``3,450``, ``\\frac{3}{4}`` -> ``3/4``,
+    ``\\$75`` -> ``$75``, ``\\text{..}`` unwrapped."""
+    text = clean_markup(text)
+    text = re.sub(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}", r"(\1)/(\2)", text)
+    text = re.sub(r"\(\s*(" + _NUMBER + r")\s*\)/\(\s*(" + _NUMBER + r")\s*\)", r"\1/\2", text)
+    for latex, plain in (("{,}", ","), ("\\,", ""), ("\\!", ""), ("\\ ", " "), ("\\$", "$"), ("\\%", "%")):
+        text = text.replace(latex, plain)
+    return text
+
+
+# The concluding sentence of a number answer: the quantity it asserts, strongest mark first.
+HEDGE = "hedge"
+_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=\S)|\n+")
+_COMPUTED_RE = re.compile(r"=\s*(?:\*\*)?\s*[$€£]?\s*(" + _NUMBER + ")")
+# A sentence that draws the conclusion: only there does "has N" state the answer rather than
+# restate the question's data ("She has 16 eggs and eats 3.").
+_CONCLUDING_RE = re.compile(r"\b(?:so|therefore|thus|hence|in\s+total|altogether|overall|finally|in\s+the\s+end|"
+                            r"as\s+a\s+result|(?:that|this|which)\s+means)\b", re.IGNORECASE)
+_ASSERTED_RE = re.compile(
+    r"\b(?:is|are|was|were|has|have|had|equals?|totals?|comes\s+to|gets?|earns?|makes?|needs?|costs?|pays?|spends?|"
+    r"saves?|owes?|will\s+(?:have|be|get|need|pay|make|earn|spend|cost|save|take)|would\s+(?:have|be|get|need|pay|cost)|"
+    r"leaves?|remains?|left\s+with)\s+(?:a\s+total\s+of\s+|in\s+total\s+|about\s+|exactly\s+|only\s+|just\s+)?"
+    r"(?:\*\*)?\s*[$€£]?\s*(" + _NUMBER + ")",
+    re.IGNORECASE,
+)
+_BOLD_NUMBER_RE = re.compile(r"\*\*[^*\n\d]{0,12}?[$€£]?\s*(" + _NUMBER + r")[^*\n]{0,20}\*\*")
+_CURRENCY_RE = re.compile(r"[$€£]\s*(" + _NUMBER + ")")
+_NUMBER_OR_RE = re.compile("(?:" + _NUMBER + r")\s*(?:\bor\b|\s/\s)\s*\$?\s*(?:" + _NUMBER + ")", re.IGNORECASE)
+
+
+_FENCED_CODE_RE = re.compile(r"```.*?(?:```|$)", re.DOTALL)
+
+
+def prose(text: str) -> str:
+    """The text without its code fences: code is not a sentence that concludes anything."""
+    return _FENCED_CODE_RE.sub("\n", text)
+
+
+def concluding_sentence(text: str) -> str | None:
+    """The last sentence or line of the output that holds a number and asks nothing."""
+    for sentence in reversed(_SENTENCE_SPLIT_RE.split(prose(text))):
+        if _NUMBER_RE.search(sentence) and not sentence.rstrip(" *_\"')").endswith("?"):
+            return sentence
+    return None
+
+
+def conclusion_number(output: str) -> str | None:
+    """The number the concluding sentence asserts ("So Maria will have $240 after 4 weeks."
+    -> 240): the last computed "= N" in it, else (in a sentence that concludes: "so",
+    "therefore", "in total") the last number it states with a verb ("is", "has", "will have"),
+    else the one in bold, else the one with a currency sign. None when
+    the sentence marks no number (the weak rules read its last one); :data:`HEDGE` when it
+    offers two ("5 or 6")."""
+    sentence = concluding_sentence(latex_plain(output) if "\\" in output else output)
+    if sentence is None:
+        return None
+    if _NUMBER_OR_RE.search(sentence):
+        return HEDGE
+    concluding = _CONCLUDING_RE.search(sentence) is not None
+    for pattern in (_COMPUTED_RE, _ASSERTED_RE, _BOLD_NUMBER_RE, _CURRENCY_RE):
+        if pattern is _ASSERTED_RE and not concluding:
+            continue
+        found = [normalize_number(match.group(1)) for match in pattern.finditer(sentence)]
+        found = [value for value in found if value is not None]
+        if found:
+            return found[-1]
+    return None
 
 
 def closing_question(text: str) -> tuple[int, str]:
