@@ -8,14 +8,21 @@ that the explicit-answer rules alone (``boxed``, ``final-answer-phrase``, ``opti
 stored rule tells which reading found it; a wide gap says the prompt's answer format is not
 being followed. Audit reads the rules stored in the records: ``orcabench rescore`` first to
 audit a run with the current extractors.
+
+The rules are also grouped by the layer of the reading pipeline that read them
+(:mod:`orcabench.answers.rules`: trace, structured, explicit, conclusion, weak, unparsed),
+beside the count of outputs flagged as looping or cut off (whose conclusion and weak readings
+the pipeline refuses) and of outputs cut at an invented next turn; runs written before these
+signals were recorded count none.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from orcabench.answers.rules import LAYER_NAMES, layer_of
 from orcabench.answers.text import EXPLICIT_RULES, NONE, WEAK_RULES
 from orcabench.store.reader import load_run, natural_order
 from orcabench.types import Record
@@ -33,6 +40,10 @@ class TaskAudit:
     strict_correct: int  # right answers the explicit rules read
     correct: int
     weak: list[Record]  # samples read by the weakest rules, in id order
+    layers: dict[str, int] = field(default_factory=dict)  # pipeline layer -> samples it read, in layer order
+    looped: int = 0  # outputs that repeat a line or a run of words over and over
+    truncated: int = 0  # outputs cut off at the token budget (finish_reason "length")
+    invented_turns: int = 0  # outputs cut at a next turn the model wrote itself
 
     @property
     def agreement(self) -> float | None:
@@ -44,15 +55,27 @@ class TaskAudit:
         return not set(self.rules) <= NOT_EXTRACTED
 
 
+def layer_name(method: str) -> str | None:
+    """The pipeline layer a method belongs to, by name ("unparsed" for none); None for methods that read no text."""
+    layer = layer_of(method)
+    return None if layer is None else LAYER_NAMES.get(layer, "unparsed")
+
+
 def audit_records(task: str, records: list[Record]) -> TaskAudit:
     ordered = sorted(records, key=lambda r: natural_order(r.id))
     rules = Counter(r.method for r in ordered)
+    by_layer = Counter(name for r in ordered if (name := layer_name(r.method)) is not None)
+    layer_order = [*LAYER_NAMES.values(), "unparsed"]
     strict = [r for r in ordered if r.method in EXPLICIT_RULES]
     return TaskAudit(
         task=task, n=len(ordered), rules=dict(rules.most_common()),
         strict_found=len(strict), found=sum(r.method != NONE for r in ordered),
         strict_correct=sum(r.score >= 1 for r in strict), correct=sum(r.score >= 1 for r in ordered),
         weak=[r for r in ordered if r.method in WEAK_RULES],
+        layers={name: by_layer[name] for name in layer_order if by_layer[name]},
+        looped=sum(r.extra.get("looped") is True for r in ordered),
+        truncated=sum(r.extra.get("truncated") is True for r in ordered),
+        invented_turns=sum(r.extra.get("invented_turn") is True for r in ordered),
     )
 
 
