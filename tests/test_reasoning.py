@@ -237,8 +237,9 @@ def test_every_generated_record_carries_the_loop_and_cut_off_signals_of_its_fina
     task, examples = _gsm8k(data_dir)
     working = "16 - 3 = 13, then 13 - 4 = 9, so she sells 9 eggs at"
     cut = judge(task, examples["0"], [Completion(text=working, finish_reason="length")])
-    assert (cut.score.method, cut.record_fields()["extra"]) == ("none", {"looped": False, "truncated": True})
+    assert (cut.score.method, cut.record_fields()["extra"]) == ("none", {"truncated": True})
     answered = "<think>x</think>The answer is 18.\nQuestion: more?"
     stated = judge(task, examples["0"], [Completion(text=answered, finish_reason="stop")])
     assert (stated.score.answer, stated.record_fields({"invented_turn": True, "kept": 1})["extra"]) == (
-        "18", {"kept": 1, "looped": False, "truncated": False, "invented_turn": True})
+        "18", {"kept": 1, "invented_turn": True})
+    assert stated.record_fields({"looped": True})["extra"] == {"invented_turn": True}  # a stale signal is recomputed

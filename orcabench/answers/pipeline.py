@@ -61,7 +61,7 @@ class Reading:
     invented_turn: bool = False
 
     def record_extra(self) -> dict[str, Any]:
-        """Fields for the record's ``extra`` (absent from old records: read as False)."""
+        """Fields for the record's ``extra``: the signals that are set (absent: False)."""
         return {**self.signals.record_extra(), **({"invented_turn": True} if self.invented_turn else {})}
 
 

@@ -32,8 +32,10 @@ class Signals:
         return self.looped or self.truncated
 
     def record_extra(self) -> dict[str, Any]:
-        """The record's ``extra`` fields (old records lack them: read as False)."""
-        return {"looped": self.looped, "truncated": self.truncated}
+        """The record's ``extra`` fields: only the signals that are set, so that an ordinary
+        output's record is what it was before signals existed (an absent one reads as False,
+        and rescoring an old run changes no record that reads the same)."""
+        return {name: True for name, value in (("looped", self.looped), ("truncated", self.truncated)) if value}
 
 
 def looped(text: str) -> bool:

@@ -40,6 +40,8 @@ TokenCounter = Callable[[str], "int | None"]
 # Record.extra["reasoning_source"]: the trace came from the server, apart from the output
 # (else it was split from the output, and is found there again on rescoring).
 SERVER = "server"
+# Record.extra fields the reader sets (Reading.record_extra), recomputed by every scoring.
+READING_EXTRA = frozenset({"looped", "truncated", "invented_turn"})
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,7 @@ class Judged:
     def record_fields(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """Record's answer, method, score and trace fields (and ``extra``, marked where the trace came from the server,
         with the reader's signals: looped, truncated, invented_turn)."""
-        kept = {k: v for k, v in (extra or {}).items() if k != "invented_turn"}  # a rescore recomputes it
+        kept = {k: v for k, v in (extra or {}).items() if k not in READING_EXTRA}  # a rescore recomputes them
         extra = {**kept, **self.reading, **({"reasoning_source": SERVER} if self.from_server else {})}
         return {"answer": self.score.answer, "method": self.score.method, "score": self.score.score,
                 "reasoning": self.trace, "reasoning_tokens": self.trace_tokens, "extra": extra}
