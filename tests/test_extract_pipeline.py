@@ -105,6 +105,9 @@ def test_loops_are_repeated_lines_or_runs_of_words_not_honest_lists() -> None:
     assert not looped("Step 1: 16 - 3 = 13\nStep 2: 13 - 4 = 9\nStep 3: 9 * 2 = 18\n---\n---\n---")
     assert signals("The answer is 5.", "length") == Signals(looped=False, truncated=True)
     assert signals("The answer is 5.", "stop") == Signals()
+    # a text that stops mid-clause was cut off, whatever its finish_reason (public logs carry none)
+    assert signals("Therefore, the final value of", None) == Signals(truncated=True)
+    assert signals("9 * 2 =", "stop").truncated and not signals("The value is 12 or so", None).truncated
 
 
 def _read(output: str, finish_reason: str | None = "stop") -> Reading:
@@ -113,7 +116,7 @@ def _read(output: str, finish_reason: str | None = "stop") -> Reading:
 
 
 def test_a_cut_off_or_looping_output_is_not_read_by_the_conclusion_or_weak_layers() -> None:
-    working = "16 - 3 = 13 eggs, then 13 - 4 = 9 eggs, then 9 * 2 ="
+    working = "16 - 3 = 13 eggs, then 13 - 4 = 9 eggs, then 9 * 2 = 18 dollars"
     assert _read(working).score.method == "conclusion-number"
     cut = _read(working, "length")
     assert (cut.score.answer, cut.score.method, cut.signals.truncated) == (None, "none", True)

@@ -185,7 +185,8 @@ def _phrased_letter(text: str, letters: str) -> str | None:
     letter = rf"(?:\(\s*([{letters}])\s*\)|\[\s*([{letters}])\s*\]|(?-i:\b([{upper}])){_AFTER_BARE_LETTER})"
     picks = [(m, m.start(1) if m.group(1) else m.start()) for m in
              re.finditer(rf"{_PICK}{letter}", text, re.IGNORECASE)]
-    claimed = rf"(?:\b(?:option|choice|letter)\s+)?(?:\(\s*([{letters}])\s*\)|(?-i:\b([{upper}])\b)){_CLAIM_AFTER}"
+    claimed = (rf"(?:\b(?:option|choice|letter)\s+)?(?:\(\s*([{letters}])\s*\)|(?-i:\b([{upper}])\b))"
+               rf"(?:\s*\([^()\n]{{1,80}}\))?{_CLAIM_AFTER}")  # "Option E (69000 volts) is the correct answer"
     picks += [(m, m.start()) for m in re.finditer(claimed, text, re.IGNORECASE)]
     for match, start in sorted(picks, key=lambda pick: pick[0].end(), reverse=True):
         chosen = _matched_letter(match)

@@ -42,7 +42,11 @@ _UNDECIDED_RE = re.compile(
     r"|\bnot\s+enough\s+information\b|\b(?:cannot|can't|can\s+not)\s+be\s+determined\b"
     r"|\bmissing\s+(?:information|data|details)\b"
     r"|\bon\s+(?:the\s+)?one\s+hand\b|\bit\s+(?:really\s+|all\s+)?depends\b|\bhard\s+to\s+say\b"
-    r"|\bcould\s+go\s+either\s+way\b|\b(?:i'?m|i\s+am)\s+not\s+(?:sure|certain)\b",
+    r"|\bcould\s+go\s+either\s+way\b|\b(?:i'?m|i\s+am)\s+not\s+(?:sure|certain)\b"
+    # no option is right, in the model's own words
+    r"|\bnone\s+of\s+the\s+(?:above|options|choices|answers)\b|\(none\)"
+    r"|\bnot\s+(?:listed|among|one\s+of|in)\s+(?:the\s+)?(?:given\s+)?(?:options|choices|answers)\b"
+    r"|\b(?:is\s+)?not\s+(?:an|a\s+valid)\s+option\b|\bwe\s+(?:don't|do\s+not)\s+know\b|\bcan(?:'t|not)\s+solve\b",
     re.IGNORECASE,
 )
 

@@ -49,6 +49,19 @@ def looped(text: str) -> bool:
     return bool(grams) and grams.most_common(1)[0][1] >= _LOOP_NGRAM_REPEATS
 
 
+# Words no finished sentence ends with: an output that stops on one was cut off, whatever its
+# finish_reason says (outputs from public logs carry none).
+_UNFINISHED_RE = re.compile(r"(?:\b(?:the|a|an|of|to|and|or|but|it|is|are|was|were|that|which|with|for|from|by|in|on|at|"
+                            r"as|than|because|if|we|i|its|their|his|her|this|these)|[,=+×(])\s*$",
+                            re.IGNORECASE)
+
+
+def unfinished(text: str) -> bool:
+    """True when the output stops mid-clause ("Therefore, the final value of")."""
+    return bool(text.strip()) and _UNFINISHED_RE.search(text.rstrip()) is not None
+
+
 def signals(text: str, finish_reason: str | None = None) -> Signals:
-    """The signals of one output; ``finish_reason`` as the backend reported it ("length": cut off)."""
-    return Signals(looped=looped(text), truncated=finish_reason == "length")
+    """The signals of one output: ``truncated`` when the backend said the budget ran out
+    (``finish_reason`` "length") or the text stops mid-clause."""
+    return Signals(looped=looped(text), truncated=finish_reason == "length" or unfinished(text))

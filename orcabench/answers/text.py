@@ -31,6 +31,8 @@ _PHRASE_RE = re.compile(
     r"(?:(?![.!]\s)[^\d\n−–?-]){0,40}?(" + _NUMBER + ")",
     re.IGNORECASE,
 )
+# A phrase's number that opens an equation ("18 + 38 = 56"): the answer is its result.
+_EQUATION_RESULT_RE = re.compile(r"[\d.,$\s]+(?:[-+*/×x÷][\d.,$\s()]+)+=\s*\$?\s*(" + _NUMBER + ")")
 _NUMBER_HEDGE_RE = re.compile(r"\s*,?\s*(?:or|and/or|/)\s*\$?\s*\d")
 # The first line is the number, perhaps with a unit: "18", "$18.", "9 coins", "**72**".
 _LEADING_NUMBER_RE = re.compile(r"^\s*(?:\$\s*)?(" + _NUMBER + r")\s*(?:%|[A-Za-z]+(?:\s+[A-Za-z]+){0,2})?\s*[.!]?[ \t]*(?:\n|$)")
@@ -99,6 +101,9 @@ def extract_number(output: str) -> tuple[str | None, str]:
                 continue  # "can you tell me if the answer is $2 per egg?" asks, and answers nothing
             if _NUMBER_HEDGE_RE.match(output[match.end():]):
                 return None, NONE  # "the answer is 5 or 6"
+            result = _EQUATION_RESULT_RE.match(output[match.start(1):])
+            if result and normalize_number(result.group(1)) is not None:
+                return normalize_number(result.group(1)), method  # "we get the answer: 18 + 38 = 56"
             return value, method
     text = clean_markup(output)
     for method, pattern in (("leading-number", _LEADING_NUMBER_RE), ("answer-first", _ANSWER_FIRST_RE)):
@@ -145,7 +150,10 @@ _ASSERTED_RE = re.compile(
 )
 _BOLD_NUMBER_RE = re.compile(r"\*\*[^*\n\d]{0,12}?[$€£]?\s*(" + _NUMBER + r")[^*\n]{0,20}\*\*")
 _CURRENCY_RE = re.compile(r"[$€£]\s*(" + _NUMBER + ")")
-_NUMBER_OR_RE = re.compile("(?:" + _NUMBER + r")\s*(?:\bor\b|\s/\s)\s*\$?\s*(?:" + _NUMBER + ")", re.IGNORECASE)
+_NUMBER_OR_RE = re.compile("(?:" + _NUMBER + r")\s*\bor\b\s*\$?\s*(?:" + _NUMBER + ")", re.IGNORECASE)  # "144 / 12" divides
+# A number that only says over how long ("after 4 weeks", "in 3 days"): the question's data, not the answer.
+_DURATION_RE = re.compile(r"\b(?:in|after|for|over|within|every|per)\s+(?:the\s+next\s+|the\s+first\s+)?(" + _NUMBER +
+                          r")\s+(?:weeks?|days?|months?|years?|hours?|minutes?|seconds?|mornings?|nights?)\b", re.IGNORECASE)
 
 
 _FENCED_CODE_RE = re.compile(r"```.*?(?:```|$)", re.DOTALL)
@@ -168,7 +176,8 @@ def conclusion_number(output: str) -> str | None:
     """The number the concluding sentence asserts ("So Maria will have $240 after 4 weeks."
     -> 240): the last computed "= N" in it, else (in a sentence that concludes: "so",
     "therefore", "in total") the last number it states with a verb ("is", "has", "will have"),
-    else the one in bold, else the one with a currency sign. None when
+    else the one in bold, else the one with a currency sign, else the only one that is not a
+    duration ("36 eggs in 4 weeks"). None when
     the sentence marks no number (the weak rules read its last one); :data:`HEDGE` when it
     offers two ("5 or 6")."""
     sentence = concluding_sentence(latex_plain(output) if "\\" in output else output)
@@ -184,6 +193,11 @@ def conclusion_number(output: str) -> str | None:
         found = [value for value in found if value is not None]
         if found:
             return found[-1]
+    durations = {match.start(1) for match in _DURATION_RE.finditer(sentence)}
+    numbers = [match for match in _NUMBER_RE.finditer(sentence)]
+    rest = [match for match in numbers if match.start() not in durations]
+    if durations and len(rest) == 1 and normalize_number(rest[0].group()) is not None:
+        return normalize_number(rest[0].group())  # "She will eat 36 eggs in 4 weeks."
     return None
 
 
