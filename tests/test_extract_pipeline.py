@@ -10,9 +10,9 @@ import pytest
 
 from orcabench.answers.choice import extract_choice
 from orcabench.answers.formats import choice_example, judge, make_example
-from orcabench.answers.pipeline import Reader, Reading, RulePipeline, undecided
+from orcabench.answers.pipeline import Reader, Reading, RulePipeline
 from orcabench.answers.rules import EXPLICIT_RULES, LAYER_NAMES, LAYERS, RULES, WEAK_RULES, layer_of
-from orcabench.answers.signals import Signals, looped, signals
+from orcabench.answers.signals import Signals, looped, signals, undecided
 from orcabench.answers.structured import fenced_answer, json_answer, structured_answer, table_row
 from orcabench.answers.text import extract_number
 from orcabench.answers.turns import cut_invented_turn

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from orcabench.answers.signals import undecided
 from orcabench.answers.text import (
     _NUMBER,
     _NUMBER_RE,
@@ -125,6 +126,14 @@ def _sentence(text: str, start: int) -> str:
     return re.split(r"\.\s", rest_of_line(text, start), maxsplit=1)[0]
 
 
+def _contradicted(text: str, end: int, letter: str, letters: str, options: Sequence[str] | None) -> bool:
+    """True when the letter ending at ``end`` is followed, on its line, by another option's
+    text ("(C) 12/25/1937" where 12/25/1937 is option B): the two name different options."""
+    rest = rest_of_line(text, end).strip(" .:)-–—")
+    other = _option_by_text([rest], letters, options, exact=True) if rest and options else None
+    return other is not None and other != letter
+
+
 def _leading_letter(text: str, letters: str, options: Sequence[str] | None) -> str | None:
     """The letter an output opens with, when what follows says it is the answer: nothing,
     punctuation and a line end, "because ...", "is right", a dash or arrow, or that option's text."""
@@ -169,7 +178,8 @@ def _opens_a_list(text: str, letters: str) -> bool:
 # option → A", "going with D", and, after the letter, "Option B is correct", "(C) is the best fit".
 _PICK = (r"\b(?:i(?:'d|\s+would|'ll|\s+will)?\s+(?:pick|choose|select|go\s+with|opt\s+for|vote\s+for|say)"
          r"|(?:my|our)\s+(?:final\s+)?(?:pick|choice|selection|vote|guess|best\s+guess)(?:\s+(?:is|would\s+be))?"
-         r"|(?:going|go)\s+with|(?:correct|right|best)\s+(?:option|choice|letter|pick)\s*(?:is|would\s+be|→|->|=>|=|:)"
+         r"|(?:going|go)\s+with|(?:correct|right|best|closest|most\s+(?:likely|plausible))\s+(?:option|choice|letter|pick|one)"
+         r"\s*(?:is|would\s+be|→|->|=>|=|:)|\bthe\s+closest\s+(?:is|would\s+be)"
          r"|(?:answer|option|choice|letter)\s*(?:→|->|=>))"
          r"\s*[:\-–—→]?\s*(?:(?:option|choice|letter|answer)\s+)?")
 _CLAIM_AFTER = (r"\s+(?:is|seems|looks)\s+(?:to\s+be\s+)?(?:the\s+)?"
@@ -194,7 +204,9 @@ def _phrased_letter(text: str, letters: str) -> str | None:
             continue
         if asked(text, match.start()):
             continue
-        return None if _hedged(text, start, match.end(), chosen) else chosen
+        if _hedged(text, start, match.end(), chosen) or undecided(text[match.end():]):
+            return None  # "I'd pick B or C"; "The closest is (C). But it's not correct: the answer is not listed."
+        return chosen
     return None
 
 
@@ -206,6 +218,19 @@ _OPTION_MARK_RE = re.compile(r"^\s*(?:[-*•]\s*)?\(?[A-Z][.):](?:\s|$)")
 # organ that ...") it is what the sentence talks about, not its answer.
 _COMPLEMENT_RE = re.compile(r"\b(?:is|are|was|were|be|it's|that's|'s|becomes?|equals?|gives?|get|gets)\s|[:=→]\s*")
 _CONCLUSION_SENTENCES = 3  # how far back from the end the conclusion may lie ("Hope this helps!" after it)
+
+
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
+           "december")
+_NUMERIC_DATE_RE = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})/(\d{4})(?![\d/])")
+_WRITTEN_DATE_RE = re.compile(rf"\b({'|'.join(_MONTHS)})\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.IGNORECASE)
+
+
+def canonical_dates(text: str) -> str:
+    """Dates as MM/DD/YYYY ("4/9/1968" and "April 9, 1968" -> "04/09/1968"), so that an option's
+    date matches however the model wrote it."""
+    text = _WRITTEN_DATE_RE.sub(lambda m: f"{_MONTHS.index(m.group(1).casefold()) + 1}/{m.group(2)}/{m.group(3)}", text)
+    return _NUMERIC_DATE_RE.sub(lambda m: f"{int(m.group(1)):02d}/{int(m.group(2)):02d}/{m.group(3)}", text)
 
 
 def _option_value(option: str) -> str | None:
@@ -228,11 +253,11 @@ def _named_options(sentence: str, letters: str, options: Sequence[str] | None) -
     before: set[str] = set()
     if not options:
         return mentioned, asserted, before
-    said = f" {normalize_text(sentence)} "
+    said = f" {canonical_dates(normalize_text(sentence))} "
     verb = min((m.end() for m in _COMPLEMENT_RE.finditer(said)), default=None)
     spans: list[tuple[int, int, str]] = []
     for letter, option in zip(letters, options):
-        for form in _forms(option, said=False):
+        for form in map(canonical_dates, _forms(option, said=False)):
             found = [m.start() for m in re.finditer(rf"(?<![\w/]){re.escape(form)}(?![\w/])", said)] if len(form) > 1 else []
             if found:
                 spans += [(at, at + len(form), letter) for at in found]
@@ -323,7 +348,7 @@ def extract_choice(output: str, letters: str = "ABCD", options: Sequence[str] | 
     does a letter the weak rules would read from a question the output ends with.
     Letters outside ``letters`` are never answers.
     """
-    text = clean_markup(output)
+    text = re.sub(r"\\\(\s*([A-Za-z])\s*\\\)", r"\1", clean_markup(output))  # "The answer is \( I \)."
     for content in reversed(boxed_contents(text)):
         match = _letter_at(content + " ", letters)
         if match:
@@ -332,6 +357,8 @@ def extract_choice(output: str, letters: str = "ABCD", options: Sequence[str] | 
         if by_text:
             return by_text, "boxed"
     for phrase in reversed(list(FINAL_PHRASE_RE.finditer(text))):
+        if re.search(r"\b(?:your|an?)\s*$", text[:phrase.start()], re.IGNORECASE):
+            continue  # "Choose your answer:", "Write an answer:": the prompt's instruction echoed, no statement
         starts = _phrase_word_starts(text, phrase)
         readings = [reading for start in starts for reading in (rest_of_line(text, start), _sentence(text, start))]
         exact = _option_by_text(readings, letters, options, exact=True)
@@ -341,7 +368,9 @@ def extract_choice(output: str, letters: str = "ABCD", options: Sequence[str] | 
         if match:
             letter = _matched_letter(match)
             end = phrase.end() + match.end()
-            return (None, NONE) if _hedged(text, phrase.end(), end, letter) else (letter, "final-answer-phrase")
+            if _hedged(text, phrase.end(), end, letter) or _contradicted(text, end, letter, letters, options):
+                return None, NONE
+            return letter, "final-answer-phrase"
         for start in (phrase.end(), *reversed(starts)):  # "the answer is option 2": "option" is also a phrase word
             ordinal = re.match(rf"\s*{_ORDINAL}", text[start:], re.IGNORECASE)
             if ordinal and _ordinal_letter(ordinal, letters):
@@ -378,7 +407,8 @@ def extract_choice(output: str, letters: str = "ABCD", options: Sequence[str] | 
     if marks:
         last = marks[-1]
         letter = _matched_letter(last)
-        if _hedged(text, last.start(), last.end(), letter) or asked(text, last.start()):
+        if (_hedged(text, last.start(), last.end(), letter) or asked(text, last.start())
+                or _contradicted(text, last.end(), letter, letters, options)):
             return None, NONE
         return letter, "last-option-letter"
     return None, NONE

@@ -20,42 +20,18 @@ returns the same kind of :class:`Reading`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from orcabench.answers.rules import LAYERS, NONE
-from orcabench.answers.signals import Signals, signals
+from orcabench.answers.signals import Signals, signals, undecided
 from orcabench.answers.structured import structured_answer
 from orcabench.answers.turns import invented_turn
 from orcabench.types import Example, Score
 
 # The layers a flagged or undecided output is not read by.
 GATED_LAYERS = frozenset({5, 6})
-# An output that asks the user for what it lacks, or weighs both sides without a verdict.
-_UNDECIDED_RE = re.compile(
-    r"\b(?:could|can|would)\s+you\s+(?:please\s+)?(?:tell|clarify|provide|specify|confirm|share|let\s+me\s+know|give)\b"
-    r"|\bplease\s+(?:provide|clarify|specify|confirm|let\s+me\s+know)\b"
-    r"|\b(?:i|we)\s+(?:would\s+|will\s+)?need\s+(?:more|additional|further)\s+(?:information|details|context)\b"
-    r"|\b(?:doesn't|does\s+not|don't|do\s+not|didn't|did\s+not)\s+(?:say|specify|mention|state|tell\s+(?:us|me))\b"
-    r"|\bnot\s+enough\s+information\b|\b(?:cannot|can't|can\s+not)\s+be\s+determined\b"
-    r"|\bmissing\s+(?:information|data|details)\b"
-    r"|\bon\s+(?:the\s+)?one\s+hand\b|\bit\s+(?:really\s+|all\s+)?depends\b|\bhard\s+to\s+say\b"
-    r"|\bcould\s+go\s+either\s+way\b|\b(?:i'?m|i\s+am)\s+not\s+(?:sure|certain)\b"
-    # no option is right, in the model's own words
-    r"|\bnone\s+of\s+the\s+(?:above|options|choices|answers)\b|\(none\)"
-    r"|\bnot\s+(?:listed|among|one\s+of|in)\s+(?:the\s+)?(?:given\s+)?(?:options|choices|answers)\b"
-    r"|\b(?:is\s+)?not\s+(?:an|a\s+valid)\s+option\b|\bwe\s+(?:don't|do\s+not)\s+know\b|\bcan(?:'t|not)\s+solve\b",
-    re.IGNORECASE,
-)
-
-
-def undecided(text: str) -> bool:
-    """True when the output asks back for missing information or hedges without a verdict."""
-    return _UNDECIDED_RE.search(text) is not None
-
-
 @dataclass(frozen=True)
 class Reading:
     """What a reader made of one output: the verdict, and what it noticed on the way."""
@@ -86,9 +62,11 @@ class RulePipeline:
     score: Scorer
 
     def read(self, output: str, example: Example, finish_reason: str | None = None) -> Reading:
-        found = signals(output, finish_reason)
         cut = invented_turn(output)
         text = output if cut is None else output[:cut].rstrip()
+        # the signals of the text that is read: an output cut at an invented turn finished its
+        # own answer before the budget ran out, whatever the invented turn did after it
+        found = signals(text, finish_reason if cut is None else None)
         structured = structured_answer(text)
         if structured is not None:
             value, rule = structured

@@ -1,4 +1,5 @@
-"""What an output's shape says before any answer is read: did it loop, was it cut off.
+"""What an output's shape says before any answer is read: did it loop, was it cut off, does it
+decline to answer (asks back, hedges, says no option is right).
 
 Computed once per output and stored in its record (``extra.looped``, ``extra.truncated``).
 The last mention of a number or a letter in a loop or in a derivation cut off mid-way is
@@ -65,3 +66,26 @@ def signals(text: str, finish_reason: str | None = None) -> Signals:
     """The signals of one output: ``truncated`` when the backend said the budget ran out
     (``finish_reason`` "length") or the text stops mid-clause."""
     return Signals(looped=looped(text), truncated=finish_reason == "length" or unfinished(text))
+
+
+# An output that asks the user for what it lacks, or weighs both sides without a verdict.
+_UNDECIDED_RE = re.compile(
+    r"\b(?:could|can|would)\s+you\s+(?:please\s+)?(?:tell|clarify|provide|specify|confirm|share|let\s+me\s+know|give)\b"
+    r"|\bplease\s+(?:provide|clarify|specify|confirm|let\s+me\s+know)\b"
+    r"|\b(?:i|we)\s+(?:would\s+|will\s+)?need\s+(?:more|additional|further)\s+(?:information|details|context)\b"
+    r"|\b(?:doesn't|does\s+not|don't|do\s+not|didn't|did\s+not)\s+(?:say|specify|mention|state|tell\s+(?:us|me))\b"
+    r"|\bnot\s+enough\s+information\b|\b(?:cannot|can't|can\s+not)\s+be\s+determined\b"
+    r"|\bmissing\s+(?:information|data|details)\b"
+    r"|\bon\s+(?:the\s+)?one\s+hand\b|\bit\s+(?:really\s+|all\s+)?depends\b|\bhard\s+to\s+say\b"
+    r"|\bcould\s+go\s+either\s+way\b|\b(?:i'?m|i\s+am)\s+not\s+(?:sure|certain)\b"
+    # no option is right, in the model's own words
+    r"|\bnone\s+of\s+the\s+(?:above|options|choices|answers)\b|\(none\)"
+    r"|\bnot\s+(?:listed\s+(?:in|among)|listed|among|one\s+of|in)\s+(?:the\s+)?(?:given\s+)?(?:options|choices|answers)\b"
+    r"|\b(?:is\s+)?not\s+(?:an|a\s+valid)\s+option\b|\bwe\s+(?:don't|do\s+not)\s+know\b|\bcan(?:'t|not)\s+solve\b",
+    re.IGNORECASE,
+)
+
+
+def undecided(text: str) -> bool:
+    """True when the output asks back for missing information or hedges without a verdict."""
+    return _UNDECIDED_RE.search(text) is not None
