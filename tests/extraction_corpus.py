@@ -499,6 +499,9 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("llama3", "tomorrow", "It is either 11/03/2019 or 11/04/2019, depending on the time zone.", None),
     ("mistral", "ages", "Their ages are 35 and 37.", None),
     ("tiny", "planets", "Venus and Mars are planets. Jupiter is big.", None),
+    # the first line is an option's text, and the next lines go on listing the options: no answer
+    ("gemma", "learning", "Classical conditioning\nB: Operant conditioning\nC: Observational learning\nD: Habituation",
+     None),
     # ---- class 3: letters in phrasings the old rules did not know -----------------------------
     ("llama3", "organs", "I'd pick B — the kidney filters blood.", "B"),
     ("gpt4o", "cell", "My choice: (C)\n\nMitochondria carry out cellular respiration.", "C"),

@@ -288,10 +288,12 @@ def _named_options(sentence: str, letters: str, options: Sequence[str] | None) -
 def _conclusion_option(output: str, letters: str, options: Sequence[str] | None) -> str | None:
     """The one option the concluding sentence asserts; None when it asserts several, or
     negates. The conclusion is the last of the final few sentences to mention any option,
-    not a question, not a line of a listed option, not code."""
+    not a question, not code; an output that ends by listing options has none."""
     sentences = [s for s in _SENTENCE_END_RE.split(prose(output)) if s.strip()][-_CONCLUSION_SENTENCES:]
     for sentence in reversed(sentences):
-        if sentence.rstrip(" *_\"')").endswith("?") or _OPTION_MARK_RE.match(clean_markup(sentence)):
+        if _OPTION_MARK_RE.match(clean_markup(sentence)):
+            return None  # the output ends by listing options: no sentence concludes it
+        if sentence.rstrip(" *_\"')").endswith("?"):
             continue
         mentioned, asserted, before = _named_options(sentence, letters, options)
         if not mentioned:
@@ -305,7 +307,9 @@ def _conclusion_option(output: str, letters: str, options: Sequence[str] | None)
 def _leading_option_text(text: str, letters: str, options: Sequence[str] | None) -> str | None:
     """The option whose text the output's first line is ("**Operant conditioning.**", then the why)."""
     lines = [line for line in text.splitlines() if line.strip()]
-    return _option_by_text([lines[0]], letters, options, exact=True) if len(lines) > 1 else None
+    if len(lines) < 2 or re.match(rf"\s*\(?[{letters}][.):]", lines[1], re.IGNORECASE):
+        return None  # "Kidney\nB: Ureter\nC: ...": the options listed on, the first one no answer
+    return _option_by_text([lines[0]], letters, options, exact=True)
 
 
 def _set_off_letter(raw: str, text: str, letters: str) -> str | None:
