@@ -502,6 +502,7 @@ CASES: list[tuple[str, str, str, str | None]] = [
     # the first line is an option's text, and the next lines go on listing the options: no answer
     ("gemma", "learning", "Classical conditioning\nB: Operant conditioning\nC: Observational learning\nD: Habituation",
      None),
+    ("gemma", "organs", " Bladder.\n(B) Kidney\nQ: Which organ filters blood?", None),
     # ---- class 3: letters in phrasings the old rules did not know -----------------------------
     ("llama3", "organs", "I'd pick B — the kidney filters blood.", "B"),
     ("gpt4o", "cell", "My choice: (C)\n\nMitochondria carry out cellular respiration.", "C"),

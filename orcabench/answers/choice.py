@@ -307,9 +307,18 @@ def _conclusion_option(output: str, letters: str, options: Sequence[str] | None)
 def _leading_option_text(text: str, letters: str, options: Sequence[str] | None) -> str | None:
     """The option whose text the output's first line is ("**Operant conditioning.**", then the why)."""
     lines = [line for line in text.splitlines() if line.strip()]
-    if len(lines) < 2 or re.match(rf"\s*\(?[{letters}][.):]", lines[1], re.IGNORECASE):
-        return None  # "Kidney\nB: Ureter\nC: ...": the options listed on, the first one no answer
+    if len(lines) < 2 or _lists_on(text, letters, options):
+        return None
     return _option_by_text([lines[0]], letters, options, exact=True)
+
+
+def _lists_on(text: str, letters: str, options: Sequence[str] | None) -> bool:
+    """True when the output opens with an option's text and its next line with an option mark
+    ("Kidney\nB: Ureter\nC: ..."): the model goes on listing the prompt's options, and
+    neither the first text nor the marks after it are an answer."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    return (len(lines) >= 2 and re.match(rf"\s*\(?[{letters}][.):]", lines[1], re.IGNORECASE) is not None
+            and _option_by_text([lines[0]], letters, options, exact=True) is not None)
 
 
 def _set_off_letter(raw: str, text: str, letters: str) -> str | None:
@@ -408,6 +417,8 @@ def extract_choice(output: str, letters: str = "ABCD", options: Sequence[str] | 
     marks = list(re.finditer(rf"\(\s*([{letters}])\s*\)|^\s*([{letters}])(?:[.)]|\s*$)", text, re.IGNORECASE | re.MULTILINE))
     if _lists_every_option(text, letters):  # the question repeated: its option marks are no answers
         marks = [m for m in marks if not _opens_line(text, m.start())]
+    if _lists_on(text, letters, options):
+        marks = []
     if marks:
         last = marks[-1]
         letter = _matched_letter(last)
