@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 from orcabench.answers.signals import undecided
 from orcabench.answers.text import (
-    _NUMBER,
-    _NUMBER_RE,
+    NUMBER,
+    NUMBER_RE,
     FINAL_PHRASE_RE,
     NONE,
     asked,
@@ -235,7 +235,7 @@ def canonical_dates(text: str) -> str:
 
 def _option_value(option: str) -> str | None:
     """An option that is a number, perhaps with a unit or sign ("37", "$1,500", "12 km", "30%"), as its value."""
-    match = re.fullmatch(rf"\s*[$€£]?\s*({_NUMBER})\s*(?:%|[A-Za-z]+(?:\s+[A-Za-z]+)?)?\s*\.?", clean_markup(option))
+    match = re.fullmatch(rf"\s*[$€£]?\s*({NUMBER})\s*(?:%|[A-Za-z]+(?:\s+[A-Za-z]+)?)?\s*\.?", clean_markup(option))
     return normalize_number(match.group(1)) if match else None
 
 
@@ -274,7 +274,7 @@ def _named_options(sentence: str, letters: str, options: Sequence[str] | None) -
     values.pop(None, None)
     if values:
         number = conclusion_number(sentence)
-        stated = {normalize_number(n) for n in _NUMBER_RE.findall(clean_markup(sentence))} & set(values)
+        stated = {normalize_number(n) for n in NUMBER_RE.findall(clean_markup(sentence))} & set(values)
         if number in values:
             mentioned.add(values[number])
             asserted.add(values[number])
@@ -350,15 +350,23 @@ def extract_choice(output: str, letters: str = "ABCD", options: Sequence[str] | 
     followed by an option's text instead of its letter, a leading article or final period
     allowed); ``ordinal-option`` ("the answer is the third option", "the second choice is
     correct");
+    ``letter-phrase`` (a letter the model says it picks: "I'd pick B —", "My choice: (C)",
+    "Correct option → A", "Option B is correct", "the closest is (E)"; not negated, hedged, asked
+    or retracted by a later "none of the options");
     ``leading-letter`` (the output opens with its answer: a letter followed by punctuation,
     a line end, a dash, "is right", or that option's text: "(B) 6(√3 + √2)", "**(C)** is right;
     (B) fails because ..."; later mentions then explain it; "(A) is wrong ..." does not count);
-    ``set-off-letter`` (a letter in bold, after an arrow, or "Choice C – ..." mid-sentence);
+    ``leading-option-text`` (the first line is one option's text, the next ones explain it);
+    ``ordinal-option`` also where a position is said to be correct ("Option 2 is correct");
+    ``set-off-letter`` (a letter in bold, "**Choice D**", after an arrow, or "Choice C – ..." mid-sentence);
+    ``bare-option-text`` (the whole output or its last line is one option's text, "About 30%.");
+    ``conclusion-option`` (the last sentence that mentions an option asserts exactly one, by
+    letter, normalised text or value: "The closest planet is Mercury.");
     ``last-option-letter`` (the last "(B)", or "B." / "B)" opening a line, or a lone "B"; not
-    the marks of a block that lists every option, one a line: that repeats the question);
-    ``bare-option-text`` (the whole output or its last line is one option's text, "About 30%.").
+    the marks of a block that lists every option, one a line: that repeats the question).
     A hedge ("(A) or (B)") where a rule fires makes the output unparsed (``none``), and so
-    does a letter the weak rules would read from a question the output ends with.
+    does a letter the weak rules would read from a question the output ends with, and a letter
+    followed on its line by another option's text ("(C) 12/25/1937" where that date is (B)).
     Letters outside ``letters`` are never answers.
     """
     text = re.sub(r"\\\(\s*([A-Za-z])\s*\\\)", r"\1", clean_markup(output))  # "The answer is \( I \)."
