@@ -83,7 +83,8 @@ def extract_number(output: str) -> tuple[str | None, str]:
     ``boxed`` (LaTeX ``\\boxed{..}``, braces balanced, LaTeX number markup read as plain:
     ``3{,}450``, ``\\frac{3}{4}``, ``\\$75``), ``final-answer-phrase`` ("#### N", "The answer
     is N", "Final answer: N", the explanation after it or not; not a phrase inside a
-    question; an equation after it reads as its result: "the answer: 18 + 38 = 56"); ``leading-number`` (the first line is the number: "$18." then the working);
+    question; an equation after it reads as its result: "the answer: 18 + 38 = 56");
+    ``leading-number`` (the first line is the number: "$18." then the working);
     ``answer-first`` (the first sentence states the number and a colon or "because" starts the
     working, whose numbers are not answers: "There are 9 coins: 4 dimes, 3 nickels and 2
     pennies."); ``conclusion-number`` (the number the concluding sentence asserts, see
