@@ -503,6 +503,8 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("gemma", "learning", "Classical conditioning\nB: Operant conditioning\nC: Observational learning\nD: Habituation",
      None),
     ("gemma", "organs", " Bladder.\n(B) Kidney\nQ: Which organ filters blood?", None),
+    ("phi", "learning", "Operant conditioning is the best description of what happens to the rat.", "B"),
+    ("tiny", "planets", "Mercury is the best answer here.", "B"),
     # ---- class 3: letters in phrasings the old rules did not know -----------------------------
     ("llama3", "organs", "I'd pick B — the kidney filters blood.", "B"),
     ("gpt4o", "cell", "My choice: (C)\n\nMitochondria carry out cellular respiration.", "C"),
@@ -595,6 +597,10 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("phi", "planets-cut", "The planets in order from the Sun are Mercury, Venus, Earth and", None),
     ("r1", "number-cut", "First, compute the weekly savings: 60 dollars. Then over 4 weeks we get 4 × 60 = 240. "
      "But wait, there is also the bonus of", None),
+    ("gemma", "organs", "A: The organ is the kidney.\nB: The organ is the kidney.\nC: The organ is the kidney.\n"
+     "D: The organ is the kidney.", None),  # one line repeated under the options' marks
+    ("tiny", "number", "So she has 12 apples, which is 12 apples, which is 12 apples, which is 12 apples, which is 12 "
+     "apples, which is 12 apples", None),
     # an explicit answer before the cut or the loop still counts
     ("llama3", "number-cut", "The answer is 18.\n\nHere's why: Janet's ducks lay 16 eggs, she eats 3 and bakes with",
      "18"),

@@ -216,6 +216,8 @@ _OPTION_MARK_RE = re.compile(r"^\s*(?:[-*•]\s*)?\(?[A-Z][.):](?:\s|$)")
 # Where an option's text in a sentence is what the sentence asserts: after a verb or mark
 # ("The closest planet is Mercury.", "So: 37") or at its end; as its subject ("A kidney is an
 # organ that ...") it is what the sentence talks about, not its answer.
+_CLAIMED_SUBJECT_RE = re.compile(r"\b(?:is|are)\s+(?:the\s+)?(?:best|correct|right|most\s+(?:likely|accurate|appropriate))"
+                                 r"\s+(?:answer|description|choice|option|explanation|fit)\b")
 _COMPLEMENT_RE = re.compile(r"\b(?:is|are|was|were|be|it's|that's|'s|becomes?|equals?|gives?|get|gets)\s|[:=→]\s*")
 _CONCLUSION_SENTENCES = 3  # how far back from the end the conclusion may lie ("Hope this helps!" after it)
 
@@ -255,6 +257,8 @@ def _named_options(sentence: str, letters: str, options: Sequence[str] | None) -
         return mentioned, asserted, before
     said = f" {canonical_dates(normalize_text(sentence))} "
     verb = min((m.end() for m in _COMPLEMENT_RE.finditer(said)), default=None)
+    # "X is the best description": the subject is what the sentence claims to be the answer
+    claimed_subject = _CLAIMED_SUBJECT_RE.search(said) is not None
     spans: list[tuple[int, int, str]] = []
     for letter, option in zip(letters, options):
         for form in map(canonical_dates, _forms(option, said=False)):
@@ -266,7 +270,7 @@ def _named_options(sentence: str, letters: str, options: Sequence[str] | None) -
         if any(s <= start and end <= e and (s, e) != (start, end) for s, e, _ in spans):
             continue  # "conditioning" inside "operant conditioning"
         mentioned.add(letter)
-        if (verb is not None and start >= verb - 1) or not said[end:].strip():
+        if (verb is not None and start >= verb - 1) or not said[end:].strip() or claimed_subject:
             asserted.add(letter)
         elif verb is not None:
             before.add(letter)

@@ -18,9 +18,10 @@ from typing import Any
 # short lines ("---", "Yes") repeat in honest outputs.
 _LOOP_LINE_CHARS = 12
 _LOOP_LINE_REPEATS = 3
+_LINE_MARK_RE = re.compile(r"^(?:[-*•]\s*)?\(?[A-Za-z][.):]\s*")
 # A run of this many words that recurs this often is a loop written without line breaks.
 _LOOP_NGRAM = 10
-_LOOP_NGRAM_REPEATS = 4
+_LOOP_NGRAM_REPEATS = 3
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,8 @@ class Signals:
 
 def looped(text: str) -> bool:
     """True when the output repeats one line, or one run of words, over and over."""
-    lines = [" ".join(line.split()) for line in text.splitlines()]
+    # a line's own list mark is no difference: "A: the answer is:", "B: the answer is:" repeat one line
+    lines = [_LINE_MARK_RE.sub("", " ".join(line.split())) for line in text.splitlines()]
     counts = Counter(line for line in lines if len(line) >= _LOOP_LINE_CHARS)
     if counts and counts.most_common(1)[0][1] >= _LOOP_LINE_REPEATS:
         return True
