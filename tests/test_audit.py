@@ -57,4 +57,4 @@ def test_rules_are_grouped_by_reading_layer_with_loop_and_cut_off_counts(tmp_pat
     assert main(["audit", str(run)]) == 0
     out = capsys.readouterr().out
     assert "by layer: trace 16.7%, structured 16.7%, explicit 16.7%, conclusion 16.7%, weak 16.7%, unparsed 16.7%" in out
-    assert "looped: 1, cut off (finish_reason length): 1, invented next turn cut: 1 of 6" in out
+    assert "looped: 1, cut off: 1, invented next turn cut: 1 of 6" in out

@@ -212,7 +212,7 @@ def audit(
         console.print(table)
         layers = ", ".join(f"{name} {100 * count / task.n:.1f}%" for name, count in task.layers.items())
         console.print(f"by layer: {layers}", markup=False, highlight=False)
-        console.print(f"looped: {task.looped}, cut off (finish_reason length): {task.truncated}, "
+        console.print(f"looped: {task.looped}, cut off: {task.truncated}, "
                       f"invented next turn cut: {task.invented_turns} of {task.n}", markup=False, highlight=False)
         agreement = "n/a (nothing parsed)" if task.agreement is None else f"{100 * task.agreement:.1f}%"
         console.print(f"strict-vs-flexible agreement: {agreement} ({task.strict_found} of {task.found} answers found by the "

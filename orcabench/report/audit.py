@@ -42,7 +42,7 @@ class TaskAudit:
     weak: list[Record]  # samples read by the weakest rules, in id order
     layers: dict[str, int] = field(default_factory=dict)  # pipeline layer -> samples it read, in layer order
     looped: int = 0  # outputs that repeat a line or a run of words over and over
-    truncated: int = 0  # outputs cut off at the token budget (finish_reason "length")
+    truncated: int = 0  # outputs cut off: finish_reason "length", or text that stops mid-clause
     invented_turns: int = 0  # outputs cut at a next turn the model wrote itself
 
     @property
