@@ -609,8 +609,6 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("tiny", "number", "The answer is 540.\n" + "He runs 60 meters each sprint.\n" * 6, "540"),
     ("gemma", "planets-cut", "\\boxed{B}\n\nMercury is the closest planet to the Sun, at an average distance of",
      "B"),
-    ("tiny", "word", " signs.\n\nI'm not going to lie. I'm not going to lie. I'm not going to lie. I'm not going to lie.",
-     "signs"),  # the continuation's first word is the answer, whatever loop follows it
     # ---- class 8: questions back, missing information, hedges --------------------------------
     ("llama3", "number", "To solve this I need the price of one ticket. Could you provide it? With 4 tickets the "
      "total would follow.", None),

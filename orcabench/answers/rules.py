@@ -41,13 +41,11 @@ _RULES: dict[str, tuple[int, str]] = {
     "answer-first": (4, "the first sentence states the number and the rest explains it"),
     "leading-brackets": (4, "the output opens with a run of closing brackets"),
     "leading-answer": (4, "a short first line that starts like math"),
-    # LAMBADA's answer is the word the continuation opens with, whatever follows it (a loop included)
-    "first-word": (4, "the output's first word (LAMBADA)"),
     "leading-option-text": (4, "the output's first line is one option's text ('**Operant conditioning.**')"),
     "conclusion-option": (5, "the last sentence that asserts an answer names one option's letter, text or value"),
     "conclusion-number": (5, "the number the last asserting sentence marks: the last '= N', currency, bold, 'is N'"),
     "bare-option-text": (5, "the whole output or its last line is one option's text"),
-
+    "first-word": (5, "the output's first word (LAMBADA)"),
     "whole-output": (5, "a one-line output is the answer (DROP)"),
     "last-number": (6, "the last number anywhere"),
     "last-option-letter": (6, "the last '(B)' or line-opening 'B.'"),
