@@ -601,6 +601,7 @@ CASES: list[tuple[str, str, str, str | None]] = [
      "D: The organ is the kidney.", None),  # one line repeated under the options' marks
     ("tiny", "number", "So she has 12 apples, which is 12 apples, which is 12 apples, which is 12 apples, which is 12 "
      "apples, which is 12 apples", None),
+    ("tiny", "word", " I'm not going to lie. I'm not going to lie. I'm not going to lie. I'm not going to lie.", None),
     # an explicit answer before the cut or the loop still counts
     ("llama3", "number-cut", "The answer is 18.\n\nHere's why: Janet's ducks lay 16 eggs, she eats 3 and bakes with",
      "18"),
