@@ -39,6 +39,7 @@ CONTEXTS: dict[str, tuple[str, Any]] = {
                                      "Habituation"])),
     "distance": ("choice", ("ABCD", ["8 km", "10 km", "12 km", "14 km"])),
     "colors": ("choice", ("ABCDEFG", ["red", "orange", "yellow", "green", "blue", "brown", "magenta"])),
+    "count": ("choice", ("ABCD", ["nine", "ten", "eleven", "twelve"])),
     # The same questions, where the generation was cut off at the token budget (finish_reason "length").
     "number-cut": ("number", None),
     "organs-cut": ("choice", ("ABCD", ["Bladder", "Kidney", "Ureter", "Urethra"])),
@@ -491,6 +492,9 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("llama3", "tomorrow", "The date tomorrow is **11/03/2019**.", "B"),
     ("gemma", "planets", "The planet closest to the Sun is **Mercury**!", "B"),
     ("r1", "colors", "So the object left of the blue one is the green one. The answer is green.", "D"),
+    ("llama3", "count", "Grey objects: 4 books + 3 pens + 4 mugs = 11.\n\nSo there are 11 grey objects on the floor.", "C"),
+    ("gemma", "count", "The number of grey objects on the floor is **11**.", "C"),
+    ("qwen", "count", "There are 10 or 11 grey objects, depending on the mug.", None),
     # unparsed: two options match, the option only as the subject, hedged positions
     ("claude", "planets", "Mercury is closest on average, but Venus comes nearest to Earth; it depends on what you mean.",
      None),

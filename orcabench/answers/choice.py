@@ -235,8 +235,17 @@ def canonical_dates(text: str) -> str:
     return _NUMERIC_DATE_RE.sub(lambda m: f"{int(m.group(1)):02d}/{int(m.group(2)):02d}/{m.group(3)}", text)
 
 
+_NUMBER_WORDS = {word: index for index, word in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
+    "eighteen nineteen twenty".split())}
+
+
 def _option_value(option: str) -> str | None:
-    """An option that is a number, perhaps with a unit or sign ("37", "$1,500", "12 km", "30%"), as its value."""
+    """An option that is a number, perhaps with a unit or sign ("37", "$1,500", "12 km", "30%"),
+    or a number word ("eleven"), as its value."""
+    word = normalize_text(option)
+    if word in _NUMBER_WORDS:
+        return str(_NUMBER_WORDS[word])
     match = re.fullmatch(rf"\s*[$€£]?\s*({NUMBER})\s*(?:%|[A-Za-z]+(?:\s+[A-Za-z]+)?)?\s*\.?", clean_markup(option))
     return normalize_number(match.group(1)) if match else None
 
