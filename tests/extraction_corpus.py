@@ -607,6 +607,8 @@ CASES: list[tuple[str, str, str, str | None]] = [
      "apples, which is 12 apples", None),
     ("tiny", "word", " I'm not going to lie. I'm not going to lie. I'm not going to lie. I'm not going to lie.", None),
     # an explicit answer before the cut or the loop still counts
+    ("gemma", "word", " signs and kept driving.\n\nI was so tired that I didn't want to drive. I was so tired that I didn't "
+     "want to drive.\n\nI was so tired that I didn't want to drive. I was so tired that I didn't want to drive.", "signs"),
     ("llama3", "number-cut", "The answer is 18.\n\nHere's why: Janet's ducks lay 16 eggs, she eats 3 and bakes with",
      "18"),
     ("qwen", "organs-cut", "**Answer: B**\n\nExplanation: the kidney filters the blood, while the bladder", "B"),

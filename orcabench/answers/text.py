@@ -392,7 +392,8 @@ def extract_last_word(output: str) -> tuple[str | None, str]:
     :func:`normalize_word`.
 
     Rules: ``final-answer-phrase`` (the word right after the last "the missing word is",
-    "Answer:", "the last word is"); ``first-word`` (otherwise the output's first word: the
+    "Answer:", "the last word is"); ``continuation-word`` (the output's first word, when it is
+    lower case or ends a sentence: the passage continued); ``first-word`` (otherwise the output's first word: the
     model answered with the word, or continued the passage with it).
     """
     text = clean_markup(output)
@@ -403,7 +404,10 @@ def extract_last_word(output: str) -> tuple[str | None, str]:
     for token in text.split():
         word = normalize_word(token)
         if word:
-            return word, "first-word"
+            # a word that goes on with the passage's sentence (lower case) or ends it ("Helen.") is the
+            # continuation the task asks for; a capitalised word opening a clause may start a retelling
+            continues = token[:1].islower() or re.search(r"[.!?,;:\"”’]$", token) is not None
+            return word, "continuation-word" if continues else "first-word"
     return None, NONE
 
 
