@@ -495,6 +495,9 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("llama3", "count", "Grey objects: 4 books + 3 pens + 4 mugs = 11.\n\nSo there are 11 grey objects on the floor.", "C"),
     ("gemma", "count", "The number of grey objects on the floor is **11**.", "C"),
     ("qwen", "count", "There are 10 or 11 grey objects, depending on the mug.", None),
+    # an option's text under a letter the question does not have still names that option
+    ("gemma", "organs", "(E) Kidney\n\nWhich organ stores urine?\n(A) Bladder\n(B) Kidney\n(C) Ureter\n(D) Urethra", "B"),
+    ("tiny", "cell", "\n(F) The mitochondria", "C"),
     # unparsed: two options match, the option only as the subject, hedged positions
     ("claude", "planets", "Mercury is closest on average, but Venus comes nearest to Earth; it depends on what you mean.",
      None),

@@ -319,10 +319,16 @@ def _conclusion_option(output: str, letters: str, options: Sequence[str] | None)
 
 def _leading_option_text(text: str, letters: str, options: Sequence[str] | None) -> str | None:
     """The option whose text the output's first line is ("**Operant conditioning.**", then the why)."""
-    lines = [line for line in text.splitlines() if line.strip()]
+    lines = [_without_foreign_mark(line, letters) for line in text.splitlines() if line.strip()]
     if len(lines) < 2 or _lists_on(text, letters, options):
         return None
     return _option_by_text([lines[0]], letters, options, exact=True)
+
+
+def _without_foreign_mark(line: str, letters: str) -> str:
+    """The line without an opening letter mark the question does not have ("(E) ..." among
+    four options): the option's text under it still names that option."""
+    return re.sub(rf"^\s*\((?-i:(?![{letters}])[A-Z])\)\s*", "", line)
 
 
 def _lists_on(text: str, letters: str, options: Sequence[str] | None) -> bool:
@@ -419,7 +425,7 @@ def extract_choice(output: str, letters: str = "ABCD", options: Sequence[str] | 
     leading = None if _opens_a_list(text, letters) else _leading_letter(text, letters, options)
     if leading:
         return leading, "leading-letter"
-    leading = None if _lists_every_option(text, letters) else _leading_option_text(text, letters, options)
+    leading = _leading_option_text(text, letters, options)
     if leading:
         return leading, "leading-option-text"
     claims = [_ordinal_letter(m, letters) for m in _ORDINAL_CLAIM_RE.finditer(text)]
@@ -428,8 +434,9 @@ def extract_choice(output: str, letters: str = "ABCD", options: Sequence[str] | 
     set_off = _set_off_letter(output, text, letters)
     if set_off:
         return set_off, "set-off-letter"
-    lines = [line for line in text.splitlines() if line.strip()]
-    by_text = _option_by_text([text, lines[-1] if lines else ""], letters, options, exact=True)
+    lines = [_without_foreign_mark(line, letters) for line in text.splitlines() if line.strip()]
+    by_text = _option_by_text([lines[0] if len(lines) == 1 else text, lines[-1] if lines else ""], letters, options,
+                              exact=True)
     if by_text:
         return by_text, "bare-option-text"
     concluded = None if boxed_contents(text) else _conclusion_option(output, letters, options)
