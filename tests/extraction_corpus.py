@@ -31,7 +31,25 @@ CONTEXTS: dict[str, tuple[str, Any]] = {
     "words": ("words", ["syndrome", "therefrom", "apple"]),
     "math": ("math", None),
     "word": ("last-word", None),
+    # Question contexts of the 2024-2026 styles (issue 21).
+    "planets": ("choice", ("ABCD", ["Venus", "Mercury", "Mars", "Jupiter"])),  # closest to the sun
+    "ages": ("choice", ("ABCDE", ["35", "36", "37", "38", "39"])),
+    "tomorrow": ("choice", ("ABCD", ["11/02/2019", "11/03/2019", "11/04/2019", "10/03/2019"])),
+    "learning": ("choice", ("ABCD", ["Classical conditioning", "Operant conditioning", "Observational learning",
+                                     "Habituation"])),
+    "distance": ("choice", ("ABCD", ["8 km", "10 km", "12 km", "14 km"])),
+    "colors": ("choice", ("ABCDEFG", ["red", "orange", "yellow", "green", "blue", "brown", "magenta"])),
+    "count": ("choice", ("ABCD", ["nine", "ten", "eleven", "twelve"])),
+    # The same questions, where the generation was cut off at the token budget (finish_reason "length").
+    "number-cut": ("number", None),
+    "organs-cut": ("choice", ("ABCD", ["Bladder", "Kidney", "Ureter", "Urethra"])),
+    "yesno-cut": ("label", ("Yes", "No")),
+    "planets-cut": ("choice", ("ABCD", ["Venus", "Mercury", "Mars", "Jupiter"])),
 }
+# Contexts whose outputs were cut off at the token budget.
+CUT_OFF = frozenset({"number-cut", "organs-cut", "yesno-cut", "planets-cut"})
+# Styles of models released in 2024-2026 (issue 21), each written by hand in that model's manner.
+NEW_STYLES = frozenset({"llama3", "qwen", "mistral", "phi", "gemma", "r1", "gpt4o", "claude", "tiny"})
 
 # (style, context, output, expected answer or None)
 CASES: list[tuple[str, str, str, str | None]] = [
@@ -426,4 +444,228 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("wizard", "word", "Answer: signs\n\nThe passage talks about road signs.", "signs"),
     ("gpt4", "word", "**signs**", "signs"),
     ("small", "word", "", None),
+    # ==== issue 21: styles of 2024-2026 models, written blind to the rules ====================
+    # ---- class 1: structured answers (JSON, tables, code fences) -----------------------------
+    ("gpt4o", "organs", '```json\n{\n  "reasoning": "The kidney filters blood; the bladder only stores urine.",\n'
+     '  "answer": "B"\n}\n```', "B"),
+    ("gpt4o", "distance", '{"reasoning": "3 km/h for 4 hours gives 12 km.", "final_answer": "(C) 12 km"}', "C"),
+    ("qwen", "number", '```json\n{"steps": ["16 - 3 - 4 = 9", "9 * 2 = 18"], "answer": 18}\n```', "18"),
+    ("qwen", "number", 'Here is my solution in JSON:\n{"explanation": "She saves $60 for 4 weeks.", "final_answer": "$240"}',
+     "240"),
+    ("mistral", "yesno", '{"thought": "The premise does not entail the claim.", "answer": "No"}', "No"),
+    ("phi", "planets", '```json\n{"correct_option": "B", "justification": "Mercury orbits closest."}\n```', "B"),
+    ("llama3", "learning", 'Output:\n{"Answer": "Operant conditioning", "Reason": "behaviour shaped by rewards"}', "B"),
+    ("gpt4o", "truefalse", '{\n  "analysis": "not (True) is False, and False or False is False.",\n  "result": "False"\n}',
+     "False"),
+    ("claude", "organs", "Let me lay out each option:\n\n| Option | Organ | Filters blood? |\n|---|---|---|\n"
+     "| A | Bladder | No |\n| B | Kidney | ✅ Yes |\n| C | Ureter | No |\n| D | Urethra | No |", "B"),
+    ("gpt4o", "planets", "| Option | Planet | Closest? |\n|--------|--------|---------|\n| A | Venus | ❌ |\n"
+     "| B | Mercury | ✅ |\n| C | Mars | ❌ |\n| D | Jupiter | ❌ |", "B"),
+    ("qwen", "learning", "| | Term | Fits? |\n|---|---|---|\n| (A) | Classical conditioning | |\n"
+     "| **(B)** | **Operant conditioning** | **rewards shape behaviour** |\n| (C) | Observational learning | |", "B"),
+    ("gpt4o", "number", "The answer:\n\n```\n42\n```", "42"),
+    ("llama3", "organs", "Final answer:\n```\nB\n```", "B"),
+    ("tiny", "yesno", "```\nYes\n```", "Yes"),
+    # unparsed: a structure that holds no answer, or two
+    ("gpt4o", "organs", '{"reasoning": "The kidney filters blood.", "answer": null}', None),
+    ("qwen", "organs", '```json\n{"answer": "B or C", "confidence": "low"}\n```', None),
+    ("claude", "organs", "| Option | Filters blood? |\n|---|---|\n| A | ✅ |\n| B | ✅ |\n| C | ❌ |\n| D | ❌ |", None),
+    ("phi", "number", '```json\n{"answer": "unknown", "reason": "the price is not given"}\n```', None),
+    ("mistral", "organs", '```python\ndef filters_blood(organ):\n    return organ == "kidney"\n```', None),
+    # ---- class 2: options named by position or by value -------------------------------------
+    ("llama3", "organs", "Option 2 is correct: the kidney filters the blood.", "B"),
+    ("qwen", "colors", "Counting the items, the brown one is sixth, so I pick choice #6.", "F"),
+    ("mistral", "planets", "The answer is option 2.", "B"),
+    ("gpt4o", "cell", "I'd go with the 3rd choice, since mitochondria make ATP.", "C"),
+    ("phi", "learning", "Option 2 is the best fit here because the rat is rewarded.", "B"),
+    ("tiny", "organs", "The correct answer is option number 2.", "B"),
+    ("llama3", "ages", "Adding the three ages: 12 + 11 + 14 = 37.\n\nSo the total age is 37.", "C"),
+    ("claude", "planets", "Mercury orbits at about 0.39 AU, far inside Venus.\n\nThe closest planet is Mercury.", "B"),
+    ("gpt4o", "tomorrow", "Today is 11/02/2019, so adding one day gives us the date.\n\nTomorrow is 11/03/2019.", "B"),
+    ("gemma", "learning", "**Operant conditioning.**\n\nThe rat learns that pressing the lever brings food.", "B"),
+    ("qwen", "distance", "Speed times time: 3 km/h × 4 h = 12 km. So she walked 12 km.", "C"),
+    ("mistral", "distance", "She walks for 4 hours at 3 km/h, which means a distance of 12 km in total.", "C"),
+    ("claude", "learning", "The behaviour is shaped by its consequences, which is the hallmark of operant conditioning.",
+     "B"),
+    ("phi", "ages", "Tom is 12, Ann is 11 and Bo is 14; their ages add up to 37 years.", "C"),
+    ("gpt4o", "share", "3 of the 10 students is 3/10, which is **30%**.", "C"),
+    ("llama3", "tomorrow", "The date tomorrow is **11/03/2019**.", "B"),
+    ("gemma", "planets", "The planet closest to the Sun is **Mercury**!", "B"),
+    ("r1", "colors", "So the object left of the blue one is the green one. The answer is green.", "D"),
+    ("llama3", "count", "Grey objects: 4 books + 3 pens + 4 mugs = 11.\n\nSo there are 11 grey objects on the floor.", "C"),
+    ("gemma", "count", "The number of grey objects on the floor is **11**.", "C"),
+    ("qwen", "count", "There are 10 or 11 grey objects, depending on the mug.", None),
+    # an option's text under a letter the question does not have still names that option
+    ("gemma", "organs", "(E) Kidney\n\nWhich organ stores urine?\n(A) Bladder\n(B) Kidney\n(C) Ureter\n(D) Urethra", "B"),
+    ("tiny", "cell", "\n(F) The mitochondria", "C"),
+    # unparsed: two options match, the option only as the subject, hedged positions
+    ("claude", "planets", "Mercury is closest on average, but Venus comes nearest to Earth; it depends on what you mean.",
+     None),
+    ("gpt4o", "learning", "This involves both classical conditioning and operant conditioning.", None),
+    ("qwen", "organs", "The answer is option 2 or option 3.", None),
+    ("llama3", "tomorrow", "It is either 11/03/2019 or 11/04/2019, depending on the time zone.", None),
+    ("mistral", "ages", "Their ages are 35 and 37.", None),
+    ("tiny", "planets", "Venus and Mars are planets. Jupiter is big.", None),
+    # the first line is an option's text, and the next lines go on listing the options: no answer
+    ("gemma", "learning", "Classical conditioning\nB: Operant conditioning\nC: Observational learning\nD: Habituation",
+     None),
+    ("gemma", "organs", " Bladder.\n(B) Kidney\nQ: Which organ filters blood?", None),
+    ("phi", "learning", "Operant conditioning is the best description of what happens to the rat.", "B"),
+    ("tiny", "planets", "Mercury is the best answer here.", "B"),
+    # ---- class 3: letters in phrasings the old rules did not know -----------------------------
+    ("llama3", "organs", "I'd pick B — the kidney filters blood.", "B"),
+    ("gpt4o", "cell", "My choice: (C)\n\nMitochondria carry out cellular respiration.", "C"),
+    ("claude", "learning", "Weighing the options, the rat's lever pressing is reinforced by food.\n\n**Choice B**", "B"),
+    ("qwen", "planets", "Correct option → B", "B"),
+    ("mistral", "organs", "Looking at the functions, Option B is correct.", "B"),
+    ("phi", "cell", "After comparing all four, the best answer would be C.", "C"),
+    ("gemma", "organs", "Okay, I'll go with (B), the kidney.", "B"),
+    ("tiny", "planets", "i choose B", "B"),
+    ("r1", "learning", "So my final pick is B.", "B"),
+    ("gpt4o", "colors", "Going with **(F)** – the brown item.", "F"),
+    ("llama3", "cell", "(C) is the most likely answer, because mitochondria produce ATP.", "C"),
+    ("claude", "organs", "Between the four, I would select B: only the kidney filters blood.", "B"),
+    ("qwen", "dates", "My answer → F", "F"),
+    ("phi", "planets", "Mercury is the closest to the Sun, so my pick would be B.", "B"),
+    # unparsed: negated, hedged, asked, or a lower-case word
+    ("llama3", "organs", "I wouldn't pick B here, nor A.", None),
+    ("gpt4o", "organs", "I'd pick B or C; both seem reasonable.", None),
+    ("mistral", "organs", "Would you pick B too?", None),
+    ("tiny", "organs", "i'd pick a big one", None),
+    ("claude", "planets", "Option B is not correct, and neither is option C.", None),
+    # ---- class 4: the concluding sentence of a number answer ----------------------------------
+    ("llama3", "number", "Maria saves $60 each week.\n\nAfter 4 weeks: 4 × $60 = $240.\n\nSo Maria will have $240 "
+     "after 4 weeks.", "240"),
+    ("qwen", "number", "Each ticket costs $12 and there are 5 people.\nSo the family pays $60 in total for 5 tickets.",
+     "60"),
+    ("gpt4o", "number", "### Step 1\nEggs left: 16 − 3 − 4 = 9\n\n### Step 2\nRevenue: 9 × 2 = 18\n\n"
+     "Janet makes **$18** every day.", "18"),
+    ("mistral", "number", "He runs 3 sprints 3 times a week, each 60 meters: 3 * 3 * 60 = 540. Therefore he runs 540 "
+     "meters a week.", "540"),
+    ("phi", "number", "The discount is 20% of $50, i.e. $10. So the final price is $40 after the 20% discount.", "40"),
+    ("claude", "number", "Working it through: 48 clips in April, half as many (24) in May. Altogether that is 72 clips "
+     "over the 2 months.", "72"),
+    ("gemma", "number", "Total = 15 + 27 = 42\n\nSo there are 42 marbles in 3 bags.", "42"),
+    ("tiny", "number", "5 + 7 = 12", "12"),
+    ("llama3", "number", "In total, Tom will have saved $1,250 by the end of 5 months.", "1250"),
+    ("qwen", "number", "The remaining budget is therefore $3.50 after buying 2 pens.", "3.5"),
+    ("r1", "number", "Hmm, so each group gets 8 apples: 32 ÷ 4 = 8. So each of the 4 groups gets 8 apples.", "8"),
+    ("gpt4o", "number", "She needs 3 more boxes, since 10 - 7 = 3.", "3"),
+    # unparsed: a hedge, or no number asserted at all
+    ("llama3", "number", "So Maria will have $240 or $260, depending on the bonus.", None),
+    ("mistral", "number", "The result is somewhere around 40 or 50 apples.", None),
+    ("claude", "number", "I'm not sure the problem gives enough to decide how much Maria saves each week.", None),
+    ("qwen", "number", "The problem doesn't say how many tickets she bought — could you tell me?", None),
+    ("phi", "number", "Could you tell me how many of the 16 eggs she eats each morning?", None),
+    # ---- class 5: \\boxed{} with nested braces ------------------------------------------------
+    ("r1", "number", "The total is $\\boxed{3{,}450}$ dollars.", "3450"),
+    ("qwen", "number", "So the fraction is \\(\\boxed{\\frac{3}{4}}\\).", "0.75"),
+    ("r1", "number", "**Final Answer**\n\\[\n\\boxed{\\$75}\n\\]", "75"),
+    ("qwen", "organs", "**Final Answer**\n\\[\n\\boxed{\\text{(B)}}\n\\]", "B"),
+    ("r1", "cell", "Thus the answer is \\(\\boxed{\\text{C}}\\).", "C"),
+    ("gpt4o", "number", "$$\\boxed{1{,}000{,}000}$$", "1000000"),
+    ("qwen", "math", "Therefore $\\boxed{\\frac{\\sqrt{3}}{2}}$.", "\\frac{\\sqrt{3}}{2}"),
+    ("r1", "number", "So \\( x = \\boxed{12 \\text{ km}} \\).", "12"),
+    ("qwen", "yesno", "\\[\\boxed{\\text{No}}\\]", "No"),
+    ("r1", "number", "\\boxed{-\\frac{1}{2}}", "-0.5"),
+    # ---- class 6: a model that keeps going with an invented next turn -------------------------
+    ("tiny", "number", "The answer is 18.\n\nQuestion: Tom has 5 apples and eats 2. How many are left?\nAnswer: 3",
+     "18"),
+    ("tiny", "organs", "B\n\nQ: Which organ stores urine?\nA: A", "B"),
+    ("gemma", "yesno", "No, the argument is not valid.\n\nHuman: Is the sky blue?\nAssistant: Yes.", "No"),
+    ("tiny", "planets", "Mercury\n\n### Instruction:\nName the largest planet.\n\n### Response:\nJupiter", "B"),
+    ("phi", "number", "So she makes $18 every day.\n<|user|>\nHow much in a week?\n<|assistant|>\n$126", "18"),
+    ("tiny", "number", "9 * 2 = 18 dollars a day.\nUser: And in a week?\nAssistant: 18 * 7 = 126", "18"),
+    ("gemma", "cell", "The mitochondria (C).\n\nQuestion 2: Which organelle makes proteins?\nThe ribosome (B).", "C"),
+    ("tiny", "learning", "Operant conditioning\nQ: What is habituation?\nA: Habituation is getting used to a "
+     "stimulus.", "B"),
+    # the prompt's own format words in the answer are no new turn
+    ("tiny", "organs", "Question: Which organ filters blood?\nAnswer: B", "B"),
+    ("llama3", "number", "Q: How much does Janet make?\nA: 16 - 3 - 4 = 9 eggs, 9 * $2 = $18. The answer is 18.", "18"),
+    # unparsed: the only answer is to a question the model made up
+    ("tiny", "number", "Let me think about this.\n\nQuestion: What is 2 + 2?\nAnswer: 4", None),
+    ("tiny", "organs", "Here is another question.\n\nQ: Which organ stores urine?\nA: (A) Bladder", None),
+    ("gemma", "yesno", "Let's see.\nHuman: Is water wet?\nAssistant: Yes", None),
+    ("tiny", "planets", "Sure.\n### Instruction:\nWhich planet is largest?\n### Response:\nThe answer is D.", None),
+    ("tiny", "number", "Okay.\nQ1: A farmer has 12 cows and buys 5. How many now?\nA1: 17", None),
+    # ---- class 7: loops and outputs cut off mid-working --------------------------------------
+    ("tiny", "number", "Step 1: 5 + 5 = 10\n" * 8, None),
+    ("tiny", "organs", "The kidney filters blood and the bladder stores urine (A).\n" * 6, None),
+    ("gemma", "yesno", "Is the argument valid? Let me check again. " * 8, None),
+    ("tiny", "number", "She has 16 eggs. She eats 3. She bakes 4. She sells the rest. " * 5, None),
+    ("tiny", "planets", "Mercury, Venus, Earth, Mars, Jupiter, Saturn, Uranus, Neptune and Pluto. " * 5, None),
+    ("llama3", "number-cut", "Let's break this down.\n\n1. Janet's ducks lay 16 eggs per day.\n2. She eats 3 for "
+     "breakfast, leaving 16 - 3 = 13.\n3. She bakes muffins with 4, leaving 13 - 4 = 9.\n4. She sells each egg for",
+     None),
+    ("qwen", "organs-cut", "Let's analyze each option.\n\n(A) Bladder: stores urine, does not filter blood.\n"
+     "(B) Kidney: filters blood and", None),
+    ("mistral", "yesno-cut", "To determine whether the argument is deductively valid, we look at the premises. "
+     "First, every friend of Lesley is a cousin of Joe. Second, no", None),
+    ("phi", "planets-cut", "The planets in order from the Sun are Mercury, Venus, Earth and", None),
+    ("r1", "number-cut", "First, compute the weekly savings: 60 dollars. Then over 4 weeks we get 4 × 60 = 240. "
+     "But wait, there is also the bonus of", None),
+    ("gemma", "organs", "A: The organ is the kidney.\nB: The organ is the kidney.\nC: The organ is the kidney.\n"
+     "D: The organ is the kidney.", None),  # one line repeated under the options' marks
+    ("tiny", "number", "So she has 12 apples, which is 12 apples, which is 12 apples, which is 12 apples, which is 12 "
+     "apples, which is 12 apples", None),
+    ("tiny", "word", " I'm not going to lie. I'm not going to lie. I'm not going to lie. I'm not going to lie.", None),
+    # an explicit answer before the cut or the loop still counts
+    ("gemma", "word", " signs and kept driving.\n\nI was so tired that I didn't want to drive. I was so tired that I didn't "
+     "want to drive.\n\nI was so tired that I didn't want to drive. I was so tired that I didn't want to drive.", "signs"),
+    ("llama3", "number-cut", "The answer is 18.\n\nHere's why: Janet's ducks lay 16 eggs, she eats 3 and bakes with",
+     "18"),
+    ("qwen", "organs-cut", "**Answer: B**\n\nExplanation: the kidney filters the blood, while the bladder", "B"),
+    ("mistral", "yesno-cut", "Answer: No\n\nThe argument commits the fallacy of", "No"),
+    ("tiny", "number", "The answer is 540.\n" + "He runs 60 meters each sprint.\n" * 6, "540"),
+    ("gemma", "planets-cut", "\\boxed{B}\n\nMercury is the closest planet to the Sun, at an average distance of",
+     "B"),
+    # ---- class 8: questions back, missing information, hedges --------------------------------
+    ("llama3", "number", "To solve this I need the price of one ticket. Could you provide it? With 4 tickets the "
+     "total would follow.", None),
+    ("claude", "number", "The problem doesn't specify how many hours she works per week, so the weekly pay cannot be "
+     "determined from 15 dollars an hour alone.", None),
+    ("gpt4o", "yesno", "This is a tricky case. On one hand, the premises suggest a yes; on the other, the second premise "
+     "is ambiguous.", None),
+    ("claude", "truefalse", "It depends on how we read the first clause: True under one reading and False under the "
+     "other.", None),
+    ("mistral", "validity", "On one hand the conclusion follows; on the other, the premise is too weak to say valid "
+     "or invalid.", None),
+    ("qwen", "organs", "I need more information to choose among A, B, C and D.", None),
+    ("phi", "number", "Please provide the number of students in the class; then 30% of them can be computed.", None),
+    ("gemma", "yesno", "Hmm, it's hard to say yes or no here.", None),
+    # a verdict after weighing both sides is an answer
+    ("claude", "yesno", "On one hand the premises look strong; on the other, one is ambiguous. On balance, the answer "
+     "is Yes.", "Yes"),
+    ("gpt4o", "number", "The problem doesn't say when she started, but that does not matter: the answer is 72.", "72"),
+    # ---- more of each class, across styles ----------------------------------------------------
+    ("llama3", "organs", "**Answer:** B) Kidney\n\n**Explanation:** The kidneys filter waste from the blood.", "B"),
+    ("llama3", "yesno", "**No**, because the conclusion does not follow from the premises.", "No"),
+    ("llama3", "planets", "The correct answer is (B) Mercury. Mercury is the closest planet to the Sun.", "B"),
+    ("llama3", "number", "Janet makes $18 every day at the farmers' market.", "18"),
+    ("qwen", "cell", "Mitochondria are the powerhouse of the cell.\n\n**Answer: C**", "C"),
+    ("qwen", "number", "Total cost: 3 × $4 + 2 × $5 = $22\n\n**Final answer: $22**", "22"),
+    ("qwen", "tomorrow", "Adding one day to 11/02/2019 gives **B) 11/03/2019**.", "B"),
+    ("mistral", "cell", " The correct answer is C) The mitochondria.", "C"),
+    ("mistral", "number", " To find the total, we multiply 12 by 3 to get 36. Then we add 4 to get 40. The answer is 40.",
+     "40"),
+    ("mistral", "learning", " The correct answer is B. Operant conditioning is learning through consequences.", "B"),
+    ("phi", "organs", "The organ that filters blood is the kidney. Therefore, the correct answer is B.", "B"),
+    ("phi", "yesno", "Based on the premises, the argument is deductively valid.\n\nAnswer: Yes", "Yes"),
+    ("gemma", "number", "Okay, let's solve this!\n\n* Eggs per day: 16\n* Eggs eaten: 3\n* Eggs for muffins: 4\n"
+     "* Eggs left: 16 - 3 - 4 = 9\n* Money made: 9 * $2 = $18\n\nSo the answer is **$18**.", "18"),
+    ("gemma", "organs", "The answer is **(B) Kidney**.", "B"),
+    ("gemma", "truefalse", "**False**", "False"),
+    ("r1", "organs", "<think>\nThe kidney filters blood. Bladder stores. So B.\n</think>\n\nThe correct answer is **B**.",
+     "B"),
+    ("r1", "number", "<think>\n16-3-4=9, 9*2=18. Let me double check: yes 18.\n</think>\n\n**Answer:** $18", "18"),
+    ("r1", "yesno", "<think>\nPremise 1... premise 2... so it doesn't follow.\n</think>\n\n\\boxed{No}", "No"),
+    ("gpt4o", "number", "**Solution:**\n\n1. Eggs left: 16 − 3 − 4 = 9\n2. Income: 9 × $2 = **$18**", "18"),
+    ("gpt4o", "learning", "The scenario describes **operant conditioning** (B): behaviour reinforced by a reward.", "B"),
+    ("claude", "cell", "The answer is (C), the mitochondria. They're the site of cellular respiration.", "C"),
+    ("claude", "number", "Let me work through this step by step.\n\nJanet has 16 − 3 − 4 = 9 eggs to sell, and at $2 "
+     "each she earns 9 × $2 = $18 a day.\n\nJanet makes $18 every day.", "18"),
+    ("tiny", "organs", "B. Kidney", "B"),
+    ("tiny", "number", "18 dollars", "18"),
+    ("tiny", "yesno", "yes", "Yes"),
+    ("tiny", "planets", "mercury", "B"),
 ]

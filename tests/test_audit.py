@@ -41,3 +41,20 @@ def test_a_folder_that_is_no_run_is_one_line_and_exit_2(tmp_path: Path, capsys: 
     assert main(["audit", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "is not an orcabench run" in err and len(err.splitlines()) == 1
+
+
+def test_rules_are_grouped_by_reading_layer_with_loop_and_cut_off_counts(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    run = make_run(tmp_path / "run", {"gsm8k": [1, 1, 0, 1, 0, 0]})
+    _set_methods(run, ["json-answer", "boxed", "conclusion-number", "last-number", "none", "no-final-answer"])
+    lines = [json.loads(line) for line in (run / "records.jsonl").read_text().splitlines()]
+    signals = [{}, {"looped": False, "truncated": False}, {"invented_turn": True}, {}, {"looped": True},
+               {"looped": False, "truncated": True}]  # the first and fourth: written before the signals were recorded
+    (run / "records.jsonl").write_text("".join(json.dumps(row | {"extra": extra}) + "\n" for row, extra in zip(lines, signals)))
+    (audit,) = audit_run(run)
+    assert audit.layers == {"trace": 1, "structured": 1, "explicit": 1, "conclusion": 1, "weak": 1, "unparsed": 1}
+    assert (audit.looped, audit.truncated, audit.invented_turns) == (1, 1, 1)
+    assert main(["audit", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "by layer: trace 16.7%, structured 16.7%, explicit 16.7%, conclusion 16.7%, weak 16.7%, unparsed 16.7%" in out
+    assert "looped: 1, cut off: 1, invented next turn cut: 1 of 6" in out

@@ -100,7 +100,8 @@ def test_rescore_applies_the_current_extractor_to_stored_outputs_and_keeps_the_o
         Record(task="gsm8k", id="0", subtask=None, prompt="p", prompt_sha256="h", output="So the answer is 18 dollars.",
                answer=None, method="none", gold="18", score=0.0, prompt_tokens=1, output_tokens=1, finish_reason="stop"),
         Record(task="gsm8k", id="1", subtask=None, prompt="p", prompt_sha256="h", output="It takes 2 + 1 = 3 bolts.",
-               answer="3", method="last-number", gold="3", score=1.0, prompt_tokens=1, output_tokens=1, finish_reason="stop"),
+               answer="3", method="conclusion-number", gold="3", score=1.0, prompt_tokens=1, output_tokens=1,
+               finish_reason="stop"),
     ]
     (run_dir / "records.jsonl").write_text("".join(json.dumps(r.to_json()) + "\n" for r in stale))
 
@@ -109,7 +110,7 @@ def test_rescore_applies_the_current_extractor_to_stored_outputs_and_keeps_the_o
     assert "1 record(s) changed" in result.stdout
     records = [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines()]
     assert [(r["id"], r["answer"], r["method"], r["score"]) for r in records] == [
-        ("0", "18", "final-answer-phrase", 1.0), ("1", "3", "last-number", 1.0)]
+        ("0", "18", "final-answer-phrase", 1.0), ("1", "3", "conclusion-number", 1.0)]
     manifest = json.loads((run_dir / "manifest.json").read_text())
     backup = run_dir / manifest["rescores"][0]["previous_records"]
     assert manifest["rescores"][0]["changed"] == 1

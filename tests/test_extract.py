@@ -27,10 +27,21 @@ from orcabench.answers.text import extract_number, normalize_number
         ("The answer is 5. Wait, recompute: \\boxed{6}", "6", "boxed"),
         ("$\\boxed{\\$1,000}$", "1000", "boxed"),
         ("\\boxed{\\frac{1}{2}} hmm \\boxed{42}", "42", "boxed"),
-        # Without a phrase, the last number in the text.
-        ("16 - 3 - 4 = 9 eggs, and 9 * 2 = $18 per day.", "18", "last-number"),
+        # Nested braces inside \boxed{} are read whole.
+        ("\\boxed{3{,}450}", "3450", "boxed"),
+        ("$\\boxed{\\frac{3}{4}}$", "0.75", "boxed"),
+        ("The total is \\boxed{\\$75}.", "75", "boxed"),
+        ("\\boxed{12 \\text{ km}}", "12", "boxed"),
+        # Without a phrase, the concluding sentence's last computed "= N", or the number it marks.
+        ("16 - 3 - 4 = 9 eggs, and 9 * 2 = $18 per day.", "18", "conclusion-number"),
+        ("It takes 2 + 1 = 3 bolts.", "3", "conclusion-number"),
+        ("Maria saves $60 a week.\nSo Maria will have $240 after 4 weeks.", "240", "conclusion-number"),
+        ("So in total she pays **$96** over 8 months.", "96", "conclusion-number"),
+        ("Each box holds 12, so he has 36 after 3 trips.", "36", "conclusion-number"),
+        ("She has 16 eggs and eats 3.", "3", "last-number"),  # restates the question: no conclusion
+        ("So she has 5 or 6 left.", None, "none"),  # two numbers offered: a hedge
+        # Without a marked number, the last number in the text.
         ("It costs 1,000,000 dollars", "1000000", "last-number"),
-        ("It takes 2 + 1 = 3 bolts.", "3", "last-number"),
         ("The temperature drops to −7", "-7", "last-number"),
         ("18.00", "18", "leading-number"),
         ("She runs 10-3 miles", "3", "last-number"),  # a range, not a negative number

@@ -51,7 +51,7 @@ OPTIONS = ["Bladder", "Kidney", "Ureter", "Urethra"]
         ("(A) is wrong since the bladder stores urine; so (B).", "B", "last-option-letter"),
         # Weaker fallback: the last option mark.
         ("**B**", "B", "leading-letter"),
-        ("I think it's (C)", "C", "last-option-letter"),
+        ("I think it's (C)", "C", "conclusion-option"),
         # Letters outside the options never count; nothing usable is unparsed.
         ("The answer is (E).", None, "none"),
         ("I am not sure.", None, "none"),
@@ -120,8 +120,10 @@ def test_extract_word_list(output: str, answer: str | None, method: str) -> None
 @pytest.mark.parametrize(
     ("output", "answer", "method"),
     [
-        ("signs", "signs", "first-word"),
-        ("Signs.", "signs", "first-word"),
+        ("signs", "signs", "continuation-word"),
+        ("Signs.", "signs", "continuation-word"),
+        (' chains and walked away.\n\nI was so angry.', "chains", "continuation-word"),
+        ("I'm not going to lie.", "i'm", "first-word"),  # a new clause: a retelling, perhaps
         ('The missing word is "signs".', "signs", "final-answer-phrase"),
         ("The last word is probably **signs**.", "signs", "final-answer-phrase"),
         ("", None, "none"),

@@ -5,23 +5,20 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from extraction_corpus import CASES, CONTEXTS
+from extraction_corpus import CASES, CONTEXTS, CUT_OFF, NEW_STYLES
 
-from orcabench.answers.text import RULES, extract_dyck, extract_last_word, extract_math, extract_number, extract_word_list
-from orcabench.answers.choice import extract_choice, extract_label
+from orcabench.answers.formats import judge, make_example
+from orcabench.answers.pipeline import RulePipeline
+from orcabench.answers.text import RULES
 
 
 def read(context: str, output: str) -> tuple[str | None, str]:
+    """The output read as a run reads it: the reading pipeline around the format's rules."""
     answer_format, argument = CONTEXTS[context]
-    if answer_format == "choice":
-        letters, options = argument
-        return extract_choice(output, letters, options)
-    if answer_format == "label":
-        return extract_label(output, argument)
-    if answer_format == "words":
-        return extract_word_list(output, argument)
-    return {"number": extract_number, "dyck": extract_dyck, "math": extract_math,
-            "last-word": extract_last_word}[answer_format](output)
+    choices, labels = (argument[1], ()) if answer_format == "choice" else ((), argument or ())
+    example = make_example("case", {}, "", answer_format, choices=choices, labels=labels)
+    reading = RulePipeline(judge).read(output, example, "length" if context in CUT_OFF else "stop")
+    return reading.score.answer, reading.score.method
 
 
 @pytest.mark.parametrize(("style", "context", "output", "expected"), CASES,
@@ -36,7 +33,7 @@ def test_the_corpus_covers_every_style_and_format() -> None:
     assert len(CASES) >= 300
     assert len({(context, output) for _, context, output, _ in CASES}) == len(CASES)  # no row twice
     styles = Counter(style for style, *_ in CASES)
-    assert set(styles) == {"orca2", "llama2", "wizard", "gpt4", "small", "real"} and min(styles.values()) >= 20
+    assert set(styles) == {"orca2", "llama2", "wizard", "gpt4", "small", "real", *NEW_STYLES} and min(styles.values()) >= 8
     formats = Counter(CONTEXTS[context][0] for _, context, _, _ in CASES)
     assert set(formats) == {"choice", "label", "number", "dyck", "words", "math", "last-word"}
     assert sum(expected is None for *_, expected in CASES) >= 40  # hedges, refusals, questions back

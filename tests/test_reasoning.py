@@ -231,3 +231,15 @@ def test_bad_reasoning_settings_in_a_model_file_are_one_line_errors(tmp_path: Pa
     path.write_text(yaml.safe_dump({"name": "m", "source": "org/m", "reasoning": reasoning}))
     with pytest.raises(OrcabenchError, match=problem):
         resolve_model(str(path))
+
+
+def test_every_generated_record_carries_the_loop_and_cut_off_signals_of_its_final_answer(data_dir: Path) -> None:
+    task, examples = _gsm8k(data_dir)
+    working = "16 - 3 = 13, then 13 - 4 = 9, so she sells 9 eggs at"
+    cut = judge(task, examples["0"], [Completion(text=working, finish_reason="length")])
+    assert (cut.score.method, cut.record_fields()["extra"]) == ("none", {"truncated": True})
+    answered = "<think>x</think>The answer is 18.\nQuestion: more?"
+    stated = judge(task, examples["0"], [Completion(text=answered, finish_reason="stop")])
+    assert (stated.score.answer, stated.record_fields({"invented_turn": True, "kept": 1})["extra"]) == (
+        "18", {"kept": 1, "invented_turn": True})
+    assert stated.record_fields({"looped": True})["extra"] == {"invented_turn": True}  # a stale signal is recomputed

@@ -11,13 +11,19 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from orcabench.answers.signals import undecided
 from orcabench.answers.text import (
+    NUMBER,
+    NUMBER_RE,
     FINAL_PHRASE_RE,
     NONE,
     asked,
     boxed_contents,
     clean_markup,
+    conclusion_number,
+    normalize_number,
     normalize_text,
+    prose,
     rest_of_line,
 )
 
@@ -35,12 +41,16 @@ _ARTICLE_RE = re.compile(r"^(?:the|a|an)\s+")
 _QUALIFIER_RE = re.compile(r"^(?:about|approximately|around|roughly|nearly|exactly|just|only|it\s+is|it's|it\s+was)\s+")
 _ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
              "fifth": 4, "5th": 4, "sixth": 5, "6th": 5, "seventh": 6, "7th": 6, "eighth": 7, "8th": 7, "last": -1}
-_ORDINAL = rf"(?:the\s+)?({'|'.join(_ORDINALS)})\s+(?:option|choice|answer|alternative|one)\b"
-_ORDINAL_HEDGE_RE = re.compile(rf"^\s*(?:,|or|and/or|/)\s*(?:the\s+)?(?:{'|'.join(_ORDINALS)})\b", re.IGNORECASE)
+# An option named by position: "the third option", "the 2nd choice", and where options are
+# lettered, by number: "Option 3", "choice #4", "option no. 2".
+_ORDINAL = (rf"(?:(?:the\s+)?({'|'.join(_ORDINALS)})\s+(?:option|choice|answer|alternative|one)\b"
+            r"|\b(?:option|choice)\s*(?:#\s*|no\.\s*|number\s+)?([1-9])\b(?![.,/:]\d))")
+_ORDINAL_HEDGE_RE = re.compile(rf"^\s*(?:,|or|and/or|/)\s*(?:the\s+)?(?:{'|'.join(_ORDINALS)}|(?:option|choice)\s*#?\s*[1-9])\b",
+                               re.IGNORECASE)
 # "the third option is correct", "I'd pick the second choice": an ordinal said to be the answer.
 _ORDINAL_CLAIM_RE = re.compile(
     rf"\b{_ORDINAL}(?:\s*\([A-Za-z]\))?\s+(?:is|seems|looks)\s+(?:the\s+)?(?:correct|right|best|true|answer)\b"
-    rf"|\b(?:choose|pick|select|go\s+with)\s+{_ORDINAL}", re.IGNORECASE)
+    rf"|\b(?:choose|pick|select|go\s+with|opt\s+for|vote\s+for)\s+{_ORDINAL}", re.IGNORECASE)
 _AFFIRMATION_RE = re.compile(r"(?:is|would\s+be|seems)\s+(?:the\s+)?(?:correct|right|best|true|answer)\b|[-–—→]", re.IGNORECASE)
 
 
@@ -96,7 +106,8 @@ def _option_by_text(texts: Sequence[str], letters: str, options: Sequence[str] |
 
 
 def _ordinal_letter(match: re.Match[str], letters: str) -> str | None:
-    index = _ORDINALS[next(group for group in match.groups() if group).casefold()]
+    named = next(group for group in match.groups() if group).casefold()
+    index = int(named) - 1 if named.isdigit() else _ORDINALS[named]
     return letters[index] if index < len(letters) else None
 
 
@@ -113,6 +124,14 @@ def _phrase_word_starts(text: str, phrase: re.Match[str]) -> list[int]:
 def _sentence(text: str, start: int) -> str:
     """The rest of the line from ``start``, up to a sentence end ". " (not "0.5")."""
     return re.split(r"\.\s", rest_of_line(text, start), maxsplit=1)[0]
+
+
+def _contradicted(text: str, end: int, letter: str, letters: str, options: Sequence[str] | None) -> bool:
+    """True when the letter ending at ``end`` is followed, on its line, by another option's
+    text ("(C) 12/25/1937" where 12/25/1937 is option B): the two name different options."""
+    rest = rest_of_line(text, end).strip(" .:)-–—")
+    other = _option_by_text([rest], letters, options, exact=True) if rest and options else None
+    return other is not None and other != letter
 
 
 def _leading_letter(text: str, letters: str, options: Sequence[str] | None) -> str | None:
@@ -155,13 +174,180 @@ def _opens_a_list(text: str, letters: str) -> bool:
     return letters.upper().find(first) + 1 == letters.upper().find(second)
 
 
+# Phrasings that say which letter the model picks: "I'd pick B —", "My choice: (C)", "Correct
+# option → A", "going with D", and, after the letter, "Option B is correct", "(C) is the best fit".
+_PICK = (r"\b(?:i(?:'d|\s+would|'ll|\s+will)?\s+(?:pick|choose|select|go\s+with|opt\s+for|vote\s+for|say)"
+         r"|(?:my|our)\s+(?:final\s+)?(?:pick|choice|selection|vote|guess|best\s+guess)(?:\s+(?:is|would\s+be))?"
+         r"|(?:going|go)\s+with|(?:correct|right|best|closest|most\s+(?:likely|plausible))\s+(?:option|choice|letter|pick|one)"
+         r"\s*(?:is|would\s+be|→|->|=>|=|:)|\bthe\s+closest\s+(?:is|would\s+be)"
+         r"|(?:answer|option|choice|letter)\s*(?:→|->|=>))"
+         r"\s*[:\-–—→]?\s*(?:(?:option|choice|letter|answer)\s+)?")
+_CLAIM_AFTER = (r"\s+(?:is|seems|looks)\s+(?:to\s+be\s+)?(?:the\s+)?"
+                r"(?:correct|right|best|true|most\s+(?:likely|plausible|accurate|appropriate|reasonable))\b")
+_NEGATED_RE = re.compile(r"(?:\bnot|n't|\bnever|\bnor)\W*(?:\w+\W+){0,2}$", re.IGNORECASE)
+
+
+def _phrased_letter(text: str, letters: str) -> str | None:
+    """The letter of the last phrase that picks one ("I'd pick B", "Option B is correct"); a
+    bare letter must be upper case ("I'd pick a bigger one" picks nothing). Negated phrases
+    ("I wouldn't pick B") and hedges ("I'd pick B or C") are no answer."""
+    upper = letters.upper()
+    letter = rf"(?:\(\s*([{letters}])\s*\)|\[\s*([{letters}])\s*\]|(?-i:\b([{upper}])){_AFTER_BARE_LETTER})"
+    picks = [(m, m.start(1) if m.group(1) else m.start()) for m in
+             re.finditer(rf"{_PICK}{letter}", text, re.IGNORECASE)]
+    claimed = (rf"(?:\b(?:option|choice|letter)\s+)?(?:\(\s*([{letters}])\s*\)|(?-i:\b([{upper}])\b))"
+               rf"(?:\s*\([^()\n]{{1,80}}\))?{_CLAIM_AFTER}")  # "Option E (69000 volts) is the correct answer"
+    picks += [(m, m.start()) for m in re.finditer(claimed, text, re.IGNORECASE)]
+    for match, start in sorted(picks, key=lambda pick: pick[0].end(), reverse=True):
+        chosen = _matched_letter(match)
+        if _NEGATED_RE.search(text[:match.start()]) or re.match(r"\s*not\b", text[match.end():], re.IGNORECASE):
+            continue
+        if asked(text, match.start()):
+            continue
+        if _hedged(text, start, match.end(), chosen) or undecided(text[match.end():]):
+            return None  # "I'd pick B or C"; "The closest is (C). But it's not correct: the answer is not listed."
+        return chosen
+    return None
+
+
+# The conclusion (layer 5): the last sentence that names an option, by letter, text or value.
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+(?=\S)|\n+")
+_OPTION_MARK_RE = re.compile(r"^\s*(?:[-*•]\s*)?\(?[A-Z][.):](?:\s|$)")
+# Where an option's text in a sentence is what the sentence asserts: after a verb or mark
+# ("The closest planet is Mercury.", "So: 37") or at its end; as its subject ("A kidney is an
+# organ that ...") it is what the sentence talks about, not its answer.
+_CLAIMED_SUBJECT_RE = re.compile(r"\b(?:is|are)\s+(?:the\s+)?(?:best|correct|right|most\s+(?:likely|accurate|appropriate))"
+                                 r"\s+(?:answer|description|choice|option|explanation|fit)\b")
+_COMPLEMENT_RE = re.compile(r"\b(?:is|are|was|were|be|it's|that's|'s|becomes?|equals?|gives?|get|gets)\s|[:=→]\s*")
+_CONCLUSION_SENTENCES = 3  # how far back from the end the conclusion may lie ("Hope this helps!" after it)
+
+
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
+           "december")
+_NUMERIC_DATE_RE = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})/(\d{4})(?![\d/])")
+_WRITTEN_DATE_RE = re.compile(rf"\b({'|'.join(_MONTHS)})\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.IGNORECASE)
+
+
+def canonical_dates(text: str) -> str:
+    """Dates as MM/DD/YYYY ("4/9/1968" and "April 9, 1968" -> "04/09/1968"), so that an option's
+    date matches however the model wrote it."""
+    text = _WRITTEN_DATE_RE.sub(lambda m: f"{_MONTHS.index(m.group(1).casefold()) + 1}/{m.group(2)}/{m.group(3)}", text)
+    return _NUMERIC_DATE_RE.sub(lambda m: f"{int(m.group(1)):02d}/{int(m.group(2)):02d}/{m.group(3)}", text)
+
+
+_NUMBER_WORDS = {word: index for index, word in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
+    "eighteen nineteen twenty".split())}
+
+
+def _option_value(option: str) -> str | None:
+    """An option that is a number, perhaps with a unit or sign ("37", "$1,500", "12 km", "30%"),
+    or a number word ("eleven"), as its value."""
+    word = normalize_text(option)
+    if word in _NUMBER_WORDS:
+        return str(_NUMBER_WORDS[word])
+    match = re.fullmatch(rf"\s*[$€£]?\s*({NUMBER})\s*(?:%|[A-Za-z]+(?:\s+[A-Za-z]+)?)?\s*\.?", clean_markup(option))
+    return normalize_number(match.group(1)) if match else None
+
+
+def _named_options(sentence: str, letters: str, options: Sequence[str] | None) -> tuple[set[str], set[str], set[str]]:
+    """The options a sentence mentions, those it asserts, and those it only names before its
+    verb (its subject or data: "Adding one day to 11/02/2019 gives ..."): by letter ("(B)",
+    "B."), by normalised text (a longer option's text that holds a shorter one counts once;
+    asserted after a verb or at the sentence's end), or by value (the number the sentence
+    asserts, else the only number in it that is an option's value)."""
+    upper = letters.upper()
+    asserted = {_matched_letter(m) for m in re.finditer(
+        rf"\(\s*([{letters}])\s*\)|(?-i:\b([{upper}]))(?=\s*[.!;,)]|\s*$|\s+(?:is|it\s+is|fits|wins)\b)", sentence)}
+    mentioned = set(asserted) | {m.group(1) for m in re.finditer(rf"(?-i:\b([{upper}])\b)(?!['’])", sentence)
+                                 if m.group(1) not in "AI"}
+    before: set[str] = set()
+    if not options:
+        return mentioned, asserted, before
+    said = f" {canonical_dates(normalize_text(sentence))} "
+    verb = min((m.end() for m in _COMPLEMENT_RE.finditer(said)), default=None)
+    # "X is the best description": the subject is what the sentence claims to be the answer
+    claimed_subject = _CLAIMED_SUBJECT_RE.search(said) is not None
+    spans: list[tuple[int, int, str]] = []
+    for letter, option in zip(letters, options):
+        for form in map(canonical_dates, _forms(option, said=False)):
+            found = [m.start() for m in re.finditer(rf"(?<![\w/]){re.escape(form)}(?![\w/])", said)] if len(form) > 1 else []
+            if found:
+                spans += [(at, at + len(form), letter) for at in found]
+                break
+    for start, end, letter in spans:
+        if any(s <= start and end <= e and (s, e) != (start, end) for s, e, _ in spans):
+            continue  # "conditioning" inside "operant conditioning"
+        mentioned.add(letter)
+        if (verb is not None and start >= verb - 1) or not said[end:].strip() or claimed_subject:
+            asserted.add(letter)
+        elif verb is not None:
+            before.add(letter)
+    values = {_option_value(option): letter for letter, option in zip(letters, options)}
+    values.pop(None, None)
+    if values:
+        number = conclusion_number(sentence)
+        stated = {normalize_number(n) for n in NUMBER_RE.findall(clean_markup(sentence))} & set(values)
+        if number in values:
+            mentioned.add(values[number])
+            asserted.add(values[number])
+        elif len(stated) == 1:
+            only = values[stated.pop()]
+            mentioned.add(only)
+            asserted.add(only)
+    return mentioned, asserted, before
+
+
+def _conclusion_option(output: str, letters: str, options: Sequence[str] | None) -> str | None:
+    """The one option the concluding sentence asserts; None when it asserts several, or
+    negates. The conclusion is the last of the final few sentences to mention any option,
+    not a question, not code; an output that ends by listing options has none."""
+    sentences = [s for s in _SENTENCE_END_RE.split(prose(output)) if s.strip()][-_CONCLUSION_SENTENCES:]
+    for sentence in reversed(sentences):
+        if _OPTION_MARK_RE.match(clean_markup(sentence)):
+            return None  # the output ends by listing options: no sentence concludes it
+        if sentence.rstrip(" *_\"')").endswith("?"):
+            continue
+        mentioned, asserted, before = _named_options(sentence, letters, options)
+        if not mentioned:
+            continue
+        if re.search(r"\b(?:not|never|nor)\b|n't\b", sentence, re.IGNORECASE) or len(asserted) != 1:
+            return None  # "not Venus", "B or C", "both X and Y"
+        return asserted.pop() if mentioned - asserted <= before else None
+    return None
+
+
+def _leading_option_text(text: str, letters: str, options: Sequence[str] | None) -> str | None:
+    """The option whose text the output's first line is ("**Operant conditioning.**", then the why)."""
+    lines = [_without_foreign_mark(line, letters) for line in text.splitlines() if line.strip()]
+    if len(lines) < 2 or _lists_on(text, letters, options):
+        return None
+    return _option_by_text([lines[0]], letters, options, exact=True)
+
+
+def _without_foreign_mark(line: str, letters: str) -> str:
+    """The line without an opening letter mark the question does not have ("(E) ..." among
+    four options): the option's text under it still names that option."""
+    return re.sub(rf"^\s*\((?-i:(?![{letters}])[A-Z])\)\s*", "", line)
+
+
+def _lists_on(text: str, letters: str, options: Sequence[str] | None) -> bool:
+    """True when the output opens with an option's text and its next line with an option mark
+    ("Kidney\nB: Ureter\nC: ..."): the model goes on listing the prompt's options, and
+    neither the first text nor the marks after it are an answer."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    return (len(lines) >= 2 and re.match(rf"\s*\(?[{letters}][.):]", lines[1], re.IGNORECASE) is not None
+            and _option_by_text([lines[0]], letters, options, exact=True) is not None)
+
+
 def _set_off_letter(raw: str, text: str, letters: str) -> str | None:
     """A letter set off mid-sentence: in bold ("I'd go with **B** here"), after an arrow ("so:
     → D"), or named as a choice and followed by a dash ("Choice C – the mitochondria"). Only
     when every such mark names the same letter: several are a list of options, not an answer."""
     end = r"(?=\s*$|\s*\n|[\s.,;:!)\]])"
     marks = [(m.group(1).upper(), m.start(), m.end(), raw) for m in
-             re.finditer(rf"\*\*\s*\(?\s*([{letters}])\s*\)?\s*\*\*", raw, re.IGNORECASE)]
+             re.finditer(rf"\*\*\s*(?:(?:choice|option|answer|letter)\s*:?\s*)?\(?\s*([{letters}])\s*\)?\s*[.:]?\s*\*\*",
+                         raw, re.IGNORECASE)]
     for pattern in (rf"(?:→|⇒|=>|->)\s*(?:option\s+|choice\s+)?\(?([{letters}])\)?{end}",
                     rf"\b(?:option|choice)\s+\(?([{letters}])\)?\s*(?:[–—]|-\s)"):
         marks += [(m.group(1).upper(), m.start(), m.end(), text) for m in re.finditer(pattern, text, re.IGNORECASE)]
@@ -183,18 +369,26 @@ def extract_choice(output: str, letters: str = "ABCD", options: Sequence[str] | 
     followed by an option's text instead of its letter, a leading article or final period
     allowed); ``ordinal-option`` ("the answer is the third option", "the second choice is
     correct");
+    ``letter-phrase`` (a letter the model says it picks: "I'd pick B —", "My choice: (C)",
+    "Correct option → A", "Option B is correct", "the closest is (E)"; not negated, hedged, asked
+    or retracted by a later "none of the options");
     ``leading-letter`` (the output opens with its answer: a letter followed by punctuation,
     a line end, a dash, "is right", or that option's text: "(B) 6(√3 + √2)", "**(C)** is right;
     (B) fails because ..."; later mentions then explain it; "(A) is wrong ..." does not count);
-    ``set-off-letter`` (a letter in bold, after an arrow, or "Choice C – ..." mid-sentence);
+    ``leading-option-text`` (the first line is one option's text, the next ones explain it);
+    ``ordinal-option`` also where a position is said to be correct ("Option 2 is correct");
+    ``set-off-letter`` (a letter in bold, "**Choice D**", after an arrow, or "Choice C – ..." mid-sentence);
+    ``bare-option-text`` (the whole output or its last line is one option's text, "About 30%.");
+    ``conclusion-option`` (the last sentence that mentions an option asserts exactly one, by
+    letter, normalised text or value: "The closest planet is Mercury.");
     ``last-option-letter`` (the last "(B)", or "B." / "B)" opening a line, or a lone "B"; not
-    the marks of a block that lists every option, one a line: that repeats the question);
-    ``bare-option-text`` (the whole output or its last line is one option's text, "About 30%.").
+    the marks of a block that lists every option, one a line: that repeats the question).
     A hedge ("(A) or (B)") where a rule fires makes the output unparsed (``none``), and so
-    does a letter the weak rules would read from a question the output ends with.
+    does a letter the weak rules would read from a question the output ends with, and a letter
+    followed on its line by another option's text ("(C) 12/25/1937" where that date is (B)).
     Letters outside ``letters`` are never answers.
     """
-    text = clean_markup(output)
+    text = re.sub(r"\\\(\s*([A-Za-z])\s*\\\)", r"\1", clean_markup(output))  # "The answer is \( I \)."
     for content in reversed(boxed_contents(text)):
         match = _letter_at(content + " ", letters)
         if match:
@@ -203,6 +397,8 @@ def extract_choice(output: str, letters: str = "ABCD", options: Sequence[str] | 
         if by_text:
             return by_text, "boxed"
     for phrase in reversed(list(FINAL_PHRASE_RE.finditer(text))):
+        if re.search(r"\b(?:your|an?)\s*$", text[:phrase.start()], re.IGNORECASE):
+            continue  # "Choose your answer:", "Write an answer:": the prompt's instruction echoed, no statement
         starts = _phrase_word_starts(text, phrase)
         readings = [reading for start in starts for reading in (rest_of_line(text, start), _sentence(text, start))]
         exact = _option_by_text(readings, letters, options, exact=True)
@@ -212,36 +408,52 @@ def extract_choice(output: str, letters: str = "ABCD", options: Sequence[str] | 
         if match:
             letter = _matched_letter(match)
             end = phrase.end() + match.end()
-            return (None, NONE) if _hedged(text, phrase.end(), end, letter) else (letter, "final-answer-phrase")
-        ordinal = re.match(rf"\s*{_ORDINAL}", text[phrase.end():], re.IGNORECASE)
-        if ordinal and _ordinal_letter(ordinal, letters):
-            hedge = _ORDINAL_HEDGE_RE.match(text[phrase.end() + ordinal.end():])
-            return (None, NONE) if hedge else (_ordinal_letter(ordinal, letters), "ordinal-option")
+            if _hedged(text, phrase.end(), end, letter) or _contradicted(text, end, letter, letters, options):
+                return None, NONE
+            return letter, "final-answer-phrase"
+        for start in (phrase.end(), *reversed(starts)):  # "the answer is option 2": "option" is also a phrase word
+            ordinal = re.match(rf"\s*{_ORDINAL}", text[start:], re.IGNORECASE)
+            if ordinal and _ordinal_letter(ordinal, letters):
+                hedge = _ORDINAL_HEDGE_RE.match(text[start + ordinal.end():])
+                return (None, NONE) if hedge else (_ordinal_letter(ordinal, letters), "ordinal-option")
         by_text = _option_by_text([rest_of_line(text, start) for start in starts], letters, options)
         if by_text:
             return by_text, "option-text"
+    phrased = _phrased_letter(text, letters)
+    if phrased:
+        return phrased, "letter-phrase"
     leading = None if _opens_a_list(text, letters) else _leading_letter(text, letters, options)
     if leading:
         return leading, "leading-letter"
+    leading = _leading_option_text(text, letters, options)
+    if leading:
+        return leading, "leading-option-text"
     claims = [_ordinal_letter(m, letters) for m in _ORDINAL_CLAIM_RE.finditer(text)]
     if claims and claims[-1]:
         return claims[-1], "ordinal-option"
     set_off = _set_off_letter(output, text, letters)
     if set_off:
         return set_off, "set-off-letter"
+    lines = [_without_foreign_mark(line, letters) for line in text.splitlines() if line.strip()]
+    by_text = _option_by_text([lines[0] if len(lines) == 1 else text, lines[-1] if lines else ""], letters, options,
+                              exact=True)
+    if by_text:
+        return by_text, "bare-option-text"
+    concluded = None if boxed_contents(text) else _conclusion_option(output, letters, options)
+    if concluded:
+        return concluded, "conclusion-option"
     marks = list(re.finditer(rf"\(\s*([{letters}])\s*\)|^\s*([{letters}])(?:[.)]|\s*$)", text, re.IGNORECASE | re.MULTILINE))
     if _lists_every_option(text, letters):  # the question repeated: its option marks are no answers
         marks = [m for m in marks if not _opens_line(text, m.start())]
+    if _lists_on(text, letters, options):
+        marks = []
     if marks:
         last = marks[-1]
         letter = _matched_letter(last)
-        if _hedged(text, last.start(), last.end(), letter) or asked(text, last.start()):
+        if (_hedged(text, last.start(), last.end(), letter) or asked(text, last.start())
+                or _contradicted(text, last.end(), letter, letters, options)):
             return None, NONE
         return letter, "last-option-letter"
-    lines = [line for line in text.splitlines() if line.strip()]
-    by_text = _option_by_text([text, lines[-1] if lines else ""], letters, options, exact=True)
-    if by_text:
-        return by_text, "bare-option-text"
     return None, NONE
 
 

@@ -14,55 +14,28 @@ from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
-NONE = "none"
-# Every rule an extractor may name, and what it reads. The explicit rules read an answer the
-# model marked as its answer; the weak ones read the last mention of something answer-shaped
-# (``orcabench audit`` shows them for spot checks). The others sit between.
-RULES: dict[str, str] = {
-    "boxed": "the last \\boxed{..}",
-    "final-answer-phrase": "after the last 'the answer is' / 'Answer:' / '#### N'",
-    "option-text": "after a final-answer phrase, one option's text instead of its letter",
-    "ordinal-option": "'the third option' after a final-answer phrase or said to be correct",
-    "leading-letter": "the output opens with a letter that the rest explains",
-    "set-off-letter": "a letter in bold, after an arrow, or 'Choice C - ...' mid-sentence",
-    "bare-option-text": "the whole output or its last line is one option's text",
-    "leading-label": "the output opens with a label ('Yes, because ...')",
-    "leading-number": "the output's first line is a number ('$18.', '9 coins')",
-    "answer-first": "the first sentence states the number and the rest explains it",
-    "leading-brackets": "the output opens with a run of closing brackets",
-    "leading-answer": "a short first line that starts like math",
-    "first-word": "the output's first word (LAMBADA)",
-    "whole-output": "a one-line output is the answer (DROP)",
-    "last-number": "the last number anywhere",
-    "last-option-letter": "the last '(B)' or line-opening 'B.'",
-    "last-label": "the last label word anywhere",
-    "last-bracket-run": "the last run of closing brackets",
-    "last-word-run": "the last long run of the task's words",
-    "last-math": "the last $..$ span",
-    "last-line": "the last non-empty line",
-    NONE: "nothing could be read: scores 0 and counts as unparsed",
-}
-EXPLICIT_RULES = frozenset({"boxed", "final-answer-phrase", "option-text", "ordinal-option"})
-WEAK_RULES = frozenset({"last-number", "last-option-letter", "last-label", "last-bracket-run", "last-word-run", "last-math",
-                        "last-line"})
+# The rule names and their layers live in orcabench.answers.rules; re-exported here, where
+# callers (audit, the two-stage reader) have always found them.
+from orcabench.answers.rules import EXPLICIT_RULES, NONE, RULES, WEAK_RULES  # noqa: F401
 
 # A number as people write it: optional sign (a hyphen only when it is not a range or
 # subtraction such as "10-3"), thousands separators, decimals, or a simple fraction.
-_NUMBER = r"(?:(?<![\w.])[-−–])?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?:(?<![\w.])[-−–])?\d+(?:\.\d+)?(?:/\d+)?|(?:(?<![\w.])[-−–])?\.\d+"
-_NUMBER_RE = re.compile(_NUMBER)
-_BOXED_RE = re.compile(r"\\boxed\s*\{((?:[^{}]|\{[^{}]*\})*)\}")
-_HASHES_RE = re.compile(r"####\s*\$?\s*(" + _NUMBER + ")")
+NUMBER = r"(?:(?<![\w.])[-−–])?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?:(?<![\w.])[-−–])?\d+(?:\.\d+)?(?:/\d+)?|(?:(?<![\w.])[-−–])?\.\d+"
+NUMBER_RE = re.compile(NUMBER)
+_HASHES_RE = re.compile(r"####\s*\$?\s*(" + NUMBER + ")")
 # "The answer is 18", "Final answer: $18", "the answer is therefore **18**",
 # "So the answer is that she makes $18": a few filler words are allowed after the phrase,
 # never past a sentence end or a question mark.
 _PHRASE_RE = re.compile(
     r"(?:final\s+answer|the\s+answer|answer)\s*(?:is|=|:|would\s+be|will\s+be)?\s*:?"
-    r"(?:(?![.!]\s)[^\d\n−–?-]){0,40}?(" + _NUMBER + ")",
+    r"(?:(?![.!]\s)[^\d\n−–?-]){0,40}?(" + NUMBER + ")",
     re.IGNORECASE,
 )
+# A phrase's number that opens an equation ("18 + 38 = 56"): the answer is its result.
+_EQUATION_RESULT_RE = re.compile(r"[\d.,$\s]+(?:[-+*/×x÷][\d.,$\s()]+)+=\s*\$?\s*(" + NUMBER + ")")
 _NUMBER_HEDGE_RE = re.compile(r"\s*,?\s*(?:or|and/or|/)\s*\$?\s*\d")
 # The first line is the number, perhaps with a unit: "18", "$18.", "9 coins", "**72**".
-_LEADING_NUMBER_RE = re.compile(r"^\s*(?:\$\s*)?(" + _NUMBER + r")\s*(?:%|[A-Za-z]+(?:\s+[A-Za-z]+){0,2})?\s*[.!]?[ \t]*(?:\n|$)")
+_LEADING_NUMBER_RE = re.compile(r"^\s*(?:\$\s*)?(" + NUMBER + r")\s*(?:%|[A-Za-z]+(?:\s+[A-Za-z]+){0,2})?\s*[.!]?[ \t]*(?:\n|$)")
 # Answer first: a first sentence that states the quantity, then a colon, "because" or "Here's
 # why" introduces the working ("There are 9 coins: 4 dimes, 3 nickels and 2 pennies.").
 _VERBS = (r"needs?|makes?|made|earns?|earned|spends?|spent|pays?|paid|has|have|had|gets?|got|saves?|saved|owes?|"
@@ -73,7 +46,7 @@ _ANSWER_FIRST_RE = re.compile(
     r"|(?:the\s+)?(?:total|result|sum|number|cost|price|amount|difference|profit|value)\b[^\n:.?\d]{0,40}?"
     r"\b(?:is|was|are|were|will\s+be|comes\s+to)"
     rf"|(?:he|she|they|it|we|i|you|[a-z]+)\s+(?:will\s+|would\s+|can\s+)?(?:{_VERBS}))"
-    r"\s+(?:a\s+total\s+of\s+|in\s+total\s+|about\s+|exactly\s+|only\s+)?\$?\s*(" + _NUMBER + r")"
+    r"\s+(?:a\s+total\s+of\s+|in\s+total\s+|about\s+|exactly\s+|only\s+)?\$?\s*(" + NUMBER + r")"
     r"[^\n\d:.?]{0,40}?(?::|\s+(?:because|since|as)\b|\s+[—–]\s|\.\s+(?:here'?s\s+(?:why|how)|here\s+is\s+(?:why|how)))",
     re.IGNORECASE,
 )
@@ -107,34 +80,128 @@ def extract_number(output: str) -> tuple[str | None, str]:
     """The final numeric answer of a free-text solution.
 
     Rules, first match wins (the *last* occurrence of each in the text):
-    ``boxed`` (LaTeX ``\\boxed{..}``), ``final-answer-phrase`` ("#### N", "The answer
+    ``boxed`` (LaTeX ``\\boxed{..}``, braces balanced, LaTeX number markup read as plain:
+    ``3{,}450``, ``\\frac{3}{4}``, ``\\$75``), ``final-answer-phrase`` ("#### N", "The answer
     is N", "Final answer: N", the explanation after it or not; not a phrase inside a
-    question); ``leading-number`` (the first line is the number: "$18." then the working);
+    question; an equation after it reads as its result: "the answer: 18 + 38 = 56");
+    ``leading-number`` (the first line is the number: "$18." then the working);
     ``answer-first`` (the first sentence states the number and a colon or "because" starts the
     working, whose numbers are not answers: "There are 9 coins: 4 dimes, 3 nickels and 2
-    pennies."); ``last-number`` (the last number anywhere). A number these three rules would
+    pennies."); ``conclusion-number`` (the number the concluding sentence asserts, see
+    :func:`conclusion_number`); ``last-number`` (the last number anywhere). A number these three rules would
     read from a question the output ends with ("Do you mean 5 or 6 apples?") is ``none``, and
     so is a hedged phrase ("the answer is 5 or 6").
     """
-    for method, pattern in (("boxed", _BOXED_RE), ("final-answer-phrase", _HASHES_RE), ("final-answer-phrase", _PHRASE_RE)):
+    for content in reversed(boxed_contents(output)):
+        numbers = NUMBER_RE.findall(latex_plain(content))
+        if numbers and normalize_number(numbers[-1]) is not None:
+            return normalize_number(numbers[-1]), "boxed"
+    for method, pattern in (("final-answer-phrase", _HASHES_RE), ("final-answer-phrase", _PHRASE_RE)):
         for match in reversed(list(pattern.finditer(output))):
-            numbers = _NUMBER_RE.findall(match.group(1))
+            numbers = NUMBER_RE.findall(match.group(1))
             value = normalize_number(numbers[-1]) if numbers else None
             if value is None or (pattern is _PHRASE_RE and re.match(r"[^.!?\n]*\?", output[match.end():])):
                 continue  # "can you tell me if the answer is $2 per egg?" asks, and answers nothing
-            if pattern is not _BOXED_RE and _NUMBER_HEDGE_RE.match(output[match.end():]):
+            if _NUMBER_HEDGE_RE.match(output[match.end():]):
                 return None, NONE  # "the answer is 5 or 6"
+            result = _EQUATION_RESULT_RE.match(output[match.start(1):])
+            if result and normalize_number(result.group(1)) is not None:
+                return normalize_number(result.group(1)), method  # "we get the answer: 18 + 38 = 56"
             return value, method
     text = clean_markup(output)
     for method, pattern in (("leading-number", _LEADING_NUMBER_RE), ("answer-first", _ANSWER_FIRST_RE)):
         match = pattern.match(text)
         if match and normalize_number(match.group(1)) is not None:
             return (None, NONE) if asked(text, match.start(1)) else (normalize_number(match.group(1)), method)
-    for candidate in reversed(list(_NUMBER_RE.finditer(output))):
+    concluded = conclusion_number(output)
+    if concluded == HEDGE:
+        return None, NONE
+    if concluded is not None:
+        return concluded, "conclusion-number"
+    for candidate in reversed(list(NUMBER_RE.finditer(output))):
         value = normalize_number(candidate.group())
         if value is not None:
             return (None, NONE) if asked(output, candidate.start()) else (value, "last-number")
     return None, NONE
+
+
+def latex_plain(text: str) -> str:
+    """LaTeX number markup as plain text: ``3{,}450`` -> ``3,450``, ``\\frac{3}{4}`` -> ``3/4``,
+    ``\\$75`` -> ``$75``, ``\\text{..}`` unwrapped."""
+    text = clean_markup(text)
+    text = re.sub(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}", r"(\1)/(\2)", text)
+    text = re.sub(r"\(\s*(" + NUMBER + r")\s*\)/\(\s*(" + NUMBER + r")\s*\)", r"\1/\2", text)
+    for latex, plain in (("{,}", ","), ("\\,", ""), ("\\!", ""), ("\\ ", " "), ("\\$", "$"), ("\\%", "%")):
+        text = text.replace(latex, plain)
+    return text
+
+
+# The concluding sentence of a number answer: the quantity it asserts, strongest mark first.
+HEDGE = "hedge"
+_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=\S)|\n+")
+_COMPUTED_RE = re.compile(r"=\s*(?:\*\*)?\s*[$€£]?\s*(" + NUMBER + ")")
+# A sentence that draws the conclusion: only there does "has N" state the answer rather than
+# restate the question's data ("She has 16 eggs and eats 3.").
+_CONCLUDING_RE = re.compile(r"\b(?:so|therefore|thus|hence|in\s+total|altogether|overall|finally|in\s+the\s+end|"
+                            r"as\s+a\s+result|(?:that|this|which)\s+means)\b", re.IGNORECASE)
+_ASSERTED_RE = re.compile(
+    r"\b(?:is|are|was|were|has|have|had|equals?|totals?|comes\s+to|gets?|earns?|makes?|needs?|costs?|pays?|spends?|"
+    r"saves?|owes?|will\s+(?:have|be|get|need|pay|make|earn|spend|cost|save|take)|would\s+(?:have|be|get|need|pay|cost)|"
+    r"leaves?|remains?|left\s+with)\s+(?:a\s+total\s+of\s+|in\s+total\s+|about\s+|exactly\s+|only\s+|just\s+)?"
+    r"(?:\*\*)?\s*[$€£]?\s*(" + NUMBER + ")",
+    re.IGNORECASE,
+)
+_BOLD_NUMBER_RE = re.compile(r"\*\*[^*\n\d]{0,12}?[$€£]?\s*(" + NUMBER + r")[^*\n]{0,20}\*\*")
+_CURRENCY_RE = re.compile(r"[$€£]\s*(" + NUMBER + ")")
+_NUMBER_OR_RE = re.compile("(?:" + NUMBER + r")\s*\bor\b\s*\$?\s*(?:" + NUMBER + ")", re.IGNORECASE)  # "144 / 12" divides
+# A number that only says over how long ("after 4 weeks", "in 3 days"): the question's data, not the answer.
+_DURATION_RE = re.compile(r"\b(?:in|after|for|over|within|every|per)\s+(?:the\s+next\s+|the\s+first\s+)?(" + NUMBER +
+                          r")\s+(?:weeks?|days?|months?|years?|hours?|minutes?|seconds?|mornings?|nights?)\b", re.IGNORECASE)
+
+
+_FENCED_CODE_RE = re.compile(r"```.*?(?:```|$)", re.DOTALL)
+
+
+def prose(text: str) -> str:
+    """The text without its code fences: code is not a sentence that concludes anything."""
+    return _FENCED_CODE_RE.sub("\n", text)
+
+
+def concluding_sentence(text: str) -> str | None:
+    """The last sentence or line of the output that holds a number and asks nothing."""
+    for sentence in reversed(_SENTENCE_SPLIT_RE.split(prose(text))):
+        if NUMBER_RE.search(sentence) and not sentence.rstrip(" *_\"')").endswith("?"):
+            return sentence
+    return None
+
+
+def conclusion_number(output: str) -> str | None:
+    """The number the concluding sentence asserts ("So Maria will have $240 after 4 weeks."
+    -> 240): the last computed "= N" in it, else (in a sentence that concludes: "so",
+    "therefore", "in total") the last number it states with a verb ("is", "has", "will have"),
+    else the one in bold, else the one with a currency sign, else the only one that is not a
+    duration ("36 eggs in 4 weeks"). None when
+    the sentence marks no number (the weak rules read its last one); :data:`HEDGE` when it
+    offers two ("5 or 6")."""
+    sentence = concluding_sentence(latex_plain(output) if "\\" in output else output)
+    if sentence is None:
+        return None
+    if _NUMBER_OR_RE.search(sentence):
+        return HEDGE
+    concluding = _CONCLUDING_RE.search(sentence) is not None
+    for pattern in (_COMPUTED_RE, _ASSERTED_RE, _BOLD_NUMBER_RE, _CURRENCY_RE):
+        if pattern is _ASSERTED_RE and not concluding:
+            continue
+        found = [normalize_number(match.group(1)) for match in pattern.finditer(sentence)]
+        found = [value for value in found if value is not None]
+        if found:
+            return found[-1]
+    durations = {match.start(1) for match in _DURATION_RE.finditer(sentence)}
+    numbers = [match for match in NUMBER_RE.finditer(sentence)]
+    rest = [match for match in numbers if match.start() not in durations]
+    if durations and len(rest) == 1 and normalize_number(rest[0].group()) is not None:
+        return normalize_number(rest[0].group())  # "She will eat 36 eggs in 4 weeks."
+    return None
 
 
 def closing_question(text: str) -> tuple[int, str]:
@@ -325,7 +392,8 @@ def extract_last_word(output: str) -> tuple[str | None, str]:
     :func:`normalize_word`.
 
     Rules: ``final-answer-phrase`` (the word right after the last "the missing word is",
-    "Answer:", "the last word is"); ``first-word`` (otherwise the output's first word: the
+    "Answer:", "the last word is"); ``continuation-word`` (the output's first word, when it is
+    lower case or ends a sentence: the passage continued); ``first-word`` (otherwise the output's first word: the
     model answered with the word, or continued the passage with it).
     """
     text = clean_markup(output)
@@ -336,7 +404,10 @@ def extract_last_word(output: str) -> tuple[str | None, str]:
     for token in text.split():
         word = normalize_word(token)
         if word:
-            return word, "first-word"
+            # a word that goes on with the passage's sentence (lower case) or ends it ("Helen.") is the
+            # continuation the task asks for; a capitalised word opening a clause may start a retelling
+            continues = token[:1].islower() or re.search(r"[.!?,;:\"”’]$", token) is not None
+            return word, "continuation-word" if continues else "first-word"
     return None, NONE
 
 
@@ -377,7 +448,7 @@ def extract_math(output: str) -> tuple[str | None, str]:
     if spans:
         content = next(group for group in spans[-1].groups() if group).strip()
         return (None, NONE) if asked(output, spans[-1].start()) else (content, "last-math")
-    numbers = list(_NUMBER_RE.finditer(output))
+    numbers = list(NUMBER_RE.finditer(output))
     if numbers:
         return (None, NONE) if asked(output, numbers[-1].start()) else (numbers[-1].group(), "last-number")
     return None, NONE

@@ -1,5 +1,8 @@
 """Reasoning traces: split an output into its trace and its final answer, before extraction.
 
+Layer 1 of the reading pipeline (:mod:`orcabench.answers.pipeline`): :func:`judge` splits the
+trace off, then hands the final answer to the rule pipeline.
+
 Reasoning models write ``<think> … </think>`` before they answer, or their template opens
 the trace in the prompt (DeepSeek-R1 distills: the prompt ends in ``<think>\\n``) and the
 output only closes it; OpenAI-compatible servers started with a reasoning parser return
@@ -24,9 +27,11 @@ An output with a trace and no final answer scores 0 as the unparsed reason
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from orcabench.answers.pipeline import RulePipeline
+from orcabench.answers.signals import signals
 from orcabench.models.registry import THINK, ThinkingFormat
 from orcabench.task import Task
 from orcabench.types import NO_FINAL_ANSWER, Completion, Example, Score
@@ -35,6 +40,8 @@ TokenCounter = Callable[[str], "int | None"]
 # Record.extra["reasoning_source"]: the trace came from the server, apart from the output
 # (else it was split from the output, and is found there again on rescoring).
 SERVER = "server"
+# Record.extra fields the reader sets (Reading.record_extra), recomputed by every scoring.
+READING_EXTRA = frozenset({"looped", "truncated", "invented_turn"})
 
 
 @dataclass(frozen=True)
@@ -109,10 +116,13 @@ class Judged:
     trace: str | None
     trace_tokens: int | None
     from_server: bool = False  # the trace came apart from the output (Record.extra["reasoning_source"])
+    reading: dict[str, Any] = field(default_factory=dict)  # the reader's signals (Reading.record_extra)
 
     def record_fields(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Record's answer, method, score and trace fields (and ``extra``, marked where the trace came from the server)."""
-        extra = {**(extra or {}), **({"reasoning_source": SERVER} if self.from_server else {})}
+        """Record's answer, method, score and trace fields (and ``extra``, marked where the trace came from the server,
+        with the reader's signals: looped, truncated, invented_turn)."""
+        kept = {k: v for k, v in (extra or {}).items() if k not in READING_EXTRA}  # a rescore recomputes them
+        extra = {**kept, **self.reading, **({"reasoning_source": SERVER} if self.from_server else {})}
         return {"answer": self.score.answer, "method": self.score.method, "score": self.score.score,
                 "reasoning": self.trace, "reasoning_tokens": self.trace_tokens, "extra": extra}
 
@@ -127,15 +137,18 @@ def judge(task: Task, example: Example, completions: Sequence[Completion], marke
     if task.kind != "generate":
         return Judged(task.score_completions(example, completions), None, None)
     (completion,) = completions
+    reader = RulePipeline(lambda ex, text: task.score_completions(ex, [replace(completion, text=text)]))
     markers = markers or THINK
     parts = split(completion.text, markers, opened=opens_trace(prompt, markers), separate=completion.reasoning)
     if parts.trace is None:
-        return Judged(task.score_completions(example, completions), None, None)
+        reading = reader.read(completion.text, example, completion.finish_reason)
+        return Judged(reading.score, None, None, reading=reading.record_extra())
     from_server = completion.reasoning is not None and markers.end not in completion.text and markers.start not in completion.text
     tokens = completion.reasoning_tokens or None
     if tokens is None and count_tokens is not None:
         tokens = count_tokens(parts.trace)
     if parts.no_final_answer:
-        return Judged(Score(answer=None, method=NO_FINAL_ANSWER, score=0.0), parts.trace, tokens, from_server)
-    verdict = task.score_completions(example, [replace(completion, text=parts.answer or "")])
-    return Judged(verdict, parts.trace, tokens, from_server)
+        return Judged(Score(answer=None, method=NO_FINAL_ANSWER, score=0.0), parts.trace, tokens, from_server,
+                      signals(parts.trace, completion.finish_reason).record_extra())
+    reading = reader.read(parts.answer or "", example, completion.finish_reason)
+    return Judged(reading.score, parts.trace, tokens, from_server, reading.record_extra())

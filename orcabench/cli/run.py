@@ -200,7 +200,8 @@ def audit(
     run_dir: Annotated[Path, typer.Argument(help="a run directory")],
     samples: Annotated[int, typer.Option(help="outputs read by the weakest rules to show per task, for spot checks")] = 5,
 ) -> None:
-    """How a run's answers were read: share per extraction rule, weak readings, strict-vs-flexible agreement."""
+    """How a run's answers were read: share per extraction rule and per reading layer, loops and cut-offs, weak readings,
+    strict-vs-flexible agreement."""
     for task in api.audit(run_dir):
         if not task.extracted:
             console.print(f"{task.task}: {task.n} sample(s) scored by loglikelihood; no text extracted")
@@ -211,6 +212,10 @@ def audit(
         for rule, count in task.rules.items():
             table.add_row(rule, str(count), f"{100 * count / task.n:.1f}%")
         console.print(table)
+        layers = ", ".join(f"{name} {100 * count / task.n:.1f}%" for name, count in task.layers.items())
+        console.print(f"by layer: {layers}", markup=False, highlight=False)
+        console.print(f"looped: {task.looped}, cut off: {task.truncated}, "
+                      f"invented next turn cut: {task.invented_turns} of {task.n}", markup=False, highlight=False)
         agreement = "n/a (nothing parsed)" if task.agreement is None else f"{100 * task.agreement:.1f}%"
         console.print(f"strict-vs-flexible agreement: {agreement} ({task.strict_found} of {task.found} answers found by the "
                       f"explicit-answer rules alone); "

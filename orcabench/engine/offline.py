@@ -203,7 +203,7 @@ def _rescored(task: Task, example: Example, record: Record, markers: ThinkingFor
         completions = [Completion(logprob=lp) for lp in record.extra["logprobs"]]
     else:
         completions = [Completion(text=record.output, reasoning=separate_trace(record.to_json()),
-                                  reasoning_tokens=record.reasoning_tokens)]
+                                  reasoning_tokens=record.reasoning_tokens, finish_reason=record.finish_reason)]
     judged = judge(task, example, completions, markers, record.prompt)
     rescored = replace(record, **judged.record_fields({k: v for k, v in record.extra.items() if k != "reasoning_source"}))
     return reread(task, example, rescored)  # a two-stage record's stored reply, read again

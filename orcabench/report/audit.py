@@ -8,6 +8,12 @@ that the explicit-answer rules alone (``boxed``, ``final-answer-phrase``, ``opti
 stored rule tells which reading found it; a wide gap says the prompt's answer format is not
 being followed. Audit reads the rules stored in the records: ``orcabench rescore`` first to
 audit a run with the current extractors.
+
+The rules are also grouped by the layer of the reading pipeline that read them
+(:mod:`orcabench.answers.rules`: trace, structured, explicit, conclusion, weak, unparsed),
+beside the count of outputs flagged as looping or cut off (whose conclusion and weak readings
+the pipeline refuses) and of outputs cut at an invented next turn; runs written before these
+signals were recorded count none.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orcabench.answers.rules import LAYER_NAMES, layer_of
+from orcabench.answers.second_stage import METHOD_PREFIX
 from orcabench.answers.text import EXPLICIT_RULES, NONE, WEAK_RULES
 from orcabench.report.stages import StagesAudit, stages_audit
 from orcabench.store.reader import load_run, natural_order
@@ -35,6 +43,10 @@ class TaskAudit:
     correct: int
     weak: list[Record]  # samples read by the weakest rules, in id order
     stages: StagesAudit = field(default_factory=StagesAudit)  # --extract two-stage: the second reading (report.stages)
+    layers: dict[str, int] = field(default_factory=dict)  # pipeline layer -> samples it read, in layer order
+    looped: int = 0  # outputs that repeat a line or a run of words over and over
+    truncated: int = 0  # outputs cut off: finish_reason "length", or text that stops mid-clause
+    invented_turns: int = 0  # outputs cut at a next turn the model wrote itself
 
     @property
     def agreement(self) -> float | None:
@@ -46,9 +58,19 @@ class TaskAudit:
         return not set(self.rules) <= NOT_EXTRACTED
 
 
+def layer_name(method: str) -> str | None:
+    """The pipeline layer a method belongs to, by name ("unparsed" for none); None for methods that read no text."""
+    if method.startswith(METHOD_PREFIX):  # the model's second reading decided (--extract two-stage)
+        return "second stage"
+    layer = layer_of(method)
+    return None if layer is None else LAYER_NAMES.get(layer, "unparsed")
+
+
 def audit_records(task: str, records: list[Record]) -> TaskAudit:
     ordered = sorted(records, key=lambda r: natural_order(r.id))
     rules = Counter(r.method for r in ordered)
+    by_layer = Counter(name for r in ordered if (name := layer_name(r.method)) is not None)
+    layer_order = [*LAYER_NAMES.values(), "second stage", "unparsed"]
     strict = [r for r in ordered if r.method in EXPLICIT_RULES]
     return TaskAudit(
         task=task, n=len(ordered), rules=dict(rules.most_common()),
@@ -56,6 +78,10 @@ def audit_records(task: str, records: list[Record]) -> TaskAudit:
         strict_correct=sum(r.score >= 1 for r in strict), correct=sum(r.score >= 1 for r in ordered),
         weak=[r for r in ordered if r.method in WEAK_RULES],
         stages=stages_audit(ordered),
+        layers={name: by_layer[name] for name in layer_order if by_layer[name]},
+        looped=sum(r.extra.get("looped") is True for r in ordered),
+        truncated=sum(r.extra.get("truncated") is True for r in ordered),
+        invented_turns=sum(r.extra.get("invented_turn") is True for r in ordered),
     )
 
 
