@@ -205,6 +205,7 @@ def test_rescore_reads_the_stored_second_stage_again_and_audit_shows_the_disagre
     (audit,) = audit_run(plan.run_dir)
     stages = audit.stages
     assert (stages.asked, stages.decided, stages.both_read, stages.disagree) == (2, 2, 1, 1)  # 13 (last number) vs 18
+    assert audit.layers.get("second stage") == 2  # answers the second stage decided are a layer of their own
     assert main(["audit", str(plan.run_dir)]) == 0
     out = capsys.readouterr().out
     assert ("two-stage: 2 second-stage request(s), 2 answer(s) decided by the second stage; the stages disagree on 1 of 1 "
