@@ -36,7 +36,7 @@ def test_real_case(style: str, context: str, output: str, expected: str | None) 
 def test_the_real_corpus_is_large_varied_and_sourced() -> None:
     assert len(REAL_CASES) >= 170
     assert len({case.id for case in REAL_CASES}) == len(REAL_CASES)
-    assert len({(case.context.__repr__(), case.output) for case in REAL_CASES}) == len(REAL_CASES)  # no output twice
+    assert len({(repr(case.context), case.output) for case in REAL_CASES}) == len(REAL_CASES)  # no output twice
     public = [case for case in REAL_CASES if not case.bundled]
     assert len(public) >= 100
     assert len({case.model for case in public}) >= 8  # many model families, not one style
