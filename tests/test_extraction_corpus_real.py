@@ -19,7 +19,7 @@ from test_extraction_corpus import read
 from orcabench.answers.text import RULES
 
 # read() looks a context up by name in the written corpus; the real cases' names are their ids,
-# which no written context uses (checked below), until the two corpora are merged into one.
+# which no written context uses (asserted here), until the lead merges the two corpora into one.
 assert not set(REAL_CONTEXTS) & set(CONTEXTS)
 CONTEXTS.update(REAL_CONTEXTS)
 
