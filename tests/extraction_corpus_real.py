@@ -48,6 +48,7 @@ class RealCase:
     argument: Any  # (letters, options) for choice, the label tuple, the word list, or None
     gold: str | None
     output: str
+    finish_reason: str | None  # as the run recorded it ("length": cut off at max_tokens); None where the log has none
     expected: str | None
     why: str
 
@@ -74,7 +75,8 @@ def parse_case(line: dict[str, Any]) -> RealCase:
         argument = list(line[field])
     return RealCase(id=line["id"], source=line["source"], model=line["model"], bundled=bool(line["bundled"]),
                     task=line["task"], answer_format=answer_format, argument=argument, gold=line.get("gold"),
-                    output=line["output"], expected=line["expected"], why=line.get("why", ""))
+                    output=line["output"], finish_reason=line.get("finish_reason"), expected=line["expected"],
+                    why=line.get("why", ""))
 
 
 def load_cases(path: Path = DATA) -> list[RealCase]:

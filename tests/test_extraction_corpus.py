@@ -12,12 +12,13 @@ from orcabench.answers.pipeline import RulePipeline
 from orcabench.answers.text import RULES
 
 
-def read(context: str, output: str) -> tuple[str | None, str]:
-    """The output read as a run reads it: the reading pipeline around the format's rules."""
+def read(context: str, output: str, finish_reason: str | None = None) -> tuple[str | None, str]:
+    """The output read as a run reads it: the reading pipeline around the format's rules (``finish_reason``: as the
+    run recorded it; by default "length" for the cut-off contexts, else "stop")."""
     answer_format, argument = CONTEXTS[context]
     choices, labels = (argument[1], ()) if answer_format == "choice" else ((), argument or ())
     example = make_example("case", {}, "", answer_format, choices=choices, labels=labels)
-    reading = RulePipeline(judge).read(output, example, "length" if context in CUT_OFF else "stop")
+    reading = RulePipeline(judge).read(output, example, finish_reason or ("length" if context in CUT_OFF else "stop"))
     return reading.score.answer, reading.score.method
 
 
