@@ -14,9 +14,8 @@ The labels were written from the outputs, not from any extractor's reading: an e
 disagrees with a row is wrong about that row (or the row is mislabelled, and the fix is a
 reviewed change to the row, never to the test).
 
-This module turns the lines into the written corpus's shapes, ``CONTEXTS`` (id -> (answer
-format, format argument)) and ``CASES`` ((style, context, output, expected), style ``real``),
-so that the same reader runs both.
+This module turns the lines into :class:`RealCase` records and ``CONTEXTS`` (id -> (answer
+format, format argument)), the written corpus's context shape, so that the same reader runs both.
 """
 
 from __future__ import annotations
@@ -85,6 +84,5 @@ def load_cases(path: Path = DATA) -> list[RealCase]:
 
 
 REAL_CASES: list[RealCase] = load_cases()
-# The written corpus's shapes: context names are the case ids, so they never collide with its own.
+# The written corpus's context shape: context names are the case ids, so they never collide with its own.
 CONTEXTS: dict[str, tuple[str, Any]] = {case.id: case.context for case in REAL_CASES}
-CASES: list[tuple[str, str, str, str | None]] = [("real", case.id, case.output, case.expected) for case in REAL_CASES]

@@ -11,8 +11,9 @@ import re
 from collections import Counter
 
 import pytest
+from extraction_corpus import CASES as WRITTEN_CASES
 from extraction_corpus import CONTEXTS
-from extraction_corpus_real import CASES, REAL_CASES, RealCase
+from extraction_corpus_real import REAL_CASES, RealCase
 from extraction_corpus_real import CONTEXTS as REAL_CONTEXTS
 from test_extraction_corpus import read
 
@@ -60,7 +61,7 @@ def test_real_case(case: RealCase) -> None:
 
 
 def test_the_real_corpus_is_large_varied_and_sourced() -> None:
-    assert len(REAL_CASES) >= 170
+    assert len(REAL_CASES) >= 170 and len(WRITTEN_CASES) + len(REAL_CASES) >= 650
     assert len({case.id for case in REAL_CASES}) == len(REAL_CASES)
     assert len({(repr(case.context), case.output) for case in REAL_CASES}) == len(REAL_CASES)  # no output twice
     public = [case for case in REAL_CASES if not case.bundled]
