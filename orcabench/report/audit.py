@@ -3,8 +3,10 @@
 Per task: the share of samples per extraction rule, the outputs read by the weakest rules
 (the last number, the last option letter, ...) for spot checks, and the strict-vs-flexible
 agreement: of the answers the extractors found with all their rules (flexible), the share
-that the explicit-answer rules alone (``boxed``, ``final-answer-phrase``, ``option-text``,
-``ordinal-option``) also find. Every extractor tries its explicit rules first, so a record's
+that the rules reading an answer the model marked as such (``EXPLICIT_RULES``: structured
+answers, ``boxed``, ``final-answer-phrase``, letter phrasings, ...) also find. The "explicit"
+layer is wider: it also holds the answer-first readings (an output that opens with its answer),
+which infer rather than read the mark. Every extractor tries its explicit rules first, so a record's
 stored rule tells which reading found it; a wide gap says the prompt's answer format is not
 being followed. Audit reads the rules stored in the records: ``orcabench rescore`` first to
 audit a run with the current extractors.
