@@ -51,6 +51,10 @@ CUT_OFF = frozenset({"number-cut", "organs-cut", "yesno-cut", "planets-cut"})
 # Styles of models released in 2024-2026 (issue 21), each written by hand in that model's manner.
 NEW_STYLES = frozenset({"llama3", "qwen", "mistral", "phi", "gemma", "r1", "gpt4o", "claude", "tiny"})
 
+# Option lists a model writes out again when it invents new questions in the prompt's format.
+ORGAN_LIST = "(A) Bladder\n(B) Kidney\n(C) Ureter\n(D) Urethra\n"
+CELL_LIST = "A. The nucleus\nB. The ribosome\nC. The mitochondria\nD. The cell wall\n"
+
 # (style, context, output, expected answer or None)
 CASES: list[tuple[str, str, str, str | None]] = [
     # ---- option letters: the issue's failing classes --------------------------------------
@@ -588,6 +592,24 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("gemma", "yesno", "Let's see.\nHuman: Is water wet?\nAssistant: Yes", None),
     ("tiny", "planets", "Sure.\n### Instruction:\nWhich planet is largest?\n### Response:\nThe answer is D.", None),
     ("tiny", "number", "Okay.\nQ1: A farmer has 12 cows and buys 5. How many now?\nA1: 17", None),
+    # new questions in the prompt's format without a turn marker (a statement, a fresh option list,
+    # "Answer: (D)"), each answered: the answer before the first counts, else only the first block's own
+    ("gemma", "organs", " (B)\n\nWhich organ stores urine?\n" + ORGAN_LIST + "Answer: (A)\n\n"
+     "Which organ carries urine out?\n" + ORGAN_LIST + "Answer: (D)", "B"),
+    ("tiny", "cell", "The mitochondria.\n\nWhich organelle makes proteins?\n" + CELL_LIST + "Answer: B\n\n"
+     "Which organelle stores DNA?\n" + CELL_LIST + "Answer: A", "C"),
+    ("gemma", "organs", "Which organ filters blood?\n" + ORGAN_LIST + "Answer: (B)\n\n"
+     "Statement 2 | The bladder stores urine.\n" + ORGAN_LIST + "Answer: (A)\n\n"
+     "Statement 3 | The ureter carries urine.\n" + ORGAN_LIST + "Answer: (C)", "B"),
+    ("tiny", "organs", "Here we go.\n\nWhich organ filters blood?\n" + ORGAN_LIST + "Answer: (A) or (B)\n\n"
+     "Which organ stores urine?\n" + ORGAN_LIST + "Answer: (A)", None),  # the only answer of its own is a hedge
+    ("tiny", "organs", "Let's practise.\n\nWhich organ stores urine?\n" + ORGAN_LIST + "Answer:\n\n"
+     "Which organ carries urine out?\n" + ORGAN_LIST + "Answer: (D)", None),
+    # one block is the question restated with its answer, and an answer may quote the option list
+    ("llama3", "organs", "The kidney filters the blood; the others store or carry urine.\n" + ORGAN_LIST + "Answer: (B)",
+     "B"),
+    ("phi", "organs", "Let's review the options:\n" + ORGAN_LIST + "\nAnswer: (B)\n\nAgain, the options are:\n"
+     + ORGAN_LIST + "\nThe kidney is the one that filters blood.", "B"),
     # ---- class 7: loops and outputs cut off mid-working --------------------------------------
     ("tiny", "number", "Step 1: 5 + 5 = 10\n" * 8, None),
     ("tiny", "organs", "The kidney filters blood and the bladder stores urine (A).\n" * 6, None),
@@ -619,6 +641,22 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("tiny", "number", "The answer is 540.\n" + "He runs 60 meters each sprint.\n" * 6, "540"),
     ("gemma", "planets-cut", "\\boxed{B}\n\nMercury is the closest planet to the Sun, at an average distance of",
      "B"),
+    # an answer phrase that is itself part of the loop is no answer: the loop repeats the phrase with
+    # nothing after it, or runs on inside the phrase's own sentence
+    ("tiny", "number", "Each box holds 8 pens.\nSo the answer is 8 times the number of boxes, which is 8 times the "
+     "number of boxes, which is 8 times the number of boxes, which is 8 times the number of boxes", None),
+    ("gemma", "organs", ":\n" + "".join(f"{letter}: Among A through D, the answer is:\n" for letter in "BCDABCDABC") + "D:",
+     None),
+    ("tiny", "number-cut", "Tickets cost $12 each.\nTherefore, the answer is 25% of 48, which is 25% of 48, which is "
+     "25% of 48, which is 25% of 48, which is 25% of", None),
+    ("llama3", "number-cut", "We need the total.\nThe final answer is the sum of 3 and " + "the sum of 3 and " * 6, None),
+    # ... but an answer stated once before the loop counts, and so does a loop that states the answer itself
+    ("tiny", "organs", "The answer is (B).\n" + "The kidney filters the blood and makes the urine.\n" * 5, "B"),
+    ("gemma", "organs", " B.\n" + "".join(f"{letter}: Among A through D, the answer is B.\n" for letter in "CDABCDAB"),
+     "B"),
+    ("tiny", "number", "The answer is 42. " * 6, "42"),
+    ("tiny", "number-cut", "So she makes $18 a day.\nThe answer is 18.\n" + "Janet sells the eggs at the market.\n" * 5
+     + "Janet sells", "18"),
     # ---- class 8: questions back, missing information, hedges --------------------------------
     ("llama3", "number", "To solve this I need the price of one ticket. Could you provide it? With 4 tickets the "
      "total would follow.", None),
