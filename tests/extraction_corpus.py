@@ -555,6 +555,18 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("qwen", "number", "The remaining budget is therefore $3.50 after buying 2 pens.", "3.5"),
     ("r1", "number", "Hmm, so each group gets 8 apples: 32 ÷ 4 = 8. So each of the 4 groups gets 8 apples.", "8"),
     ("gpt4o", "number", "She needs 3 more boxes, since 10 - 7 = 3.", "3"),
+    # a concluding sentence that asserts several quantities: the main clause's over what is left over
+    # besides it, or what the answer is for
+    ("gpt4", "number", "There are 40 students and each pack has 6 pencils.\n40 / 6 is about 6.67, so we round up.\n"
+     "Therefore, she needs to buy 7 packs, and she will have 2 pencils left over.", "7"),
+    ("orca2", "number", "There are 15 children and 3 cookies each.\nTherefore, the baker will need 5 trays so that every "
+     "child can have 3 cookies.", "5"),
+    ("llama3", "number", "So Tom will have 4 full boxes, and he has 3 apples remaining.", "4"),
+    ("claude", "number", "So the school has to order 12 buses, with 9 seats to spare.", "12"),
+    # ... where the leftover is what the sentence's main clause asserts, it is the answer
+    ("gpt4", "number", "Therefore, after buying 7 packs, she will have 2 pencils left over.", "2"),
+    ("qwen", "number", "So there are 2 glue sticks left over.", "2"),
+    ("mistral", "number", "So he needs 3 or 4 packs, and he will have 2 glue sticks left over.", None),
     # unparsed: a hedge, or no number asserted at all
     ("llama3", "number", "So Maria will have $240 or $260, depending on the bonus.", None),
     ("mistral", "number", "The result is somewhere around 40 or 50 apples.", None),
