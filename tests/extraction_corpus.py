@@ -537,6 +537,18 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("mistral", "organs", "Would you pick B too?", None),
     ("tiny", "organs", "i'd pick a big one", None),
     ("claude", "planets", "Option B is not correct, and neither is option C.", None),
+    # a final-answer phrase the output then contradicts ("Option (B) is incorrect") is no answer
+    ("small", "organs", "The correct answer is (B).\n\nOption (A) is incorrect because the bladder stores urine.\n\n"
+     "Option (B) is incorrect because the kidney only makes urine.", None),
+    ("tiny", "cell", "Answer: C\n\nC is wrong because the mitochondria make ATP, not proteins.", None),
+    ("small", "planets", "The answer is (B) Mercury.\n\nOption (B) is wrong, since Venus is hotter.", None),
+    ("llama2", "dates", "The answer is (F).\n\nExplanation:\n(F) is not correct, because one week before 01/01/2019 "
+     "is 12/25/2018.", None),
+    # ... but other options said to be wrong explain the answer, and so does a view the output rejects
+    ("llama2", "organs", "The correct answer is (B).\n\nOption (A) is incorrect because the bladder only stores urine. "
+     "Option (C) is incorrect because the ureter carries urine.", "B"),
+    ("gpt4", "organs", "The answer is **B**. Some would say B is wrong because the bladder also holds urine, but only "
+     "the kidney filters blood.", "B"),
     # ---- class 4: the concluding sentence of a number answer ----------------------------------
     ("llama3", "number", "Maria saves $60 each week.\n\nAfter 4 weeks: 4 × $60 = $240.\n\nSo Maria will have $240 "
      "after 4 weeks.", "240"),

@@ -134,6 +134,15 @@ def _contradicted(text: str, end: int, letter: str, letters: str, options: Seque
     return other is not None and other != letter
 
 
+def _retracted(text: str, end: int, letter: str) -> bool:
+    """True when, after the answer ending at ``end``, a sentence or line opens by saying that
+    very option is wrong ("The correct answer is (B). ... Option (B) is incorrect because ..."):
+    the model contradicts its own answer, and neither reading is its verdict."""
+    name = rf"(?:(?:option|choice|answer)\s+)?(?:\(\s*{letter}\s*\)|(?-i:{letter.upper()})\b)"
+    wrong = r"\s+is\s+(?:incorrect|wrong|false|not\s+(?:correct|right|true|the\s+(?:correct\s+|right\s+|best\s+)?answer))\b"
+    return re.search(rf"(?:^|[.!?]\s+|\n)\s*{name}{wrong}", text[end:], re.IGNORECASE) is not None
+
+
 def _leading_letter(text: str, letters: str, options: Sequence[str] | None) -> str | None:
     """The letter an output opens with, when what follows says it is the answer: nothing,
     punctuation and a line end, "because ...", "is right", a dash or arrow, or that option's text."""
@@ -408,7 +417,8 @@ def extract_choice(output: str, letters: str = "ABCD", options: Sequence[str] | 
         if match:
             letter = _matched_letter(match)
             end = phrase.end() + match.end()
-            if _hedged(text, phrase.end(), end, letter) or _contradicted(text, end, letter, letters, options):
+            if (_hedged(text, phrase.end(), end, letter) or _contradicted(text, end, letter, letters, options)
+                    or _retracted(text, end, letter)):
                 return None, NONE
             return letter, "final-answer-phrase"
         for start in (phrase.end(), *reversed(starts)):  # "the answer is option 2": "option" is also a phrase word
