@@ -695,6 +695,13 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("qwen", "organs", "I need more information to choose among A, B, C and D.", None),
     ("phi", "number", "Please provide the number of students in the class; then 30% of them can be computed.", None),
     ("gemma", "yesno", "Hmm, it's hard to say yes or no here.", None),
+    # a continuation said to be missing rather than given is no answer (LAMBADA)
+    ("small", "word", "The sentence is missing the last word.", None),
+    ("tiny", "word", "Sergei put down the lamp and looked at me.\n\nThe passage is missing its final word.", None),
+    ("llama2", "word", "Unfortunately the last word is missing from the passage, so it cannot be completed.", None),
+    ("small", "word", "Helen said nothing more. The final word was missing.", None),
+    ("tiny", "word", "lamp. The sentence was missing the last word.", "lamp"),
+    ("gpt4", "word", "The sentence is missing the last word. The missing word is \"chains\".", "chains"),
     # a verdict after weighing both sides is an answer
     ("claude", "yesno", "On one hand the premises look strong; on the other, one is ambiguous. On balance, the answer "
      "is Yes.", "Yes"),

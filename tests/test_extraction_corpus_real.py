@@ -39,7 +39,6 @@ KNOWN_MISREADINGS: dict[str, str] = {
     "gemma3-270m-bbh-reasoning_about_colored_objects-0": "an option's value in digits ('11') for an option in words "
                                                           "('eleven') in a cut-off, looping output",
     "gemma3-270m-bbh-sports_understanding-0": "'is plausible' as the yes label, before invented Q/A turns",
-    "smollm2-135m-lambada-4": "a retelling that ends 'the sentence is missing the last word' gives no continuation",
     "smollm2-135m-gsm8k-cot-2": "a conclusion before an unrelated digression that is then cut off",
 }
 assert set(KNOWN_MISREADINGS) <= {case.id for case in REAL_CASES}

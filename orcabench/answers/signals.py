@@ -129,7 +129,10 @@ _UNDECIDED_RE = re.compile(
     # no option is right, in the model's own words
     r"|\bnone\s+of\s+the\s+(?:above|options|choices|answers)\b|\(none\)"
     r"|\bnot\s+(?:listed\s+(?:in|among)|listed|among|one\s+of|in)\s+(?:the\s+)?(?:given\s+)?(?:options|choices|answers)\b"
-    r"|\b(?:is\s+)?not\s+(?:an|a\s+valid)\s+option\b|\bwe\s+(?:don't|do\s+not)\s+know\b|\bcan(?:'t|not)\s+solve\b",
+    r"|\b(?:is\s+)?not\s+(?:an|a\s+valid)\s+option\b|\bwe\s+(?:don't|do\s+not)\s+know\b|\bcan(?:'t|not)\s+solve\b"
+    # the word asked for, said to be missing rather than given (LAMBADA: "The sentence is missing the last word.")
+    r"|\b(?:is|was)\s+missing\s+(?:the|a|its|one)\s+(?:last|final|missing|closing)\s+word\b"
+    r"|\b(?:last|final)\s+word\s+(?:is|was)\s+missing\b",
     re.IGNORECASE,
 )
 

@@ -405,18 +405,24 @@ _WORD_PHRASE_RE = re.compile(
 )
 
 
+# What follows "the last word is" when the model says it has no word to give.
+_NO_WORD = frozenset({"missing", "unknown", "unclear", "not", "absent"})
+
+
 def extract_last_word(output: str) -> tuple[str | None, str]:
     """The one word a model supplies to end a passage (LAMBADA), normalised as by
     :func:`normalize_word`.
 
     Rules: ``final-answer-phrase`` (the word right after the last "the missing word is",
-    "Answer:", "the last word is"); ``continuation-word`` (the output's first word, when it is
+    "Answer:", "the last word is"; not "the last word is missing"); ``continuation-word`` (the output's first word, when it is
     lower case or ends a sentence: the passage continued); ``first-word`` (otherwise the output's first word: the
     model answered with the word, or continued the passage with it).
     """
     text = clean_markup(output)
     for phrase in reversed(list(_WORD_PHRASE_RE.finditer(text))):
         tokens = [normalize_word(token) for token in text[phrase.end():].split()]
+        if tokens and tokens[0] in _NO_WORD:
+            continue  # "the last word is missing": said to be absent, not given
         if tokens and tokens[0]:
             return tokens[0], "final-answer-phrase"
     for token in text.split():
