@@ -40,6 +40,7 @@ CONTEXTS: dict[str, tuple[str, Any]] = {
     "distance": ("choice", ("ABCD", ["8 km", "10 km", "12 km", "14 km"])),
     "colors": ("choice", ("ABCDEFG", ["red", "orange", "yellow", "green", "blue", "brown", "magenta"])),
     "count": ("choice", ("ABCD", ["nine", "ten", "eleven", "twelve"])),
+    "speeds": ("choice", ("ABCD", ["1.5 × 10^6 m/s", "2.25 × 10^6 m/s", "2.5 × 10^5 m/s", "3.0 × 10^6 m/s"])),
     # The same questions, where the generation was cut off at the token budget (finish_reason "length").
     "number-cut": ("number", None),
     "organs-cut": ("choice", ("ABCD", ["Bladder", "Kidney", "Ureter", "Urethra"])),
@@ -596,6 +597,13 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("r1", "number", "So \\( x = \\boxed{12 \\text{ km}} \\).", "12"),
     ("qwen", "yesno", "\\[\\boxed{\\text{No}}\\]", "No"),
     ("r1", "number", "\\boxed{-\\frac{1}{2}}", "-0.5"),
+    # a boxed quantity in scientific notation (LaTeX) names the option with that value and unit
+    ("r1", "speeds", "Solving for the new speed gives $\\boxed{2.25\\times 10^6\\,\\text{m/s}}$.", "B"),
+    ("qwen", "speeds", "**Final Answer**\n\\[\n\\boxed{2.5 \\times 10^{5}\\ \\text{m/s}}\n\\]", "C"),
+    ("gpt4o", "speeds", "v = 3 × 10^6 m/s, so \\boxed{3.0 \\cdot 10^6 \\text{ m/s}}", "D"),
+    ("r1", "speeds", "\\boxed{1500000 \\text{ m/s}}", "A"),
+    ("r1", "speeds", "\\boxed{2.0\\times 10^6\\,\\text{m/s}}", None),  # no option has that value
+    ("r1", "speeds", "\\boxed{2.25\\times 10^6\\,\\text{km/s}}", None),  # nor that unit
     # ---- class 6: a model that keeps going with an invented next turn -------------------------
     ("tiny", "number", "The answer is 18.\n\nQuestion: Tom has 5 apples and eats 2. How many are left?\nAnswer: 3",
      "18"),

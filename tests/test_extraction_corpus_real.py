@@ -30,7 +30,6 @@ BUNDLED_MODELS = {"smollm2-135m", "gemma3-270m"}
 # Real outputs today's rules still misread, each with the class of reading it needs. Tracked, not hidden:
 # strict xfail, so a reading that starts to pass fails the run until it is moved out of this list.
 KNOWN_MISREADINGS: dict[str, str] = {
-    "mmlupro-c4ai-command-r-v01-9928": "a boxed value in scientific notation with units vs the option's spelling",
     "kojima-gsm8k-475": "the concluding sentence gives silver and gold coins; the question asks the gold",
     "kojima-coin-58": "a yes/no label given as a restated state ('the coin is tails up') needs the question",
     "kojima-coin-191": "a yes/no label given as a restated state ('still heads up') needs the question",
