@@ -40,6 +40,7 @@ CONTEXTS: dict[str, tuple[str, Any]] = {
     "distance": ("choice", ("ABCD", ["8 km", "10 km", "12 km", "14 km"])),
     "colors": ("choice", ("ABCDEFG", ["red", "orange", "yellow", "green", "blue", "brown", "magenta"])),
     "count": ("choice", ("ABCD", ["nine", "ten", "eleven", "twelve"])),
+    "speeds": ("choice", ("ABCD", ["1.5 × 10^6 m/s", "2.25 × 10^6 m/s", "2.5 × 10^5 m/s", "3.0 × 10^6 m/s"])),
     # The same questions, where the generation was cut off at the token budget (finish_reason "length").
     "number-cut": ("number", None),
     "organs-cut": ("choice", ("ABCD", ["Bladder", "Kidney", "Ureter", "Urethra"])),
@@ -50,6 +51,10 @@ CONTEXTS: dict[str, tuple[str, Any]] = {
 CUT_OFF = frozenset({"number-cut", "organs-cut", "yesno-cut", "planets-cut"})
 # Styles of models released in 2024-2026 (issue 21), each written by hand in that model's manner.
 NEW_STYLES = frozenset({"llama3", "qwen", "mistral", "phi", "gemma", "r1", "gpt4o", "claude", "tiny"})
+
+# Option lists a model writes out again when it invents new questions in the prompt's format.
+ORGAN_LIST = "(A) Bladder\n(B) Kidney\n(C) Ureter\n(D) Urethra\n"
+CELL_LIST = "A. The nucleus\nB. The ribosome\nC. The mitochondria\nD. The cell wall\n"
 
 # (style, context, output, expected answer or None)
 CASES: list[tuple[str, str, str, str | None]] = [
@@ -533,6 +538,18 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("mistral", "organs", "Would you pick B too?", None),
     ("tiny", "organs", "i'd pick a big one", None),
     ("claude", "planets", "Option B is not correct, and neither is option C.", None),
+    # a final-answer phrase the output then contradicts ("Option (B) is incorrect") is no answer
+    ("small", "organs", "The correct answer is (B).\n\nOption (A) is incorrect because the bladder stores urine.\n\n"
+     "Option (B) is incorrect because the kidney only makes urine.", None),
+    ("tiny", "cell", "Answer: C\n\nC is wrong because the mitochondria make ATP, not proteins.", None),
+    ("small", "planets", "The answer is (B) Mercury.\n\nOption (B) is wrong, since Venus is hotter.", None),
+    ("llama2", "dates", "The answer is (F).\n\nExplanation:\n(F) is not correct, because one week before 01/01/2019 "
+     "is 12/25/2018.", None),
+    # ... but other options said to be wrong explain the answer, and so does a view the output rejects
+    ("llama2", "organs", "The correct answer is (B).\n\nOption (A) is incorrect because the bladder only stores urine. "
+     "Option (C) is incorrect because the ureter carries urine.", "B"),
+    ("gpt4", "organs", "The answer is **B**. Some would say B is wrong because the bladder also holds urine, but only "
+     "the kidney filters blood.", "B"),
     # ---- class 4: the concluding sentence of a number answer ----------------------------------
     ("llama3", "number", "Maria saves $60 each week.\n\nAfter 4 weeks: 4 × $60 = $240.\n\nSo Maria will have $240 "
      "after 4 weeks.", "240"),
@@ -551,6 +568,18 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("qwen", "number", "The remaining budget is therefore $3.50 after buying 2 pens.", "3.5"),
     ("r1", "number", "Hmm, so each group gets 8 apples: 32 ÷ 4 = 8. So each of the 4 groups gets 8 apples.", "8"),
     ("gpt4o", "number", "She needs 3 more boxes, since 10 - 7 = 3.", "3"),
+    # a concluding sentence that asserts several quantities: the main clause's over what is left over
+    # besides it, or what the answer is for
+    ("gpt4", "number", "There are 40 students and each pack has 6 pencils.\n40 / 6 is about 6.67, so we round up.\n"
+     "Therefore, she needs to buy 7 packs, and she will have 2 pencils left over.", "7"),
+    ("orca2", "number", "There are 15 children and 3 cookies each.\nTherefore, the baker will need 5 trays so that every "
+     "child can have 3 cookies.", "5"),
+    ("llama3", "number", "So Tom will have 4 full boxes, and he has 3 apples remaining.", "4"),
+    ("claude", "number", "So the school has to order 12 buses, with 9 seats to spare.", "12"),
+    # ... where the leftover is what the sentence's main clause asserts, it is the answer
+    ("gpt4", "number", "Therefore, after buying 7 packs, she will have 2 pencils left over.", "2"),
+    ("qwen", "number", "So there are 2 glue sticks left over.", "2"),
+    ("mistral", "number", "So he needs 3 or 4 packs, and he will have 2 glue sticks left over.", None),
     # unparsed: a hedge, or no number asserted at all
     ("llama3", "number", "So Maria will have $240 or $260, depending on the bonus.", None),
     ("mistral", "number", "The result is somewhere around 40 or 50 apples.", None),
@@ -568,6 +597,13 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("r1", "number", "So \\( x = \\boxed{12 \\text{ km}} \\).", "12"),
     ("qwen", "yesno", "\\[\\boxed{\\text{No}}\\]", "No"),
     ("r1", "number", "\\boxed{-\\frac{1}{2}}", "-0.5"),
+    # a boxed quantity in scientific notation (LaTeX) names the option with that value and unit
+    ("r1", "speeds", "Solving for the new speed gives $\\boxed{2.25\\times 10^6\\,\\text{m/s}}$.", "B"),
+    ("qwen", "speeds", "**Final Answer**\n\\[\n\\boxed{2.5 \\times 10^{5}\\ \\text{m/s}}\n\\]", "C"),
+    ("gpt4o", "speeds", "v = 3 × 10^6 m/s, so \\boxed{3.0 \\cdot 10^6 \\text{ m/s}}", "D"),
+    ("r1", "speeds", "\\boxed{1500000 \\text{ m/s}}", "A"),
+    ("r1", "speeds", "\\boxed{2.0\\times 10^6\\,\\text{m/s}}", None),  # no option has that value
+    ("r1", "speeds", "\\boxed{2.25\\times 10^6\\,\\text{km/s}}", None),  # nor that unit
     # ---- class 6: a model that keeps going with an invented next turn -------------------------
     ("tiny", "number", "The answer is 18.\n\nQuestion: Tom has 5 apples and eats 2. How many are left?\nAnswer: 3",
      "18"),
@@ -588,6 +624,24 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("gemma", "yesno", "Let's see.\nHuman: Is water wet?\nAssistant: Yes", None),
     ("tiny", "planets", "Sure.\n### Instruction:\nWhich planet is largest?\n### Response:\nThe answer is D.", None),
     ("tiny", "number", "Okay.\nQ1: A farmer has 12 cows and buys 5. How many now?\nA1: 17", None),
+    # new questions in the prompt's format without a turn marker (a statement, a fresh option list,
+    # "Answer: (D)"), each answered: the answer before the first counts, else only the first block's own
+    ("gemma", "organs", " (B)\n\nWhich organ stores urine?\n" + ORGAN_LIST + "Answer: (A)\n\n"
+     "Which organ carries urine out?\n" + ORGAN_LIST + "Answer: (D)", "B"),
+    ("tiny", "cell", "The mitochondria.\n\nWhich organelle makes proteins?\n" + CELL_LIST + "Answer: B\n\n"
+     "Which organelle stores DNA?\n" + CELL_LIST + "Answer: A", "C"),
+    ("gemma", "organs", "Which organ filters blood?\n" + ORGAN_LIST + "Answer: (B)\n\n"
+     "Statement 2 | The bladder stores urine.\n" + ORGAN_LIST + "Answer: (A)\n\n"
+     "Statement 3 | The ureter carries urine.\n" + ORGAN_LIST + "Answer: (C)", "B"),
+    ("tiny", "organs", "Here we go.\n\nWhich organ filters blood?\n" + ORGAN_LIST + "Answer: (A) or (B)\n\n"
+     "Which organ stores urine?\n" + ORGAN_LIST + "Answer: (A)", None),  # the only answer of its own is a hedge
+    ("tiny", "organs", "Let's practise.\n\nWhich organ stores urine?\n" + ORGAN_LIST + "Answer:\n\n"
+     "Which organ carries urine out?\n" + ORGAN_LIST + "Answer: (D)", None),
+    # one block is the question restated with its answer, and an answer may quote the option list
+    ("llama3", "organs", "The kidney filters the blood; the others store or carry urine.\n" + ORGAN_LIST + "Answer: (B)",
+     "B"),
+    ("phi", "organs", "Let's review the options:\n" + ORGAN_LIST + "\nAnswer: (B)\n\nAgain, the options are:\n"
+     + ORGAN_LIST + "\nThe kidney is the one that filters blood.", "B"),
     # ---- class 7: loops and outputs cut off mid-working --------------------------------------
     ("tiny", "number", "Step 1: 5 + 5 = 10\n" * 8, None),
     ("tiny", "organs", "The kidney filters blood and the bladder stores urine (A).\n" * 6, None),
@@ -619,6 +673,22 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("tiny", "number", "The answer is 540.\n" + "He runs 60 meters each sprint.\n" * 6, "540"),
     ("gemma", "planets-cut", "\\boxed{B}\n\nMercury is the closest planet to the Sun, at an average distance of",
      "B"),
+    # an answer phrase that is itself part of the loop is no answer: the loop repeats the phrase with
+    # nothing after it, or runs on inside the phrase's own sentence
+    ("tiny", "number", "Each box holds 8 pens.\nSo the answer is 8 times the number of boxes, which is 8 times the "
+     "number of boxes, which is 8 times the number of boxes, which is 8 times the number of boxes", None),
+    ("gemma", "organs", ":\n" + "".join(f"{letter}: Among A through D, the answer is:\n" for letter in "BCDABCDABC") + "D:",
+     None),
+    ("tiny", "number-cut", "Tickets cost $12 each.\nTherefore, the answer is 25% of 48, which is 25% of 48, which is "
+     "25% of 48, which is 25% of 48, which is 25% of", None),
+    ("llama3", "number-cut", "We need the total.\nThe final answer is the sum of 3 and " + "the sum of 3 and " * 6, None),
+    # ... but an answer stated once before the loop counts, and so does a loop that states the answer itself
+    ("tiny", "organs", "The answer is (B).\n" + "The kidney filters the blood and makes the urine.\n" * 5, "B"),
+    ("gemma", "organs", " B.\n" + "".join(f"{letter}: Among A through D, the answer is B.\n" for letter in "CDABCDAB"),
+     "B"),
+    ("tiny", "number", "The answer is 42. " * 6, "42"),
+    ("tiny", "number-cut", "So she makes $18 a day.\nThe answer is 18.\n" + "Janet sells the eggs at the market.\n" * 5
+     + "Janet sells", "18"),
     # ---- class 8: questions back, missing information, hedges --------------------------------
     ("llama3", "number", "To solve this I need the price of one ticket. Could you provide it? With 4 tickets the "
      "total would follow.", None),
@@ -633,6 +703,13 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("qwen", "organs", "I need more information to choose among A, B, C and D.", None),
     ("phi", "number", "Please provide the number of students in the class; then 30% of them can be computed.", None),
     ("gemma", "yesno", "Hmm, it's hard to say yes or no here.", None),
+    # a continuation said to be missing rather than given is no answer (LAMBADA)
+    ("small", "word", "The sentence is missing the last word.", None),
+    ("tiny", "word", "Sergei put down the lamp and looked at me.\n\nThe passage is missing its final word.", None),
+    ("llama2", "word", "Unfortunately the last word is missing from the passage, so it cannot be completed.", None),
+    ("small", "word", "Helen said nothing more. The final word was missing.", None),
+    ("tiny", "word", "lamp. The sentence was missing the last word.", "lamp"),
+    ("gpt4", "word", "The sentence is missing the last word. The missing word is \"chains\".", "chains"),
     # a verdict after weighing both sides is an answer
     ("claude", "yesno", "On one hand the premises look strong; on the other, one is ambiguous. On balance, the answer "
      "is Yes.", "Yes"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from decimal import Decimal
 
 from orcabench.answers.signals import undecided
 from orcabench.answers.text import (
@@ -21,6 +22,7 @@ from orcabench.answers.text import (
     boxed_contents,
     clean_markup,
     conclusion_number,
+    latex_plain,
     normalize_number,
     normalize_text,
     prose,
@@ -132,6 +134,15 @@ def _contradicted(text: str, end: int, letter: str, letters: str, options: Seque
     rest = rest_of_line(text, end).strip(" .:)-–—")
     other = _option_by_text([rest], letters, options, exact=True) if rest and options else None
     return other is not None and other != letter
+
+
+def _retracted(text: str, end: int, letter: str) -> bool:
+    """True when, after the answer ending at ``end``, a sentence or line opens by saying that
+    very option is wrong ("The correct answer is (B). ... Option (B) is incorrect because ..."):
+    the model contradicts its own answer, and neither reading is its verdict."""
+    name = rf"(?:(?:option|choice|answer)\s+)?(?:\(\s*{letter}\s*\)|(?-i:{letter.upper()})\b)"
+    wrong = r"\s+is\s+(?:incorrect|wrong|false|not\s+(?:correct|right|true|the\s+(?:correct\s+|right\s+|best\s+)?answer))\b"
+    return re.search(rf"(?:^|[.!?]\s+|\n)\s*{name}{wrong}", text[end:], re.IGNORECASE) is not None
 
 
 def _leading_letter(text: str, letters: str, options: Sequence[str] | None) -> str | None:
@@ -250,6 +261,39 @@ def _option_value(option: str) -> str | None:
     return normalize_number(match.group(1)) if match else None
 
 
+# A quantity as an option or a boxed answer writes it: a number, perhaps in scientific notation
+# ("2.25 × 10^6", "2.25\\times 10^{6}", "3e-4"), perhaps with a unit ("m/s", "km", "%").
+_QUANTITY_RE = re.compile(rf"\s*[$€£]?\s*({NUMBER})\s*(?:(?:[×x*·]|\\times|\\cdot)\s*10\s*\^\s*\{{?\s*([-−]?\d+)\s*\}}?"
+                          r"|[eE]([-+−]?\d+))?\s*(%|[A-Za-zµ°Ω/][A-Za-z0-9µ°Ω/^·*]*(?:\s+[A-Za-z/][A-Za-z0-9/^]*)?)?\s*\.?\s*")
+
+
+def _quantity(text: str) -> tuple[str, str, bool] | None:
+    """The value and unit of a quantity, and whether it is written in scientific notation
+    ("2.25\\times 10^6\\,\\text{m/s}" -> ("2250000", "m/s", True)), or None."""
+    match = _QUANTITY_RE.fullmatch(latex_plain(text))
+    value = normalize_number(match.group(1)) if match else None
+    if match is None or value is None:
+        return None
+    exponent = match.group(2) or match.group(3)
+    if exponent:
+        value = normalize_number(format(Decimal(value).scaleb(int(exponent.replace("−", "-"))), "f"))
+    return (value, (match.group(4) or "").casefold(), bool(exponent)) if value is not None else None
+
+
+def _option_by_quantity(text: str, letters: str, options: Sequence[str] | None) -> str | None:
+    """The one option whose quantity ``text`` states in scientific notation, or states where the
+    option is in it: same value and (where both give one) same unit ("\\boxed{2.25\\times
+    10^6\\,\\text{m/s}}" for an option "2.25 × 10^6 m/s", whose spelling LaTeX cannot match);
+    None for none or several."""
+    said = _quantity(text)
+    if said is None or not options:
+        return None
+    found = {letter for letter, option in zip(letters, options) for quantity in [_quantity(option)]
+             if quantity is not None and (said[2] or quantity[2]) and quantity[0] == said[0]
+             and (not said[1] or not quantity[1] or said[1] == quantity[1])}
+    return found.pop() if len(found) == 1 else None
+
+
 def _named_options(sentence: str, letters: str, options: Sequence[str] | None) -> tuple[set[str], set[str], set[str]]:
     """The options a sentence mentions, those it asserts, and those it only names before its
     verb (its subject or data: "Adding one day to 11/02/2019 gives ..."): by letter ("(B)",
@@ -362,7 +406,8 @@ def extract_choice(output: str, letters: str = "ABCD", options: Sequence[str] | 
     """The option letter a model chose among ``letters`` (e.g. ``"ABCD"``), upper case.
 
     Rules, first that yields wins:
-    ``boxed`` (``\\boxed{B}``, ``\\boxed{(B)}``, ``\\boxed{\\text{B}}``, or an option's text boxed);
+    ``boxed`` (``\\boxed{B}``, ``\\boxed{(B)}``, ``\\boxed{\\text{B}}``, an option's text boxed, or one
+    option's quantity boxed in scientific notation: ``\\boxed{2.25\\times 10^6\\,\\text{m/s}}``);
     ``final-answer-phrase`` (the *last* "the answer is (B)", "Answer: b", "### Answer: C" with
     the explanation on the next line, "the correct option is B because ..."; a bare letter must
     not start a word, so "the answer is A dog" is no letter); ``option-text`` (that phrase
@@ -393,7 +438,7 @@ def extract_choice(output: str, letters: str = "ABCD", options: Sequence[str] | 
         match = _letter_at(content + " ", letters)
         if match:
             return _matched_letter(match), "boxed"
-        by_text = _option_by_text([content], letters, options, exact=True)
+        by_text = _option_by_text([content], letters, options, exact=True) or _option_by_quantity(content, letters, options)
         if by_text:
             return by_text, "boxed"
     for phrase in reversed(list(FINAL_PHRASE_RE.finditer(text))):
@@ -408,7 +453,8 @@ def extract_choice(output: str, letters: str = "ABCD", options: Sequence[str] | 
         if match:
             letter = _matched_letter(match)
             end = phrase.end() + match.end()
-            if _hedged(text, phrase.end(), end, letter) or _contradicted(text, end, letter, letters, options):
+            if (_hedged(text, phrase.end(), end, letter) or _contradicted(text, end, letter, letters, options)
+                    or _retracted(text, end, letter)):
                 return None, NONE
             return letter, "final-answer-phrase"
         for start in (phrase.end(), *reversed(starts)):  # "the answer is option 2": "option" is also a phrase word

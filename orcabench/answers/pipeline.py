@@ -25,13 +25,15 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from orcabench.answers.rules import LAYERS, NONE
-from orcabench.answers.signals import Signals, signals, undecided
+from orcabench.answers.signals import Signals, loop, signals, undecided
 from orcabench.answers.structured import structured_answer
-from orcabench.answers.turns import invented_turn
+from orcabench.answers.turns import invented_turn, question_blocks
 from orcabench.types import Example, Score
 
 # The layers a flagged or undecided output is not read by.
 GATED_LAYERS = frozenset({5, 6})
+# The layers that read an answer rather than the last mention of one.
+READ_LAYERS = frozenset({3, 4, 5})
 @dataclass(frozen=True)
 class Reading:
     """What a reader made of one output: the verdict, and what it noticed on the way."""
@@ -64,18 +66,49 @@ class RulePipeline:
     def read(self, output: str, example: Example, finish_reason: str | None = None) -> Reading:
         cut = invented_turn(output)
         text = output if cut is None else output[:cut].rstrip()
+        blocks = question_blocks(text)
+        if len(blocks) > 1:
+            # an answer, then new questions in the prompt's format, each answered too: the answer before
+            # the first one counts where there is one, else only the first block's own. (One such block
+            # may be the question restated with its answer, " D\nWhich organ ...?\n(A) ...\nAnswer: B".)
+            before = text[:blocks[0]].rstrip()
+            answered = (bool(before) and LAYERS.get(self.score(example, before).method) in READ_LAYERS
+                        and not undecided(before))
+            end = blocks[0] if answered else blocks[1]
+            cut, text = end, text[:end].rstrip()
         # the signals of the text that is read: an output cut at an invented turn finished its
         # own answer before the budget ran out, whatever the invented turn did after it
         found = signals(text, finish_reason if cut is None else None)
+        verdict = self._verdict(text, example, found)
+        repeated = loop(text) if found.looped else None
+        if repeated is not None:
+            # an answer read where the output loops is a verdict only where what the loop repeats states
+            # that answer itself ("Among A through D, the answer is D." again and again) or the text before
+            # the loop does; a loop that repeats an answer phrase with no answer in it ("B: Among A through
+            # E, the answer is:"), or runs on inside the phrase's sentence ("the answer is 120% of 960,
+            # which is 120% of 960, ..."), is no verdict: the text before the loop is read instead
+            start, unit = repeated
+            before = text[:start].rstrip()
+            if not (self._states(verdict, unit, example) or self._states(verdict, before, example)):
+                verdict = self._verdict(before, example, found)
+        return Reading(verdict, found, cut is not None)
+
+    def _states(self, verdict: Score, part: str, example: Example) -> bool:
+        """True when ``part`` of the output, read alone, states the verdict's answer (not as a weak reading)."""
+        again = self.score(example, part)
+        return verdict.answer is not None and again.answer == verdict.answer and LAYERS.get(again.method) in READ_LAYERS
+
+    def _verdict(self, text: str, example: Example, found: Signals) -> Score:
+        """Layers 3-6 on ``text``, and the gate."""
         structured = structured_answer(text)
         if structured is not None:
             value, rule = structured
             verdict = self.score(example, value)
             if verdict.answer is not None:
-                return Reading(replace(verdict, method=rule), found, cut is not None)
+                return replace(verdict, method=rule)
             if rule == "json-answer":  # the model's own answer field holds no answer ("B or C", "unknown")
-                return Reading(Score(answer=None, method=NONE, score=0.0), found, cut is not None)
+                return Score(answer=None, method=NONE, score=0.0)
         verdict = self.score(example, text)
         if LAYERS.get(verdict.method) in GATED_LAYERS and (found.flagged or undecided(text)):
             verdict = Score(answer=None, method=NONE, score=0.0)
-        return Reading(verdict, found, cut is not None)
+        return verdict

@@ -52,6 +52,52 @@ def looped(text: str) -> bool:
     return bool(grams) and grams.most_common(1)[0][1] >= _LOOP_NGRAM_REPEATS
 
 
+def _tail_run(spans: list[tuple[int, int]], end: int) -> int | None:
+    """The first of the occurrences ``spans`` (start, end) of one repeated unit that, one after
+    another with little between them, run on to the output's end: where its loop begins."""
+    size = max(stop - start for start, stop in spans)
+    slack = 2 * size + 40
+    if end - spans[-1][1] > slack:
+        return None  # the unit recurs, but the output went on to other things: no loop at its end
+    first = len(spans) - 1
+    while first > 0 and spans[first][0] - spans[first - 1][1] <= slack:
+        first -= 1
+    return spans[first][0] if len(spans) - first >= _LOOP_LINE_REPEATS else None
+
+
+def loop(text: str) -> tuple[int, str] | None:
+    """Where the loop the output ends in begins, and the text it repeats; None when it does not
+    end in one (a phrase restated now and then is no loop to cut).
+
+    The loop begins at the start of the line (or, for a loop written without line breaks, of the
+    sentence) that holds the first of the repetitions that run on to the end; what it repeats is
+    that line (its list mark dropped) or that run of words, as written."""
+    end = len(text.rstrip())
+    found: list[tuple[int, str]] = []
+    units: dict[str, list[tuple[int, int]]] = {}
+    for m in re.finditer(r"[^\n]+", text):
+        line = _LINE_MARK_RE.sub("", " ".join(m.group().split()))
+        if len(line) >= _LOOP_LINE_CHARS:
+            units.setdefault(line, []).append((m.start(), m.end()))
+    for line, spans in units.items():
+        start = _tail_run(spans, end) if len(spans) >= _LOOP_LINE_REPEATS else None
+        if start is not None:
+            found.append((start, line))
+    words = [(m.start(), m.end(), m.group().casefold()) for m in re.finditer(r"\S+", text)]
+    grams: dict[tuple[str, ...], list[tuple[int, int]]] = {}
+    for i in range(len(words) - _LOOP_NGRAM + 1):
+        gram = tuple(word for *_, word in words[i:i + _LOOP_NGRAM])
+        grams.setdefault(gram, []).append((words[i][0], words[i + _LOOP_NGRAM - 1][1]))
+    for spans in grams.values():
+        at = _tail_run(spans, end) if len(spans) >= _LOOP_NGRAM_REPEATS else None
+        if at is not None:
+            # the sentence the loop begins in: a loop written without line breaks may follow an answer on its line
+            sentence_ends = [m.end() for m in re.finditer(r"[.!?](?:\s+|$)", text[:at])]
+            start = max([text.rfind("\n", 0, at) + 1, *sentence_ends[-1:]])
+            found.append((start, text[at:next(stop for begin, stop in spans if begin == at)]))
+    return min(found) if found else None
+
+
 # Words no finished sentence ends with: an output that stops on one was cut off, whatever its
 # finish_reason says (outputs from public logs carry none).
 _UNFINISHED_RE = re.compile(r"(?:\b(?:the|a|an|of|to|and|or|but|it|is|are|was|were|that|which|with|for|from|by|in|on|at|"
@@ -83,7 +129,10 @@ _UNDECIDED_RE = re.compile(
     # no option is right, in the model's own words
     r"|\bnone\s+of\s+the\s+(?:above|options|choices|answers)\b|\(none\)"
     r"|\bnot\s+(?:listed\s+(?:in|among)|listed|among|one\s+of|in)\s+(?:the\s+)?(?:given\s+)?(?:options|choices|answers)\b"
-    r"|\b(?:is\s+)?not\s+(?:an|a\s+valid)\s+option\b|\bwe\s+(?:don't|do\s+not)\s+know\b|\bcan(?:'t|not)\s+solve\b",
+    r"|\b(?:is\s+)?not\s+(?:an|a\s+valid)\s+option\b|\bwe\s+(?:don't|do\s+not)\s+know\b|\bcan(?:'t|not)\s+solve\b"
+    # the word asked for, said to be missing rather than given (LAMBADA: "The sentence is missing the last word.")
+    r"|\b(?:is|was)\s+missing\s+(?:the|a|its|one)\s+(?:last|final|missing|closing)\s+word\b"
+    r"|\b(?:last|final)\s+word\s+(?:is|was)\s+missing\b",
     re.IGNORECASE,
 )
 

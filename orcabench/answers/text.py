@@ -147,7 +147,8 @@ _CONCLUDING_RE = re.compile(r"\b(?:so|therefore|thus|hence|in\s+total|altogether
 _ASSERTED_RE = re.compile(
     r"\b(?:is|are|was|were|has|have|had|equals?|totals?|comes\s+to|gets?|earns?|makes?|needs?|costs?|pays?|spends?|"
     r"saves?|owes?|will\s+(?:have|be|get|need|pay|make|earn|spend|cost|save|take)|would\s+(?:have|be|get|need|pay|cost)|"
-    r"leaves?|remains?|left\s+with)\s+(?:a\s+total\s+of\s+|in\s+total\s+|about\s+|exactly\s+|only\s+|just\s+)?"
+    r"leaves?|remains?|left\s+with)\s+(?:to\s+(?:buy|get|make|pay|spend|order|use|bake|sell|save|take|bring|pack)\s+)?"
+    r"(?:a\s+total\s+of\s+|in\s+total\s+|about\s+|exactly\s+|only\s+|just\s+)?"
     r"(?:\*\*)?\s*[$€£]?\s*(" + NUMBER + ")",
     re.IGNORECASE,
 )
@@ -175,6 +176,16 @@ def concluding_sentence(text: str) -> str | None:
     return None
 
 
+# A trailing clause that says what the answer is for ("so that every student can have 2") or
+# what is left over besides it (", and he will have 2 left over"): a by-product of the answer,
+# which the main clause before it asserts.
+_BY_PRODUCT_RE = re.compile(
+    r"\s+(?:so\s+that|in\s+order\s+to)\b"
+    r"|,?\s+(?:and|with)\s+(?![^.;]*\b(?:and|with)\s)[^.;]*\b(?:left\s*over|leftover|remaining|to\s+spare|left)"
+    r"[\s.!*]*$",
+    re.IGNORECASE)
+
+
 def conclusion_number(output: str) -> str | None:
     """The number the concluding sentence asserts ("So Maria will have $240 after 4 weeks."
     -> 240): the last computed "= N" in it, else (in a sentence that concludes: "so",
@@ -189,6 +200,13 @@ def conclusion_number(output: str) -> str | None:
     if _NUMBER_OR_RE.search(sentence):
         return HEDGE
     concluding = _CONCLUDING_RE.search(sentence) is not None
+    by_product = _BY_PRODUCT_RE.search(sentence)
+    if concluding and by_product and not _COMPUTED_RE.search(sentence):
+        # "Therefore, he will need to buy 7 packs ..., and he will have 2 left over." -> 7: the main clause's
+        # quantity, where it states one, over the by-product's
+        main = [normalize_number(match.group(1)) for match in _ASSERTED_RE.finditer(sentence[:by_product.start()])]
+        if [value for value in main if value is not None]:
+            return [value for value in main if value is not None][-1]
     for pattern in (_COMPUTED_RE, _ASSERTED_RE, _BOLD_NUMBER_RE, _CURRENCY_RE):
         if pattern is _ASSERTED_RE and not concluding:
             continue
@@ -387,18 +405,24 @@ _WORD_PHRASE_RE = re.compile(
 )
 
 
+# What follows "the last word is" when the model says it has no word to give.
+_NO_WORD = frozenset({"missing", "unknown", "unclear", "not", "absent"})
+
+
 def extract_last_word(output: str) -> tuple[str | None, str]:
     """The one word a model supplies to end a passage (LAMBADA), normalised as by
     :func:`normalize_word`.
 
     Rules: ``final-answer-phrase`` (the word right after the last "the missing word is",
-    "Answer:", "the last word is"); ``continuation-word`` (the output's first word, when it is
+    "Answer:", "the last word is"; not "the last word is missing"); ``continuation-word`` (the output's first word, when it is
     lower case or ends a sentence: the passage continued); ``first-word`` (otherwise the output's first word: the
     model answered with the word, or continued the passage with it).
     """
     text = clean_markup(output)
     for phrase in reversed(list(_WORD_PHRASE_RE.finditer(text))):
         tokens = [normalize_word(token) for token in text[phrase.end():].split()]
+        if tokens and tokens[0] in _NO_WORD:
+            continue  # "the last word is missing": said to be absent, not given
         if tokens and tokens[0]:
             return tokens[0], "final-answer-phrase"
     for token in text.split():

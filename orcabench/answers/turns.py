@@ -35,3 +35,21 @@ def cut_invented_turn(text: str) -> str:
     """The text before the first invented turn (all of it when there is none)."""
     start = invented_turn(text)
     return text if start is None else text[:start].rstrip()
+
+
+# An invented question block written without a turn marker: a statement line, a fresh option
+# list that starts at the first letter ("(A) ...", "(B) ..."), and its answer line ("Answer: (D)").
+# A line that introduces the options ("Let's review the options:") is no new question.
+_BLOCK_RE = re.compile(
+    r"^[ \t]*(?![(\[]?[A-Za-z][.):\]])[^\n]*[^\s:][ \t]*\n"          # the new statement, not an option, no colon at its end
+    r"[ \t]*[(\[]?A[.):\]][^\n]*\n(?:[ \t]*[(\[]?[B-Z][.):\]][^\n]*\n)+"  # (A) ... (B) ... : the options
+    r"[ \t]*(?:\*\*)?(?:Answer|Correct\s+answer|The\s+answer\s+is)\b",  # its answer
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def question_blocks(text: str) -> list[int]:
+    """Where each question block (a statement, its option list, "Answer: ...") starts. Two or
+    more are a model that goes on writing, and answering, new questions in the prompt's own
+    format; one alone may be the question restated with its answer."""
+    return [match.start() for match in _BLOCK_RE.finditer(text)]
