@@ -218,7 +218,8 @@ def audit(
                       f"invented next turn cut: {task.invented_turns} of {task.n}", markup=False, highlight=False)
         agreement = "n/a (nothing parsed)" if task.agreement is None else f"{100 * task.agreement:.1f}%"
         console.print(f"strict-vs-flexible agreement: {agreement} ({task.strict_found} of {task.found} answers found by the "
-                      f"rules that read an answer marked as such alone: structured, boxed, final-answer phrase, letter phrasing); "
+                      "rules that read an answer marked as such alone: structured, boxed, final-answer phrase, "
+                      "letter phrasing); "
                       f"accuracy strict {task.strict_correct}/{task.n}, flexible {task.correct}/{task.n}",
                       markup=False, highlight=False)
         stages = task.stages
