@@ -51,6 +51,25 @@ def _ray() -> Any:
     return ray
 
 
+def connect(address: str | None) -> bool:
+    """This process joined to Ray (``address``; None: $RAY_ADDRESS, else a local instance); True when this call
+    connected (the caller shuts it down), False when it already was (a campaign's cells share its connection)."""
+    ray = _ray()
+    if ray.is_initialized():
+        return False
+    try:
+        ray.init(address=address, log_to_driver=False, logging_level="ERROR", configure_logging=True)
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        where = address or os.environ.get("RAY_ADDRESS") or "a local instance"
+        raise OrcabenchError(f"cannot start or reach Ray at {where} ({_reason(error)}): check --ray-address "
+                             "(or RAY_ADDRESS), or drop it for a local Ray instance") from error
+    return True
+
+
+def disconnect() -> None:
+    _ray().shutdown()
+
+
 def chunk_size(requests: int, replicas: int, backend: str, batch_size: int | None) -> int:
     """Small enough that every replica gets several chunks, large enough to fill one engine batch."""
     cap = batch_size or _MAX_CHUNK.get(backend, 16)
@@ -162,14 +181,7 @@ class ReplicaBackend:
             raise OrcabenchError("--replicas runs local engines (vllm, hf); spread --backend openai over several servers "
                                  "with --engine-arg base_url=URL1,URL2")
         self.name, self.backend_name, self.batch_size, self.count = name, name, batch_size, replicas
-        self._started_ray = not ray.is_initialized()
-        if self._started_ray:
-            try:
-                ray.init(address=address, log_to_driver=False, logging_level="ERROR", configure_logging=True)
-            except (ConnectionError, RuntimeError, ValueError) as error:
-                where = address or os.environ.get("RAY_ADDRESS") or "a local instance"
-                raise OrcabenchError(f"cannot start or reach Ray at {where} ({_reason(error)}): check --ray-address "
-                                     "(or RAY_ADDRESS), or drop it for a local Ray instance") from error
+        self._started_ray = connect(address)
         self.address = ray.get_runtime_context().gcs_address
         self.members = self._start(ray, name, model_path, engine, seed, batch_size)
         self.last_chunk_size: int | None = None
