@@ -61,7 +61,7 @@ __all__ = [
     "DEFAULT_MODEL", "DEFAULT_SEED", "REASONING_SUITE", "DataCheck", "DryRun", "EngineSettings", "Executed", "Operations",
     "Plan", "Prompting", "PromptView", "RescoreResult", "RunConfig", "RunEvents", "RunResult", "RunSession", "Sampling",
     "ScoredPredictions", "Selection", "TaskSummary", "ThinkingFormat", "Work", "audit", "check_data", "check_engine_settings",
-    "campaign_board", "compare", "load_campaign", "plan_campaign", "run_campaign",
+    "campaign_board", "campaign_report", "compare", "load_campaign", "plan_campaign", "run_campaign",
     "download_data", "dry_run", "execute", "gate", "gate_markdown", "gate_model", "headline", "import_lm_eval", "is_lm_eval",
     "leaderboard_markdown", "list_models", "list_runs", "list_suites", "list_tasks", "load_policy", "missing", "plan",
     "prepare", "reasoning_average", "report", "rescore", "run", "score_predictions", "serve", "show_prompt",
@@ -290,3 +290,12 @@ def campaign_board(campaign: Campaign, cells: list[CellPlan]) -> list[BoardRow]:
     from orcabench.campaign.board import board
 
     return board(campaign, cells)
+
+
+def campaign_report(campaign: Campaign, cells: list[CellPlan], out: Path,
+                    formats: Sequence[str] = ("md", "html")) -> tuple[Report, list[Path]]:
+    """The report and site over every stored cell (one row per model × variant), with each cell's paired difference
+    from the reference model's cell and its CI."""
+    from orcabench.campaign.report import campaign_report as made
+
+    return made(campaign, cells, out, formats)

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from orcabench import api
-from orcabench.cli.app import app, console
+from orcabench.cli.app import app, console, split_names
 from orcabench.console import say
 
 campaign_app = typer.Typer(no_args_is_help=True, help="Campaigns: models × variants × tasks in one resumable command, on Ray.")
@@ -54,6 +54,24 @@ def status(file: FILE, output: OUTPUT = None,
         sys.stdout.write(json.dumps([vars(row) for row in rows], indent=2) + "\n")
         return
     show_board(campaign, rows)
+
+
+@campaign_app.command("report")
+def report(
+    file: FILE,
+    output: OUTPUT = None,
+    out: Annotated[Optional[Path], typer.Option(help="directory for the tables, charts/ and site/ (default: OUTPUT/report)")]
+    = None,
+    format: Annotated[str, typer.Option("--format", help="comma-separated: md, csv, latex, html")] = "md,html",
+) -> None:
+    """The leaderboard of every cell (one row per model × variant), the paper's numbers beside, the site, and each
+    cell's paired difference from the reference model with its confidence interval."""
+    campaign = api.load_campaign(file, output)
+    made, written = api.campaign_report(campaign, api.plan_campaign(campaign), out or campaign.output / "report",
+                                        split_names(format))
+    console.print(api.leaderboard_markdown(made), markup=False, highlight=False, soft_wrap=True)
+    for path in written:
+        say(f"wrote {path}")
 
 
 def line(text: str) -> None:
