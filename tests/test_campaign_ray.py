@@ -5,7 +5,8 @@ model folder does not exist) and one cluster serve the module. A campaign's cell
 the runs ``orcabench run`` makes with the same flags, run on both nodes at once; a driver
 SIGKILLed three times and run again must end with the uninterrupted campaign's records; a
 cell whose engine is killed mid-run is retried and completes; the failed cell is reported
-with its reason while the others finish.
+with its reason while the others finish; Ctrl-C stops cleanly (exit 130) and the same command
+finishes the campaign; the report's site shows one row per cell and the paired differences.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import json
 import os
 import random
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -187,3 +190,31 @@ def test_the_report_site_has_a_row_per_cell_and_the_paired_difference_from_the_r
     deltas = [float(v) for v in page.eval_on_selector_all("#paired tbody tr", "rows => rows.map(r => r.cells[4].dataset.value)")]
     assert deltas == sorted(deltas, reverse=True) or deltas == sorted(deltas)
     assert problems == []
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_campaign_cleanly_and_the_same_command_finishes_it(cluster: TwoNodes, campaign_path: Path,
+                                                                             uninterrupted: Path, tmp_path: Path) -> None:
+    output = tmp_path / "interrupted"
+    command = ["campaign", "run", str(campaign_path), "--output", str(output), "--ray-address", cluster.address]
+    driver = subprocess.Popen([sys.executable, "-m", "orcabench.cli", *command], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as a terminal's Ctrl-C
+    wait_for(lambda: (output / "campaign.json").is_file() and any(stored(d) for d in run_dirs(output).values()),
+             driver, "a stored record")
+    driver.send_signal(signal.SIGINT)
+    _, err = driver.communicate(timeout=300)
+    assert driver.returncode == 130, err
+    assert "interrupted — rerun the same command to resume" in err and "ERROR" not in err
+    state = json.loads((output / "campaign.json").read_text())["cells"]
+    assert {state[cell]["status"] for cell in CELLS} <= {"interrupted", "done"}
+    kept = {cell: records_of(run_dir) if (run_dir / "records.jsonl").is_file() else {}
+            for cell, run_dir in run_dirs(output).items()}
+    assert any(kept.values())
+    result = orcabench(*command)
+    assert result.returncode == FAILED, result.stderr
+    reference = run_dirs(uninterrupted)
+    for cell, run_dir in run_dirs(output).items():
+        finished = records_of(run_dir)
+        assert finished == records_of(reference[cell])
+        assert all(finished[key] == value for key, value in kept[cell].items())  # what Ctrl-C kept stays as it was

@@ -44,6 +44,9 @@ _MAX_CHUNK = {"hf": 16, "vllm": 256}
 
 
 def _ray() -> Any:
+    # orcabench joins Ray explicitly (connect); a Ray call after disconnecting (a campaign's Ctrl-C, in a cell's
+    # thread) must fail rather than start a second local Ray instance behind the user's back.
+    os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
     try:
         import ray
     except ImportError as error:
@@ -311,6 +314,8 @@ class ReplicaBackend:
 
     @staticmethod
     def _kill(ray: Any, members: Sequence[_Member]) -> None:
+        if not ray.is_initialized():
+            return  # disconnected (a campaign's Ctrl-C): the actors died with it, and ray.kill would start a new Ray
         for member in members:
             try:
                 ray.kill(member.actor, no_restart=True)

@@ -31,6 +31,7 @@ from orcabench.store.files import ensure_directory
 from orcabench.types import OrcabenchError
 
 LOCK = ".campaign.lock"
+_STOP_SECONDS = 30.0  # Ctrl-C: how long each cell's thread may take to close its session
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ class CampaignRun:
         self._lock = threading.Lock()  # the state file and the listener, shared by the cells' threads
         self._opening = threading.Lock()  # sessions open (render, count tokens) one at a time: one tokenizer per process
         self.states: dict[str, CellState] = {}
+        self._sessions: dict[str, RunSession] = {}  # the cells' open sessions (Ctrl-C cancels them)
+        self._stopped = threading.Event()  # Ctrl-C: the cells' threads start nothing more and write nothing more
 
     def run(self) -> dict[str, CellState]:
         folder = ensure_directory(self.campaign.output, "campaign output")
@@ -89,11 +92,19 @@ class CampaignRun:
                         while thread.is_alive():
                             thread.join(timeout=0.5)  # wakes for Ctrl-C
                 except KeyboardInterrupt:
+                    self._stopped.set()
                     with self._lock:
                         for state in self.states.values():
                             if state.status in ("planned", "running", "retrying"):
                                 state.status, state.reason = "interrupted", "Ctrl-C: rerun the campaign to resume"
                         self._save()
+                        sessions = list(self._sessions.values())
+                    # The cells' engines stopped first, so that no thread is inside a Ray call when this process
+                    # leaves Ray; each session then closes as after any error, its manifest written.
+                    for session in sessions:
+                        session.cancel()
+                    for thread in threads:
+                        thread.join(timeout=_STOP_SECONDS)
                     raise
         return self.states
 
@@ -103,6 +114,8 @@ class CampaignRun:
             self._change(cell.name, status="failed", reason=cell.problem)
             return
         for attempt in range(self.campaign.retries + 1):
+            if self._stopped.is_set():
+                return
             self._change(cell.name, status="running" if attempt == 0 else "retrying", attempts=state.attempts + 1)
             session_stack = ExitStack()
             try:
@@ -111,8 +124,12 @@ class CampaignRun:
             except OrcabenchError as error:  # the run cannot be opened (another process holds it, other settings)
                 self._change(cell.name, status="failed", reason=str(error))
                 return
+            with self._lock:
+                self._sessions[cell.name] = session
             try:
                 with session_stack:  # closes the backend and writes the manifest, also when the engine died
+                    if self._stopped.is_set():
+                        return
                     session.execute()
             except Exception as error:  # noqa: BLE001 -- an engine lost or a bug: the cell's reason, the others go on
                 reason = str(error) if isinstance(error, OrcabenchError) else f"{type(error).__name__}: {error}"
@@ -136,6 +153,8 @@ class CampaignRun:
 
     def _change(self, cell: str, **changes: object) -> None:
         with self._lock:
+            if self._stopped.is_set():
+                return  # interrupted: the state file says so, and a session torn down by Ctrl-C is no failure
             state = self.states[cell]
             for key, value in changes.items():
                 setattr(state, key, value)

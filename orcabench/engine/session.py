@@ -266,6 +266,13 @@ class RunSession:
             self.events.emit(Started({task.name: totals[task.name] for task in plan.tasks if task.name in totals}))
         return self._backend
 
+    def cancel(self) -> None:
+        """Close the backend now, from another thread (a launcher's Ctrl-C): an :meth:`execute` in progress ends with
+        the backend's error, and what it stored stays stored. A backend still loading is not reached."""
+        backend = self._backend
+        if backend is not None:
+            backend.close()
+
     def execute(self, keys: Sequence[Key] | None = None) -> Executed:
         """Answer, score and store what is pending (of ``keys``, in that order, when given); loads the backend if needed."""
         todo = self.pending(keys)
