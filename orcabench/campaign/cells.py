@@ -20,7 +20,7 @@ class CellPlan:
     cell: Cell
     plan: Plan | None  # None: the cell cannot be planned (``problem`` says why)
     problem: str | None = None
-    pending: int = 0  # examples still to score
+    pending: int | None = None  # examples still to score; None: not counted (plan_cells without ``estimated``)
     estimate: Estimate | None = None  # what it still sends (with ``estimated``)
 
     @property

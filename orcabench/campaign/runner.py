@@ -81,7 +81,8 @@ class CampaignRun:
                 self.states[cell.name] = CellState(attempts=before.attempts,
                                                    run_dir=None if cell.plan is None else str(cell.plan.run_dir))
             self._save()
-            on_ray = any(c.plan is not None and c.plan.config.operations.replicas for c in self.cells)
+            # Ray only when an engine cell has work (or was not counted): a finished campaign run again starts nothing.
+            on_ray = any(c.plan is not None and c.plan.config.operations.replicas and c.pending != 0 for c in self.cells)
             with ray_connection(self.ray_address) if on_ray else nullcontext():
                 threads = [threading.Thread(target=self._cell, args=(cell,), name=f"cell {cell.name}", daemon=True)
                            for cell in self.cells]
