@@ -39,15 +39,18 @@ from orcabench.engine.plan import (
     plan,
     prompting,
 )
-from orcabench.engine.session import RunSession, ask_server
+from orcabench.engine.session import RunSession, ask_server, preview
 from orcabench.models.prompts import PromptRenderer
 from orcabench.engine.offline import RescoreResult, ScoredPredictions, rescore, score_predictions
-from orcabench.store.writer import RECORDS, RunStore, read_records
 from orcabench.task.summary import TaskSummary, headline, reasoning_average, summarize
 from orcabench.task import REASONING_SUITE, SUITES, Task, all_tasks, get_tasks
 from orcabench.types import Example, OrcabenchError
 
 if TYPE_CHECKING:  # imported on call below: gating and reporting pull in scipy, pandas and matplotlib
+    from orcabench.campaign.board import BoardRow
+    from orcabench.campaign.cells import CellPlan
+    from orcabench.campaign.spec import Campaign
+    from orcabench.campaign.state import CellState
     from orcabench.gate.policy import Policy
     from orcabench.gate.verdicts import Comparison
     from orcabench.report.audit import TaskAudit
@@ -58,7 +61,7 @@ __all__ = [
     "DEFAULT_MODEL", "DEFAULT_SEED", "REASONING_SUITE", "DataCheck", "DryRun", "EngineSettings", "Executed", "Operations",
     "Plan", "Prompting", "PromptView", "RescoreResult", "RunConfig", "RunEvents", "RunResult", "RunSession", "Sampling",
     "ScoredPredictions", "Selection", "TaskSummary", "ThinkingFormat", "Work", "audit", "check_data", "check_engine_settings",
-    "compare",
+    "campaign_board", "campaign_report", "compare", "load_campaign", "plan_campaign", "run_campaign",
     "download_data", "dry_run", "execute", "gate", "gate_markdown", "gate_model", "headline", "import_lm_eval", "is_lm_eval",
     "leaderboard_markdown", "list_models", "list_runs", "list_suites", "list_tasks", "load_policy", "missing", "plan",
     "prepare", "reasoning_average", "report", "rescore", "run", "score_predictions", "serve", "show_prompt",
@@ -108,11 +111,7 @@ def dry_run(config: RunConfig) -> DryRun:
         return DryRun(description, None)
     example, prompt = resolved.first_prompt()
     task_name = next(t.name for t in resolved.tasks if resolved.examples[t.name])
-    renderer = PromptRenderer(resolved.spec, resolved.model_path)
-    RunStore(resolved.run_dir).check_resumable(resolved.fingerprint)  # as the real run would refuse it
-    done = read_records(resolved.run_dir / RECORDS)[0]  # an existing run is read, never locked
-    work = prepare(resolved, missing(resolved, done), renderer)
-    estimate, warnings = preflight.check(resolved, [r for p in work.items for r in p.requests], renderer)
+    _, estimate, warnings = preview(resolved)
     return DryRun(description, (task_name, example, prompt), estimate, warnings)
 
 
@@ -258,3 +257,45 @@ def write_gate_reports(comparison: Comparison, out: Path) -> dict[str, Path]:
     from orcabench.gate.outputs import write_reports
 
     return write_reports(comparison, out)
+
+
+# -- campaigns: many runs (model × variant cells) at once on Ray; docs/campaigns.md --------------
+
+
+def load_campaign(path: Path, output: Path | None = None) -> Campaign:
+    """A campaign file read strictly (one-line errors, nothing created); ``output`` overrides its folder."""
+    from orcabench.campaign.spec import load_campaign as loaded
+
+    return loaded(path, output)
+
+
+def plan_campaign(campaign: Campaign, estimated: bool = False) -> list[CellPlan]:
+    """Each cell's plan, as ``orcabench run`` plans the same flags; ``estimated``: what each still sends, counted."""
+    from orcabench.campaign.cells import plan_cells
+
+    return plan_cells(campaign, estimated)
+
+
+def run_campaign(campaign: Campaign, cells: list[CellPlan], listener: Callable[[Any], None] | None = None,
+                 ray_address: str | None = None) -> dict[str, CellState]:
+    """Run (or resume) every cell at once on Ray (``ray_address``; None: $RAY_ADDRESS, else a local instance);
+    each cell's final state (done, or failed with the reason)."""
+    from orcabench.campaign.runner import CampaignRun
+
+    return CampaignRun(campaign, cells, listener, ray_address).run()
+
+
+def campaign_board(campaign: Campaign, cells: list[CellPlan]) -> list[BoardRow]:
+    """The table filling in, from the run stores: one row per cell, done/planned or the score per task."""
+    from orcabench.campaign.board import board
+
+    return board(campaign, cells)
+
+
+def campaign_report(campaign: Campaign, cells: list[CellPlan], out: Path,
+                    formats: Sequence[str] = ("md", "html")) -> tuple[Report, list[Path]]:
+    """The report and site over every stored cell (one row per model × variant), with each cell's paired difference
+    from the reference model's cell and its CI."""
+    from orcabench.campaign.report import campaign_report as made
+
+    return made(campaign, cells, out, formats)

@@ -35,6 +35,9 @@ def commands(run: Path, tmp: Path) -> list[tuple[list[str], str]]:
     predictions = tmp / "predictions.jsonl"
     predictions.write_text('{"id": "0", "output": "42"}\n')
     registry, manifest = "orcabench.registry:Registry._ensure", "orcabench.store.schema:Manifest.from_json"
+    campaign = tmp / "campaign.yaml"
+    campaign.write_text(f"name: c\ntasks: [gsm8k]\nlimit: 1\nmodels: [{{model: smollm2-135m, backend: hf}}]\n"
+                        f"output: {tmp / 'campaign'}\n")
     return [
         (["list", "tasks"], registry),
         (["list", "models"], registry),
@@ -53,6 +56,9 @@ def commands(run: Path, tmp: Path) -> list[tuple[list[str], str]]:
         (["data", "download", "--tasks", "gsm8k", "--out", str(tmp / "mirror")], registry),
         (["import", "lm-eval", str(predictions)], "orcabench.lmeval.records:read_output"),
         (["serve"], registry),
+        (["campaign", "run", str(campaign), "--dry-run"], registry),
+        (["campaign", "status", str(campaign)], registry),
+        (["campaign", "report", str(campaign)], registry),
     ]
 
 
@@ -65,7 +71,7 @@ def patch(monkeypatch: pytest.MonkeyPatch, target: str, replacement: object) -> 
     monkeypatch.setattr(owner, name, replacement)
 
 
-@pytest.mark.parametrize("index", range(17))
+@pytest.mark.parametrize("index", range(20))
 def test_an_internal_error_exits_4_with_one_line_naming_a_traceback_file(
         index: int, run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     args, target = commands(run_dir, tmp_path)[index]
@@ -99,7 +105,7 @@ def test_every_command_is_in_the_forced_error_list(run_dir: Path, tmp_path: Path
             found |= names(sub.typer_instance, prefix + sub.name + " ")
         return found
 
-    covered = {" ".join(args[:2]) if args[0] in ("list", "data", "import") else args[0]
+    covered = {" ".join(args[:2]) if args[0] in ("list", "data", "import", "campaign") else args[0]
                for args, _ in commands(run_dir, tmp_path)}
     missing = {name.replace("_", "-") for name in names(app)} - covered - {"version"}  # version cannot fail
     assert not missing, f"commands without a forced-error case: {missing}"

@@ -44,11 +44,33 @@ _MAX_CHUNK = {"hf": 16, "vllm": 256}
 
 
 def _ray() -> Any:
+    # orcabench joins Ray explicitly (connect); a Ray call after disconnecting (a campaign's Ctrl-C, in a cell's
+    # thread) must fail rather than start a second local Ray instance behind the user's back.
+    os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
     try:
         import ray
     except ImportError as error:
         raise OrcabenchError(f"--replicas runs on Ray, which is not installed: {INSTALL_HINT}") from error
     return ray
+
+
+def connect(address: str | None) -> bool:
+    """This process joined to Ray (``address``; None: $RAY_ADDRESS, else a local instance); True when this call
+    connected (the caller shuts it down), False when it already was (a campaign's cells share its connection)."""
+    ray = _ray()
+    if ray.is_initialized():
+        return False
+    try:
+        ray.init(address=address, log_to_driver=False, logging_level="ERROR", configure_logging=True)
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        where = address or os.environ.get("RAY_ADDRESS") or "a local instance"
+        raise OrcabenchError(f"cannot start or reach Ray at {where} ({_reason(error)}): check --ray-address "
+                             "(or RAY_ADDRESS), or drop it for a local Ray instance") from error
+    return True
+
+
+def disconnect() -> None:
+    _ray().shutdown()
 
 
 def chunk_size(requests: int, replicas: int, backend: str, batch_size: int | None) -> int:
@@ -162,14 +184,7 @@ class ReplicaBackend:
             raise OrcabenchError("--replicas runs local engines (vllm, hf); spread --backend openai over several servers "
                                  "with --engine-arg base_url=URL1,URL2")
         self.name, self.backend_name, self.batch_size, self.count = name, name, batch_size, replicas
-        self._started_ray = not ray.is_initialized()
-        if self._started_ray:
-            try:
-                ray.init(address=address, log_to_driver=False, logging_level="ERROR", configure_logging=True)
-            except (ConnectionError, RuntimeError, ValueError) as error:
-                where = address or os.environ.get("RAY_ADDRESS") or "a local instance"
-                raise OrcabenchError(f"cannot start or reach Ray at {where} ({_reason(error)}): check --ray-address "
-                                     "(or RAY_ADDRESS), or drop it for a local Ray instance") from error
+        self._started_ray = connect(address)
         self.address = ray.get_runtime_context().gcs_address
         self.members = self._start(ray, name, model_path, engine, seed, batch_size)
         self.last_chunk_size: int | None = None
@@ -299,6 +314,8 @@ class ReplicaBackend:
 
     @staticmethod
     def _kill(ray: Any, members: Sequence[_Member]) -> None:
+        if not ray.is_initialized():
+            return  # disconnected (a campaign's Ctrl-C): the actors died with it, and ray.kill would start a new Ray
         for member in members:
             try:
                 ray.kill(member.actor, no_restart=True)

@@ -213,3 +213,6 @@ def relative_to(path: Path, folder: Path) -> str:
 
 def short_date(iso: str) -> str:
     return iso[:16].replace("T", " ")
+
+# After the results commands: `orcabench campaign …` (many runs at once on Ray).
+import orcabench.cli.campaign  # noqa: E402, F401  (registers the campaign commands on the app)

@@ -35,7 +35,7 @@ from orcabench.engine.plan import Plan, RunConfig, plan
 from orcabench.events import BackendLoading, Estimated, Finished, Opened, Planned, RunEvents, Started, Warned
 from orcabench.models.prompts import PromptRenderer
 from orcabench.store.schema import Fingerprint, Manifest, Session
-from orcabench.store.writer import RunStore, run_session
+from orcabench.store.writer import RECORDS, RunStore, read_records, run_session
 from orcabench.task import Task
 from orcabench.timings import IMPORT_SECONDS, Timings
 from orcabench.types import Example, OrcabenchError, Record
@@ -67,6 +67,31 @@ def ask_server(plan: Plan) -> Plan:
     assert server is not None  # awaits_server says so
     engine, fingerprint_engine = server_run_engine(server, plan.model_path, plan.config.engine.overrides())
     return plan.served_by(engine, fingerprint_engine)
+
+
+@contextmanager
+def ray_connection(address: str | None) -> Iterator[None]:
+    """This process on Ray for the block (a launcher running many replicated runs at once: a campaign); the replicas
+    of every run session inside share the connection, and it ends with the block if this opened it."""
+    from orcabench.backends.replicas import connect, disconnect  # Ray is an extra: imported only when asked for
+
+    opened = connect(address)
+    try:
+        yield
+    finally:
+        if opened:
+            disconnect()
+
+
+def preview(plan: Plan) -> tuple[Work, preflight.Estimate, list[str]]:
+    """What a session over ``plan`` would still send, its estimate and warnings, without opening (or locking) its run:
+    ``--dry-run`` and a campaign's plan. A run made with other settings is refused as the session would."""
+    RunStore(plan.run_dir).check_resumable(plan.fingerprint)
+    done = read_records(plan.run_dir / RECORDS)[0]  # an existing run is read, never locked
+    renderer = PromptRenderer(plan.spec, plan.model_path)
+    work = prepare(plan, missing(plan, done), renderer)
+    estimate, warnings = preflight.check(plan, [r for p in work.items for r in p.requests], renderer)
+    return work, estimate, warnings
 
 
 def show_store_notices(store: RunStore) -> None:
@@ -241,6 +266,13 @@ class RunSession:
                 totals[pending.task.name] = totals.get(pending.task.name, 0) + 1
             self.events.emit(Started({task.name: totals[task.name] for task in plan.tasks if task.name in totals}))
         return self._backend
+
+    def cancel(self) -> None:
+        """Close the backend now, from another thread (a launcher's Ctrl-C): an :meth:`execute` in progress ends with
+        the backend's error, and what it stored stays stored. A backend still loading is not reached."""
+        backend = self._backend
+        if backend is not None:
+            backend.close()
 
     def execute(self, keys: Sequence[Key] | None = None) -> Executed:
         """Answer, score and store what is pending (of ``keys``, in that order, when given); loads the backend if needed."""

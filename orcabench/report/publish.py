@@ -7,8 +7,10 @@ in formats other than text; this module puts them, :mod:`orcabench.report.charts
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+import pandas as pd
 
 from orcabench.report import charts, site
 from orcabench.report.tables import (
@@ -35,6 +37,8 @@ def write_tables(report: Report, out_dir: Path, formats: Sequence[str]) -> list[
     if "csv" in formats:
         frames = {"leaderboard.csv": leaderboard(results).rename_axis("entry"), "tasks.csv": results.tasks,
                   "subtasks.csv": results.subtasks}
+        if report.paired is not None:
+            frames["paired.csv"] = report.paired
         if report.baseline is not None:
             frames["deltas.csv"] = deltas(results, report.baseline).rename_axis("entry")
         for name, frame in frames.items():
@@ -53,18 +57,21 @@ def write_tables(report: Report, out_dir: Path, formats: Sequence[str]) -> list[
 
 
 def write_report(paths: Sequence[Path], out_dir: Path, formats: Sequence[str] = ("md",), baseline: str | None = None,
-                 reference: bool = True) -> tuple[Report, list[Path]]:
-    """Load runs and references, then write the tables, the charts and (``html``) the site into ``out_dir``."""
+                 reference: bool = True, labels: Mapping[Path, str] | None = None,
+                 paired: pd.DataFrame | None = None) -> tuple[Report, list[Path]]:
+    """Load runs and references, then write the tables, the charts and (``html``) the site into ``out_dir``.
+
+    ``labels``: named runs' row labels (:func:`load_results`); ``paired``: a campaign's paired differences."""
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise OrcabenchError(f"--format {', '.join(unknown)}: choose among {', '.join(FORMATS)}")
     if out_dir.exists() and not out_dir.is_dir():
         raise OrcabenchError(f"--out {out_dir} is a file; pass a directory for the report")
     ensure_directory(out_dir, "--out")  # before loading runs: an unwritable --out fails fast
-    results = load_results(paths, reference=reference)
+    results = load_results(paths, reference=reference, labels=labels)
     baseline = resolve_baseline(results, baseline)
     chart_files = charts.write_charts(charts.charts(results, baseline), out_dir / "charts")
-    report = Report(results, baseline, chart_files)
+    report = Report(results, baseline, chart_files, paired)
     written = write_tables(report, out_dir, formats)
     written += [p.with_suffix(s) for p in chart_files.values() for s in (".png", ".svg")]
     if "html" in formats:

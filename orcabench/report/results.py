@@ -13,7 +13,7 @@ their citation; they become rows marked ``source == "reference"``, never runs.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,11 +194,13 @@ def _is_reference(path: Path) -> bool:
     return path.is_file() and path.suffix in (".yaml", ".yml")
 
 
-def load_results(paths: Sequence[Path], reference: bool = True) -> Results:
+def load_results(paths: Sequence[Path], reference: bool = True, labels: Mapping[Path, str] | None = None) -> Results:
     """Runs (named run dirs, or folders to search) and reference files as :class:`Results`.
 
     ``reference``: also add the built-in reference sources (``results/``), restricted to
-    the tasks the runs hold, unless a reference file was passed explicitly.
+    the tasks the runs hold, unless a reference file was passed explicitly. ``labels``:
+    a named run directory's row label (a campaign's cell, model × variant), instead of its
+    model · backend: runs of one model under two variants stay two rows.
     """
     named: list[Path] = []
     found: list[Path] = []
@@ -222,6 +224,8 @@ def load_results(paths: Sequence[Path], reference: bool = True) -> Results:
     named_at = {path.resolve() for path in named}
     found = [path for path in dict.fromkeys(p.resolve() for p in found) if path not in named_at]
     runs = {}
+    given = {path.resolve(): label for path, label in (labels or {}).items()}
+    labelled: dict[str, str] = {}  # run id -> the label given for it
     skipped: list[str] = []
     for path in [*named, *found]:
         try:
@@ -231,15 +235,19 @@ def load_results(paths: Sequence[Path], reference: bool = True) -> Results:
                 raise
             skipped.append(f"{path}: {error}")  # one broken run in a folder does not cost the others
             continue
-        runs[path.name if path.name not in runs else str(path)] = run
+        run_id = path.name if path.name not in runs else str(path)
+        runs[run_id] = run
+        if path.resolve() in given and path in named:
+            labelled[run_id] = given[path.resolve()]
     ids = list(runs)
     named_ids, found_ids = ids[: len(named)], ids[len(named):]
     entries = {run_id: _entry(run) for run_id, run in runs.items()}
     # A run named on the command line is always shown; two named runs of one entry are
     # both wanted, so their labels carry the run id.
     per_entry = pd.Series([entries[r] for r in named_ids], dtype=object).value_counts()
-    labels = {r: f"{entries[r]} [{r}]" if per_entry.get(entries[r], 0) > 1 else entries[r] for r in named_ids}
-    picks: dict[tuple[str, str], str] = {(labels[r], task): r for r in named_ids for task in runs[r].tasks()}
+    shown = {r: labelled.get(r) or (f"{entries[r]} [{r}]" if per_entry.get(entries[r], 0) > 1 else entries[r])
+             for r in named_ids}
+    picks: dict[tuple[str, str], str] = {(shown[r], task): r for r in named_ids for task in runs[r].tasks()}
     covered = {(entries[r], task) for r in named_ids for task in runs[r].tasks()}
     # Runs found in folders: for each (entry, task) not named, the latest run wins.
     for run_id in sorted(found_ids, key=lambda r: _date(runs[r])):

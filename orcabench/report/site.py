@@ -125,7 +125,8 @@ def write_site(report: Report, out_dir: Path) -> Path:
     common = {"version": __version__, "pages": pages, "notes": report.notes()}
     columns, rows = _leaderboard_rows(results)
     write_atomic(out_dir / "index.html", environment.get_template("index.html.j2").render(
-        **common, title="Leaderboard", columns=columns, average=AVERAGE, rows=rows, charts=charts, baseline=report.baseline),
+        **common, title="Leaderboard", columns=columns, average=AVERAGE, rows=rows, charts=charts, baseline=report.baseline,
+        paired=[] if report.paired is None else report.paired.to_dict("records")),
         "--out")
     with_subtasks = set(tasks_with_subtasks(results))
     for page in pages:

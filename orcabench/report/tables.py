@@ -128,6 +128,8 @@ class Report:
     results: Results
     baseline: str | None
     charts: dict[str, Path]  # chart name -> its SVG file
+    # A campaign's paired differences from its reference model (PAIRED_COLUMNS; points and the paired CI); None: none
+    paired: pd.DataFrame | None = None
 
     def notes(self) -> list[str]:
         lines = [f"{UNVERIFIED} cell not verified in its source (see results/)"] if unverified_cells(self.results) else []
@@ -145,6 +147,9 @@ class Report:
         samples = samples_table(results)
         if not samples.empty:  # a run cell over a few samples is not the paper's full test set
             lines += ["", "## Samples behind each run cell", "", to_markdown_table(samples, best=None, number="{:.0f}")]
+        if self.paired is not None and not self.paired.empty:
+            lines += ["", "## Paired difference from the reference (accuracy points, 95% CI over the shared examples)", "",
+                      paired_markdown(self.paired)]
         if self.baseline is not None:
             lines += ["", f"## Δ against {self.baseline} (accuracy points)", "",
                       to_markdown_table(deltas(results, self.baseline), best=None, number="{:+.2f}")]
@@ -154,3 +159,17 @@ class Report:
         if self.charts:
             lines += ["", "## Charts", ""] + [f"![{name}]({chart_dir}/{path.name})" for name, path in self.charts.items()]
         return "\n".join(lines) + "\n"
+
+
+# A campaign's paired differences: each cell against the reference model's cell, task by task (the gate's statistics).
+PAIRED_COLUMNS = ["entry", "reference", "task", "n", "delta", "ci_low", "ci_high", "p_holm"]
+
+
+def paired_markdown(paired: pd.DataFrame) -> str:
+    """One row per (entry, task): n pairs, Δ points, its 95% CI and the Holm-adjusted McNemar p."""
+    lines = [markdown_row(["entry", "reference", "task", "n", "Δ", "95% CI", "p (Holm)"]), "|---|---|---|---:|---:|---:|---:|"]
+    for row in paired.itertuples(index=False):
+        p_value = "" if row.p_holm is None or pd.isna(row.p_holm) else f"{row.p_holm:.3g}"
+        lines.append(markdown_row([row.entry, row.reference, row.task, str(row.n), f"{row.delta:+.2f}",
+                                   f"[{row.ci_low:+.2f}, {row.ci_high:+.2f}]", p_value]))
+    return "\n".join(lines)
