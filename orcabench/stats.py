@@ -27,6 +27,75 @@ def mean_ci(scores: Sequence[float], confidence: float = 0.95) -> tuple[float, f
     return mean, float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
+def cluster_labels(clusters: Sequence[str | None]) -> np.ndarray:
+    """Integer cluster codes; an example with no cluster (None) is a cluster of its own."""
+    codes: dict[str, int] = {}
+    labels = [codes.setdefault(c, len(codes)) if c is not None else -1 for c in clusters]
+    singles = iter(range(len(codes), len(codes) + labels.count(-1)))
+    return np.array([label if label >= 0 else next(singles) for label in labels], dtype=int)
+
+
+def clustered_se(scores: Sequence[float], clusters: Sequence[str | None]) -> float:
+    """Cluster-robust standard error of a mean score (Miller 2024, "Adding Error Bars to Evals",
+    arXiv 2411.00640, §2.3 eq. 4: the CLT variance plus the within-cluster covariances).
+
+    SE² = G / (G - 1) · (1 / n²) · Σ_c (Σ_{i ∈ c} (s_i - s̄))², for G clusters and n questions:
+    Miller's sum of residual products within each cluster, written as the square of each
+    cluster's residual sum, with the G / (G - 1) small-sample factor of the CR1 sandwich
+    (Cameron & Miller 2015, "A Practitioner's Guide to Cluster-Robust Inference", §VI.B), which is
+    what ``statsmodels`` OLS with ``cov_type="cluster"`` reports for an intercept-only model. With
+    every question its own cluster it is the CLT standard error of §2.1, sqrt(s² / n) with the
+    n - 1 sample variance. NaN with fewer than two clusters.
+    """
+    values = np.asarray(scores, dtype=float)
+    labels = cluster_labels(clusters)
+    groups = int(labels.max()) + 1 if labels.size else 0
+    if values.size != labels.size:
+        raise ValueError(f"scores and clusters differ in length: {values.size} vs {labels.size}")
+    if groups < 2:
+        return float("nan")
+    residual_sums = np.bincount(labels, weights=values - values.mean(), minlength=groups)
+    return math.sqrt(groups / (groups - 1) * float(np.sum(residual_sums**2))) / values.size
+
+
+def clustered_mean_ci(scores: Sequence[float], clusters: Sequence[str | None],
+                      confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean with a normal interval on the cluster-robust SE (Miller 2024 §2.3: mean ± z · SE_clustered),
+    clipped to the score range [0, 1]; the mean itself when the SE is undefined (one cluster)."""
+    from scipy import stats
+
+    values = np.asarray(scores, dtype=float)
+    if values.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    mean, se = float(values.mean()), clustered_se(values, clusters)
+    if math.isnan(se):
+        return mean, mean, mean
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    return mean, max(0.0, mean - z * se), min(1.0, mean + z * se)
+
+
+def stratified_mean_ci(means: Sequence[float], standard_errors: Sequence[float],
+                       confidence: float = 0.95) -> tuple[float, float, float]:
+    """The unweighted mean of S strata (a macro average over subtasks) with its normal interval.
+
+    The strata are sampled independently, so Var(mean) = (1 / S²) Σ_s SE_s² (stratified sampling
+    with equal stratum weights: Cochran 1977, "Sampling Techniques", §5.3 eq. 5.6; Miller 2024 §2.3
+    treats subtasks as fixed strata in the same way). Each SE_s is the stratum's own — clustered
+    where its questions cluster. NaN bounds if any stratum's SE is undefined.
+    """
+    from scipy import stats
+
+    m, se = np.asarray(means, dtype=float), np.asarray(standard_errors, dtype=float)
+    if m.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    mean = float(m.mean())
+    total = math.sqrt(float(np.sum(se**2))) / m.size
+    if math.isnan(total):
+        return mean, float("nan"), float("nan")
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    return mean, max(0.0, mean - z * total), min(1.0, mean + z * total)
+
+
 # --- Paired comparison of two runs on the same examples (orcabench gate / compare) -------------
 
 

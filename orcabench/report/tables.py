@@ -81,6 +81,17 @@ def samples_table(results: Results) -> pd.DataFrame:
                          columns=[t for t in results.task_names if t in table.columns])
 
 
+def clustered_notes(results: Results) -> list[str]:
+    """One line per task whose intervals are cluster-robust, naming the clusters (none for unclustered tasks)."""
+    rows = results.tasks[results.tasks["interval"] == "clustered"]
+    lines = []
+    for task, part in rows.groupby("task", sort=False):
+        counts = ", ".join(f"{entry}: {clusters:,}" for entry, clusters in zip(part["entry"], part["clusters"]))
+        lines.append(f"{task}: questions share passages, so its 95% intervals are cluster-robust (Miller 2024, "
+                     f"arXiv 2411.00640 §2.3), one cluster per passage ({counts} clusters)")
+    return lines
+
+
 def _cell(value: float, number: str) -> str:
     if value is None or math.isnan(value):
         return "–"
@@ -131,6 +142,7 @@ class Report:
 
     def notes(self) -> list[str]:
         lines = [f"{UNVERIFIED} cell not verified in its source (see results/)"] if unverified_cells(self.results) else []
+        lines += clustered_notes(self.results)
         lines += [f"{name}: {citation}" for name, citation in self.results.citations.items()]
         lines += [f"{key}: {text}" for key, text in self.results.notes.items()]
         return lines
