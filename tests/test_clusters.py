@@ -35,7 +35,7 @@ Z95 = float(scipy_stats.norm.ppf(0.975))
 
 
 def hand_clustered_variance(scores: Sequence[float], clusters: Sequence[str]) -> float:
-    """Miller 2024 §2.3 written out: (Σ_i e_i² + Σ_c Σ_{i≠j in c} e_i e_j) / n², times G / (G - 1) (CR1)."""
+    """Miller 2024 §2 written out: (Σ_i e_i² + Σ_c Σ_{i≠j in c} e_i e_j) / n², times G / (G - 1) (CR1)."""
     n = len(scores)
     mean = sum(scores) / n
     residuals = [s - mean for s in scores]

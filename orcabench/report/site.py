@@ -22,7 +22,8 @@ import pandas as pd
 from orcabench import __version__
 from orcabench.store.reader import natural_order
 from orcabench.store.schema import safe_slug
-from orcabench.report.tables import AVERAGE, Report, best_cells, leaderboard, subtask_table, tasks_with_subtasks, unverified_cells
+from orcabench.report.tables import (AVERAGE, Report, best_cells, leaderboard, paired_caption, subtask_table, tasks_with_subtasks,
+                                     unverified_cells)
 from orcabench.report.results import Results
 from orcabench.store.files import ensure_directory, write_atomic
 from orcabench.types import Record
@@ -105,6 +106,16 @@ def _leaderboard_rows(results: Results) -> tuple[list[str], list[dict[str, Any]]
     return [str(c) for c in table.columns], rows
 
 
+def _paired_rows(report: Report) -> list[dict[str, Any]]:
+    """The paired leaderboard's rows, numbers as None where missing; ``group`` names a shared rank's
+    models (task and rank), which the page draws as one bracket."""
+    if report.paired is None:
+        return []
+    return [{**{key: _number(row[key]) for key in ("n", "accuracy", "delta", "ci_low", "ci_high", "p_value")},
+             "task": row["task"], "entry": row["entry"], "rank": int(row["rank"]), "tied": bool(row["tied"]),
+             "interval": row["interval"], "group": f"{row['task']}/{row['rank']}"} for row in report.paired.to_dict("records")]
+
+
 def write_site(report: Report, out_dir: Path) -> Path:
     """Render the site into ``out_dir`` (created); returns the path of ``index.html``."""
     results = report.results
@@ -125,7 +136,8 @@ def write_site(report: Report, out_dir: Path) -> Path:
     common = {"version": __version__, "pages": pages, "notes": report.notes()}
     columns, rows = _leaderboard_rows(results)
     write_atomic(out_dir / "index.html", environment.get_template("index.html.j2").render(
-        **common, title="Leaderboard", columns=columns, average=AVERAGE, rows=rows, charts=charts, baseline=report.baseline),
+        **common, title="Leaderboard", columns=columns, average=AVERAGE, rows=rows, charts=charts, baseline=report.baseline,
+        reference=report.reference, paired=_paired_rows(report), paired_caption=paired_caption(report.reference or "")),
         "--out")
     with_subtasks = set(tasks_with_subtasks(results))
     for page in pages:
