@@ -92,14 +92,26 @@ def _sample_data(results: Results, task: str, out_dir: Path) -> int:
     return len(ids)
 
 
+def _cell_details(results: Results) -> dict[tuple[str, str], dict[str, Any]]:
+    """Per run cell (entry, task): its n, its interval in percent and whether it is a --limit subset, so that a
+    6-question run does not read like the paper's full-set number beside it."""
+    runs = results.tasks[results.tasks["source"] == "run"]
+    return {(row["entry"], row["task"]): {"n": int(row["n"]), "low": _number(100 * row["accuracy_ci_low"]),
+                                          "high": _number(100 * row["accuracy_ci_high"]), "subset": bool(row["subset"]),
+                                          "clustered": row["interval"] == "clustered"}
+            for row in runs.to_dict("records")}
+
+
 def _leaderboard_rows(results: Results) -> tuple[list[str], list[dict[str, Any]]]:
     table = leaderboard(results)
     marks = best_cells(table, "column")
     meta = results.tasks.drop_duplicates("entry").set_index("entry")
     flagged = unverified_cells(results)
+    details = _cell_details(results)
     rows = []
     for (entry, values), best in zip(table.iterrows(), marks.to_numpy()):
-        cells = [{"value": _number(v), "best": bool(is_best), "flag": (entry, column) in flagged}
+        cells = [{"value": _number(v), "best": bool(is_best), "flag": (entry, column) in flagged,
+                  "detail": details.get((entry, str(column)))}
                  for (column, v), is_best in zip(values.items(), best)]
         rows.append({"entry": entry, "source": meta.loc[entry, "source"], "size": _number(meta.loc[entry, "size_params"]),
                      "cells": cells})

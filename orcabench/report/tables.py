@@ -94,6 +94,21 @@ def clustered_notes(results: Results) -> list[str]:
     return lines
 
 
+def intervals_table(results: Results) -> pd.DataFrame:
+    """Run entries × tasks: the 95% interval of each run cell's number in percent, "(clustered)" where
+    its questions share passages and "(subset)" where the run was limited (--limit); "–" where there is none."""
+    runs = results.tasks[results.tasks["source"] == "run"]
+    texts = {}
+    for row in runs.to_dict("records"):
+        low, high = row["accuracy_ci_low"], row["accuracy_ci_high"]
+        text = "–" if pd.isna(low) else f"{100 * low:.1f}–{100 * high:.1f}"
+        text += " (clustered)" if row["interval"] == "clustered" else ""
+        texts[(row["entry"], row["task"])] = text + (" (subset)" if row["subset"] else "")
+    entries = [e for e in results.entries if e in set(runs["entry"])]
+    tasks = [t for t in results.task_names if t in set(runs["task"])]
+    return pd.DataFrame([[texts.get((e, t), "–") for t in tasks] for e in entries], index=entries, columns=tasks)
+
+
 def _cell(value: float, number: str) -> str:
     if value is None or math.isnan(value):
         return "–"
@@ -194,6 +209,10 @@ class Report:
         samples = samples_table(results)
         if not samples.empty:  # a run cell over a few samples is not the paper's full test set
             lines += ["", "## Samples behind each run cell", "", to_markdown_table(samples, best=None, number="{:.0f}")]
+            intervals = intervals_table(results)
+            lines += ["", "## 95% interval of each run cell (percent; subset: a --limit run, not the full test set)", "",
+                      markdown_row(["", *intervals.columns]), "|---|" + "---:|" * len(intervals.columns)]
+            lines += [markdown_row([entry, *row]) for entry, row in zip(intervals.index, intervals.to_numpy().tolist())]
         lines += self.paired_markdown()
         if self.baseline is not None:
             lines += ["", f"## Δ against {self.baseline} (accuracy points)", "",
