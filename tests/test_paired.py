@@ -81,6 +81,9 @@ def test_a_clustered_tasks_paired_interval_is_cluster_robust(tmp_path: Path) -> 
     assert (row["delta"], row["ci_low"], row["ci_high"]) == pytest.approx(
         (100 * mean, 100 * (mean - z * se), 100 * (mean + z * se)), rel=1e-12)
     assert row["p_value"] == pytest.approx(2 * scipy_stats.norm.sf(mean / se), rel=1e-12)
+    (compared,) = api.compare(runs[0], runs[1]).tasks  # orcabench compare shows the same clustered statistics
+    assert (100 * compared.stats.ci_low, 100 * compared.stats.ci_high, compared.stats.p_value) == pytest.approx(
+        (row["ci_low"], row["ci_high"], row["p_value"]), rel=1e-12)
 
 
 def test_markdown_csv_and_latex_carry_the_same_columns(runs: dict[str, Path], tmp_path: Path,
