@@ -191,18 +191,21 @@ def audit(run_dir: Path) -> list[TaskAudit]:
 
 
 def report(runs: Sequence[Path], out: Path, formats: Sequence[str] = ("md",), baseline: str | None = None,
-           reference: bool = True) -> tuple[Report, list[Path]]:
-    """Tables, charts and the HTML site from runs and reference files into ``out``; the report and the files written."""
+           reference: bool = True, paired_reference: str | None = None) -> tuple[Report, list[Path]]:
+    """Tables, charts and the HTML site from runs and reference files into ``out``; the report and the files written.
+    ``reference``: add the paper's published rows; ``paired_reference``: the entry or model the paired
+    leaderboard (differences with CIs, tie groups) is taken against."""
     from orcabench.report.publish import write_report
 
-    return write_report(runs, out, formats, baseline, reference)
+    return write_report(runs, out, formats, baseline, reference, paired_reference)
 
 
 def leaderboard_markdown(made: Report) -> str:
-    """The report's leaderboard (entries × tasks, with the averages) as a Markdown table."""
+    """The report's leaderboard (entries × tasks, with the averages) as a Markdown table, and the paired
+    leaderboard after it where the report has a reference."""
     from orcabench.report.tables import leaderboard, to_markdown_table
 
-    return to_markdown_table(leaderboard(made.results))
+    return "\n".join([to_markdown_table(leaderboard(made.results)), *made.paired_markdown()])
 
 
 def load_policy(path: Path | None) -> Policy:

@@ -27,6 +27,76 @@ def mean_ci(scores: Sequence[float], confidence: float = 0.95) -> tuple[float, f
     return mean, float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
+def cluster_labels(clusters: Sequence[str | None]) -> np.ndarray:
+    """Integer cluster codes; an example with no cluster (None) is a cluster of its own."""
+    codes: dict[str, int] = {}
+    labels = [codes.setdefault(c, len(codes)) if c is not None else -1 for c in clusters]
+    singles = iter(range(len(codes), len(codes) + labels.count(-1)))
+    return np.array([label if label >= 0 else next(singles) for label in labels], dtype=int)
+
+
+def clustered_se(scores: Sequence[float], clusters: Sequence[str | None]) -> float:
+    """Cluster-robust standard error of a mean score (Miller 2024, "Adding Error Bars to Evals",
+    arXiv 2411.00640, §2, clustered standard errors: the CLT variance plus the covariances of
+    questions within a cluster).
+
+    SE² = G / (G - 1) · (1 / n²) · Σ_c (Σ_{i ∈ c} (s_i - s̄))², for G clusters and n questions:
+    Miller's sum of residual products within each cluster, written as the square of each
+    cluster's residual sum, times the G / (G - 1) small-sample factor of the CR1 sandwich
+    (Cameron & Miller 2015, "A Practitioner's Guide to Cluster-Robust Inference"), which is what
+    ``statsmodels`` OLS with ``cov_type="cluster"`` reports for an intercept-only model. With
+    every question its own cluster it is Miller's CLT standard error, sqrt(s² / n) with the
+    n - 1 sample variance. NaN with fewer than two clusters.
+    """
+    values = np.asarray(scores, dtype=float)
+    labels = cluster_labels(clusters)
+    groups = int(labels.max()) + 1 if labels.size else 0
+    if values.size != labels.size:
+        raise ValueError(f"scores and clusters differ in length: {values.size} vs {labels.size}")
+    if groups < 2:
+        return float("nan")
+    residual_sums = np.bincount(labels, weights=values - values.mean(), minlength=groups)
+    return math.sqrt(groups / (groups - 1) * float(np.sum(residual_sums**2))) / values.size
+
+
+def clustered_mean_ci(scores: Sequence[float], clusters: Sequence[str | None],
+                      confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean with a normal interval on the cluster-robust SE (Miller 2024 §2: mean ± z · SE_clustered),
+    clipped to the score range [0, 1]; the mean itself when the SE is undefined (one cluster)."""
+    from scipy import stats
+
+    values = np.asarray(scores, dtype=float)
+    if values.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    mean, se = float(values.mean()), clustered_se(values, clusters)
+    if math.isnan(se):
+        return mean, mean, mean
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    return mean, max(0.0, mean - z * se), min(1.0, mean + z * se)
+
+
+def stratified_mean_ci(means: Sequence[float], standard_errors: Sequence[float],
+                       confidence: float = 0.95) -> tuple[float, float, float]:
+    """The unweighted mean of S strata (a macro average over subtasks) with its normal interval.
+
+    The strata are sampled independently, so Var(mean) = (1 / S²) Σ_s SE_s² (the variance of a
+    stratified mean with equal stratum weights: Cochran 1977, "Sampling Techniques", §5.3). Each
+    SE_s is the stratum's own, clustered where its questions cluster. NaN bounds if any
+    stratum's SE is undefined (a subtask of one question).
+    """
+    from scipy import stats
+
+    m, se = np.asarray(means, dtype=float), np.asarray(standard_errors, dtype=float)
+    if m.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    mean = float(m.mean())
+    total = math.sqrt(float(np.sum(se**2))) / m.size
+    if math.isnan(total):
+        return mean, float("nan"), float("nan")
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    return mean, max(0.0, mean - z * total), min(1.0, mean + z * total)
+
+
 # --- Paired comparison of two runs on the same examples (orcabench gate / compare) -------------
 
 
@@ -113,19 +183,46 @@ def holm(p_values: Sequence[float]) -> list[float]:
     return [float(x) for x in adjusted]
 
 
+def clustered_difference_test(differences: Sequence[float], clusters: Sequence[str | None],
+                              confidence: float = 0.95) -> tuple[float, float, float]:
+    """A normal interval and two-sided p-value for the mean paired difference when questions cluster.
+
+    Miller 2024 (arXiv 2411.00640), §4, paired differences: d_i = candidate_i - baseline_i is
+    itself a per-question score, so its standard error is the clustered one of §2
+    (:func:`clustered_se` on the d_i); the test is Wald's z = mean(d) / SE. With no spread at all
+    (every difference equal) the interval is the point and p is 1 for a zero mean, 0 otherwise.
+    """
+    from scipy import stats
+
+    d = np.asarray(differences, dtype=float)
+    mean, se = float(d.mean()), clustered_se(d, clusters)
+    if math.isnan(se) or se == 0.0:
+        return mean, mean, 1.0 if mean == 0.0 else 0.0
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    return max(-1.0, mean - z * se), min(1.0, mean + z * se), float(2 * stats.norm.sf(abs(mean) / se))
+
+
 def paired_stats(baseline: Sequence[float], candidate: Sequence[float], confidence: float = 0.95,
-                 resamples: int = 10_000, seed: int = 0) -> PairedStats:
-    """Accuracy of each run, their difference with a paired bootstrap CI, and McNemar's exact p."""
+                 resamples: int = 10_000, seed: int = 0, clusters: Sequence[str | None] | None = None) -> PairedStats:
+    """Accuracy of each run, their difference with a paired bootstrap CI, and McNemar's exact p.
+
+    With ``clusters`` naming at least one cluster (questions sharing a passage), the interval and
+    p-value are the cluster-robust ones of :func:`clustered_difference_test` instead: resampling or
+    testing questions one by one would treat a passage's questions as independent.
+    """
     a, b = np.asarray(baseline, dtype=float), np.asarray(candidate, dtype=float)
     if a.shape != b.shape:
         raise ValueError(f"paired samples differ in length: {a.size} vs {b.size}")
     if a.size == 0:
         nan = float("nan")
         return PairedStats(0, nan, nan, nan, nan, nan, 0, 0, 1.0)
-    low, high = paired_bootstrap_ci(a, b, confidence, resamples, seed)
     worse, better = int(np.sum(a > b)), int(np.sum(b > a))
+    if clusters is not None and any(c is not None for c in clusters):
+        low, high, p_value = clustered_difference_test(b - a, clusters, confidence)
+    else:
+        (low, high), p_value = paired_bootstrap_ci(a, b, confidence, resamples, seed), mcnemar_exact(worse, better)
     return PairedStats(n=int(a.size), baseline=float(a.mean()), candidate=float(b.mean()), delta=float(b.mean() - a.mean()),
-                       ci_low=low, ci_high=high, worse=worse, better=better, p_value=mcnemar_exact(worse, better))
+                       ci_low=low, ci_high=high, worse=worse, better=better, p_value=p_value)
 
 
 # --- Non-inferiority of paired outcomes: one method for the verdict and the interval shown ------------

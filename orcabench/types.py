@@ -118,7 +118,10 @@ class Example:
     (lettered A, B, … in order), ``labels`` the closed set an answer is drawn from (BBH's
     yes/no or True/False labels; the words a word-sorting answer is made of), and
     ``targets`` every acceptable answer where there are several (DROP: each gold's spans).
-    ``gold`` is the gold answer as records store it.
+    ``gold`` is the gold answer as records store it. ``cluster`` names the unit the example
+    was sampled with, where several questions share one (RACE: the article; DROP: the passage):
+    such questions are not independent, and intervals treat each cluster as one draw; None:
+    the example stands alone.
     """
 
     id: str
@@ -129,6 +132,7 @@ class Example:
     choices: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
     targets: tuple[Any, ...] = ()
+    cluster: str | None = None
 
     @property
     def letters(self) -> str:
@@ -202,6 +206,9 @@ class Record:
     extra: dict[str, Any] = field(default_factory=dict)
     reasoning: str | None = None  # the reasoning trace (never read for the answer); None: the output had none
     reasoning_tokens: int | None = None
+    # The example's cluster (Example.cluster); absent from the line when None, so records of
+    # unclustered tasks read and write as before, and older runs read as unclustered.
+    cluster: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -212,7 +219,10 @@ class Record:
         return self.method not in (UNPARSED, NO_FINAL_ANSWER)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if data["cluster"] is None:
+            del data["cluster"]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Record:

@@ -7,10 +7,12 @@ shared by every test that needs them. vLLM runs in-process under pytest.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -69,3 +71,23 @@ def vllm_backend(smollm2_dir: Path) -> Iterator[object]:
     backend = VLLMBackend(str(smollm2_dir), ENGINE, seed=0, max_num_seqs=None)
     yield backend
     backend.close()
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+# Shared by the report's and the paired leaderboard's browser tests: one Chromium per test module.
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if CHROMIUM is None:
+        if os.environ.get("ORCABENCH_REQUIRE_BROWSER"):
+            pytest.fail("headless Chromium is required here (ORCABENCH_REQUIRE_BROWSER): apt-get install chromium")
+        pytest.skip("no Chromium on this machine (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield chromium
+        chromium.close()

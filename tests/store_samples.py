@@ -33,8 +33,9 @@ def fingerprint(tasks: dict[str, list[float]], **changes: Any) -> dict[str, Any]
 
 
 def make_run(path: Path, tasks: dict[str, list[float]], ids: dict[str, list[str]] | None = None,
-             subtasks: dict[str, list[str]] | None = None, finished: str | None = None, **changes: Any) -> Path:
-    """A run directory as `orcabench run` leaves it: scores per task, optional ids, subtasks and finish time."""
+             subtasks: dict[str, list[str]] | None = None, finished: str | None = None,
+             clusters: dict[str, list[str | None]] | None = None, **changes: Any) -> Path:
+    """A run directory as `orcabench run` leaves it: scores per task, optional ids, subtasks, clusters and finish time."""
     path.mkdir(parents=True)
     sessions = [{"finished": finished}] if finished else []
     (path / "manifest.json").write_text(json.dumps({"fingerprint": fingerprint(tasks, **changes), "sessions": sessions}))
@@ -42,9 +43,11 @@ def make_run(path: Path, tasks: dict[str, list[float]], ids: dict[str, list[str]
     for task, scores in tasks.items():
         task_ids = (ids or {}).get(task) or [str(i) for i in range(len(scores))]
         task_subtasks = (subtasks or {}).get(task) or [None] * len(scores)
-        for sample_id, subtask, score in zip(task_ids, task_subtasks, scores):
+        task_clusters = (clusters or {}).get(task) or [None] * len(scores)
+        for sample_id, subtask, cluster, score in zip(task_ids, task_subtasks, task_clusters, scores):
             record = Record(task=task, id=sample_id, subtask=subtask, prompt="p", prompt_sha256="h", output="o", answer="a",
-                            method="letter", gold="a", score=score, prompt_tokens=1, output_tokens=1, finish_reason="stop")
+                            method="letter", gold="a", score=score, prompt_tokens=1, output_tokens=1, finish_reason="stop",
+                            cluster=cluster)
             lines.append(json.dumps(record.to_json()) + "\n")
     (path / "records.jsonl").write_text("".join(lines))
     return path

@@ -179,15 +179,21 @@ def test_the_report_site_has_a_row_per_cell_and_the_paired_difference_from_the_r
     assert rows == list(CELLS)  # one row per model × variant: the bundled model's two runs are not collapsed
     paired = page.eval_on_selector_all("#paired tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.dataset.value))")
     reference, own = list(CELLS)
-    assert [(row[0], row[1], row[2]) for row in paired] == [(own, reference, "arc-easy"), (own, reference, "gsm8k")]
+    # The paired leaderboard (the one `orcabench report --reference` draws): per task, every cell, paired with the
+    # reference model's cell on the examples both answered.
+    assert sorted((row[0], row[2]) for row in paired) == [(task, entry) for task in ("arc-easy", "gsm8k")
+                                                          for entry in sorted((reference, own))]
     runs = run_dirs(uninterrupted)
-    for entry, _, task, n, delta, low, _ in paired:
+    for task, _, entry, n, _, delta, low, _, _ in paired:
+        if entry == reference:
+            continue
         ours, theirs = records_of(runs[own]), records_of(runs[reference])
         keys = [key for key in ours if key[0] == task]
         expected = 100 * sum(ours[key][2] - theirs[key][2] for key in keys) / len(keys)
         assert int(n) == len(keys) == 3 and float(delta) == pytest.approx(expected) and float(low) <= float(delta)
     page.click("#paired thead button:text-is('Δ')")
-    deltas = [float(v) for v in page.eval_on_selector_all("#paired tbody tr", "rows => rows.map(r => r.cells[4].dataset.value)")]
+    deltas = [float(v) for v in page.eval_on_selector_all("#paired tbody tr", "rows => rows.map(r => r.cells[5].dataset.value)")
+              if v]
     assert deltas == sorted(deltas, reverse=True) or deltas == sorted(deltas)
     assert problems == []
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,7 +34,6 @@ from orcabench.report.tables import Report, deltas, leaderboard, resolve_baselin
 from orcabench.report.results import builtin_results_dir, load_reference, load_results
 from orcabench.types import OrcabenchError
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 BASELINE = "smollm2-135m · hf"
 
 
@@ -355,22 +352,6 @@ def test_every_page_of_the_site_parses_as_html5_without_errors(report_dir: Path)
         assert parser.errors == [], page.name
     text = (report_dir / "site" / "index.html").read_text()
     assert "http://" not in text and "https://" not in text.replace("https://arxiv.org", "")  # nothing from a CDN
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if CHROMIUM is None:
-        if os.environ.get("ORCABENCH_REQUIRE_BROWSER"):
-            pytest.fail("headless Chromium is required here (ORCABENCH_REQUIRE_BROWSER): apt-get install chromium")
-        pytest.skip("no Chromium on this machine (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        yield chromium
-        chromium.close()
 
 
 def _column(page: Any, table: str, column: int) -> list[str]:

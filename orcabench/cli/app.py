@@ -69,7 +69,8 @@ def print_summaries(summaries: list[api.TaskSummary], title: str) -> None:
     for s in summaries:
         macro = "" if s.macro_accuracy is None else f"{100 * s.macro_accuracy:.2f}"
         no_final = (f"{s.no_final_answer} ({100 * s.no_final_answer_rate:.1f}%)",) if reasoning else ()
-        table.add_row(s.task, str(s.n), f"{100 * s.accuracy:.2f}", f"{100 * s.ci_low:.2f}–{100 * s.ci_high:.2f}",
+        clustered = " (clustered)" if s.clusters is not None else ""  # questions sharing a passage: a cluster-robust CI
+        table.add_row(s.task, str(s.n), f"{100 * s.accuracy:.2f}", f"{100 * s.ci_low:.2f}–{100 * s.ci_high:.2f}{clustered}",
                       macro, str(len(s.subtasks) or ""), f"{100 * s.unparsed_rate:.1f}%", *no_final,
                       f"{100 * (1 - s.unparsed_rate):.1f}%")
     console.print(table)

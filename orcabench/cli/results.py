@@ -151,14 +151,18 @@ def report(
                         typer.Option(help="entry (model/backend) or model name the deltas are taken against")] = None,
     format: Annotated[str, typer.Option("--format", help="comma-separated: md, csv, latex, html")] = "md",
     out: Annotated[Path, typer.Option(help="directory for the tables, charts/ and site/")] = Path("report"),
-    reference: Annotated[bool, typer.Option(help="add the paper's published numbers (results/) for the tasks shown")] = True,
+    reference: Annotated[Optional[str], typer.Option(
+        help="entry (model/backend) or model name: add the paired leaderboard against it (differences on the questions "
+             "both ran, with CIs, and the models the data cannot tell apart)")] = None,
+    no_reference: Annotated[bool, typer.Option("--no-reference",
+                                               help="leave out the paper's published numbers (results/)")] = False,
     open_site: Annotated[bool, typer.Option("--open", help="open the site (implies html) in the default browser")] = False,
 ) -> None:
     """Comparison tables, charts and a static HTML leaderboard from runs and reference results."""
     formats = split_names(format)
     if open_site and "html" not in formats:
         formats.append("html")
-    made, written = api.report(runs, out, formats, baseline, reference)
+    made, written = api.report(runs, out, formats, baseline, not no_reference, reference)
     for reason in made.results.skipped:
         say(f"skipped {reason}")
     for path in made.results.superseded:

@@ -208,6 +208,7 @@ def score_record(item: Pending, completions: list[Completion]) -> Record:
         task=item.task.name,
         id=item.example.id,
         subtask=item.example.subtask,
+        cluster=item.example.cluster,
         prompt=request.prompt,
         prompt_sha256=sha256_text(request.prompt),
         output=output,

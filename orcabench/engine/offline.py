@@ -84,7 +84,8 @@ def score_predictions(task_name: str, predictions: Path, data_dir: Path | None =
             prompt = line.get("prompt") if isinstance(line.get("prompt"), str) else ""  # says whether it opened a trace
             judged = judge(task, example, [completion], markers, prompt)
             records[example.id] = Record(
-                task=task.name, id=example.id, subtask=example.subtask, prompt="", prompt_sha256="", output=completion.text,
+                task=task.name, id=example.id, subtask=example.subtask, cluster=example.cluster, prompt="", prompt_sha256="",
+                output=completion.text,
                 gold=example.gold, prompt_tokens=0, output_tokens=completion.output_tokens,
                 finish_reason=completion.finish_reason, **judged.record_fields(),
             )

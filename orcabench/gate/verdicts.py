@@ -191,15 +191,17 @@ class _Paired:
     candidate: np.ndarray
     only_baseline: int
     only_candidate: int
+    clusters: list[str | None] = field(default_factory=list)  # each pair's cluster (questions sharing a passage)
 
 
 def _pair(baseline: StoredRun, candidate: StoredRun, task: str) -> _Paired:
     ids_a = {i for t, i in baseline.records if t == task}
     ids_b = {i for t, i in candidate.records if t == task}
     paired = sorted(ids_a & ids_b, key=natural_order)
+    clusters = [baseline.records[(task, i)].cluster or candidate.records[(task, i)].cluster for i in paired]
     return _Paired(task, paired, np.array([baseline.records[(task, i)].score for i in paired], dtype=float),
                    np.array([candidate.records[(task, i)].score for i in paired], dtype=float),
-                   len(ids_a - ids_b), len(ids_b - ids_a))
+                   len(ids_a - ids_b), len(ids_b - ids_a), clusters)
 
 
 def _shared_tasks(baseline: StoredRun, candidate: StoredRun, policy: Policy, gating: bool) -> tuple[list[str], dict[str, str]]:
@@ -237,7 +239,10 @@ def compare_runs(baseline_dir: Path, candidate_dir: Path, policy: Policy | None 
     found = checked_pair(baseline, candidate, allow_mismatch)
     shared, unpaired = _shared_tasks(baseline, candidate, policy, gating)
     pairs = [_pair(baseline, candidate, task) for task in shared]
-    stats = [paired_stats(p.baseline, p.candidate, policy.confidence, policy.resamples, policy.seed) for p in pairs]
+    # Clustered tasks (questions sharing a passage) get the cluster-robust interval and p (orcabench.stats.paired_stats);
+    # the fixed-n verdict's Tango bounds below are not yet clustered.
+    stats = [paired_stats(p.baseline, p.candidate, policy.confidence, policy.resamples, policy.seed, p.clusters)
+             for p in pairs]
     own = [policy.for_task(p.task) for p in pairs]
     # Holm over the tested family (compare and the lenient rule): every task with enough pairs to be decided.
     tested = [k for k, s in enumerate(stats) if s.n >= own[k].min_n]

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import pandas as pd
 
 from orcabench.report import charts, site
 from orcabench.report.tables import (
@@ -18,6 +17,8 @@ from orcabench.report.tables import (
     Report,
     deltas,
     leaderboard,
+    paired_caption,
+    paired_table,
     resolve_baseline,
     subtask_table,
     tasks_with_subtasks,
@@ -37,10 +38,11 @@ def write_tables(report: Report, out_dir: Path, formats: Sequence[str]) -> list[
     if "csv" in formats:
         frames = {"leaderboard.csv": leaderboard(results).rename_axis("entry"), "tasks.csv": results.tasks,
                   "subtasks.csv": results.subtasks}
-        if report.paired is not None:
-            frames["paired.csv"] = report.paired
         if report.baseline is not None:
             frames["deltas.csv"] = deltas(results, report.baseline).rename_axis("entry")
+        paired = report.paired
+        if paired is not None:
+            frames["paired.csv"] = paired
         for name, frame in frames.items():
             written.append(out_dir / name)
             write_atomic(written[-1], frame.to_csv(index=name in ("leaderboard.csv", "deltas.csv")), "--out")
@@ -49,6 +51,11 @@ def write_tables(report: Report, out_dir: Path, formats: Sequence[str]) -> list[
         if report.baseline is not None:
             parts.append(to_latex_table(deltas(results, report.baseline), f"Accuracy points against {report.baseline}.",
                                         best=None, signed=True))
+        paired = report.paired
+        if paired is not None and report.reference is not None:
+            styler = paired_table(paired).style.hide(axis="index").format_index(escape="latex", axis=1)
+            parts.append(styler.format(escape="latex").to_latex(hrules=True, caption=paired_caption(report.reference)
+                                                                 .replace("%", "\\%"), position_float="centering"))
         parts += [to_latex_table(subtask_table(results, task), f"{task} by subtask (\\%); best per subtask in bold.", best="row")
                   for task in tasks_with_subtasks(results)]
         written.append(out_dir / "report.tex")
@@ -58,10 +65,10 @@ def write_tables(report: Report, out_dir: Path, formats: Sequence[str]) -> list[
 
 def write_report(paths: Sequence[Path], out_dir: Path, formats: Sequence[str] = ("md",), baseline: str | None = None,
                  reference: bool = True, labels: Mapping[Path, str] | None = None,
-                 paired: pd.DataFrame | None = None) -> tuple[Report, list[Path]]:
-    """Load runs and references, then write the tables, the charts and (``html``) the site into ``out_dir``.
-
-    ``labels``: named runs' row labels (:func:`load_results`); ``paired``: a campaign's paired differences."""
+                 paired_reference: str | None = None) -> tuple[Report, list[Path]]:
+    """Load runs and references, then write the tables, the charts and (``html``) the site into ``out_dir``;
+    ``labels``: named runs' row labels (:func:`load_results`); ``paired_reference`` (an entry or model name) adds the
+    paired leaderboard against it."""
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise OrcabenchError(f"--format {', '.join(unknown)}: choose among {', '.join(FORMATS)}")
@@ -71,7 +78,7 @@ def write_report(paths: Sequence[Path], out_dir: Path, formats: Sequence[str] = 
     results = load_results(paths, reference=reference, labels=labels)
     baseline = resolve_baseline(results, baseline)
     chart_files = charts.write_charts(charts.charts(results, baseline), out_dir / "charts")
-    report = Report(results, baseline, chart_files, paired)
+    report = Report(results, baseline, chart_files, resolve_baseline(results, paired_reference, "--reference"))
     written = write_tables(report, out_dir, formats)
     written += [p.with_suffix(s) for p in chart_files.values() for s in (".png", ".svg")]
     if "html" in formats:

@@ -24,7 +24,7 @@ import yaml
 from orcabench.store.reader import StoredRun, find_runs, load_run, not_a_run
 from orcabench.models.registry import BUILTIN_MODELS
 from orcabench.store.writer import MANIFEST
-from orcabench.task.summary import headline, summarize
+from orcabench.task.summary import headline, headline_ci, summarize
 from orcabench.task import SUITES, discover
 from orcabench.types import OrcabenchError, Record
 
@@ -33,9 +33,10 @@ REFERENCE_SCHEMA_VERSION = 1
 
 TASK_COLUMNS = ["entry", "source", "model", "backend", "protocol", "task", "accuracy", "micro_accuracy", "ci_low", "ci_high",
                 "n", "unparsed_rate", "no_final_answer_rate", "kind", "cot", "subtasks", "size_params", "run_id", "run_dir",
-                "date", "verified", "citation"]
+                "date", "verified", "citation", "interval", "clusters", "macro_ci_low", "macro_ci_high", "accuracy_ci_low",
+                "accuracy_ci_high", "subset"]
 SUBTASK_COLUMNS = ["entry", "source", "model", "backend", "task", "subtask", "accuracy", "ci_low", "ci_high", "n",
-                   "unparsed_rate", "no_final_answer_rate", "run_id", "date"]
+                   "unparsed_rate", "no_final_answer_rate", "run_id", "date", "interval", "clusters"]
 SAMPLE_COLUMNS = ["entry", "task", "subtask", "id", "prompt", "output", "answer", "method", "gold", "score", "run_id"]
 
 
@@ -52,6 +53,11 @@ class Results:
 
     Accuracies are fractions (0-1). A task's ``accuracy`` is the number the benchmark
     reports (:func:`orcabench.task.summary.headline`): the macro average over its subtasks where it has them, else the micro one.
+    ``ci_low``..``ci_high`` is the micro accuracy's 95% interval, ``interval`` its kind ("independent", or
+    "clustered" over ``clusters`` clusters: questions sharing a passage); ``macro_ci_low``..``macro_ci_high`` the
+    macro average's stratified interval (tasks with subtasks); ``accuracy_ci_low``..``accuracy_ci_high`` the
+    interval of ``accuracy`` itself (the macro one where it is a macro average). ``subset``: the run was
+    limited (``--limit``, ``--limit-per-subtask``), so the cell is not the full test set.
     """
 
     tasks: pd.DataFrame
@@ -129,7 +135,11 @@ def _run_rows(entry: str, run: StoredRun, run_id: str, task_name: str) -> tuple[
                 "ci_low": summary.ci_low, "ci_high": summary.ci_high, "n": summary.n, "unparsed_rate": summary.unparsed_rate,
                 "no_final_answer_rate": summary.no_final_answer_rate,
                 "kind": kind, "cot": cot, "subtasks": len(summary.subtasks), "size_params": spec.size_params if spec else None,
-                "run_dir": str(run.path), "verified": True, "citation": None}
+                "run_dir": str(run.path), "verified": True, "citation": None, "interval": summary.interval,
+                "clusters": summary.clusters, "macro_ci_low": summary.macro_ci[0] if summary.macro_ci else math.nan,
+                "macro_ci_high": summary.macro_ci[1] if summary.macro_ci else math.nan,
+                "accuracy_ci_low": headline_ci(summary)[0], "accuracy_ci_high": headline_ci(summary)[1],
+                "subset": any(s.limit is not None or s.limit_per_subtask is not None for s in run.manifest.sessions)}
     by_subtask: dict[str, list[Record]] = {}
     for record in records:
         if record.subtask is not None:
@@ -139,7 +149,8 @@ def _run_rows(entry: str, run: StoredRun, run_id: str, task_name: str) -> tuple[
         part = summarize(task_name, by_subtask[subtask])
         subtask_rows.append({**common, "task": task_name, "subtask": subtask, "accuracy": part.accuracy, "ci_low": part.ci_low,
                              "ci_high": part.ci_high, "n": part.n, "unparsed_rate": part.unparsed_rate,
-                             "no_final_answer_rate": part.no_final_answer_rate})
+                             "no_final_answer_rate": part.no_final_answer_rate, "interval": part.interval,
+                             "clusters": part.clusters})
     return task_row, subtask_rows
 
 
@@ -185,7 +196,9 @@ def load_reference(path: Path, tasks: set[str] | None = None) -> Reference:
                          "unparsed_rate": math.nan, "no_final_answer_rate": math.nan,
                          "kind": "generative", "cot": False, "subtasks": 0,
                          "size_params": model.get("size_params"), "run_id": None, "run_dir": str(path), "date": None,
-                         "verified": task not in unverified, "citation": citation})
+                         "verified": task not in unverified, "citation": citation, "interval": None, "clusters": None,
+                         "macro_ci_low": math.nan, "macro_ci_high": math.nan, "accuracy_ci_low": math.nan,
+                         "accuracy_ci_high": math.nan, "subset": False})
     notes = {str(k): str(v) for k, v in (data.get("notes") or {}).items() if str(k) in shown}
     return Reference(name, citation, rows, notes)
 
@@ -278,6 +291,8 @@ def load_results(paths: Sequence[Path], reference: bool = True, labels: Mapping[
                              + (f" ({len(skipped)} unreadable run(s) skipped: {skipped[0]})" if skipped else ""))
     tasks = pd.DataFrame(task_rows, columns=TASK_COLUMNS)
     subtasks = pd.DataFrame(subtask_rows, columns=SUBTASK_COLUMNS)
+    for frame in (tasks, subtasks):  # a count stays an integer beside the empty cells of unclustered rows
+        frame["clusters"] = frame["clusters"].astype("Int64")
     used = set(picks.values())
     superseded = [runs[run_id].path for run_id in found_ids if run_id not in used]
     return Results(tasks=tasks, subtasks=subtasks, runs={k: v for k, v in runs.items() if k in used}, chosen=picks,

@@ -22,7 +22,8 @@ import pandas as pd
 from orcabench import __version__
 from orcabench.store.reader import natural_order
 from orcabench.store.schema import safe_slug
-from orcabench.report.tables import AVERAGE, Report, best_cells, leaderboard, subtask_table, tasks_with_subtasks, unverified_cells
+from orcabench.report.tables import (AVERAGE, Report, best_cells, leaderboard, paired_caption, subtask_table, tasks_with_subtasks,
+                                     unverified_cells)
 from orcabench.report.results import Results
 from orcabench.store.files import ensure_directory, write_atomic
 from orcabench.types import Record
@@ -91,18 +92,40 @@ def _sample_data(results: Results, task: str, out_dir: Path) -> int:
     return len(ids)
 
 
+def _cell_details(results: Results) -> dict[tuple[str, str], dict[str, Any]]:
+    """Per run cell (entry, task): its n, its interval in percent and whether it is a --limit subset, so that a
+    6-question run does not read like the paper's full-set number beside it."""
+    runs = results.tasks[results.tasks["source"] == "run"]
+    return {(row["entry"], row["task"]): {"n": int(row["n"]), "low": _number(100 * row["accuracy_ci_low"]),
+                                          "high": _number(100 * row["accuracy_ci_high"]), "subset": bool(row["subset"]),
+                                          "clustered": row["interval"] == "clustered"}
+            for row in runs.to_dict("records")}
+
+
 def _leaderboard_rows(results: Results) -> tuple[list[str], list[dict[str, Any]]]:
     table = leaderboard(results)
     marks = best_cells(table, "column")
     meta = results.tasks.drop_duplicates("entry").set_index("entry")
     flagged = unverified_cells(results)
+    details = _cell_details(results)
     rows = []
     for (entry, values), best in zip(table.iterrows(), marks.to_numpy()):
-        cells = [{"value": _number(v), "best": bool(is_best), "flag": (entry, column) in flagged}
+        cells = [{"value": _number(v), "best": bool(is_best), "flag": (entry, column) in flagged,
+                  "detail": details.get((entry, str(column)))}
                  for (column, v), is_best in zip(values.items(), best)]
         rows.append({"entry": entry, "source": meta.loc[entry, "source"], "size": _number(meta.loc[entry, "size_params"]),
                      "cells": cells})
     return [str(c) for c in table.columns], rows
+
+
+def _paired_rows(report: Report) -> list[dict[str, Any]]:
+    """The paired leaderboard's rows, numbers as None where missing; ``group`` names a shared rank's
+    models (task and rank), which the page draws as one bracket."""
+    if report.paired is None:
+        return []
+    return [{**{key: _number(row[key]) for key in ("n", "accuracy", "delta", "ci_low", "ci_high", "p_value")},
+             "task": row["task"], "entry": row["entry"], "rank": int(row["rank"]), "tied": bool(row["tied"]),
+             "interval": row["interval"], "group": f"{row['task']}/{row['rank']}"} for row in report.paired.to_dict("records")]
 
 
 def write_site(report: Report, out_dir: Path) -> Path:
@@ -126,7 +149,7 @@ def write_site(report: Report, out_dir: Path) -> Path:
     columns, rows = _leaderboard_rows(results)
     write_atomic(out_dir / "index.html", environment.get_template("index.html.j2").render(
         **common, title="Leaderboard", columns=columns, average=AVERAGE, rows=rows, charts=charts, baseline=report.baseline,
-        paired=[] if report.paired is None else report.paired.to_dict("records")),
+        reference=report.reference, paired=_paired_rows(report), paired_caption=paired_caption(report.reference or "")),
         "--out")
     with_subtasks = set(tasks_with_subtasks(results))
     for page in pages:

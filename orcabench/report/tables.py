@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 import pandas as pd
 
 from orcabench.console import markdown_row
+from orcabench.report.paired import ALPHA, paired_leaderboard
 from orcabench.report.results import Results
 from orcabench.task.summary import reasoning_average
 from orcabench.types import OrcabenchError
@@ -37,9 +39,9 @@ def leaderboard(results: Results) -> pd.DataFrame:
     return table
 
 
-def resolve_baseline(results: Results, baseline: str | None) -> str | None:
+def resolve_baseline(results: Results, baseline: str | None, flag: str = "--baseline") -> str | None:
     """An entry label (``·`` may be typed as ``/``: ``smollm2-135m/vllm``), or a model name
-    that names exactly one entry."""
+    that names exactly one entry (``flag`` names the option in the error)."""
     if baseline is None:
         return None
     spelled = [entry for entry in results.entries if baseline in (entry, entry.replace(" · ", "/"))]
@@ -47,7 +49,7 @@ def resolve_baseline(results: Results, baseline: str | None) -> str | None:
     if len(matches) == 1:
         return matches[0]
     hint = f"it names {len(matches)} entries ({', '.join(matches)})" if matches else "no entry has that name"
-    raise OrcabenchError(f"--baseline {baseline!r}: {hint}; use one of: {', '.join(results.entries)} "
+    raise OrcabenchError(f"{flag} {baseline!r}: {hint}; use one of: {', '.join(results.entries)} "
                          "(type · as /, e.g. model/backend)")
 
 
@@ -79,6 +81,32 @@ def samples_table(results: Results) -> pd.DataFrame:
     table = runs.pivot(index="entry", columns="task", values="n")
     return table.reindex(index=[e for e in results.entries if e in table.index],
                          columns=[t for t in results.task_names if t in table.columns])
+
+
+def clustered_notes(results: Results) -> list[str]:
+    """One line per task whose intervals are cluster-robust, naming the clusters (none for unclustered tasks)."""
+    rows = results.tasks[results.tasks["interval"] == "clustered"]
+    lines = []
+    for task, part in rows.groupby("task", sort=False):
+        counts = ", ".join(f"{entry}: {clusters:,}" for entry, clusters in zip(part["entry"], part["clusters"]))
+        lines.append(f"{task}: questions share passages, so its 95% intervals are cluster-robust (Miller 2024, "
+                     f"arXiv 2411.00640 §2), one cluster per passage ({counts} clusters)")
+    return lines
+
+
+def intervals_table(results: Results) -> pd.DataFrame:
+    """Run entries × tasks: the 95% interval of each run cell's number in percent, "(clustered)" where
+    its questions share passages and "(subset)" where the run was limited (--limit); "–" where there is none."""
+    runs = results.tasks[results.tasks["source"] == "run"]
+    texts = {}
+    for row in runs.to_dict("records"):
+        low, high = row["accuracy_ci_low"], row["accuracy_ci_high"]
+        text = "–" if pd.isna(low) else f"{100 * low:.1f}–{100 * high:.1f}"
+        text += " (clustered)" if row["interval"] == "clustered" else ""
+        texts[(row["entry"], row["task"])] = text + (" (subset)" if row["subset"] else "")
+    entries = [e for e in results.entries if e in set(runs["entry"])]
+    tasks = [t for t in results.task_names if t in set(runs["task"])]
+    return pd.DataFrame([[texts.get((e, t), "–") for t in tasks] for e in entries], index=entries, columns=tasks)
 
 
 def _cell(value: float, number: str) -> str:
@@ -123,19 +151,53 @@ def to_latex_table(table: pd.DataFrame, caption: str, best: Literal["column", "r
     return styler.to_latex(hrules=True, caption=caption, position_float="centering")
 
 
+def paired_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """The paired leaderboard as the tables show it (every format the same columns): a shared
+    rank as "=2", accuracy, Δ and its CI in points, p to three significant digits."""
+    def number(value: float, spec: str) -> str:
+        return "–" if pd.isna(value) else format(value, spec)
+
+    return pd.DataFrame({
+        "task": frame["task"], "rank": [f"={r}" if tied else str(r) for r, tied in zip(frame["rank"], frame["tied"])],
+        "model": frame["entry"], "n": frame["n"].astype(int), "accuracy": [number(v, ".2f") for v in frame["accuracy"]],
+        "Δ": [number(v, "+.2f") for v in frame["delta"]],
+        "95% CI": ["–" if pd.isna(lo) else f"[{lo:+.2f}, {hi:+.2f}]" for lo, hi in zip(frame["ci_low"], frame["ci_high"])],
+        "p": [number(v, ".3g") for v in frame["p_value"]], "interval": frame["interval"]})
+
+
+def paired_caption(reference: str) -> str:
+    return (f"Paired differences from {reference} on the questions both ran (accuracy points, 95% CI; "
+            f"cluster-robust where questions share a passage). A rank shared (=) means the data cannot tell the "
+            f"models apart: paired against the best of their group, Holm-corrected, none differs at α={ALPHA:g}.")
+
+
 @dataclass(frozen=True)
 class Report:
     results: Results
     baseline: str | None
     charts: dict[str, Path]  # chart name -> its SVG file
-    # A campaign's paired differences from its reference model (PAIRED_COLUMNS; points and the paired CI); None: none
-    paired: pd.DataFrame | None = None
+    reference: str | None = None  # the entry the paired leaderboard is taken against (--reference)
+
+    @cached_property
+    def paired(self) -> pd.DataFrame | None:  # cached: each format shows it, and its bootstrap is not free
+        """The paired leaderboard (:func:`orcabench.report.paired.paired_leaderboard`), None without --reference."""
+        return None if self.reference is None else paired_leaderboard(self.results, self.reference)
 
     def notes(self) -> list[str]:
         lines = [f"{UNVERIFIED} cell not verified in its source (see results/)"] if unverified_cells(self.results) else []
+        lines += clustered_notes(self.results)
         lines += [f"{name}: {citation}" for name, citation in self.results.citations.items()]
         lines += [f"{key}: {text}" for key, text in self.results.notes.items()]
         return lines
+
+    def paired_markdown(self) -> list[str]:
+        """The paired leaderboard's section of the Markdown report (no lines without --reference)."""
+        if self.paired is None or self.reference is None:
+            return []
+        table = paired_table(self.paired)
+        lines = ["", f"## Paired against {self.reference}", "", paired_caption(self.reference), "",
+                 markdown_row(list(table.columns)), "|---|---|---|" + "---:|" * (len(table.columns) - 4) + "---|"]
+        return lines + [markdown_row([str(v) for v in row]) for row in table.itertuples(index=False)]
 
     def markdown(self, chart_dir: str = "charts") -> str:
         results = self.results
@@ -147,9 +209,11 @@ class Report:
         samples = samples_table(results)
         if not samples.empty:  # a run cell over a few samples is not the paper's full test set
             lines += ["", "## Samples behind each run cell", "", to_markdown_table(samples, best=None, number="{:.0f}")]
-        if self.paired is not None and not self.paired.empty:
-            lines += ["", "## Paired difference from the reference (accuracy points, 95% CI over the shared examples)", "",
-                      paired_markdown(self.paired)]
+            intervals = intervals_table(results)
+            lines += ["", "## 95% interval of each run cell (percent; subset: a --limit run, not the full test set)", "",
+                      markdown_row(["", *intervals.columns]), "|---|" + "---:|" * len(intervals.columns)]
+            lines += [markdown_row([entry, *row]) for entry, row in zip(intervals.index, intervals.to_numpy().tolist())]
+        lines += self.paired_markdown()
         if self.baseline is not None:
             lines += ["", f"## Δ against {self.baseline} (accuracy points)", "",
                       to_markdown_table(deltas(results, self.baseline), best=None, number="{:+.2f}")]
@@ -159,17 +223,3 @@ class Report:
         if self.charts:
             lines += ["", "## Charts", ""] + [f"![{name}]({chart_dir}/{path.name})" for name, path in self.charts.items()]
         return "\n".join(lines) + "\n"
-
-
-# A campaign's paired differences: each cell against the reference model's cell, task by task (the gate's statistics).
-PAIRED_COLUMNS = ["entry", "reference", "task", "n", "delta", "ci_low", "ci_high", "p_holm"]
-
-
-def paired_markdown(paired: pd.DataFrame) -> str:
-    """One row per (entry, task): n pairs, Δ points, its 95% CI and the Holm-adjusted McNemar p."""
-    lines = [markdown_row(["entry", "reference", "task", "n", "Δ", "95% CI", "p (Holm)"]), "|---|---|---|---:|---:|---:|---:|"]
-    for row in paired.itertuples(index=False):
-        p_value = "" if row.p_holm is None or pd.isna(row.p_holm) else f"{row.p_holm:.3g}"
-        lines.append(markdown_row([row.entry, row.reference, row.task, str(row.n), f"{row.delta:+.2f}",
-                                   f"[{row.ci_low:+.2f}, {row.ci_high:+.2f}]", p_value]))
-    return "\n".join(lines)

@@ -62,6 +62,12 @@ class Row:
     source_file: str | None = None
 
 
+def text_cluster(text: str) -> str:
+    """A cluster name for questions that share a text (a passage): a hash of the text, so the
+    same passage anywhere in the data names the same cluster, and a record stays short."""
+    return "sha256:" + hashlib.sha256(text.strip().encode("utf-8")).hexdigest()[:16]
+
+
 def resolve_data_dir(option: Path | None) -> Path | None:
     if option is not None:
         return option

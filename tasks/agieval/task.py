@@ -12,11 +12,12 @@ the answer is" (multiple choice) or "A: The answer is" (``math``, cloze).
   is not in those tables.
 """
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from orcabench.answers.formats import choice_example, judge, make_example, option_letters, strip_option_prefix
-from orcabench.task.data import DataSpec, row_origin
+from orcabench.task.data import DataSpec, row_origin, text_cluster
 from orcabench.task import GenerativeTask, register
 from orcabench.types import Example, OrcabenchError
 
@@ -38,11 +39,16 @@ def parse_row(row: dict[str, Any], index: int) -> Example:
                              "use --data-dir")
     id_, fields = f"{subset}/{position}", {"passage": row.get("passage") or "", "question": row["question"]}
     if subset in CLOZE:
-        return make_example(id_, fields, str(row["answer"]).strip(), "math", subset)
-    options = [strip_option_prefix(option) for option in row["options"]]
-    letters = option_letters(len(options))
-    inline = " ".join(f"({letter}){option}" for letter, option in zip(letters, options))
-    return choice_example(id_, {**fields, "options_inline": inline}, options, str(row["label"]), subset)
+        example = make_example(id_, fields, str(row["answer"]).strip(), "math", subset)
+    else:
+        options = [strip_option_prefix(option) for option in row["options"]]
+        letters = option_letters(len(options))
+        inline = " ".join(f"({letter}){option}" for letter, option in zip(letters, options))
+        example = choice_example(id_, {**fields, "options_inline": inline}, options, str(row["label"]), subset)
+    # Questions on one passage (LSAT-RC/AR/LR, SAT-English, LogiQA) form one cluster, named by the
+    # passage's hash within its subset; a question without a passage stands alone.
+    passage = fields["passage"].strip()
+    return replace(example, cluster=f"{subset}/{text_cluster(passage)}") if passage else example
 
 
 def make(name: str, subsets: tuple[str, ...], description: str) -> GenerativeTask:

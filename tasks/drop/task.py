@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from orcabench.task.data import DataSpec
+from orcabench.task.data import DataSpec, text_cluster
 from orcabench.answers.drop import drop_scores
 from orcabench.answers.text import NONE, extract_short_answer
 from orcabench.task import GenerativeTask, register
@@ -67,8 +67,10 @@ def parse_row(row: dict[str, Any], index: int) -> Example:
         raise OrcabenchError(f"drop row {index} ({row.get('query_id')}): no gold answer")
     fields = {"passage": row["passage"].strip(), "question": row["question"].strip(), "section_id": row.get("section_id")}
     # Records keep the gold as one string (JSON); the scorer reads each gold's spans from targets.
+    # A passage's questions form one cluster: its section_id (the passage's id in both Hub shapes),
+    # else the passage text's hash.
     return Example(id=str(row.get("query_id") or index), fields=fields, gold=json.dumps(golds, ensure_ascii=False),
-                   targets=tuple(tuple(gold) for gold in golds))
+                   targets=tuple(tuple(gold) for gold in golds), cluster=row.get("section_id") or text_cluster(fields["passage"]))
 
 
 def _judge(metric: int) -> Callable[[Example, str], Score]:

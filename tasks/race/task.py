@@ -20,11 +20,12 @@ high); such a row is refused here: turn it into one row per question with
 """
 
 import ast
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from orcabench.answers.formats import choice_example, judge
-from orcabench.task.data import DataSpec, row_origin
+from orcabench.task.data import DataSpec, row_origin, text_cluster
 from orcabench.task import GenerativeTask, register
 from orcabench.types import Example, OrcabenchError
 
@@ -45,7 +46,10 @@ def parse_row(row: dict[str, Any], index: int) -> Example:
     # example_id names the article, not the question: the row's position makes the id unique
     # (middle and high articles are named apart, "middle12.txt" / "high34.txt").
     example_id = row.get("example_id") or "race"
-    return choice_example(f"{example_id}#{position}", fields, row["options"], row["answer"], subtask=_config(row, example_id))
+    example = choice_example(f"{example_id}#{position}", fields, row["options"], row["answer"], subtask=_config(row, example_id))
+    # An article's questions form one cluster (intervals count the article once): its file name,
+    # else the article text's hash.
+    return replace(example, cluster=row.get("example_id") or text_cluster(fields["article"]))
 
 
 def _config(row: dict[str, Any], example_id: str) -> str | None:
