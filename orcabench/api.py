@@ -197,7 +197,7 @@ def report(runs: Sequence[Path], out: Path, formats: Sequence[str] = ("md",), ba
     leaderboard (differences with CIs, tie groups) is taken against."""
     from orcabench.report.publish import write_report
 
-    return write_report(runs, out, formats, baseline, reference, paired_reference)
+    return write_report(runs, out, formats, baseline, reference, paired_reference=paired_reference)
 
 
 def leaderboard_markdown(made: Report) -> str:
