@@ -85,16 +85,25 @@ def lm_eval_records(tmp_path_factory: pytest.TempPathFactory, data_dir: Path,
 
 
 def _compare(pairs: list[tuple[str, Any, Any]], what: str) -> None:
-    """Assert identical prompts and >= 98% identical answers; name every mismatch on failure."""
+    """Assert identical prompts and >= 98% identical answers; name every mismatch on failure.
+
+    The one difference allowed beyond that: an output cut at the token limit that orcabench declines to read
+    (it knows the finish reason; lm-eval's filters do not, so there the same reader sees a finished text)."""
     assert len(pairs) >= N
     prompts = [sample for sample, ours, theirs in pairs if ours.prompt != theirs.prompt]
     assert not prompts, f"{what}: prompts differ for samples {prompts[:5]}: {pairs[0][1].prompt!r} vs {pairs[0][2].prompt!r}"
-    mismatches = [(sample, ours, theirs) for sample, ours, theirs in pairs if ours.answer != theirs.answer]
+    declined = [sample for sample, ours, theirs in pairs
+                if ours.finish_reason == "length" and ours.answer is None and ours.output == theirs.output
+                and theirs.answer is not None]
+    mismatches = [(sample, ours, theirs) for sample, ours, theirs in pairs
+                  if ours.answer != theirs.answer and sample not in declined]
     listed = "\n".join(f"  {sample}: orcabench {ours.answer!r} (output {ours.output[-80:]!r}) vs lm-eval {theirs.answer!r} "
                        f"(output {theirs.output[-80:]!r})" for sample, ours, theirs in mismatches)
-    identical = len(pairs) - len(mismatches)
-    print(f"{what}: {identical}/{len(pairs)} identical answers")
-    assert identical >= 0.98 * len(pairs), f"{what}: {identical}/{len(pairs)} identical answers; mismatches:\n{listed}"
+    identical = len(pairs) - len(mismatches) - len(declined)
+    print(f"{what}: {identical}/{len(pairs)} identical answers; {len(declined)} cut-off output(s) read by lm-eval's filter, "
+          "declined by orcabench (finish reason 'length')")
+    assert identical + len(declined) >= 0.98 * len(pairs), (f"{what}: {identical}/{len(pairs)} identical answers; "
+                                                            f"mismatches:\n{listed}")
 
 
 def test_gsm8k_generated_answers_match_lm_eval(orcabench_records: dict[str, dict[str, Any]],

@@ -35,7 +35,8 @@ from orcabench.models.prompts import PromptRenderer
 from orcabench.store.writer import RunStore
 from orcabench.backends.base import answer_in_order
 from orcabench.backends.openai import OpenAIBackend
-from orcabench.answers.text import extract_number
+from orcabench.answers.formats import judge, make_example
+from orcabench.answers.pipeline import RulePipeline
 from orcabench.types import NO_FINAL_ANSWER
 
 pytestmark = pytest.mark.slow
@@ -156,11 +157,13 @@ def test_score_reads_only_the_final_answers_of_a_real_reasoning_server(
     assert result.returncode == 0, result.stderr
     scored = [json.loads(line) for line in (tmp_path / "scored.jsonl").read_text().splitlines()]
     assert [r["id"] for r in scored] == ids
-    for record, (final, trace) in zip(scored, expected):
+    number = make_example("final", {}, "", "number")
+    for record, (final, trace), line in zip(scored, expected, lines):
         assert record["reasoning"] == trace.strip()
         if final is None:
             assert (record["method"], record["answer"], record["score"]) == (NO_FINAL_ANSWER, None, 0.0)
         else:  # read from the final answer alone, whatever numbers the trace holds
-            assert (record["answer"], record["method"]) == extract_number(final.strip())
+            alone = RulePipeline(judge).read(final.strip(), number, line["finish_reason"]).score
+            assert (record["answer"], record["method"]) == (alone.answer, alone.method)
     unanswered = sum(final is None for final, _ in expected)
     assert "no final answer" in result.stdout and f"{unanswered} ({100 * unanswered / len(expected):.1f}%)" in result.stdout

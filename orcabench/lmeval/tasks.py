@@ -23,7 +23,9 @@ from typing import Any
 
 import yaml
 
-from orcabench.answers.text import extract_number, normalize_number
+from orcabench.answers.formats import judge, make_example
+from orcabench.answers.pipeline import RulePipeline
+from orcabench.answers.text import normalize_number
 from orcabench.types import OrcabenchError
 
 INVALID = "[invalid]"  # lm-eval's filters answer this when nothing could be extracted
@@ -58,8 +60,11 @@ def gsm8k_gold(doc: dict[str, Any]) -> str:
 
 
 def number_filter(resps: Any, docs: Any) -> list[list[str]]:
-    """orcabench's numeric extractor (:func:`orcabench.answers.text.extract_number`) as an lm-eval filter."""
-    return [[extract_number(r)[0] or INVALID for r in doc_resps] for doc_resps in resps]
+    """orcabench's reading of a number answer (the reading pipeline around :func:`orcabench.answers.text.extract_number`)
+    as an lm-eval filter. lm-eval does not hand filters the finish reason, so an output cut at the token limit is
+    known as cut off only where its text stops mid-clause; orcabench's own runs know it always."""
+    example = make_example("lm-eval", {}, "", "number")
+    return [[RulePipeline(judge).read(r, example).score.answer or INVALID for r in doc_resps] for doc_resps in resps]
 
 
 # --- the configs --------------------------------------------------------------------------
