@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:  # pydantic is imported by the readers that validate, not by everything that imports types
+    from pathlib import Path
+
     from pydantic import ValidationError
 
 SCHEMA_VERSION = 1
@@ -65,6 +67,23 @@ def _in_document(data: Any, loc: tuple[int | str, ...]) -> tuple[int, list[str],
             continue
         depth += 1
     return depth, path, value, parent
+
+
+def read_user_yaml(path: Path, where: str) -> Any:
+    """The YAML a user wrote (a model file, a gate policy, a campaign, a reference), or one line naming ``where``
+    and what is wrong with it: missing, unreadable, not UTF-8, not YAML. Its shape is the caller's to check."""
+    import yaml
+
+    if not path.is_file():
+        raise OrcabenchError(f"{where} does not exist" if not path.exists() else f"{where} is not a file")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise OrcabenchError(f"{where} is not valid YAML: {' '.join(str(error).split())}") from error
+    except (UnicodeDecodeError, RecursionError) as error:
+        raise OrcabenchError(f"{where} is not readable YAML text ({type(error).__name__}); save it as UTF-8") from error
+    except OSError as error:
+        raise OrcabenchError(f"{where} cannot be read ({error.strerror or error}); check its permissions") from error
 
 
 def validation_problem(where: str, data: Any, error: ValidationError, expected: Mapping[str, str]) -> str:

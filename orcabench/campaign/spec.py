@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orcabench.engine.plan import (
@@ -31,7 +30,7 @@ from orcabench.engine.plan import (
 from orcabench.models.registry import BUILTIN_MODELS, resolve_model
 from orcabench.task import get_tasks
 from orcabench.task.protocols import get_protocol
-from orcabench.types import OrcabenchError, validation_problem
+from orcabench.types import OrcabenchError, read_user_yaml, validation_problem
 
 AXES = ("system_message", "protocol", "thinking")  # the variant axes, in the order a cell's name lists them
 
@@ -140,16 +139,9 @@ def _looks_like_path(model: str) -> bool:
 def load_campaign(path: Path, output: Path | None = None) -> Campaign:
     """Read and validate a campaign file; ``output`` overrides its folder. Creates nothing."""
     where = f"campaign file {path}"
-    if not path.is_file():
+    if not path.exists():
         raise OrcabenchError(f"{where} does not exist; pass the path of a campaign .yaml (examples/campaigns/)")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise OrcabenchError(f"{where} is not valid YAML: {str(error).splitlines()[0]}") from error
-    except (UnicodeDecodeError, RecursionError) as error:
-        raise OrcabenchError(f"{where} is not readable YAML text ({type(error).__name__}); save it as UTF-8") from error
-    except OSError as error:
-        raise OrcabenchError(f"{where} cannot be read ({error.strerror or error}); check its permissions") from error
+    data = read_user_yaml(path, where)
     if not isinstance(data, dict):
         raise OrcabenchError(f"{where} must be a mapping with keys among {_KEYS}")
     unknown = sorted(str(key) for key in set(data) - set(_CampaignFile.model_fields))

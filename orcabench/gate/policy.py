@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from orcabench.types import OrcabenchError, validation_problem
+from orcabench.types import OrcabenchError, read_user_yaml, validation_problem
 
 RULES = ("non-inferiority", "lenient")
 
@@ -117,17 +116,7 @@ def load_policy(path: Path | None) -> Policy:
     """
     if path is None:
         return Policy()
-    if not path.is_file():
-        raise OrcabenchError(f"gate config {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise OrcabenchError(f"gate config {path} is not valid YAML: {str(error).splitlines()[0]}") from error
-    except (UnicodeDecodeError, RecursionError) as error:
-        raise OrcabenchError(f"gate config {path} is not readable YAML text ({type(error).__name__}); "
-                             "save it as UTF-8") from error
-    except OSError as error:
-        raise OrcabenchError(f"gate config {path} cannot be read ({error.strerror or error}); check its permissions") from error
+    data = read_user_yaml(path, f"gate config {path}")
     data = {} if data is None else data
     known = ", ".join(sorted(_POLICY_KEYS))
     if not isinstance(data, dict):

@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orcabench.registry import Registry
-from orcabench.types import OrcabenchError, validation_problem
+from orcabench.types import OrcabenchError, read_user_yaml, validation_problem
 
 # chat: the model's chat template (built-in below, or the tokenizer's); plain: base models,
 # system + user text joined by PLAIN_SEPARATOR; api-chat: messages sent as they are to an
@@ -292,14 +291,7 @@ _MODEL_EXPECTED = {
 
 def load_model_file(path: Path) -> ModelSpec:
     """A model described in YAML: ModelSpec's fields, ``name`` and ``source`` required."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise OrcabenchError(f"{path} is not valid YAML: {error}".replace("\n", " ")) from error
-    except (UnicodeDecodeError, RecursionError) as error:
-        raise OrcabenchError(f"{path} is not readable YAML text ({type(error).__name__}); save it as UTF-8") from error
-    except OSError as error:
-        raise OrcabenchError(f"model file {path} cannot be read ({error.strerror or error}); check its permissions") from error
+    data = read_user_yaml(path, f"model file {path}")
     if not isinstance(data, dict) or not {"name", "source"} <= set(data):
         raise OrcabenchError(f"{path}: a model file is a mapping with at least 'name' and 'source' (a local folder or Hub id)")
     unknown = sorted(str(key) for key in set(data) - _SPEC_FIELDS)

@@ -19,14 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from orcabench.store.reader import StoredRun, find_runs, load_run, not_a_run
 from orcabench.models.registry import BUILTIN_MODELS
 from orcabench.store.writer import MANIFEST
 from orcabench.task.summary import headline, headline_ci, summarize
 from orcabench.task import SUITES, discover
-from orcabench.types import OrcabenchError, Record
+from orcabench.types import OrcabenchError, Record, read_user_yaml
 
 REFERENCE_KIND = "orcabench-reference"
 REFERENCE_SCHEMA_VERSION = 1
@@ -166,10 +165,7 @@ class Reference:
 
 def load_reference(path: Path, tasks: set[str] | None = None) -> Reference:
     """A reference file; with ``tasks``, only its rows (and notes) for those tasks."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise OrcabenchError(f"reference file {path} could not be read: {str(error).splitlines()[0]}") from error
+    data = read_user_yaml(path, f"reference file {path}")
     if not isinstance(data, dict) or data.get("kind") != REFERENCE_KIND:
         raise OrcabenchError(f"{path} is not an orcabench reference file (it needs `kind: {REFERENCE_KIND}`); "
                              "pass run directories or reference .yaml files")
