@@ -57,6 +57,8 @@ ORGAN_LIST = "(A) Bladder\n(B) Kidney\n(C) Ureter\n(D) Urethra\n"
 CELL_LIST = "A. The nucleus\nB. The ribosome\nC. The mitochondria\nD. The cell wall\n"
 
 # (style, context, output, expected answer or None)
+CHECKING = "Let me check each fact against the question and rule out the ones that do not fit. " * 3  # a repetition
+
 CASES: list[tuple[str, str, str, str | None]] = [
     # ---- option letters: the failing classes --------------------------------------
     # "Answer: C" / "### Answer: C" followed by a blank line or a new line of explanation.
@@ -745,4 +747,10 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("tiny", "number", "18 dollars", "18"),
     ("tiny", "yesno", "yes", "Yes"),
     ("tiny", "planets", "mercury", "B"),
+    # A repetition that the model closes with a conclusion of its own, having stopped by itself: the conclusion
+    # is the answer. Cut off instead, or "concluding" with more of the loop, it is none.
+    ("small", "number", CHECKING + 'Therefore, the answer is 18.', "18"),
+    ("small", "organs", CHECKING + 'So the answer is (B) Kidney.', "B"),
+    ("small", "number-cut", CHECKING + 'Therefore, the answer is 18 plus', None),
+    ("small", "organs", CHECKING + 'Let me check each fact against', None),
 ]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from orcabench.answers.rules import LAYERS, NONE
-from orcabench.answers.signals import Signals, loop, signals, undecided
+from orcabench.answers.signals import Signals, drop_list_mark, loop, signals, undecided
 from orcabench.answers.structured import structured_answer
 from orcabench.answers.turns import invented_turn, question_blocks
 from orcabench.types import Example, Score
@@ -89,7 +89,16 @@ class RulePipeline:
             # which is 120% of 960, ..."), is no verdict: the text before the loop is read instead
             start, unit = repeated
             before = text[:start].rstrip()
-            if not (self._states(verdict, unit, example) or self._states(verdict, before, example)):
+            # an output that stopped by itself may close its repetition with a conclusion of its own
+            # ("... ruling out the rest. Therefore, the answer is 18."): that conclusion is an answer
+            last = text.rfind(unit)
+            after = text[last + len(unit):].strip() if last >= 0 else ""
+            # what follows the last repetition concludes only if it is new text, not more of the loop
+            # ("D, the answer is:\nD:" after "C: Among A through D, the answer is:" is the loop going on)
+            rest = " ".join(drop_list_mark(line) for line in after.splitlines()).strip()
+            concluded = (not found.truncated and bool(rest) and rest not in " ".join(text[start:last].split())
+                         and self._states(verdict, after, example))
+            if not (concluded or self._states(verdict, unit, example) or self._states(verdict, before, example)):
                 verdict = self._verdict(before, example, found)
         return Reading(verdict, found, cut is not None)
 

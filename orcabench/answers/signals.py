@@ -40,6 +40,11 @@ class Signals:
         return {name: True for name, value in (("looped", self.looped), ("truncated", self.truncated)) if value}
 
 
+def drop_list_mark(line: str) -> str:
+    """A line without its list mark ("B: ", "(C) ", "- "): the text that repeats in a looping list."""
+    return _LINE_MARK_RE.sub("", " ".join(line.split()))
+
+
 def looped(text: str) -> bool:
     """True when the output repeats one line, or one run of words, over and over."""
     # a line's own list mark is no difference: "A: the answer is:", "B: the answer is:" repeat one line

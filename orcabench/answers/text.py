@@ -420,9 +420,14 @@ def extract_last_word(output: str) -> tuple[str | None, str]:
     """
     text = clean_markup(output)
     for phrase in reversed(list(_WORD_PHRASE_RE.finditer(text))):
-        tokens = [normalize_word(token) for token in text[phrase.end():].split()]
-        if tokens and tokens[0] in _NO_WORD:
-            continue  # "the last word is missing": said to be absent, not given
+        raw = text[phrase.end():].split()
+        tokens = [normalize_word(token) for token in raw]
+        # "the last word is missing": said to be absent, not given. Not when the word is quoted or marked
+        # ('The missing word is "missing".') or follows "Answer:": then it is the word given.
+        stated = raw[:1] and (raw[0][0] in "\"'“‘*_" or phrase.group(0).lstrip().lower().startswith("answer")
+                              or ":" in phrase.group(0))
+        if tokens and tokens[0] in _NO_WORD and not stated:
+            continue
         if tokens and tokens[0]:
             return tokens[0], "final-answer-phrase"
     for token in text.split():
