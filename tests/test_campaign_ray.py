@@ -25,9 +25,7 @@ import pytest
 import yaml
 from conftest import orcabench
 from test_replicas import TwoNodes, records_of, start, stored, wait_for
-import test_report
 
-browser = test_report.browser  # the headless Chromium fixture of the report's browser test
 FAILED = 1  # a campaign with a failed cell (README, "Exit codes")
 # The reference (the bundled model, system message empty) and the same model under its own system message, as two
 # models: the second is paired with the first in the report.
