@@ -5,12 +5,7 @@ CRASS, LAMBADA). Each row: a model output, the answer it must yield, the rule th
 import pytest
 
 from orcabench.answers.formats import choice_example, judge, math_equal
-from orcabench.answers.text import (
-    extract_dyck,
-    extract_last_word,
-    extract_math,
-    extract_word_list,
-)
+from orcabench.answers.spans import extract_dyck, extract_last_word, extract_math, extract_word_list
 from orcabench.answers.choice import extract_choice, extract_label
 from orcabench.task import GenerativeTask
 

@@ -17,7 +17,7 @@ import pytest
 
 from orcabench.task.data import load_rows
 from orcabench.answers.drop import drop_scores, normalize_span
-from orcabench.answers.text import extract_short_answer
+from orcabench.answers.spans import extract_short_answer
 from orcabench.task.summary import headline, summarize
 from orcabench.task import builtin_tasks_dir, get_tasks
 from orcabench.types import Completion, Example, OrcabenchError, Record

@@ -15,14 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from orcabench.answers.text import (
-    extract_dyck,
-    extract_last_word,
-    extract_math,
-    extract_number,
-    extract_phrase_text,
-    extract_word_list,
-)
+from orcabench.answers.text import extract_number
+from orcabench.answers.spans import extract_dyck, extract_last_word, extract_math, extract_phrase_text, extract_word_list
 from orcabench.answers.choice import extract_choice, extract_label
 from orcabench.types import Example, Score
 

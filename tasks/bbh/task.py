@@ -19,7 +19,8 @@ from typing import Any
 
 from orcabench.answers.formats import choice_example, judge, listed_options, make_example
 from orcabench.task.data import DataSpec, row_origin
-from orcabench.answers.text import normalize_brackets, normalize_number, normalize_text
+from orcabench.answers.text import normalize_number, normalize_text
+from orcabench.answers.spans import normalize_brackets
 from orcabench.task import GenerativeTask, register
 from orcabench.types import Example, OrcabenchError
 

@@ -1,6 +1,6 @@
 """DROP (Dua et al., 2019): reading comprehension with discrete reasoning over a passage
 (counting, arithmetic, dates, several spans), validation set (9,536), zero-shot; the model
-writes a short answer, read by :func:`orcabench.answers.text.extract_short_answer` and scored by
+writes a short answer, read by :func:`orcabench.answers.spans.extract_short_answer` and scored by
 DROP's official F1 and exact match (:mod:`orcabench.answers.drop`).
 
 ``drop`` scores F1 (0..1, the benchmark's usual headline), ``drop-em`` exact match: same
@@ -22,7 +22,8 @@ from typing import Any
 
 from orcabench.task.data import DataSpec, text_cluster
 from orcabench.answers.drop import drop_scores
-from orcabench.answers.text import NONE, extract_short_answer
+from orcabench.answers.text import NONE
+from orcabench.answers.spans import extract_short_answer
 from orcabench.task import GenerativeTask, register
 from orcabench.types import Example, OrcabenchError, Score
 

@@ -1,6 +1,6 @@
 """LAMBADA, OpenAI's test variant (5,153): the model generates the passage's last word,
 scored by exact match (the Orca 2 protocol), ignoring case and the punctuation and quotes
-around the word (:func:`orcabench.answers.text.normalize_word`).
+around the word (:func:`orcabench.answers.spans.normalize_word`).
 
 The target is the last whitespace-separated word. In 6 rows llm-foundry's ``continuation``
 spans a line break ("of\\n\\nPower"); its leading part is moved into the context so that the
@@ -12,7 +12,7 @@ from typing import Any
 
 from orcabench.answers.formats import judge, make_example
 from orcabench.task.data import DataSpec, row_origin
-from orcabench.answers.text import normalize_word
+from orcabench.answers.spans import normalize_word
 from orcabench.task import GenerativeTask, register
 from orcabench.types import Example, OrcabenchError
 
