@@ -10,22 +10,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from decimal import Decimal
 
+from orcabench.answers.conclusion import conclusion_option, matched_letter, option_by_quantity, option_forms
 from orcabench.answers.signals import undecided
 from orcabench.answers.text import (
-    NUMBER,
-    NUMBER_RE,
     FINAL_PHRASE_RE,
     NONE,
     asked,
     boxed_contents,
     clean_markup,
-    conclusion_number,
-    latex_plain,
-    normalize_number,
     normalize_text,
-    prose,
     rest_of_line,
 )
 
@@ -37,10 +31,6 @@ _AFTER_BARE_LETTER = (r"(?=\s*$|[ \t]*\n|\s*[.,;:!?)\]]|\s*[-–—→]|"
 _HEDGE_AFTER_RE = re.compile(r"^\s*[)\]]?\s*,?\s*(?:or|and/or|/)\s*(?:option\s+|choice\s+)?[(\[]?([A-Za-z])(?:[)\]]|\b)",
                              re.IGNORECASE)
 _HEDGE_BEFORE_RE = re.compile(r"[(\[]?\b([A-Za-z])[)\]]?\s*,?\s*(?:or|and/or|/)\s*(?:option\s+|choice\s+)?[(\[]?$", re.IGNORECASE)
-# Around an option's text: a leading article, and before a bare value a word of approximation
-# ("About 30%."), neither of which changes which option is meant.
-_ARTICLE_RE = re.compile(r"^(?:the|a|an)\s+")
-_QUALIFIER_RE = re.compile(r"^(?:about|approximately|around|roughly|nearly|exactly|just|only|it\s+is|it's|it\s+was)\s+")
 _ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
              "fifth": 4, "5th": 4, "sixth": 5, "6th": 5, "seventh": 6, "7th": 6, "eighth": 7, "8th": 7, "last": -1}
 # An option named by position: "the third option", "the 2nd choice", and where options are
@@ -63,26 +53,11 @@ def _letter_at(text: str, valid: str) -> re.Match[str] | None:
     return re.match(pattern, text, re.IGNORECASE)
 
 
-def _matched_letter(match: re.Match[str]) -> str:
-    return next(group for group in match.groups() if group).upper()
-
-
 def _hedged(text: str, start: int, end: int, letter: str) -> bool:
     """True when the letter at ``text[start:end]`` is offered together with another one."""
     after = _HEDGE_AFTER_RE.match(text[end:])
     before = _HEDGE_BEFORE_RE.search(text[:start])
     return any(m is not None and m.group(1).upper() != letter for m in (after, before))
-
-
-def _forms(text: str, said: bool) -> list[str]:
-    """Ways to read a text, strictest first: as written, without a leading article (and, for
-    what the model said, without a word of approximation)."""
-    form = normalize_text(text)
-    forms = [form]
-    if said:
-        forms.append(_QUALIFIER_RE.sub("", form))
-    forms += [_ARTICLE_RE.sub("", f) for f in forms]
-    return list(dict.fromkeys(f for f in forms if f))
 
 
 def _option_by_text(texts: Sequence[str], letters: str, options: Sequence[str] | None, exact: bool = False) -> str | None:
@@ -92,12 +67,12 @@ def _option_by_text(texts: Sequence[str], letters: str, options: Sequence[str] |
     candidate readings, tried in order."""
     if not options:
         return None
-    wanted = [(letter, _forms(option, said=False)) for letter, option in zip(letters, options)]
+    wanted = [(letter, option_forms(option, said=False)) for letter, option in zip(letters, options)]
     for text in texts:
         if exact and len(normalize_text(text)) <= 1:
             continue  # a lone letter is a letter, even where some option's text is that letter
         for tier in (0, 1):  # options as written, then without their leading article
-            for said in _forms(text, said=True):
+            for said in option_forms(text, said=True):
                 best = [(len(form), letter) for letter, forms in wanted if forms for form in [forms[min(tier, len(forms) - 1)]]
                         if said == form or (not exact and said.startswith(form) and not said[len(form)].isalnum())]
                 if best:
@@ -152,7 +127,7 @@ def _leading_letter(text: str, letters: str, options: Sequence[str] | None) -> s
     match = re.match(rf"\s*(?:\(\s*([{letters}])\s*\)|([{letters}]){after})", text, re.IGNORECASE)
     if not match:
         return None
-    letter, rest = _matched_letter(match), text[match.end():].lstrip(".):,; \t")
+    letter, rest = matched_letter(match), text[match.end():].lstrip(".):,; \t")
     if text[match.end():].lstrip().startswith(":") and not match.group(1):
         pass  # "A:" is the prompt's "Q: ... A:" turn marker echoed; only that option's text makes it a letter
     elif not rest.strip() or rest.startswith("\n") or re.match(r"(?:because|since|as)\b", rest, re.IGNORECASE):
@@ -210,7 +185,7 @@ def _phrased_letter(text: str, letters: str) -> str | None:
                rf"(?:\s*\([^()\n]{{1,80}}\))?{_CLAIM_AFTER}")  # "Option E (69000 volts) is the correct answer"
     picks += [(m, m.start()) for m in re.finditer(claimed, text, re.IGNORECASE)]
     for match, start in sorted(picks, key=lambda pick: pick[0].end(), reverse=True):
-        chosen = _matched_letter(match)
+        chosen = matched_letter(match)
         if _NEGATED_RE.search(text[:match.start()]) or re.match(r"\s*not\b", text[match.end():], re.IGNORECASE):
             continue
         if asked(text, match.start()):
@@ -218,146 +193,6 @@ def _phrased_letter(text: str, letters: str) -> str | None:
         if _hedged(text, start, match.end(), chosen) or undecided(text[match.end():]):
             return None  # "I'd pick B or C"; "The closest is (C). But it's not correct: the answer is not listed."
         return chosen
-    return None
-
-
-# The conclusion (layer 5): the last sentence that names an option, by letter, text or value.
-_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+(?=\S)|\n+")
-_OPTION_MARK_RE = re.compile(r"^\s*(?:[-*•]\s*)?\(?[A-Z][.):](?:\s|$)")
-# Where an option's text in a sentence is what the sentence asserts: after a verb or mark
-# ("The closest planet is Mercury.", "So: 37") or at its end; as its subject ("A kidney is an
-# organ that ...") it is what the sentence talks about, not its answer.
-_CLAIMED_SUBJECT_RE = re.compile(r"\b(?:is|are)\s+(?:the\s+)?(?:best|correct|right|most\s+(?:likely|accurate|appropriate))"
-                                 r"\s+(?:answer|description|choice|option|explanation|fit)\b")
-_COMPLEMENT_RE = re.compile(r"\b(?:is|are|was|were|be|it's|that's|'s|becomes?|equals?|gives?|get|gets)\s|[:=→]\s*")
-_CONCLUSION_SENTENCES = 3  # how far back from the end the conclusion may lie ("Hope this helps!" after it)
-
-
-_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
-           "december")
-_NUMERIC_DATE_RE = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})/(\d{4})(?![\d/])")
-_WRITTEN_DATE_RE = re.compile(rf"\b({'|'.join(_MONTHS)})\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", re.IGNORECASE)
-
-
-def canonical_dates(text: str) -> str:
-    """Dates as MM/DD/YYYY ("4/9/1968" and "April 9, 1968" -> "04/09/1968"), so that an option's
-    date matches however the model wrote it."""
-    text = _WRITTEN_DATE_RE.sub(lambda m: f"{_MONTHS.index(m.group(1).casefold()) + 1}/{m.group(2)}/{m.group(3)}", text)
-    return _NUMERIC_DATE_RE.sub(lambda m: f"{int(m.group(1)):02d}/{int(m.group(2)):02d}/{m.group(3)}", text)
-
-
-_NUMBER_WORDS = {word: index for index, word in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
-    "eighteen nineteen twenty".split())}
-
-
-def _option_value(option: str) -> str | None:
-    """An option that is a number, perhaps with a unit or sign ("37", "$1,500", "12 km", "30%"),
-    or a number word ("eleven"), as its value."""
-    word = normalize_text(option)
-    if word in _NUMBER_WORDS:
-        return str(_NUMBER_WORDS[word])
-    match = re.fullmatch(rf"\s*[$€£]?\s*({NUMBER})\s*(?:%|[A-Za-z]+(?:\s+[A-Za-z]+)?)?\s*\.?", clean_markup(option))
-    return normalize_number(match.group(1)) if match else None
-
-
-# A quantity as an option or a boxed answer writes it: a number, perhaps in scientific notation
-# ("2.25 × 10^6", "2.25\\times 10^{6}", "3e-4"), perhaps with a unit ("m/s", "km", "%").
-_QUANTITY_RE = re.compile(rf"\s*[$€£]?\s*({NUMBER})\s*(?:(?:[×x*·]|\\times|\\cdot)\s*10\s*\^\s*\{{?\s*([-−]?\d+)\s*\}}?"
-                          r"|[eE]([-+−]?\d+))?\s*(%|[A-Za-zµ°Ω/][A-Za-z0-9µ°Ω/^·*]*(?:\s+[A-Za-z/][A-Za-z0-9/^]*)?)?\s*\.?\s*")
-
-
-def _quantity(text: str) -> tuple[str, str, bool] | None:
-    """The value and unit of a quantity, and whether it is written in scientific notation
-    ("2.25\\times 10^6\\,\\text{m/s}" -> ("2250000", "m/s", True)), or None."""
-    match = _QUANTITY_RE.fullmatch(latex_plain(text))
-    value = normalize_number(match.group(1)) if match else None
-    if match is None or value is None:
-        return None
-    exponent = match.group(2) or match.group(3)
-    if exponent:
-        value = normalize_number(format(Decimal(value).scaleb(int(exponent.replace("−", "-"))), "f"))
-    return (value, (match.group(4) or "").casefold(), bool(exponent)) if value is not None else None
-
-
-def _option_by_quantity(text: str, letters: str, options: Sequence[str] | None) -> str | None:
-    """The one option whose quantity ``text`` states in scientific notation, or states where the
-    option is in it: same value and (where both give one) same unit ("\\boxed{2.25\\times
-    10^6\\,\\text{m/s}}" for an option "2.25 × 10^6 m/s", whose spelling LaTeX cannot match);
-    None for none or several."""
-    said = _quantity(text)
-    if said is None or not options:
-        return None
-    found = {letter for letter, option in zip(letters, options) for quantity in [_quantity(option)]
-             if quantity is not None and (said[2] or quantity[2]) and quantity[0] == said[0]
-             and (not said[1] or not quantity[1] or said[1] == quantity[1])}
-    return found.pop() if len(found) == 1 else None
-
-
-def _named_options(sentence: str, letters: str, options: Sequence[str] | None) -> tuple[set[str], set[str], set[str]]:
-    """The options a sentence mentions, those it asserts, and those it only names before its
-    verb (its subject or data: "Adding one day to 11/02/2019 gives ..."): by letter ("(B)",
-    "B."), by normalised text (a longer option's text that holds a shorter one counts once;
-    asserted after a verb or at the sentence's end), or by value (the number the sentence
-    asserts, else the only number in it that is an option's value)."""
-    upper = letters.upper()
-    asserted = {_matched_letter(m) for m in re.finditer(
-        rf"\(\s*([{letters}])\s*\)|(?-i:\b([{upper}]))(?=\s*[.!;,)]|\s*$|\s+(?:is|it\s+is|fits|wins)\b)", sentence)}
-    mentioned = set(asserted) | {m.group(1) for m in re.finditer(rf"(?-i:\b([{upper}])\b)(?!['’])", sentence)
-                                 if m.group(1) not in "AI"}
-    before: set[str] = set()
-    if not options:
-        return mentioned, asserted, before
-    said = f" {canonical_dates(normalize_text(sentence))} "
-    verb = min((m.end() for m in _COMPLEMENT_RE.finditer(said)), default=None)
-    # "X is the best description": the subject is what the sentence claims to be the answer
-    claimed_subject = _CLAIMED_SUBJECT_RE.search(said) is not None
-    spans: list[tuple[int, int, str]] = []
-    for letter, option in zip(letters, options):
-        for form in map(canonical_dates, _forms(option, said=False)):
-            found = [m.start() for m in re.finditer(rf"(?<![\w/]){re.escape(form)}(?![\w/])", said)] if len(form) > 1 else []
-            if found:
-                spans += [(at, at + len(form), letter) for at in found]
-                break
-    for start, end, letter in spans:
-        if any(s <= start and end <= e and (s, e) != (start, end) for s, e, _ in spans):
-            continue  # "conditioning" inside "operant conditioning"
-        mentioned.add(letter)
-        if (verb is not None and start >= verb - 1) or not said[end:].strip() or claimed_subject:
-            asserted.add(letter)
-        elif verb is not None:
-            before.add(letter)
-    values = {_option_value(option): letter for letter, option in zip(letters, options)}
-    values.pop(None, None)
-    if values:
-        number = conclusion_number(sentence)
-        stated = {normalize_number(n) for n in NUMBER_RE.findall(clean_markup(sentence))} & set(values)
-        if number in values:
-            mentioned.add(values[number])
-            asserted.add(values[number])
-        elif len(stated) == 1:
-            only = values[stated.pop()]
-            mentioned.add(only)
-            asserted.add(only)
-    return mentioned, asserted, before
-
-
-def _conclusion_option(output: str, letters: str, options: Sequence[str] | None) -> str | None:
-    """The one option the concluding sentence asserts; None when it asserts several, or
-    negates. The conclusion is the last of the final few sentences to mention any option,
-    not a question, not code; an output that ends by listing options has none."""
-    sentences = [s for s in _SENTENCE_END_RE.split(prose(output)) if s.strip()][-_CONCLUSION_SENTENCES:]
-    for sentence in reversed(sentences):
-        if _OPTION_MARK_RE.match(clean_markup(sentence)):
-            return None  # the output ends by listing options: no sentence concludes it
-        if sentence.rstrip(" *_\"')").endswith("?"):
-            continue
-        mentioned, asserted, before = _named_options(sentence, letters, options)
-        if not mentioned:
-            continue
-        if re.search(r"\b(?:not|never|nor)\b|n't\b", sentence, re.IGNORECASE) or len(asserted) != 1:
-            return None  # "not Venus", "B or C", "both X and Y"
-        return asserted.pop() if mentioned - asserted <= before else None
     return None
 
 
@@ -437,8 +272,8 @@ def extract_choice(output: str, letters: str = "ABCD", options: Sequence[str] | 
     for content in reversed(boxed_contents(text)):
         match = _letter_at(content + " ", letters)
         if match:
-            return _matched_letter(match), "boxed"
-        by_text = _option_by_text([content], letters, options, exact=True) or _option_by_quantity(content, letters, options)
+            return matched_letter(match), "boxed"
+        by_text = _option_by_text([content], letters, options, exact=True) or option_by_quantity(content, letters, options)
         if by_text:
             return by_text, "boxed"
     for phrase in reversed(list(FINAL_PHRASE_RE.finditer(text))):
@@ -451,7 +286,7 @@ def extract_choice(output: str, letters: str = "ABCD", options: Sequence[str] | 
             return exact, "option-text"
         match = _letter_at(text[phrase.end():], letters)
         if match:
-            letter = _matched_letter(match)
+            letter = matched_letter(match)
             end = phrase.end() + match.end()
             if (_hedged(text, phrase.end(), end, letter) or _contradicted(text, end, letter, letters, options)
                     or _retracted(text, end, letter)):
@@ -485,7 +320,7 @@ def extract_choice(output: str, letters: str = "ABCD", options: Sequence[str] | 
                               exact=True)
     if by_text:
         return by_text, "bare-option-text"
-    concluded = None if boxed_contents(text) else _conclusion_option(output, letters, options)
+    concluded = None if boxed_contents(text) else conclusion_option(output, letters, options)
     if concluded:
         return concluded, "conclusion-option"
     marks = list(re.finditer(rf"\(\s*([{letters}])\s*\)|^\s*([{letters}])(?:[.)]|\s*$)", text, re.IGNORECASE | re.MULTILINE))
@@ -495,7 +330,7 @@ def extract_choice(output: str, letters: str = "ABCD", options: Sequence[str] | 
         marks = []
     if marks:
         last = marks[-1]
-        letter = _matched_letter(last)
+        letter = matched_letter(last)
         if (_hedged(text, last.start(), last.end(), letter) or asked(text, last.start())
                 or _contradicted(text, last.end(), letter, letters, options)):
             return None, NONE
