@@ -49,6 +49,9 @@ CONTEXTS: dict[str, tuple[str, Any]] = {
 }
 # Contexts whose outputs were cut off at the token budget.
 CUT_OFF = frozenset({"number-cut", "organs-cut", "yesno-cut", "planets-cut"})
+# The question of each context that has one, as a task's example holds it (``fields["question"]``): the
+# question-aware rules read what it asks (a state, a quantity) and the numbers it gives.
+QUESTIONS: dict[str, str] = {}
 # Styles of models released in 2024-2026 (issue 21), each written by hand in that model's manner.
 NEW_STYLES = frozenset({"llama3", "qwen", "mistral", "phi", "gemma", "r1", "gpt4o", "claude", "tiny"})
 

@@ -8,7 +8,8 @@ the gold answer when known, the output verbatim, and ``expected``: the answer a 
 grader reads in it, normalised as ``tests/extraction_corpus.py`` normalises (an upper-case
 letter, a label spelled as in the label set, a number without commas or a trailing ``.0``),
 or ``null`` where a human reads no answer (a loop, a cut-off derivation, a hedge, an invented
-next turn answered instead of this one). ``why`` explains the tricky readings.
+next turn answered instead of this one). ``why`` explains the tricky readings. ``question``, where the source
+gives it, is the question as the task's example holds it (the question-aware rules of the reader read it).
 
 The labels were written from the outputs, not from any extractor's reading: an extractor that
 disagrees with a row is wrong about that row (or the row is mislabelled, and the fix is a
@@ -50,6 +51,7 @@ class RealCase:
     finish_reason: str | None  # as the run recorded it ("length": cut off at max_tokens); None where the log has none
     expected: str | None
     why: str
+    question: str | None = None  # the question as the task's example holds it, where the source gives it
 
     @property
     def context(self) -> tuple[str, Any]:
@@ -75,7 +77,7 @@ def parse_case(line: dict[str, Any]) -> RealCase:
     return RealCase(id=line["id"], source=line["source"], model=line["model"], bundled=bool(line["bundled"]),
                     task=line["task"], answer_format=answer_format, argument=argument, gold=line.get("gold"),
                     output=line["output"], finish_reason=line.get("finish_reason"), expected=line["expected"],
-                    why=line.get("why", ""))
+                    why=line.get("why", ""), question=line.get("question"))
 
 
 def load_cases(path: Path = DATA) -> list[RealCase]:
@@ -86,3 +88,5 @@ def load_cases(path: Path = DATA) -> list[RealCase]:
 REAL_CASES: list[RealCase] = load_cases()
 # The written corpus's context shape: context names are the case ids, so they never collide with its own.
 CONTEXTS: dict[str, tuple[str, Any]] = {case.id: case.context for case in REAL_CASES}
+# The question each case answers, where its source gives it (the reader's question-aware rules read it).
+QUESTIONS: dict[str, str] = {case.id: case.question for case in REAL_CASES if case.question is not None}

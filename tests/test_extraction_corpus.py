@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from extraction_corpus import CASES, CONTEXTS, CUT_OFF, NEW_STYLES
+from extraction_corpus import CASES, CONTEXTS, CUT_OFF, NEW_STYLES, QUESTIONS
 
 from orcabench.answers.formats import judge, make_example
 from orcabench.answers.pipeline import RulePipeline
@@ -14,10 +14,12 @@ from orcabench.answers.text import RULES
 
 def read(context: str, output: str, finish_reason: str | None = None) -> tuple[str | None, str]:
     """The output read as a run reads it: the reading pipeline around the format's rules (``finish_reason``: as the
-    run recorded it; by default "length" for the cut-off contexts, else "stop")."""
+    run recorded it; by default "length" for the cut-off contexts, else "stop"), the context's question, where it
+    has one, in the example's fields as a task puts it there."""
     answer_format, argument = CONTEXTS[context]
     choices, labels = (argument[1], ()) if answer_format == "choice" else ((), argument or ())
-    example = make_example("case", {}, "", answer_format, choices=choices, labels=labels)
+    fields = {"question": QUESTIONS[context]} if context in QUESTIONS else {}
+    example = make_example("case", fields, "", answer_format, choices=choices, labels=labels)
     reading = RulePipeline(judge).read(output, example, finish_reason or ("length" if context in CUT_OFF else "stop"))
     return reading.score.answer, reading.score.method
 

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from orcabench.answers.question import asked_number, concluded_before_cut, conclusion_state, names_asked, question_of
 from orcabench.answers.rules import LAYERS, NONE
 from orcabench.answers.signals import Signals, drop_list_mark, loop, signals, undecided
 from orcabench.answers.structured import structured_answer
@@ -34,6 +35,11 @@ from orcabench.types import Example, Score
 GATED_LAYERS = frozenset({5, 6})
 # The layers that read an answer rather than the last mention of one.
 READ_LAYERS = frozenset({3, 4, 5})
+# The layers whose reading the question-aware conclusion (orcabench.answers.question) may overrule:
+# the format's own conclusion, its weak fallbacks, and none.
+QUESTION_OVERRULES = frozenset({0, 5, 6})
+# The number readings of the format's rules that read the concluding sentence or the last number.
+_NUMBER_CONCLUSIONS = frozenset({"conclusion-number", "last-number"})
 @dataclass(frozen=True)
 class Reading:
     """What a reader made of one output: the verdict, and what it noticed on the way."""
@@ -72,7 +78,7 @@ class RulePipeline:
             # the first one counts where there is one, else only the first block's own. (One such block
             # may be the question restated with its answer, " D\nWhich organ ...?\n(A) ...\nAnswer: B".)
             before = text[:blocks[0]].rstrip()
-            answered = (bool(before) and LAYERS.get(self.score(example, before).method) in READ_LAYERS
+            answered = (bool(before) and LAYERS.get(self._read(example, before).method) in READ_LAYERS
                         and not undecided(before))
             end = blocks[0] if answered else blocks[1]
             cut, text = end, text[:end].rstrip()
@@ -96,15 +102,33 @@ class RulePipeline:
             # what follows the last repetition concludes only if it is new text, not more of the loop
             # ("D, the answer is:\nD:" after "C: Among A through D, the answer is:" is the loop going on)
             rest = " ".join(drop_list_mark(line) for line in after.splitlines()).strip()
+            # (a conclusion the gate dropped counts here too: the loop ended, and new text concluded)
+            ungated = verdict if verdict.answer is not None or undecided(text) else self._read(example, text)
             concluded = (not found.truncated and bool(rest) and rest not in " ".join(text[start:last].split())
-                         and self._states(verdict, after, example))
-            if not (concluded or self._states(verdict, unit, example) or self._states(verdict, before, example)):
-                verdict = self._verdict(before, example, found)
+                         and self._states(ungated, after, example))
+            if concluded:
+                verdict = ungated
+            elif not (self._states(verdict, unit, example) or self._states(verdict, before, example)):
+                verdict = self._repeated_answer(unit, before, example) or self._verdict(before, example, found)
         return Reading(verdict, found, cut is not None)
+
+    def _repeated_answer(self, unit: str, before: str, example: Example) -> Score | None:
+        """The answer of a loop that repeats one sentence answering what the question asks ("The number
+        of grey objects on the floor is 11." under every letter): the model said its answer over and
+        over. None where the sentence does not name what the question asks, or the text before the
+        loop reads another answer."""
+        question = question_of(example)
+        if question is None or not names_asked(unit, question):
+            return None
+        said = self._read(example, unit)
+        if said.answer is None or LAYERS.get(said.method) not in READ_LAYERS:
+            return None
+        earlier = self._read(example, before) if before.strip() else None
+        return said if earlier is None or earlier.answer in (None, said.answer) else None
 
     def _states(self, verdict: Score, part: str, example: Example) -> bool:
         """True when ``part`` of the output, read alone, states the verdict's answer (not as a weak reading)."""
-        again = self.score(example, part)
+        again = self._read(example, part)
         return verdict.answer is not None and again.answer == verdict.answer and LAYERS.get(again.method) in READ_LAYERS
 
     def _verdict(self, text: str, example: Example, found: Signals) -> Score:
@@ -117,7 +141,34 @@ class RulePipeline:
                 return replace(verdict, method=rule)
             if rule == "json-answer":  # the model's own answer field holds no answer ("B or C", "unknown")
                 return Score(answer=None, method=NONE, score=0.0)
-        verdict = self.score(example, text)
+        verdict = self._read(example, text)
         if LAYERS.get(verdict.method) in GATED_LAYERS and (found.flagged or undecided(text)):
             verdict = Score(answer=None, method=NONE, score=0.0)
+        if verdict.answer is None and found.truncated and not found.looped and not undecided(text):
+            # cut off after its conclusion, in a digression with no number: the conclusion stands
+            question = question_of(example)
+            value = concluded_before_cut(text, question) if question and example.answer_format == "number" else None
+            if value is not None:
+                verdict = self._as(example, value, "conclusion-before-cut") or verdict
         return verdict
+
+    def _read(self, example: Example, text: str) -> Score:
+        """The format's rules on ``text``, then, where they read no answer or only a conclusion or a
+        weak one, the question-aware conclusion (:mod:`orcabench.answers.question`)."""
+        verdict = self.score(example, text)
+        question = question_of(example)
+        if question is None or LAYERS.get(verdict.method) not in QUESTION_OVERRULES:
+            return verdict
+        if example.answer_format == "label":
+            value, rule = conclusion_state(text, question, example.labels), "conclusion-state"
+        elif example.answer_format == "number" and verdict.method in _NUMBER_CONCLUSIONS:
+            value, rule = asked_number(text, question, verdict.answer), "conclusion-asked-number"
+        else:
+            return verdict
+        return (self._as(example, value, rule) if value is not None else None) or verdict
+
+    def _as(self, example: Example, value: str, rule: str) -> Score | None:
+        """``value`` read by the format's own rules and scored, named as read by ``rule``; None where
+        the format reads no answer in it."""
+        verdict = self.score(example, value)
+        return replace(verdict, method=rule) if verdict.answer is not None else None

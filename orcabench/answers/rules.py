@@ -45,6 +45,12 @@ _RULES: dict[str, tuple[int, str]] = {
     "leading-option-text": (4, "the output's first line is one option's text ('**Operant conditioning.**')"),
     "conclusion-option": (5, "the last sentence that asserts an answer names one option's letter, text or value"),
     "conclusion-number": (5, "the number the last asserting sentence marks: the last '= N', currency, bold, 'is N'"),
+    "conclusion-state": (5, "a yes/no question's state ('Is the coin still heads up?') or its opposite asserted of its "
+                            "subject in the last sentence naming either ('So the coin is tails up.' -> No)"),
+    "conclusion-asked-number": (5, "of the concluding sentence's numbers, the one whose noun the question asks ('how many "
+                                   "gold coins' -> '30 gold coins'), never one that only restates the question's data"),
+    "conclusion-before-cut": (5, "in an output cut off, a concluding sentence naming what the question asks with a number, "
+                                 "no number after it (the cut fell in a digression, not the working)"),
     "bare-option-text": (5, "the whole output or its last line is one option's text"),
     "first-word": (5, "the output's first word, capitalised and opening a clause (LAMBADA): perhaps a retelling"),
     "whole-output": (5, "a one-line output is the answer (DROP)"),
