@@ -46,12 +46,36 @@ CONTEXTS: dict[str, tuple[str, Any]] = {
     "organs-cut": ("choice", ("ABCD", ["Bladder", "Kidney", "Ureter", "Urethra"])),
     "yesno-cut": ("label", ("Yes", "No")),
     "planets-cut": ("choice", ("ABCD", ["Venus", "Mercury", "Mars", "Jupiter"])),
+    # Contexts whose question the reader reads too (QUESTIONS below): what it asks decides the reading.
+    "coin": ("label", ("Yes", "No")),
+    "coin-cut": ("label", ("Yes", "No")),
+    "plausible": ("label", ("yes", "no")),
+    "gold": ("number", None),
+    "baker": ("number", None),
+    "profit-cut": ("number", None),
+    "grey": ("choice", ("ABCD", ["nine", "ten", "eleven", "twelve"])),
+    "grey-digits": ("choice", ("ABCD", ["9", "10", "11", "12"])),
 }
 # Contexts whose outputs were cut off at the token budget.
-CUT_OFF = frozenset({"number-cut", "organs-cut", "yesno-cut", "planets-cut"})
+CUT_OFF = frozenset({"number-cut", "organs-cut", "yesno-cut", "planets-cut", "coin-cut", "profit-cut"})
 # The question of each context that has one, as a task's example holds it (``fields["question"]``): the
 # question-aware rules read what it asks (a state, a quantity) and the numbers it gives.
-QUESTIONS: dict[str, str] = {}
+COIN = ("A coin is heads up. Ka flips the coin. Sherrie flips the coin. Is the coin still heads up? Note that "
+        "\"flip\" here means \"reverse\".")
+GREY = ("On the floor, there are three grey cat toys, two purple notebooks and three grey notebooks. If I remove all "
+        "the notebooks from the floor, how many grey objects remain on it?")
+QUESTIONS: dict[str, str] = {
+    "coin": COIN,
+    "coin-cut": COIN,
+    "plausible": 'Is the following sentence plausible? "Joao Moutinho caught the screen pass in the NFC championship."',
+    "gold": "Gretchen has 110 coins. There are 30 more gold coins than silver coins. How many gold coins does "
+            "Gretchen have?",
+    "baker": "A baker bakes 12 cakes a day and sells each for 3 dollars. How much does he earn in a day?",
+    "profit-cut": "Josh buys a house for $80,000 and then puts in $50,000 in repairs. This increased the value of the "
+                  "house by 150%. How much profit did he make?",
+    "grey": GREY,
+    "grey-digits": GREY,
+}
 # Styles of models released in 2024-2026 (issue 21), each written by hand in that model's manner.
 NEW_STYLES = frozenset({"llama3", "qwen", "mistral", "phi", "gemma", "r1", "gpt4o", "claude", "tiny"})
 
@@ -756,4 +780,79 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("small", "organs", CHECKING + 'So the answer is (B) Kidney.', "B"),
     ("small", "number-cut", CHECKING + 'Therefore, the answer is 18 plus', None),
     ("small", "organs", CHECKING + 'Let me check each fact against', None),
+    # ---- the conclusion read against the question (orcabench.answers.question) -----------------------
+    # A yes/no question about a state ("Is the coin still heads up?"), answered by a sentence that asserts the
+    # subject in that state (yes) or its stated opposite (no); a negation between them turns it round.
+    ("gpt4", "coin", "Ka flips the coin, so it is tails up. Sherrie flips it again, so the coin is heads up "
+     "again.", "Yes"),
+    ("orca2", "coin", "Ka flips the coin once and Sherrie flips it once more.\n\nSo the coin is tails up.", "No"),
+    ("llama3", "coin", "Two flips cancel each other out. Therefore, the coin is still heads up.", "Yes"),
+    ("small", "coin", "Ka flips the coin. Sherrie flips the coin. The coin ends up tails up.", "No"),
+    ("claude", "coin", "After the two flips, the coin is no longer heads up.", "No"),
+    ("gemma", "plausible", '"Joao Moutinho caught the screen pass" is a sentence that is plausible because it is a '
+     'true story.', "yes"),
+    ("qwen", "plausible", "Joao Moutinho is a soccer player, so the sentence is implausible.", "no"),
+    ("mistral", "plausible", "The sentence is not plausible: Joao Moutinho plays football, not American football.",
+     "no"),
+    # ... and what stays unparsed or as the format's own rules read it: both states named, no state, a question,
+    # a state with no subject before it, a cut-off working, an explicit answer (never overruled).
+    ("small", "coin", "The coin could be heads up or tails up.", None),
+    ("small", "coin", "It depends on whether Sherrie really flips the coin.", None),
+    ("tiny", "coin", "Ka flips it and Sherrie flips it. Is the coin heads up?", None),
+    ("tiny", "coin", "Heads up means the side with the face is on top.", None),
+    ("small", "coin-cut", "Ka flips the coin, so the coin is now tails up. Sherrie flips the coin, so the coin is",
+     None),
+    ("orca2", "coin", "The coin is heads up at the end.\nTherefore, the answer is No.", "No"),
+    ("llama2", "plausible", "I'm not sure: the sentence could be plausible if he switched sports.", None),
+    # A number conclusion naming several quantities answers with the one the question asks ("how many gold
+    # coins"), and not with a number that only restates the question's data.
+    ("orca2", "gold", "110 - 30 = 80, and 80 / 2 = 40.\n\nTherefore, Gretchen has 40 silver coins and 70 gold "
+     "coins.", "70"),
+    ("llama3", "gold", "In the end, she has 40 silver and 70 gold coins.", "70"),
+    ("gpt4o", "gold", "So there are 70 gold coins and 40 silver coins.", "70"),
+    ("small", "baker", "He earns 36 from the 12 cakes.", "36"),
+    ("tiny", "baker", "12 cakes times 3 is what he sells. He earns 36 from the 3 dollars each.", "36"),
+    # ... unchanged: one number, an explicit answer, two numbers with the asked noun, a question back.
+    ("llama3", "gold", "Gretchen has 70 gold coins.", "70"),
+    ("gpt4", "gold", "Gretchen has 40 silver coins and 70 gold coins, so the answer is 70.", "70"),
+    ("small", "gold", "Therefore, Gretchen has 40 gold coins and 70 gold coins.", "40"),
+    ("claude", "gold", "The problem doesn't say how many coins are silver: could you tell me? Then there would be "
+     "70 gold coins.", None),
+    ("phi", "baker", "He earns 36 dollars from 12 cakes at 3 dollars each: 12 × 3 = 36.", "36"),
+    # ... and an output whose every number restates the question's data computed no answer.
+    ("small", "gold", "Gretchen has 110 coins, and 30 more of them are gold than silver.", None),
+    ("tiny", "baker", "The baker bakes 12 cakes and sells each for 3 dollars.", None),
+    ("small", "baker", "He bakes 12 cakes and gets 36 for them.", "36"),
+    # An output cut off after it concluded, in a digression with no number, keeps its conclusion; cut in the
+    # working, in the conclusion itself, or going on about what the question asks, it has none.
+    ("small", "profit-cut", "The new value is 80000 * 2.5 = 200000. Profit = 200000 - 130000 = 70000.\n\nSo, the "
+     "profit Josh made is $70,000.\n\nThis reminds me of the housing market in the nineties, when many people "
+     "flipped", "70000"),
+    ("tiny", "profit-cut", "So the profit is 70000.\n\nFlipping houses is a popular hobby on television, and many "
+     "shows follow", "70000"),
+    ("small", "profit-cut", "So the profit is 70000. Now we subtract the repair costs from the profit to", None),
+    ("small", "profit-cut", "The value goes up by 150%, so the new value is 200000. Then we subtract 130000 to",
+     None),
+    ("small", "profit-cut", "Total cost = 80000 + 50000 = 130000. So the profit made by Josh is 70000 -", None),
+    ("tiny", "profit-cut", "So the value of the house is 200000. It was a good investment because", None),
+    ("small", "profit-cut", "So, the profit is 70000 or 20000. I think the first one is right because", None),
+    # An option's value in digits for an option in words, and number words for an option in digits, where exactly
+    # one option matches; a loop that repeats one sentence answering the question states that answer.
+    ("small", "grey", "The number of grey objects on the floor is 11.\n" + "".join(
+        f"{letter}: The number of grey objects on the floor is 11.\n" for letter in "BCDEF"), "C"),
+    ("gemma", "grey", "There are 11 grey objects left on the floor.", "C"),
+    ("llama3", "grey-digits", "So there are eleven grey objects on the floor.", "C"),
+    ("tiny", "grey-digits", "Twelve.", "D"),
+    # ... and none where the loop repeats no answer or another thing, the text before it reads another, or the
+    # words name two options, negate, ask, or stand for a thing rather than count.
+    ("small", "grey", "Step 1: count the grey objects on the floor.\n" * 5, None),
+    ("small", "grey", "The number of grey objects on the floor is 11 or 12.\n" * 4, None),
+    ("small", "grey", "The number of red objects is 11.\n" * 4, None),
+    ("small", "grey", "There are nine grey objects.\n" + "The number of grey objects on the floor is 11.\n" * 4,
+     None),
+    ("tiny", "grey-digits", "There are ten or eleven grey objects.", None),
+    ("tiny", "grey-digits", "There are nine grey toys and eleven grey books.", None),
+    ("small", "grey-digits", "It is not eleven.", None),
+    ("small", "grey-digits", "Are there eleven grey objects?", None),
+    ("tiny", "grey-digits", "No one knows how many there are.", None),
 ]

@@ -84,6 +84,17 @@ def _option_value(option: str) -> str | None:
     return normalize_number(match.group(1)) if match else None
 
 
+# A number word that counts ("eleven apples"), not one that stands for a thing ("the one on the left",
+# "one of them", "no one").
+_COUNTING_WORD_RE = re.compile(rf"(?<!\bthe\s)(?<!\bthis\s)(?<!\bthat\s)(?<!\bno\s)(?<!\beach\s)(?<!\bany\s)"
+                               rf"(?<!\bwhich\s)\b({'|'.join(_NUMBER_WORDS)})\b(?!\s+of\b)(?!-)", re.IGNORECASE)
+
+
+def _worded_values(sentence: str) -> set[str]:
+    """The values of the number words a sentence counts with ("eleven" -> "11")."""
+    return {str(_NUMBER_WORDS[m.group(1).casefold()]) for m in _COUNTING_WORD_RE.finditer(sentence)}
+
+
 # A quantity as an option or a boxed answer writes it: a number, perhaps in scientific notation
 # ("2.25 × 10^6", "2.25\\times 10^{6}", "3e-4"), perhaps with a unit ("m/s", "km", "%").
 _QUANTITY_RE = re.compile(rf"\s*[$€£]?\s*({NUMBER})\s*(?:(?:[×x*·]|\\times|\\cdot)\s*10\s*\^\s*\{{?\s*([-−]?\d+)\s*\}}?"
@@ -155,6 +166,8 @@ def _named_options(sentence: str, letters: str, options: Sequence[str] | None) -
     if values:
         number = conclusion_number(sentence)
         stated = {normalize_number(n) for n in NUMBER_RE.findall(clean_markup(sentence))} & set(values)
+        if number is None and not stated and not mentioned:
+            stated = _worded_values(sentence) & set(values)  # "So there are eleven." for an option "11"
         if number in values:
             mentioned.add(values[number])
             asserted.add(values[number])

@@ -24,7 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from orcabench.answers.question import asked_number, concluded_before_cut, conclusion_state, names_asked, question_of
+from orcabench.answers.question import (
+    asked_number,
+    concluded_before_cut,
+    conclusion_state,
+    names_asked,
+    question_of,
+    restates_data,
+)
 from orcabench.answers.rules import LAYERS, NONE
 from orcabench.answers.signals import Signals, drop_list_mark, loop, signals, undecided
 from orcabench.answers.structured import structured_answer
@@ -162,6 +169,8 @@ class RulePipeline:
         if example.answer_format == "label":
             value, rule = conclusion_state(text, question, example.labels), "conclusion-state"
         elif example.answer_format == "number" and verdict.method in _NUMBER_CONCLUSIONS:
+            if verdict.method == "last-number" and restates_data(text, question):
+                return Score(answer=None, method=NONE, score=0.0)  # every number is the question's own data
             value, rule = asked_number(text, question, verdict.answer), "conclusion-asked-number"
         else:
             return verdict

@@ -10,7 +10,8 @@ BBH's ``input``):
 - a number conclusion that names several quantities ("Gretchen has 50 silver coins and 30 gold
   coins.") answers with the one whose noun the question asks ("how many gold coins"), and never
   with a number that only restates the question's data when the sentence states one other
-  (``conclusion-asked-number``);
+  (``conclusion-asked-number``); an output whose every number is the question's own data has no
+  answer in its last number;
 - an output cut off after it concluded: a concluding sentence that names what the question asks
   and asserts a number, after which no number follows (a digression, not more working), is that
   number although the output was cut (``conclusion-before-cut``).
@@ -179,6 +180,13 @@ def asked_number(output: str, question: str, read: str | None) -> str | None:
     return None
 
 
+def restates_data(output: str, question: str) -> bool:
+    """True when every number of the output is one the question gives: the output computed nothing,
+    and its last number only restates the question's data."""
+    said = {value for value in map(normalize_number, NUMBER_RE.findall(prose(output))) if value is not None}
+    return bool(said) and said <= _data(question)
+
+
 def names_asked(sentence: str, question: str) -> bool:
     """True when a sentence names every word of what the question asks a number of ("The number of
     grey objects on the floor is 11." for "how many grey objects remain on it?")."""
@@ -198,6 +206,8 @@ def concluded_before_cut(output: str, question: str) -> str | None:
             continue
         if not (_CONCLUDING_RE.search(sentence) and names_asked(sentence, question)):
             return None  # the last sentence with a number is working, not the conclusion
+        if not after or not re.search(r"[.!]\W*$", sentence):
+            return None  # the cut fell in the conclusion itself ("So the profit is 70000 - ")
         if names_asked(after, question):
             return None  # what follows still works on what the question asks ("Now we add the days ...")
         value = conclusion_number(sentence)
