@@ -7,12 +7,17 @@ the final answer to a :class:`Reader`. The one reader today is :class:`RulePipel
 3. a structured answer (:mod:`orcabench.answers.structured`), whose value the answer
    format's own rules read;
 4.–6. the answer format's rules (:mod:`orcabench.answers.text`, :mod:`orcabench.answers.choice`),
-   explicit statements first, then the conclusion, then weak fallbacks;
+   explicit statements first, then the conclusion, then weak fallbacks; where those read no
+   answer or only a conclusion or weak one, the conclusion read against the example's question
+   (:mod:`orcabench.answers.question`);
 
 and then the gate: a reading from the conclusion or weak layers is dropped (unparsed) for an
 output that loops or was cut off (:mod:`orcabench.answers.signals`), or that hedges or asks
-the user back, because there the last sentence or the last number is no verdict. Every
-rule's layer is in :mod:`orcabench.answers.rules`.
+the user back, because there the last sentence or the last number is no verdict. Where the
+output shows it finished its answer first, that answer stands: a repetition closed by a new
+conclusion, a loop repeating one sentence that answers what the question asks, a cut that fell
+in a digression after the conclusion (``conclusion-before-cut``). Every rule's layer is in
+:mod:`orcabench.answers.rules`.
 
 A judge model would be another :class:`Reader`: it gets the same output and example and
 returns the same kind of :class:`Reading`.

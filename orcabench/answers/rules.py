@@ -12,7 +12,8 @@ layers, in the order the pipeline tries them:
 4. ``explicit``: what the model marked as its answer (boxed, final-answer phrases, letter
    phrasings, positions, an answer stated first);
 5. ``conclusion``: the last sentence or line that asserts an answer (a letter, one option's
-   text or value, the number it asserts);
+   text or value, the number it asserts), and the same read against the example's question
+   (a state asked about, the quantity asked for: :mod:`orcabench.answers.question`);
 6. ``weak``: the last mention of something answer-shaped; *disabled* (as layer 5 is) for an
    output that loops or was cut off, or that hedges or asks back.
 """
