@@ -116,6 +116,30 @@ def test_only_weak_and_failed_readings_are_asked_again_and_the_second_stage_deci
     assert records["2"]["extra"]["first_stage"]["method"] == "none" and records["2"]["method"].startswith("two-stage:")
 
 
+def test_the_plan_counts_every_outputs_second_stage_request_as_an_upper_bound(plan_of: PlanOf) -> None:
+    two_stage, rules = plan_of(), plan_of("rules")
+    _, bound, _ = api.preview(two_stage)
+    _, plain, _ = api.preview(rules)
+    # gsm8k's 3 first requests; any of the 3 outputs may be read weakly, and each is asked again at most once,
+    # with the number trigger's 16 tokens: the budget holds them all, though only the first stage tells which
+    assert (bound.requests, bound.second_stage, bound.second_stage_tokens) == (3, 3, 16)
+    assert bound.budget == plain.budget + 3 * 16
+    line = bound.line()
+    assert "3 request(s) · up to 3 second-stage request(s) of ≤16 tokens" in line
+    assert f"generation budget {bound.budget:,} tokens (sum of max_tokens, the second stage as an upper bound)" in line
+    assert (plain.second_stage, "second-stage" in plain.line()) == (0, False)  # a rules run asks nothing again
+
+
+def test_the_sessions_budget_is_the_bound_before_the_run_and_what_was_sent_after_it(plan_of: PlanOf) -> None:
+    plan = plan_of()
+    _, plain, _ = api.preview(plan_of("rules"))
+    with api.RunSession(plan, load=lambda _: model_for(plan)) as session:
+        assert session.session.generation_budget == plain.budget + 3 * 16  # before: every output may be asked
+        session.execute()
+    sent = json.loads((plan.run_dir / "manifest.json").read_text())["sessions"][-1]
+    assert sent["generation_budget"] == plain.budget + 2 * 16  # after: the two outputs that were asked again
+
+
 def test_a_second_stage_that_states_no_answer_leaves_the_rules_reading_standing(plan_of: PlanOf) -> None:
     plan = plan_of()
     with RunStore(plan.run_dir).open(plan.fingerprint) as store:

@@ -2,10 +2,12 @@
 
 The estimate counts requests, prompt tokens (with the model's tokenizer where its files are
 local, else about four characters a token) and the generation budget (the sum of
-``max_tokens``); the expected time comes from earlier sessions of the same model and
-backend on this machine, read from their manifests. The warnings name things that change
-results: a chat template that inserts its own system prompt, prompts that do not fit the
-context, and (after generation) samples cut off at ``max_tokens``.
+``max_tokens``; with ``--extract two-stage``, every generated output's second-stage request
+counted as an upper bound, since only the first stage tells which are asked); the expected
+time comes from earlier sessions of the same model and backend on this machine, read from
+their manifests. The warnings name things that change results: a chat template that inserts
+its own system prompt, prompts that do not fit the context, and (after generation) samples
+cut off at ``max_tokens``.
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orcabench.answers.second_stage import TWO_STAGE, trigger
 from orcabench.console import duration
 from orcabench.engine.plan import Plan
 from orcabench.models.prompts import PromptRenderer
 from orcabench.store.schema import Manifest, Session
 from orcabench.store.writer import MANIFEST, read_json
+from orcabench.task import Task
 from orcabench.task.data import manifest_mismatches
-from orcabench.types import Message, OrcabenchError, Record, Request
+from orcabench.types import Example, Message, OrcabenchError, Record, Request
 
 # A share of samples at max_tokens above this is worth a warning: answers are being cut off.
 LENGTH_WARNING_SHARE = 0.1
@@ -35,16 +39,25 @@ class Estimate:
     requests: int
     prompt_tokens: int
     exact_tokens: bool  # counted with the model's tokenizer; else ~4 characters per token
-    budget: int  # sum of max_tokens over generation requests
+    budget: int  # sum of max_tokens over generation requests, the second stage's included as an upper bound
     seconds: float | None  # expected wall time (engine start + generation); None without history
     basis: str  # where ``seconds`` comes from
+    # --extract two-stage: the most second-stage requests the run may send (one per generated output the rules
+    # read weakly or not at all, which only the first stage tells), and the largest max_tokens of one
+    second_stage: int = 0
+    second_stage_tokens: int = 0
 
     def line(self) -> str:
         tokens = (f"{self.prompt_tokens:,} prompt tokens" if self.exact_tokens
                   else f"~{self.prompt_tokens:,} prompt tokens (no tokenizer: ~4 chars/token)")
-        parts = [f"{self.requests:,} request(s)", tokens, f"generation budget {self.budget:,} tokens (sum of max_tokens)"]
+        parts = [f"{self.requests:,} request(s)"]
+        if self.second_stage:
+            parts.append(f"up to {self.second_stage:,} second-stage request(s) of ≤{self.second_stage_tokens} tokens")
+        parts += [tokens, f"generation budget {self.budget:,} tokens (sum of max_tokens"
+                          f"{', the second stage as an upper bound' if self.second_stage else ''})"]
         if self.requests:
-            parts.append(f"estimated {duration(self.seconds)} ({self.basis})" if self.seconds is not None
+            stage = " for the first stage" if self.second_stage else ""
+            parts.append(f"estimated {duration(self.seconds)}{stage} ({self.basis})" if self.seconds is not None
                          else f"no estimate ({self.basis})")
         return "plan: " + " · ".join(parts)
 
@@ -87,11 +100,21 @@ def past_sessions(folders: Iterable[Path], model: str, backend: str) -> list[Ses
     return sessions
 
 
+def second_stage_limits(plan: Plan, examples: Iterable[tuple[Task, Example]]) -> list[int]:
+    """With ``--extract two-stage``, the max_tokens of the second-stage request each pending example may need (a
+    generated output is asked again at most once, with its format's answer trigger); none otherwise."""
+    if plan.config.sampling.extract != TWO_STAGE:
+        return []
+    return [trigger(example).max_tokens for task, example in examples if task.kind == "generate"]
+
+
 def estimate(requests: Sequence[Request], token_counts: Sequence[int], exact: bool, history: Sequence[Session],
-             model: str, backend: str) -> Estimate:
+             model: str, backend: str, second_stage: Sequence[int] = ()) -> Estimate:
     """Expected wall time: the median time past sessions spent outside generation (start-up, engine load)
-    plus this run's requests at their seconds per request."""
-    budget = sum(r.max_tokens for r in requests if r.kind == "generate")
+    plus this run's requests at their seconds per request. ``second_stage``: the max_tokens of each
+    second-stage request the run may send (:func:`second_stage_limits`), counted in the budget as an
+    upper bound."""
+    budget = sum(r.max_tokens for r in requests if r.kind == "generate") + sum(second_stage)
     seconds: float | None = None
     if history:
         per_request = sum(s.generate_seconds or 0.0 for s in history) / sum(s.requests or 0 for s in history)
@@ -101,20 +124,23 @@ def estimate(requests: Sequence[Request], token_counts: Sequence[int], exact: bo
         basis = f"{per_request:.2f} s/request over {len(history)} earlier session(s) of {model} on {backend} here"
     else:
         basis = f"no earlier run of {model} on {backend} on this machine"
-    return Estimate(len(requests), sum(token_counts), exact, budget, seconds, basis)
+    return Estimate(len(requests), sum(token_counts), exact, budget, seconds, basis, len(second_stage),
+                    max(second_stage, default=0))
 
 
-def check(plan: Plan, requests: Sequence[Request], renderer: PromptRenderer) -> tuple[Estimate, list[str]]:
-    """The run's size and expected time, and the warnings known before any weights load."""
+def check(plan: Plan, requests: Sequence[Request], renderer: PromptRenderer,
+          second_stage: Sequence[int] = ()) -> tuple[Estimate, list[str]]:
+    """The run's size and expected time, and the warnings known before any weights load (``second_stage``: see
+    :func:`estimate`)."""
     counts, exact = count_prompt_tokens(requests, renderer)
-    return check_counted(plan, requests, counts, exact, renderer)
+    return check_counted(plan, requests, counts, exact, renderer, second_stage)
 
 
 def check_counted(plan: Plan, requests: Sequence[Request], counts: Sequence[int], exact: bool,
-                  renderer: PromptRenderer) -> tuple[Estimate, list[str]]:
+                  renderer: PromptRenderer, second_stage: Sequence[int] = ()) -> tuple[Estimate, list[str]]:
     """:func:`check` with the requests' prompt tokens already counted (:func:`count_prompt_tokens`)."""
     history = past_sessions([plan.config.operations.runs_root, plan.run_dir.parent], plan.spec.name, plan.backend)
-    found = estimate(requests, counts, exact, history, plan.spec.name, plan.backend)
+    found = estimate(requests, counts, exact, history, plan.spec.name, plan.backend, second_stage)
     return found, [*data_warnings(plan),
                    *prompt_warnings(renderer, requests, counts, exact, plan.engine.get("max_model_len"))]
 

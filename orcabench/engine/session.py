@@ -23,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from orcabench.answers.second_stage import generated_tokens
+from orcabench.answers.second_stage import generated_tokens, trigger
 from orcabench.backends.base import Backend
 from orcabench.backends.cache import cached
 from orcabench.backends.registry import load_backend
@@ -90,7 +90,8 @@ def preview(plan: Plan) -> tuple[Work, preflight.Estimate, list[str]]:
     done = read_records(plan.run_dir / RECORDS)[0]  # an existing run is read, never locked
     renderer = PromptRenderer(plan.spec, plan.model_path)
     work = prepare(plan, missing(plan, done), renderer)
-    estimate, warnings = preflight.check(plan, [r for p in work.items for r in p.requests], renderer)
+    estimate, warnings = preflight.check(plan, [r for p in work.items for r in p.requests], renderer,
+                                         preflight.second_stage_limits(plan, [(p.task, p.example) for p in work.items]))
     return work, estimate, warnings
 
 
@@ -206,7 +207,8 @@ class RunSession:
         if work.items:
             requests = [r for p in work.items for r in p.requests]
             counts, exact = preflight.count_prompt_tokens(requests, renderer)
-            estimate, warnings = preflight.check_counted(plan, requests, counts, exact, renderer)
+            limits = preflight.second_stage_limits(plan, [(p.task, p.example) for p in work.items])
+            estimate, warnings = preflight.check_counted(plan, requests, counts, exact, renderer, limits)
             counted = iter(counts)
             self._prompt_tokens = {key: sum(next(counted) for _ in p.requests) for key, p in self._rendered.items()}
             session.prompt_tokens, session.generation_budget = estimate.prompt_tokens, estimate.budget
@@ -232,6 +234,9 @@ class RunSession:
         if self._rendered:
             session.prompt_tokens = sum(self._prompt_tokens[record.key] for record in self._added)
             session.generation_budget = sum(r.max_tokens for p in sent for r in p.requests if r.kind == "generate")
+            # the second-stage requests this session sent (a record asked again keeps the reply in extra.second_stage)
+            session.generation_budget += sum(trigger(p.example).max_tokens for record, p in zip(self._added, sent)
+                                             if isinstance(record.extra.get("second_stage"), dict))
         if self._backend is not None:
             session.output_tokens = sum(generated_tokens(record) for record in self._added)  # second-stage replies too
             limits = {p.task.name: p.requests[0].max_tokens for p in sent if p.task.kind == "generate"}
