@@ -780,6 +780,13 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("small", "organs", CHECKING + 'So the answer is (B) Kidney.', "B"),
     ("small", "number-cut", CHECKING + 'Therefore, the answer is 18 plus', None),
     ("small", "organs", CHECKING + 'Let me check each fact against', None),
+    # The same for a conclusion the conclusion layer reads (the gate keeps it off the loop, not off new text
+    # after it); a weak reading of that text, or a cut-off output, is still none.
+    ("small", "number", CHECKING + "So she has 18 eggs left.", "18"),
+    ("small", "planets", CHECKING + "The closest planet is Mercury.", "B"),
+    ("small", "number-cut", CHECKING + "So she has 18 eggs left.", None),
+    ("small", "number", CHECKING + "She has 16 eggs and eats 3", None),
+    ("small", "yesno", CHECKING + "yes", None),
     # ---- the conclusion read against the question (orcabench.answers.question) -----------------------
     # A yes/no question about a state ("Is the coin still heads up?"), answered by a sentence that asserts the
     # subject in that state (yes) or its stated opposite (no); a negation between them turns it round.
