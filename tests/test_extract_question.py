@@ -45,6 +45,12 @@ def test_a_state_or_its_opposite_asserted_of_the_subject_answers_yes_or_no(outpu
     assert conclusion_state(output, COIN, ("Yes", "No")) == label
 
 
+def test_a_does_question_names_its_subject_before_its_verb() -> None:
+    question = "A coin is heads up. Ka flips the coin. Does the coin still show heads?"
+    assert conclusion_state("Now the coin shows tails.", question, ("Yes", "No")) == "No"
+    assert conclusion_state("Tails.", question, ("Yes", "No")) is None  # no subject before the state
+
+
 def test_a_state_question_needs_yes_no_labels_and_one_state() -> None:
     assert conclusion_state("So the coin is tails up.", COIN, ("True", "False")) is None
     assert conclusion_state("The sentence is true.", "Is the sentence true or false?", ("Yes", "No")) is None

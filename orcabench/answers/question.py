@@ -75,10 +75,11 @@ def _sentences(text: str) -> list[str]:
     return [sentence.strip() for sentence in _SENTENCE_RE.split(text) if sentence.strip()]
 
 
-def _asked_state(question: str) -> tuple[str, str] | None:
-    """The state a yes/no question asks about and the head noun of its subject ("Is the coin still
-    heads up?" -> ("heads", "coin")); None when its last yes/no question names no known state, or
-    names a state and its opposite ("true or false?")."""
+def _asked_state(question: str) -> tuple[str, frozenset[str]] | None:
+    """The state a yes/no question asks about and the words of its subject ("Is the coin still heads
+    up?" -> ("heads", {"coin"}); "Does the coin still show heads?" -> ("heads", {"coin", "show"}));
+    None when its last yes/no question names no known state, or names a state and its opposite
+    ("true or false?")."""
     for sentence in reversed(_sentences(question)):
         match = _YES_NO_RE.match(sentence)
         if not match:
@@ -87,15 +88,15 @@ def _asked_state(question: str) -> tuple[str, str] | None:
         states = [i for i, word in enumerate(words) if word in _OPPOSITE]
         if not states or any(_OPPOSITE[words[i]] in words for i in states):
             return None
-        subject = [word for word in words[:states[-1]] if word not in _SUBJECT_FILLER]
-        return (words[states[-1]], _stem(subject[-1])) if subject else None
+        subject = frozenset(_stem(word) for word in words[:states[-1]] if word not in _SUBJECT_FILLER)
+        return (words[states[-1]], subject) if subject else None
     return None
 
 
 def conclusion_state(output: str, question: str, labels: Sequence[str]) -> str | None:
     """The yes/no label of the last sentence that asserts the asked subject in the asked state or
-    its opposite ("Is the coin still heads up?" / "So the coin is tails up." -> the no label). The
-    subject (or a pronoun) must come before the state; a negation between them turns it round;
+    its opposite ("Is the coin still heads up?" / "So the coin is tails up." -> the no label). A
+    word of the subject (or a pronoun) must come before the state; a negation between them turns it round;
     a sentence naming both the state and its opposite is no answer."""
     by_word = {label.casefold(): label for label in labels}
     asked = _asked_state(question)
@@ -114,7 +115,7 @@ def conclusion_state(output: str, question: str, labels: Sequence[str]) -> str |
             return None  # "heads up, not tails up": both sides named
         at = found[-1].start()
         subjects = [m for m in re.finditer(r"[a-z][a-z'-]*", said[:at])
-                    if _stem(m.group()) == subject or re.fullmatch(_PRONOUN_RE, m.group())]
+                    if _stem(m.group()) in subject or re.fullmatch(_PRONOUN_RE, m.group())]
         if not subjects:
             return None
         holds = (found[-1].group() == state) != bool(_NEGATION_RE.search(said[subjects[-1].end():at]))
