@@ -118,8 +118,8 @@ def test_only_weak_and_failed_readings_are_asked_again_and_the_second_stage_deci
 
 def test_the_plan_counts_every_outputs_second_stage_request_as_an_upper_bound(plan_of: PlanOf) -> None:
     two_stage, rules = plan_of(), plan_of("rules")
-    _, bound, _ = api.preview(two_stage)
-    _, plain, _ = api.preview(rules)
+    bound, plain = api.dry_run(two_stage.config).estimate, api.dry_run(rules.config).estimate  # what --dry-run shows
+    assert bound is not None and plain is not None
     # gsm8k's 3 first requests; any of the 3 outputs may be read weakly, and each is asked again at most once,
     # with the number trigger's 16 tokens: the budget holds them all, though only the first stage tells which
     assert (bound.requests, bound.second_stage, bound.second_stage_tokens) == (3, 3, 16)
@@ -132,7 +132,8 @@ def test_the_plan_counts_every_outputs_second_stage_request_as_an_upper_bound(pl
 
 def test_the_sessions_budget_is_the_bound_before_the_run_and_what_was_sent_after_it(plan_of: PlanOf) -> None:
     plan = plan_of()
-    _, plain, _ = api.preview(plan_of("rules"))
+    plain = api.dry_run(plan_of("rules").config).estimate
+    assert plain is not None
     with api.RunSession(plan, load=lambda _: model_for(plan)) as session:
         assert session.session.generation_budget == plain.budget + 3 * 16  # before: every output may be asked
         session.execute()
