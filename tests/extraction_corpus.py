@@ -52,6 +52,7 @@ CONTEXTS: dict[str, tuple[str, Any]] = {
     "plausible": ("label", ("yes", "no")),
     "gold": ("number", None),
     "baker": ("number", None),
+    "arith": ("number", None),
     "profit-cut": ("number", None),
     "grey": ("choice", ("ABCD", ["nine", "ten", "eleven", "twelve"])),
     "grey-digits": ("choice", ("ABCD", ["9", "10", "11", "12"])),
@@ -71,6 +72,7 @@ QUESTIONS: dict[str, str] = {
     "gold": "Gretchen has 110 coins. There are 30 more gold coins than silver coins. How many gold coins does "
             "Gretchen have?",
     "baker": "A baker bakes 12 cakes a day and sells each for 3 dollars. How much does he earn in a day?",
+    "arith": "((-1 + 2) * 3) =",
     "profit-cut": "Josh buys a house for $80,000 and then puts in $50,000 in repairs. This increased the value of the "
                   "house by 150%. How much profit did he make?",
     "grey": GREY,
@@ -830,6 +832,10 @@ CASES: list[tuple[str, str, str, str | None]] = [
     ("small", "gold", "Gretchen has 110 coins, and 30 more of them are gold than silver.", None),
     ("tiny", "baker", "The baker bakes 12 cakes and sells each for 3 dollars.", None),
     ("small", "baker", "He bakes 12 cakes and gets 36 for them.", "36"),
+    # A number the question also gives may be the answer: only the question's number with the question's noun
+    # after it restates the data ("the 12 cakes"); an echo of the question holds nothing else.
+    ("small", "arith", "-1 + 2 is 1, times 3 is 3.", "3"),
+    ("tiny", "arith", "((-1 + 2) * 3)", None),
     # An output cut off after it concluded, in a digression with no number, keeps its conclusion; cut in the
     # working, in the conclusion itself, or going on about what the question asks, it has none.
     ("small", "profit-cut", "The new value is 80000 * 2.5 = 200000. Profit = 200000 - 130000 = 70000.\n\nSo, the "

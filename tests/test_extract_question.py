@@ -69,6 +69,7 @@ def test_the_asked_quantity_and_never_the_questions_data() -> None:
     assert asked_number("Gretchen has 40 gold coins and 70 gold coins.", GOLD, "40") is None  # two match
     assert asked_number("He earns 36 from the 12 cakes.", "He bakes 12 cakes. How much does he earn?", "12") == "36"
     assert asked_number("Gretchen has 70 gold coins.", GOLD, "70") is None  # the format's reading stands
+    assert asked_number("-1 + 2 is 1, times 3 is 3.", "((-1 + 2) * 3) =", "3") is None  # 3 is the answer here too
     assert restates_data("She has 110 coins, 30 of them more gold.", GOLD)
     assert not restates_data("She has 70 gold coins.", GOLD)
 

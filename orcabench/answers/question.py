@@ -143,16 +143,16 @@ def _data(question: str) -> set[str]:
     return {value for value in map(normalize_number, NUMBER_RE.findall(question)) if value is not None}
 
 
-def _mentions(sentence: str) -> list[tuple[str, frozenset[str]]]:
+def _mentions(sentence: str) -> list[tuple[str, tuple[str, ...]]]:
     """Each number of a sentence with the words that follow it up to the next number, comma or
-    "and" ("50 silver coins and 30 gold coins" -> (50, {silver, coin}), (30, {gold, coin}))."""
+    "and" ("50 silver coins and 30 gold coins" -> (50, (silver, coin)), (30, (gold, coin)))."""
     found = []
     for match in NUMBER_RE.finditer(sentence):
         value = normalize_number(match.group())
         if value is None:
             continue
-        after = re.split(r"[,;.:!?()]|\band\b|\bor\b|\d", sentence[match.end():].casefold(), maxsplit=1)[0]
-        found.append((value, frozenset(_stem(word) for word in _WORD_RE.findall(after)[:4])))
+        after = re.split(r"[,;.:!?()=+*/×÷]|\band\b|\bor\b|\d", sentence[match.end():].casefold(), maxsplit=1)[0]
+        found.append((value, tuple(_stem(word) for word in _WORD_RE.findall(after)[:4])))
     return found
 
 
@@ -160,22 +160,25 @@ def asked_number(output: str, question: str, read: str | None) -> str | None:
     """The number the concluding sentence gives for what the question asks, where it differs from
     ``read`` (the format's own reading): of several numbers, the only one whose following words
     hold every word the question asks a number of ("how many gold coins" -> "30 gold coins");
-    else, where ``read`` only restates a number the question gives and the sentence states one
-    other number, that one. None: the format's reading stands."""
+    else, where ``read`` only restates the question's data (the question's own number with the
+    question's own noun after it: "from the 12 cakes" for "bakes 12 cakes") and the sentence states
+    one other number that is not the question's, that one. None: the format's reading stands (a
+    number the question also gives may be the answer: "-1 + 2 is 1, times 3 is 3")."""
     sentence = concluding_sentence(output)
     if sentence is None:
         return None
     mentions = _mentions(sentence)
     asked = asked_words(question)
     if asked and len({value for value, _ in mentions}) > 1:
-        matching = {value for value, words in mentions if asked <= words}
+        matching = {value for value, words in mentions if asked <= set(words)}
         if len(matching) == 1:
             return matching.pop()
         if matching:
             return None
-    data = _data(question)
-    if read in data:
-        others = {value for value, _ in mentions if value not in data}
+    given = {(value, words[0]) for value, words in _mentions(question) if words}
+    read_at = [bool(words) and (value, words[0]) in given for value, words in mentions if value == read]
+    if read_at and all(read_at):  # every mention of the read number restates the question's
+        others = {value for value, _ in mentions if value not in _data(question)}
         if len(others) == 1:
             return others.pop()
     return None
