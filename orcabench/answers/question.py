@@ -28,7 +28,8 @@ from collections.abc import Sequence
 from orcabench.answers.text import HEDGE, NUMBER_RE, conclusion_number, concluding_sentence, normalize_number, prose
 from orcabench.types import Example
 
-# The fields a task keeps its question in (GSM8K, MMLU, AGIEval, CRASS, RACE: "question"; BBH: "input").
+# The fields a task keeps its question in (GSM8K, MMLU, ARC, AGIEval, RACE, DROP, crass: "question"; BBH and
+# crass-ai: "input"); HellaSwag and LAMBADA have none.
 QUESTION_FIELDS = ("question", "input")
 # States a yes/no question asks about, each with its stated opposite.
 _OPPOSITES = (("heads", "tails"), ("plausible", "implausible"), ("true", "false"), ("valid", "invalid"),
