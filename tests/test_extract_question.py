@@ -20,6 +20,9 @@ from orcabench.answers.question import (
     restates_data,
 )
 from orcabench.answers.rules import LAYERS
+from orcabench.answers.traces import judge as judge_completion
+from orcabench.task import get_tasks
+from orcabench.types import Completion
 
 COIN = "A coin is heads up. Ka flips the coin. Is the coin still heads up?"
 GOLD = "Gretchen has 110 coins. There are 30 more gold coins than silver coins. How many gold coins does Gretchen have?"
@@ -92,3 +95,10 @@ def test_the_pipeline_names_the_question_rule_and_never_overrules_an_explicit_an
     assert (explicit.score.answer, explicit.score.method) == ("Yes", "final-answer-phrase")
     blind = make_example("c", {}, "No", "label", labels=("Yes", "No"))  # no question: the format's rules alone
     assert reader.read("So the coin is tails up.", blind, "stop").score.answer is None
+
+
+def test_a_tasks_own_example_brings_its_question_to_the_reader_on_the_runs_path() -> None:
+    (gsm8k,) = get_tasks(["gsm8k"])
+    example = gsm8k.parse_row({"question": GOLD, "answer": "110 - 30 = 80, 80 / 2 = 40, 40 + 30 = 70\n#### 70"}, 0)
+    judged = judge_completion(gsm8k, example, [Completion(text="So Gretchen has 40 silver coins and 70 gold coins.")])
+    assert (judged.score.answer, judged.score.method, judged.score.score) == ("70", "conclusion-asked-number", 1.0)
