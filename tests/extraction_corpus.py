@@ -813,6 +813,16 @@ CASES: list[tuple[str, str, str, str | None]] = [
      None),
     ("orca2", "coin", "The coin is heads up at the end.\nTherefore, the answer is No.", "No"),
     ("llama2", "plausible", "I'm not sure: the sentence could be plausible if he switched sports.", None),
+    # Kojima et al.'s answer trigger written out by the model: the labels in brackets name the choices, the
+    # label after them is the answer; with none after them, or two, there is none.
+    ("orca2", "coin", "Ka and Sherrie each flip it.\nTherefore, the answer (Yes or No) is Yes.", "Yes"),
+    ("small", "truefalse", "Therefore, the answer (True or False) is False.", "False"),
+    ("small", "yesno", "So the answer (yes/no): no", "No"),
+    ("small", "yesno", "The answer (Yes or No) is yes or no.", None),
+    ("small", "yesno", "Therefore, the answer (Yes or No) is", None),
+    ("small", "yesno", "Therefore, the answer (Yes or No) is not clear from the premises.", None),
+    ("tiny", "truefalse", "the answer (True or False) is:\n", None),
+    ("tiny", "yesno", "The answer is Yes or No.", None),
     # A number conclusion naming several quantities answers with the one the question asks ("how many gold
     # coins"), and not with a number that only restates the question's data.
     ("orca2", "gold", "110 - 30 = 80, and 80 / 2 = 40.\n\nTherefore, Gretchen has 40 silver coins and 70 gold "

@@ -342,7 +342,8 @@ def extract_label(output: str, labels: Sequence[str]) -> tuple[str | None, str]:
     """One of a closed set of answer words (``("Yes", "No")``, ``("True", "False")``,
     ``("valid", "invalid")``), returned spelled as in ``labels``; matching ignores case.
 
-    Rules: ``boxed``; ``final-answer-phrase`` (the last "the answer is No"); ``leading-label``
+    Rules: ``boxed``; ``final-answer-phrase`` (the last "the answer is No"; labels listed in brackets
+    after the phrase name the choices: "the answer (Yes or No) is No"); ``leading-label``
     (the output starts with a label: direct answers such as "Yes, because ..."); ``last-label``
     (the last label word anywhere, unless it is in a question the output ends with). Labels are
     whole words: "invalid" never reads as "valid". A hedge ("yes or no") where a rule fires is
@@ -365,10 +366,16 @@ def extract_label(output: str, labels: Sequence[str]) -> tuple[str | None, str]:
         match = re.match(rf"\s*({words})\s*$", content, re.IGNORECASE)
         if match:
             return canonical[match.group(1).casefold()], "boxed"
+    # the labels listed after the phrase name the choices, not the answer: "the answer (Yes or No) is Yes"
+    listing = re.compile(rf"\(\s*(?:{words})(?:\s*(?:,|or|/)\s*(?:{words}))+\s*\)\s*(?:is\b|would\s+be\b|[:=])?",
+                         re.IGNORECASE)
     for phrase in reversed(list(FINAL_PHRASE_RE.finditer(text))):
-        match = re.match(rf"[\s\"'“(]*({words})\b", text[phrase.end():], re.IGNORECASE)
+        start = phrase.end()
+        listed_labels = listing.match(text, start)
+        start = listed_labels.end() if listed_labels else start
+        match = re.match(rf"[\s\"'“(]*({words})\b", text[start:], re.IGNORECASE)
         if match:
-            return verdict(match, text[phrase.end() + match.end():], "final-answer-phrase")
+            return verdict(match, text[start + match.end():], "final-answer-phrase")
     match = re.match(rf"[\s\"'“(]*({words})(?=\s*$|\s*[.,;:!?)\n\"'”]|\s+[-–—])", text, re.IGNORECASE)
     if match:
         return verdict(match, text[match.end():], "leading-label")
