@@ -49,7 +49,7 @@ _ASKED_SKIP = frozenset("more fewer less extra total".split())
 _ASKED_STOP = frozenset((
     "does do did is are was were will would can could should must has have had remain remains remained left in on at "
     "of for to from with by there he she they it we i you his her their its than per each altogether when after before "
-    "if all does will").split())
+    "if all").split())
 _WORD_RE = re.compile(r"[a-z][a-z'-]*")
 # A sentence of working: a number, or an operation on named quantities ("x + y", "= total").
 _WORKING_RE = re.compile(r"[=+×÷]|\s[-/*]\s")
@@ -97,8 +97,8 @@ def _asked_state(question: str) -> tuple[str, frozenset[str]] | None:
 def conclusion_state(output: str, question: str, labels: Sequence[str]) -> str | None:
     """The yes/no label of the last sentence that asserts the asked subject in the asked state or
     its opposite ("Is the coin still heads up?" / "So the coin is tails up." -> the no label). A
-    word of the subject (or a pronoun) must come before the state; a negation between them turns it round;
-    a sentence naming both the state and its opposite is no answer."""
+    word of the subject (or a pronoun) must come before the state; a negation between them turns
+    it round; a sentence naming both the state and its opposite is no answer."""
     by_word = {label.casefold(): label for label in labels}
     asked = _asked_state(question)
     if asked is None or set(by_word) != {"yes", "no"}:
