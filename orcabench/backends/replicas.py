@@ -201,7 +201,8 @@ class ReplicaBackend:
             raise OrcabenchError("--replicas runs local engines (vllm, hf); spread --backend openai over several servers "
                                  "with --engine-arg base_url=URL1,URL2")
         self.name, self.backend_name, self.batch_size, self.count = name, name, batch_size, replicas
-        self.cpus, self.engine_log = cpus, None if engine_log is None else str(engine_log)
+        # Absolute: a Ray worker does not start in this process's working directory.
+        self.cpus, self.engine_log = cpus, None if engine_log is None else str(engine_log.absolute())
         self._started_ray = connect(address)
         self.address = ray.get_runtime_context().gcs_address
         self.members = self._start(ray, name, model_path, engine, seed, batch_size)
