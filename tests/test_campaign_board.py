@@ -94,3 +94,17 @@ def test_off_a_terminal_an_interrupted_campaign_prints_no_board(capsys: pytest.C
     with pytest.raises(KeyboardInterrupt), LiveBoard("small", Stores(), out=Console(file=out, force_terminal=False)):
         raise KeyboardInterrupt
     assert out.getvalue() == ""
+
+
+def test_a_board_that_cannot_be_read_for_a_moment_keeps_its_last_drawing_and_never_stops_a_cell() -> None:
+    out, stores = io.StringIO(), Stores()
+
+    def half_written() -> list[BoardRow]:
+        raise OSError("records.jsonl: a line being written")
+
+    with LiveBoard("small", stores, out=Console(file=out, force_terminal=True, width=120), every=None) as board:
+        board.rows = half_written
+        board(CellChanged(CELL, CellState("running", attempts=1)))  # no exception into the cell's thread
+        assert len(frames(out)) == 1
+        board.rows = stores
+    assert cells_of(frames(out)[-1])[2:] == ["0/3", "pending"]

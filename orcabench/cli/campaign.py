@@ -17,6 +17,7 @@ from rich.table import Table
 from orcabench import api
 from orcabench.cli.app import app, console, split_names
 from orcabench.console import say
+from orcabench.types import OrcabenchError
 
 campaign_app = typer.Typer(no_args_is_help=True, help="Campaigns: models × variants × tasks in one resumable command, on Ray.")
 app.add_typer(campaign_app, name="campaign")
@@ -145,10 +146,16 @@ class LiveBoard:
             self.refresh()
 
     def refresh(self) -> None:
-        """Redraw the board from the run stores now."""
+        """Redraw the board from the run stores now (one that cannot be read this moment waits for the next redraw:
+        the board never stops a cell)."""
         with self._drawing:
-            if self.live is not None:
-                self.live.update(board_table(self.name, self.rows()), refresh=True)
+            if self.live is None:
+                return
+            try:
+                table = board_table(self.name, self.rows())
+            except (OrcabenchError, OSError, ValueError):
+                return
+            self.live.update(table, refresh=True)
 
     def _tick(self, every: float) -> None:
         while not self._stop.wait(every):
