@@ -71,6 +71,16 @@ def test_a_cell_names_the_run_directory_orcabench_run_names_with_the_same_flags(
     assert {key: shown[key] for key in fingerprint} == json.loads(json.dumps(fingerprint))
 
 
+def test_num_cpus_is_the_cores_each_engine_of_the_models_cells_asks_for_and_not_part_of_the_run(tmp_path: Path) -> None:
+    shared = {"model": "smollm2-135m", "backend": "hf"}
+    campaign = api.load_campaign(campaign_file(tmp_path, models=[{**shared, "num_cpus": 1},
+                                                                 {**shared, "name": "node-cores"}]))
+    one_core, node_cores = campaign.cells[0].config, campaign.cells[2].config
+    assert one_core.operations.replica_cpus == 1  # two such engines share a 2-core node
+    assert node_cores.operations.replica_cpus is None  # the default: each engine asks for a node's cores
+    assert api.plan(one_core).run_dir == api.plan(node_cores).run_dir  # operational, as replicas: the same run
+
+
 @pytest.mark.parametrize(("changes", "message"), [
     ({"colour": "blue"}, r"campaign\.yaml: unknown key\(s\) colour; known: name, tasks, "),
     ({"models": ["smollm2-135m", "no-such-model"]}, r"models\[1\]\.model: unknown model 'no-such-model'; use one of "),
@@ -78,6 +88,7 @@ def test_a_cell_names_the_run_directory_orcabench_run_names_with_the_same_flags(
     ({"variants": {"system_message": []}}, r"variants\.system_message.* at least one value"),
     ({"reference": "gpt-4"}, r"reference 'gpt-4' is not among the models \(smollm2-135m, gemma3-270m\)"),
     ({"models": [{"model": "smollm2-135m", "replicas": 0}]}, r"models\[0\]\.replicas must be at least 1, not 0$"),
+    ({"models": [{"model": "smollm2-135m", "num_cpus": 0}]}, r"models\[0\]\.num_cpus must be at least 1, not 0$"),
     ({"output": None}, r"campaign\.yaml: missing key\(s\) output; add "),
 ])
 def test_a_bad_campaign_file_is_one_line_naming_the_key_and_nothing_is_created(tmp_path: Path, changes: dict[str, object],

@@ -94,6 +94,15 @@ def test_cells_are_the_runs_orcabench_run_makes_and_run_on_both_nodes(uninterrup
 
 
 @pytest.mark.slow
+def test_each_cells_engine_output_is_in_its_run_directorys_engine_log(uninterrupted: Path) -> None:
+    for cell, run_dir in run_dirs(uninterrupted).items():
+        log = (run_dir / "engine.log").read_text()
+        placement = json.loads((run_dir / "manifest.json").read_text())["sessions"][-1]["backend"]["replicas"]["placement"]
+        assert [replica["engine_log"] for replica in placement] == [str(run_dir / "engine.log")], cell
+        assert f"(pid {placement[0]['pid']}): starting the hf engine for " in log, cell  # written by the Ray worker
+
+
+@pytest.mark.slow
 def test_status_shows_the_finished_cells_scores_and_the_failed_cell_with_its_reason(uninterrupted: Path,
                                                                                    campaign_path: Path) -> None:
     rows = status(campaign_path, uninterrupted)

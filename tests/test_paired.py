@@ -18,7 +18,7 @@ from store_samples import make_run
 
 from orcabench import api
 from orcabench.cli.run import main
-from orcabench.report.paired import paired_leaderboard
+from orcabench.report.paired import Pairing, paired_leaderboard
 from orcabench.report.results import load_results
 from orcabench.stats import clustered_se
 
@@ -55,6 +55,20 @@ def test_paired_differences_are_the_gates_paired_statistics(runs: dict[str, Path
             (compared.stats.n, 100 * compared.stats.delta, 100 * compared.stats.ci_low, 100 * compared.stats.ci_high,
              compared.stats.p_value), rel=1e-12)
     assert (rows["c · hf"]["delta"], rows["c · hf"]["n"]) == (0.0, N) and math.isnan(rows["c · hf"]["ci_low"])
+
+
+def test_a_pairing_gives_each_row_its_own_reference_and_leaves_rows_it_does_not_name_unpaired(
+        runs: dict[str, Path]) -> None:
+    results = load_results(list(runs.values()), reference=False)
+    pairing = Pairing("per group", {"a · hf": "c · hf", "b · hf": "a · hf"})
+    rows = {row["entry"]: row for row in paired_leaderboard(results, pairing).to_dict("records")}
+    for entry, against in (("a · hf", "c · hf"), ("b · hf", "a · hf")):
+        alone = {r["entry"]: r for r in paired_leaderboard(results, against).to_dict("records")}[entry]
+        assert rows[entry]["reference"] == against
+        assert (rows[entry]["n"], rows[entry]["delta"], rows[entry]["p_value"]) == (alone["n"], alone["delta"],
+                                                                                   alone["p_value"])
+    assert rows["c · hf"]["reference"] == "" and rows["c · hf"]["n"] == 0 and math.isnan(rows["c · hf"]["delta"])
+    assert {e: r["rank"] for e, r in rows.items()} == {"a · hf": 1, "b · hf": 1, "c · hf": 3}  # ranks do not change
 
 
 def test_paired_differences_only_use_the_questions_both_ran(tmp_path: Path) -> None:
@@ -98,8 +112,9 @@ def test_markdown_csv_and_latex_carry_the_same_columns(runs: dict[str, Path], tm
     assert header in markdown and "| arc-easy | =1 | a · hf | 200 | 80.00 | +40.00 |" in markdown
     with (out / "paired.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == ["task", "entry", "rank", "tied", "n", "accuracy", "delta", "ci_low", "ci_high", "p_value",
-                             "interval"]
+    assert list(rows[0]) == ["task", "entry", "reference", "rank", "tied", "n", "accuracy", "delta", "ci_low", "ci_high",
+                             "p_value", "interval"]
+    assert {r["reference"] for r in rows} == {"c · hf"}
     assert [(r["entry"], r["rank"], r["tied"]) for r in rows] == [("a · hf", "1", "True"), ("b · hf", "1", "True"),
                                                                   ("c · hf", "3", "False")]
     latex = (out / "report.tex").read_text()

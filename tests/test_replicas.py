@@ -82,7 +82,10 @@ def test_replica_settings_are_checked_before_anything_loads(monkeypatch: pytest.
     for config, message in ((api.RunConfig(operations=api.Operations(replicas=0)), "--replicas must be a positive number"),
                             (api.RunConfig(operations=api.Operations(ray_address="127.0.0.1:6379")), "add --replicas"),
                             (api.RunConfig(engine=api.EngineSettings(backend="openai"),
-                                           operations=api.Operations(replicas=2)), "base_url=URL1,URL2")):
+                                           operations=api.Operations(replicas=2)), "base_url=URL1,URL2"),
+                            (api.RunConfig(operations=api.Operations(replicas=1, replica_cpus=0)),
+                             "--replica-cpus must be a positive number of cores, not 0"),
+                            (api.RunConfig(operations=api.Operations(replica_cpus=2)), "add --replicas")):
         with pytest.raises(OrcabenchError, match=message):
             api.plan(config)
 
@@ -93,6 +96,74 @@ def test_without_ray_installed_the_error_is_one_line_with_the_install_hint(monke
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
     with pytest.raises(OrcabenchError, match=r"^--replicas runs on Ray, which is not installed: pip install 'orcabench\[ray\]'$"):
         ReplicaBackend("hf", "unused", {}, seed=0, batch_size=None, replicas=2)
+
+
+class CpuCluster:
+    """What ReplicaBackend asks Ray about placement: two alive CPU-only nodes of 2 cores each."""
+
+    def cluster_resources(self) -> dict[str, float]:
+        return {"CPU": 4.0}
+
+    def nodes(self) -> list[dict[str, Any]]:
+        return [{"Alive": True, "Resources": {"CPU": 2.0}}, {"Alive": True, "Resources": {"CPU": 2.0}}]
+
+
+def cpu_request(replicas: int, cpus: int | None) -> dict[str, Any]:
+    from orcabench.backends.replicas import ReplicaBackend
+
+    backend = ReplicaBackend.__new__(ReplicaBackend)  # placement only: no Ray, no engine
+    backend.count, backend.cpus = replicas, cpus
+    resources, bundles = backend._resources(CpuCluster(), "hf", {})
+    assert bundles == []
+    return resources
+
+
+def test_on_cpus_a_replica_asks_for_a_nodes_cores_unless_told_how_many() -> None:
+    assert cpu_request(replicas=1, cpus=None) == {"num_cpus": 2}  # the default: engines on one node take turns
+    assert cpu_request(replicas=4, cpus=None) == {"num_cpus": 1}  # an equal share of the cluster's cores
+    assert cpu_request(replicas=1, cpus=1) == {"num_cpus": 1}  # two such engines share a node
+    with pytest.raises(OrcabenchError, match=r"^3 CPUs per replica: no node of the Ray cluster has that many \(the "
+                                             r"largest has 2\); ask for at most 2$"):
+        cpu_request(replicas=1, cpus=3)
+
+
+WORKER = """
+import logging, os, sys
+from pathlib import Path
+import orcabench.backends.replicas as replicas
+
+def scripted(name, model_path, engine, seed, batch_size):  # an engine that talks on its fds and its logger
+    os.write(1, b"engine: stdout while loading\\n")
+    os.write(2, b"engine: stderr while loading\\n")
+    handler = logging.StreamHandler(sys.stderr)
+    logging.getLogger("vllm").addHandler(handler)
+    return object()
+
+replicas.load_backend = scripted
+replica = replicas.Replica("hf", "some-model", {}, 0, None, engine_log=sys.argv[1], index=1)
+logging.getLogger("vllm").warning("engine: a log line")
+os.write(2, b"engine: after loading\\n")
+print(replica.engine_log)
+"""
+
+
+def test_a_replicas_engine_writes_into_the_runs_engine_log_where_its_node_sees_the_run(tmp_path: Path) -> None:
+    log = tmp_path / "run" / "engine.log"
+    log.parent.mkdir()
+    worker = subprocess.run([sys.executable, "-c", WORKER, str(log)], capture_output=True, text=True, check=True)
+    assert worker.stdout == worker.stderr == ""  # nothing left on the worker's own fds (Ray's session logs)
+    lines = log.read_text().splitlines()
+    assert lines[0].startswith("orcabench: replica 1 on ") and lines[0].endswith("starting the hf engine for some-model")
+    assert lines[1:] == ["engine: stdout while loading", "engine: stderr while loading", "engine: a log line",
+                         "engine: after loading", str(log)]
+
+
+def test_a_replica_on_a_node_without_the_run_directory_leaves_its_output_to_ray(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "not-on-this-node" / "engine.log"
+    worker = subprocess.run([sys.executable, "-c", WORKER, str(elsewhere)], capture_output=True, text=True, check=True)
+    assert worker.stdout == "engine: stdout while loading\nNone\n"
+    assert "engine: stderr while loading" in worker.stderr and "engine: after loading" in worker.stderr
+    assert not elsewhere.parent.exists()
 
 
 # -- a real two-node cluster on the loopback address ---------------------------------------

@@ -15,7 +15,13 @@ with one line and keeps what finished.
 Placement is Ray's: on a cluster with GPUs a replica asks for one GPU, or for a placement
 group of ``tensor_parallel_size`` GPUs on one node (vLLM's Ray executor then places its
 workers in it); on CPUs it asks for an equal share of the cluster's cores that one node can
-hold (Ray sets ``OMP_NUM_THREADS`` to match).
+hold (Ray sets ``OMP_NUM_THREADS`` to match), or the cores ``cpus`` names.
+
+Each replica's engine writes its output (the engine's own fds 1 and 2 and its Python loggers)
+into the run's ``engine.log``, as ``orcabench run`` captures an engine in its own process
+(:class:`~orcabench.console.EngineCapture`), wherever the replica's node sees the run
+directory (one machine, a shared filesystem); on a node that does not, Ray's session logs
+keep it.
 """
 
 from __future__ import annotations
@@ -27,10 +33,12 @@ import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from orcabench.backends.base import BackendInfo, answer_in_order
 from orcabench.backends.registry import load_backend
+from orcabench.console import EngineCapture
 from orcabench.types import Completion, OrcabenchError, Request
 
 INSTALL_HINT = "pip install 'orcabench[ray]'"
@@ -132,10 +140,18 @@ class ChunkQueue:
 class Replica:
     """One engine inside a Ray actor (``ray.remote`` wraps this class at start)."""
 
-    def __init__(self, name: str, model_path: str, engine: dict[str, Any], seed: int, batch_size: int | None) -> None:
+    def __init__(self, name: str, model_path: str, engine: dict[str, Any], seed: int, batch_size: int | None,
+                 engine_log: str | None = None, index: int = 0) -> None:
+        self.engine_log, self._capture = None, EngineCapture()
+        if engine_log is not None and Path(engine_log).parent.is_dir():  # this node sees the run directory
+            self._capture.start(Path(engine_log))  # for the worker's life: the actor is killed, never closed
+            self.engine_log = engine_log
+            os.write(1, f"orcabench: replica {index} on {socket.gethostname()} (pid {os.getpid()}): starting the "
+                        f"{name} engine for {model_path}\n".encode())
         started = time.monotonic()
         self.backend = load_backend(name, model_path, engine, seed=seed, batch_size=batch_size)
         self.start_seconds = round(time.monotonic() - started, 3)
+        self._capture.route_loggers()  # engines add log handlers when they load
 
     def describe(self) -> dict[str, Any]:
         import ray
@@ -143,7 +159,7 @@ class Replica:
         context = ray.get_runtime_context()
         return {"node_id": context.get_node_id(), "node_ip": ray.util.get_node_ip_address(), "hostname": socket.gethostname(),
                 "pid": os.getpid(), "gpu_ids": [str(g) for g in ray.get_gpu_ids()], "engine_start_seconds": self.start_seconds,
-                "engine": self.backend.info()}
+                "engine_log": self.engine_log, "engine": self.backend.info()}
 
     def answer(self, requests: list[Request]) -> list[Completion]:
         return answer_in_order(self.backend, requests)
@@ -178,12 +194,15 @@ class ReplicaBackend:
     """``replicas`` copies of backend ``name`` on a Ray cluster (``address``; None: $RAY_ADDRESS or a local instance)."""
 
     def __init__(self, name: str, model_path: str, engine: dict[str, Any], seed: int, batch_size: int | None,
-                 replicas: int, address: str | None = None) -> None:
+                 replicas: int, address: str | None = None, cpus: int | None = None,
+                 engine_log: Path | None = None) -> None:
         ray = _ray()
         if name == "openai":
             raise OrcabenchError("--replicas runs local engines (vllm, hf); spread --backend openai over several servers "
                                  "with --engine-arg base_url=URL1,URL2")
         self.name, self.backend_name, self.batch_size, self.count = name, name, batch_size, replicas
+        # Absolute: a Ray worker does not start in this process's working directory.
+        self.cpus, self.engine_log = cpus, None if engine_log is None else str(engine_log.absolute())
         self._started_ray = connect(address)
         self.address = ray.get_runtime_context().gcs_address
         self.members = self._start(ray, name, model_path, engine, seed, batch_size)
@@ -214,7 +233,7 @@ class ReplicaBackend:
                 options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(group, placement_group_capture_child_tasks=True)
             else:
                 options["scheduling_strategy"] = "SPREAD"  # one replica per node while nodes last
-            actor = actor_class.options(**options).remote(name, model_path, engine, seed, batch_size)
+            actor = actor_class.options(**options).remote(name, model_path, engine, seed, batch_size, self.engine_log, index)
             members.append(_Member(index, actor, {k: v for k, v in resources.items()} | ({"bundles": bundles} if bundles else {}),
                                    group))
         # Engines load in parallel; a replica that cannot start is dropped, the run goes on with the rest.
@@ -254,9 +273,12 @@ class ReplicaBackend:
         if cpus < self.count:
             raise OrcabenchError(f"{self.count} replicas need {self.count} CPUs; the Ray cluster has {cpus:g}: use --replicas "
                                  f"{int(cpus)} or add nodes")
-        # An equal share of the cores, no more than one node holds (Ray sets OMP_NUM_THREADS to it).
+        # An equal share of the cores, no more than one node holds, or the cores asked for (Ray sets OMP_NUM_THREADS to it).
         largest_node = max(float(node["Resources"].get("CPU", 0)) for node in ray.nodes() if node["Alive"])
-        return {"num_cpus": max(1, int(min(largest_node, cpus // self.count)))}, []
+        if self.cpus is not None and self.cpus > largest_node:
+            raise OrcabenchError(f"{self.cpus} CPUs per replica: no node of the Ray cluster has that many (the largest has "
+                                 f"{largest_node:g}); ask for at most {int(largest_node)}")
+        return {"num_cpus": self.cpus or max(1, int(min(largest_node, cpus // self.count)))}, []
 
     # -- answer -----------------------------------------------------------------------------
 

@@ -40,7 +40,8 @@ class CellPlan:
         if not replicas:
             return "this process (API)"
         tensor_parallel = int(self.plan.engine.get("tensor_parallel_size") or 1)
-        return f"{replicas} replica(s) × {tensor_parallel} GPU, or a CPU share"
+        cpus = self.plan.config.operations.replica_cpus
+        return f"{replicas} replica(s) × {tensor_parallel} GPU, or {f'{cpus} CPU(s)' if cpus else 'a node’s cores'}"
 
 
 def plan_cells(campaign: Campaign, estimated: bool = False) -> list[CellPlan]:

@@ -3,8 +3,11 @@
 One row per cell (model × variant, labelled as the campaign names it), never one per model:
 two system messages of one model are two rows. The paired leaderboard
 (:func:`orcabench.report.paired.paired_leaderboard`, the one ``orcabench report --reference``
-draws) pairs every cell with the reference model's first cell on the examples both answered,
-and groups the cells the data cannot tell apart.
+draws) pairs every cell with the reference model's cell of the same variant (system message,
+protocol, thinking) on the examples both answered — a reference per variant, a
+:class:`~orcabench.report.paired.Pairing` — falling back to the reference's only cell where
+the reference was not run under that variant (the report says so), and groups the cells the
+data cannot tell apart.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 
 from orcabench.campaign.cells import CellPlan
 from orcabench.campaign.spec import Campaign
+from orcabench.report.paired import Pairing
 from orcabench.report.publish import write_report
 from orcabench.report.tables import Report
 from orcabench.store.writer import RECORDS
@@ -34,9 +38,29 @@ def campaign_report(campaign: Campaign, cells: Sequence[CellPlan], out: Path,
         raise OrcabenchError(f"campaign {campaign.name} has no records in {campaign.output} yet: run "
                              f"`orcabench campaign run {campaign.path}` first")
     labels = {c.plan.run_dir: c.name for c in stored if c.plan is not None}
-    return write_report(list(labels), out, formats, labels=labels, paired_reference=reference_entry(campaign, stored))
+    return write_report(list(labels), out, formats, labels=labels, paired_reference=pairing(campaign, stored))
 
 
-def reference_entry(campaign: Campaign, cells: Sequence[CellPlan]) -> str | None:
-    """The row the paired leaderboard is taken against: the reference model's first stored cell (its first variant)."""
-    return next((c.name for c in cells if c.cell.model == campaign.reference), None) if campaign.reference else None
+def pairing(campaign: Campaign, cells: Sequence[CellPlan]) -> Pairing | None:
+    """Each stored cell's reference: the reference model's stored cell of the same variant; where it has none, its only
+    stored cell (a note says so); where it has several and none of that variant, none (the cell is ranked, not paired)."""
+    if campaign.reference is None:
+        return None
+    own = [c.cell for c in cells if c.cell.model == campaign.reference]
+    if not own:
+        return None
+    references: dict[str, str] = {}
+    notes: list[str] = []
+    for found in (c.cell for c in cells):
+        same = next((r for r in own if r.variant == found.variant), None)
+        if same is not None:
+            references[found.name] = same.name
+        elif len(own) == 1:
+            references[found.name] = own[0].name
+            notes.append(f"{found.name} is paired with {own[0].name}: {campaign.reference} has no records under "
+                         f"{found.variant_label or 'no variant'}.")
+        else:
+            notes.append(f"{found.name} is not paired: {campaign.reference} has no records under "
+                         f"{found.variant_label or 'no variant'} (its cells: {', '.join(r.name for r in own)}); "
+                         "add that variant to the reference.")
+    return Pairing(campaign.reference, references, tuple(notes))

@@ -59,6 +59,7 @@ class _ModelEntry(BaseModel):
     gpu_memory_utilization: float | None = Field(None, gt=0.0, le=1.0)
     engine_args: dict[str, Any] = {}
     replicas: int = Field(1, ge=1)  # engine replicas of each of this model's cells (Ray actors)
+    num_cpus: int | None = Field(None, ge=1)  # CPU-only Ray: cores each replica asks for (default: a node's cores)
     batch_size: int | None = Field(None, ge=1)
     max_tokens: int | None = Field(None, ge=1)
     variants: _Variants | None = None  # this model's own axes, instead of the campaign's
@@ -234,5 +235,5 @@ def _config(read: _CampaignFile, entry: _ModelEntry, variant: dict[str, Any], ou
         sampling=Sampling(max_tokens=entry.max_tokens or read.max_tokens, seed=read.seed),
         engine=_engine(entry),
         operations=Operations(runs_root=output or Path(read.output), batch_size=entry.batch_size,
-                              replicas=entry.replicas if local else None),
+                              replicas=entry.replicas if local else None, replica_cpus=entry.num_cpus if local else None),
     )

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Optional, Self
 
 import typer
+from rich.console import Console
+from rich.live import Live
 from rich.table import Table
 
 from orcabench import api
 from orcabench.cli.app import app, console, split_names
 from orcabench.console import say
+from orcabench.types import OrcabenchError
 
 campaign_app = typer.Typer(no_args_is_help=True, help="Campaigns: models × variants × tasks in one resumable command, on Ray.")
 app.add_typer(campaign_app, name="campaign")
@@ -36,8 +41,8 @@ def run(
     show_plan(campaign, cells)
     if dry_run:
         return
-    states = api.run_campaign(campaign, cells, listener=show_change, ray_address=ray_address)
-    show_board(campaign, api.campaign_board(campaign, cells))
+    with LiveBoard(campaign.name, lambda: api.campaign_board(campaign, cells)) as board:
+        states = api.run_campaign(campaign, cells, listener=board, ray_address=ray_address)
     failed = [name for name, state in states.items() if state.status == "failed"]
     if failed:
         say(f"{len(failed)} cell(s) failed: {', '.join(failed)}; fix the cause and run the same command to retry them")
@@ -90,22 +95,97 @@ def show_plan(campaign: Any, cells: list[Any]) -> None:
         line(f"  {cell.name}: {cell.plan.run_dir.name} · {cell.pending} example(s) to score · {sends} · {cell.placement()}")
 
 
-def show_change(change: Any) -> None:
-    """The running campaign's lines: one per cell that starts, retries, finishes or fails (engines log to engine.log)."""
+def change_line(change: Any) -> str | None:
+    """A cell that starts, retries, finishes or fails, as one line (None: per-record progress, which the board shows)."""
     state = getattr(change, "state", None)
     if state is None:
-        return  # per-record progress: the board at the end says it
+        return None
     reason = f": {state.reason}" if state.reason and state.status in ("retrying", "failed") else ""
-    say(f"{change.cell}: {state.status} (attempt {state.attempts}){reason}")
+    return f"{change.cell}: {state.status} (attempt {state.attempts}){reason}"
 
 
-def show_board(campaign: Any, rows: list[Any]) -> None:
+def show_change(change: Any) -> None:
+    """The running campaign's lines off a terminal: one per cell that starts, retries, finishes or fails."""
+    text = change_line(change)
+    if text is not None:
+        say(text)
+
+
+class LiveBoard:
+    """The running campaign's console, subscribed to its cell events.
+
+    On a terminal: the table ``campaign status`` shows, redrawn in place on each cell event and
+    every ``every`` seconds (records done/planned, read from the run stores), with a line above it
+    only for a cell that is retried or fails; engines log to their cells' ``engine.log``. Off a
+    terminal (CI, a pipe): one line per cell event, and the board once at the end.
+    """
+
+    def __init__(self, name: str, rows: Callable[[], list[Any]], out: Console = console, every: float | None = 5.0) -> None:
+        self.name, self.rows, self.out, self.every = name, rows, out, every
+        self.live: Live | None = None
+        self._drawing = threading.Lock()  # cell events (the cells' threads) and the timer redraw one at a time
+        self._stop = threading.Event()
+        self._timer: threading.Thread | None = None
+
+    def __enter__(self) -> Self:
+        if self.out.is_terminal:
+            self.live = Live(board_table(self.name, self.rows()), console=self.out, auto_refresh=False,
+                             redirect_stdout=True, redirect_stderr=True)
+            self.live.start(refresh=True)
+            if self.every is not None:
+                self._timer = threading.Thread(target=self._tick, args=(self.every,), name="campaign board", daemon=True)
+                self._timer.start()
+        return self
+
+    def __call__(self, change: Any) -> None:
+        if self.live is None:
+            show_change(change)
+        elif getattr(change, "state", None) is not None:
+            if change.state.status in ("retrying", "failed"):
+                self.live.console.print(change_line(change), markup=False, highlight=False, soft_wrap=True)
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Redraw the board from the run stores now (one that cannot be read this moment waits for the next redraw:
+        the board never stops a cell)."""
+        with self._drawing:
+            if self.live is None:
+                return
+            try:
+                table = board_table(self.name, self.rows())
+            except (OrcabenchError, OSError, ValueError):
+                return
+            self.live.update(table, refresh=True)
+
+    def _tick(self, every: float) -> None:
+        while not self._stop.wait(every):
+            self.refresh()
+
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        self._stop.set()
+        if self._timer is not None:
+            self._timer.join()
+        if self.live is None:
+            if kind is None:  # the campaign ended (a Ctrl-C or an error says its own line)
+                self.out.print(board_table(self.name, self.rows()))
+            return
+        self.refresh()  # the final board stays on the screen
+        with self._drawing:
+            self.live.stop()
+            self.live = None
+
+
+def board_table(name: str, rows: list[Any]) -> Table:
     tasks = list(dict.fromkeys(task for row in rows for task in row.tasks))
-    table = Table(title=f"campaign {campaign.name}: done/planned, or the headline score (%) once a task is complete",
+    table = Table(title=f"campaign {name}: done/planned, or the headline score (%) once a task is complete",
                   title_justify="left")
     for column in ("model", "variant", *tasks, "status"):
         table.add_column(column, justify="left" if column in ("model", "variant", "status") else "right")
     for row in rows:
         status = f"{row.status}: {row.reason}" if row.status == "failed" and row.reason else row.status
         table.add_row(row.model, row.variant or "-", *[row.cell_text(task) for task in tasks], status)
-    console.print(table)
+    return table
+
+
+def show_board(campaign: Any, rows: list[Any]) -> None:
+    console.print(board_table(campaign.name, rows))

@@ -54,6 +54,8 @@ def run(
     strict: Annotated[bool, typer.Option(help="fail on malformed data rows instead of skipping them")] = False,
     replicas: Annotated[Optional[int], typer.Option(help="N engine replicas as Ray actors (docs/scale-out.md)")] = None,
     ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster for --replicas (default: RAY_ADDRESS or local)")] = None,
+    replica_cpus: Annotated[Optional[int], typer.Option(help="CPU-only Ray: cores per replica (default: a node's share)")]
+    = None,
     protocol: Annotated[Optional[str],
                         typer.Option(help="default or orca2 (the paper's protocol; default for Orca 2 models)")] = None,
     system_message: Annotated[Optional[str], typer.Option(help="empty, cautious, none, default, or the text itself")] = None,
@@ -76,7 +78,7 @@ def run(
                                   tensor_parallel_size=tensor_parallel_size, gpu_memory_utilization=gpu_memory_utilization,
                                   args=engine_args(engine_arg or [])),
         operations=api.Operations(output=output, batch_size=batch_size, server=server, replicas=replicas,
-                                  ray_address=ray_address),
+                                  ray_address=ray_address, replica_cpus=replica_cpus),
     )
     if dry_run:
         shown = api.dry_run(config)

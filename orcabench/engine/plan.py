@@ -100,6 +100,8 @@ class Operations:
     # A run resumes under any replica count (orcabench.backends.replicas).
     replicas: int | None = None  # engine replicas as Ray actors; None: the backend in this process
     ray_address: str | None = None  # Ray cluster to run them on; None: $RAY_ADDRESS, else a local Ray instance
+    # CPU-only clusters: the cores each replica asks Ray for; None: an equal share of the cores one node holds.
+    replica_cpus: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -213,6 +215,10 @@ def check_counts(config: RunConfig) -> None:
         raise OrcabenchError(f"--replicas must be a positive number of engine replicas, not {operations.replicas}")
     if operations.ray_address and not operations.replicas:
         raise OrcabenchError("--ray-address names the Ray cluster for --replicas N: add --replicas")
+    if operations.replica_cpus is not None and operations.replica_cpus < 1:
+        raise OrcabenchError(f"--replica-cpus must be a positive number of cores, not {operations.replica_cpus}")
+    if operations.replica_cpus is not None and not operations.replicas:
+        raise OrcabenchError("--replica-cpus sets the cores of each replica of --replicas N: add --replicas")
     if operations.batch_size is not None and operations.batch_size < 1:
         raise OrcabenchError(f"--batch-size must be a positive number of sequences, not {operations.batch_size}")
     check_engine_settings(config.engine)

@@ -28,7 +28,7 @@ from orcabench.backends.base import Backend
 from orcabench.backends.cache import cached
 from orcabench.backends.registry import load_backend
 from orcabench.backends.serving import server_run_engine
-from orcabench.console import say
+from orcabench.console import ENGINE_LOG, say
 from orcabench.engine import preflight
 from orcabench.engine.execute import Executed, Pending, Work, execute, missing, prepare
 from orcabench.engine.plan import Plan, RunConfig, plan
@@ -53,7 +53,8 @@ def load_plan_backend(plan: Plan) -> Backend:
         return cached(plan.backend, plan.engine, plan.run_dir,
                       lambda engine: ReplicaBackend(plan.backend, plan.model_path, engine, seed=seed,
                                                     batch_size=operations.batch_size, replicas=operations.replicas,
-                                                    address=operations.ray_address))
+                                                    address=operations.ray_address, cpus=operations.replica_cpus,
+                                                    engine_log=plan.run_dir / ENGINE_LOG))
     return load_backend(plan.backend, plan.model_path, plan.engine, seed=seed, batch_size=operations.batch_size,
                         cache_dir=plan.run_dir)
 

@@ -16,11 +16,15 @@ task's questions share passages). Ranks are shared by models that cannot be told
 A tie is "not shown to differ", not "equal"; groups are not transitive (a model tied with the
 best may still differ from another member). Reference rows (published numbers) have no
 per-question scores and take no part.
+
+The reference is one entry (``--reference``), or one per group of rows (a :class:`Pairing`):
+a campaign pairs each variant's cell with the reference model's cell of the same variant.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -30,8 +34,23 @@ from orcabench.store.reader import natural_order
 from orcabench.stats import PairedStats, holm, paired_stats
 from orcabench.types import Record
 
-PAIRED_COLUMNS = ["task", "entry", "rank", "tied", "n", "accuracy", "delta", "ci_low", "ci_high", "p_value", "interval"]
+PAIRED_COLUMNS = ["task", "entry", "reference", "rank", "tied", "n", "accuracy", "delta", "ci_low", "ci_high", "p_value",
+                  "interval"]
 ALPHA = 0.05
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """A reference per group of rows: each entry's paired difference is taken from ``references[entry]`` (an entry
+    absent from it is ranked but not paired). ``label`` names the reference in headings; ``notes`` say where the
+    grouping fell back (a variant the reference was not run under)."""
+
+    label: str
+    references: Mapping[str, str]
+    notes: tuple[str, ...] = field(default=())
+
+    def of(self, entry: str) -> str | None:
+        return self.references.get(entry)
 
 
 @dataclass(frozen=True)
@@ -77,20 +96,24 @@ def tie_ranks(scores: list[_Scores], alpha: float = ALPHA) -> dict[str, int]:
     return ranks
 
 
-def paired_leaderboard(results: Results, reference: str, alpha: float = ALPHA) -> pd.DataFrame:
+def paired_leaderboard(results: Results, reference: str | Pairing, alpha: float = ALPHA) -> pd.DataFrame:
     """One row per (task, run entry): its shared rank, whether it shares it, and its paired
-    difference from ``reference`` (accuracy points, with the (1 - alpha) CI and p) on the ``n``
-    questions both ran. The reference's own row has delta 0 and no interval."""
+    difference from its reference (``reference``, or the entry's own under a :class:`Pairing`;
+    accuracy points, with the (1 - alpha) CI and p) on the ``n`` questions both ran. A
+    reference's own row has delta 0 and no interval."""
     rows = []
     for task in results.task_names:
         scores = _scores(results, task)
         if not scores:
             continue
         ranks = tie_ranks(scores, alpha)
-        base = next((s for s in scores if s.entry == reference), None)
+        by_entry = {s.entry: s for s in scores}
         counts = pd.Series(ranks).value_counts()
         for s in sorted(scores, key=lambda s: (ranks[s.entry], -s.accuracy)):
-            row = {"task": task, "entry": s.entry, "rank": ranks[s.entry], "tied": bool(counts[ranks[s.entry]] > 1),
+            against = reference.of(s.entry) if isinstance(reference, Pairing) else reference
+            base = None if against is None else by_entry.get(against)
+            row = {"task": task, "entry": s.entry, "reference": against or "", "rank": ranks[s.entry],
+                   "tied": bool(counts[ranks[s.entry]] > 1),
                    "accuracy": 100 * s.accuracy, "interval": "clustered" if any(r.cluster for r in s.records.values())
                    else "independent"}
             if base is None:

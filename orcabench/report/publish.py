@@ -17,13 +17,13 @@ from orcabench.report.tables import (
     Report,
     deltas,
     leaderboard,
-    paired_caption,
     paired_table,
     resolve_baseline,
     subtask_table,
     tasks_with_subtasks,
     to_latex_table,
 )
+from orcabench.report.paired import Pairing
 from orcabench.report.results import load_results
 from orcabench.store.files import ensure_directory, write_atomic
 from orcabench.types import OrcabenchError
@@ -54,7 +54,7 @@ def write_tables(report: Report, out_dir: Path, formats: Sequence[str]) -> list[
         paired = report.paired
         if paired is not None and report.reference is not None:
             styler = paired_table(paired).style.hide(axis="index").format_index(escape="latex", axis=1)
-            parts.append(styler.format(escape="latex").to_latex(hrules=True, caption=paired_caption(report.reference)
+            parts.append(styler.format(escape="latex").to_latex(hrules=True, caption=report.paired_caption
                                                                  .replace("%", "\\%"), position_float="centering"))
         parts += [to_latex_table(subtask_table(results, task), f"{task} by subtask (\\%); best per subtask in bold.", best="row")
                   for task in tasks_with_subtasks(results)]
@@ -65,10 +65,10 @@ def write_tables(report: Report, out_dir: Path, formats: Sequence[str]) -> list[
 
 def write_report(paths: Sequence[Path], out_dir: Path, formats: Sequence[str] = ("md",), baseline: str | None = None,
                  reference: bool = True, labels: Mapping[Path, str] | None = None,
-                 paired_reference: str | None = None) -> tuple[Report, list[Path]]:
+                 paired_reference: str | Pairing | None = None) -> tuple[Report, list[Path]]:
     """Load runs and references, then write the tables, the charts and (``html``) the site into ``out_dir``;
-    ``labels``: named runs' row labels (:func:`load_results`); ``paired_reference`` (an entry or model name) adds the
-    paired leaderboard against it."""
+    ``labels``: named runs' row labels (:func:`load_results`); ``paired_reference`` (an entry or model name, or a
+    :class:`~orcabench.report.paired.Pairing` of entries: a reference per group of rows) adds the paired leaderboard."""
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise OrcabenchError(f"--format {', '.join(unknown)}: choose among {', '.join(FORMATS)}")
@@ -78,7 +78,14 @@ def write_report(paths: Sequence[Path], out_dir: Path, formats: Sequence[str] = 
     results = load_results(paths, reference=reference, labels=labels)
     baseline = resolve_baseline(results, baseline)
     chart_files = charts.write_charts(charts.charts(results, baseline), out_dir / "charts")
-    report = Report(results, baseline, chart_files, resolve_baseline(results, paired_reference, "--reference"))
+    if isinstance(paired_reference, Pairing):
+        unknown = sorted({*paired_reference.references, *paired_reference.references.values()} - set(results.entries))
+        if unknown:
+            raise OrcabenchError(f"the pairing names {', '.join(unknown)}, not among the entries "
+                                 f"({', '.join(results.entries)}): pair entries of this report")
+        report = Report(results, baseline, chart_files, paired_reference.label, paired_reference)
+    else:
+        report = Report(results, baseline, chart_files, resolve_baseline(results, paired_reference, "--reference"))
     written = write_tables(report, out_dir, formats)
     written += [p.with_suffix(s) for p in chart_files.values() for s in (".png", ".svg")]
     if "html" in formats:

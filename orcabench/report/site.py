@@ -22,8 +22,8 @@ import pandas as pd
 from orcabench import __version__
 from orcabench.store.reader import natural_order
 from orcabench.store.schema import safe_slug
-from orcabench.report.tables import (AVERAGE, Report, best_cells, leaderboard, paired_caption, subtask_table, tasks_with_subtasks,
-                                     unverified_cells)
+from orcabench.report.tables import (AVERAGE, Report, best_cells, leaderboard, several_references, subtask_table,
+                                     tasks_with_subtasks, unverified_cells)
 from orcabench.report.results import Results
 from orcabench.store.files import ensure_directory, write_atomic
 from orcabench.types import Record
@@ -123,9 +123,11 @@ def _paired_rows(report: Report) -> list[dict[str, Any]]:
     models (task and rank), which the page draws as one bracket."""
     if report.paired is None:
         return []
+    references = set(report.paired["reference"])
     return [{**{key: _number(row[key]) for key in ("n", "accuracy", "delta", "ci_low", "ci_high", "p_value")},
              "task": row["task"], "entry": row["entry"], "rank": int(row["rank"]), "tied": bool(row["tied"]),
-             "interval": row["interval"], "group": f"{row['task']}/{row['rank']}"} for row in report.paired.to_dict("records")]
+             "interval": row["interval"], "group": f"{row['task']}/{row['rank']}", "reference": row["reference"],
+             "is_reference": row["entry"] in references} for row in report.paired.to_dict("records")]
 
 
 def write_site(report: Report, out_dir: Path) -> Path:
@@ -149,7 +151,8 @@ def write_site(report: Report, out_dir: Path) -> Path:
     columns, rows = _leaderboard_rows(results)
     write_atomic(out_dir / "index.html", environment.get_template("index.html.j2").render(
         **common, title="Leaderboard", columns=columns, average=AVERAGE, rows=rows, charts=charts, baseline=report.baseline,
-        reference=report.reference, paired=_paired_rows(report), paired_caption=paired_caption(report.reference or "")),
+        reference=report.reference, paired=_paired_rows(report), paired_caption=report.paired_caption,
+        paired_with=report.paired is not None and several_references(report.paired)),
         "--out")
     with_subtasks = set(tasks_with_subtasks(results))
     for page in pages:

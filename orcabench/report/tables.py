@@ -17,7 +17,7 @@ from typing import Literal
 import pandas as pd
 
 from orcabench.console import markdown_row
-from orcabench.report.paired import ALPHA, paired_leaderboard
+from orcabench.report.paired import ALPHA, Pairing, paired_leaderboard
 from orcabench.report.results import Results
 from orcabench.task.summary import reasoning_average
 from orcabench.types import OrcabenchError
@@ -157,18 +157,29 @@ def paired_table(frame: pd.DataFrame) -> pd.DataFrame:
     def number(value: float, spec: str) -> str:
         return "–" if pd.isna(value) else format(value, spec)
 
-    return pd.DataFrame({
+    table = pd.DataFrame({
         "task": frame["task"], "rank": [f"={r}" if tied else str(r) for r, tied in zip(frame["rank"], frame["tied"])],
         "model": frame["entry"], "n": frame["n"].astype(int), "accuracy": [number(v, ".2f") for v in frame["accuracy"]],
         "Δ": [number(v, "+.2f") for v in frame["delta"]],
         "95% CI": ["–" if pd.isna(lo) else f"[{lo:+.2f}, {hi:+.2f}]" for lo, hi in zip(frame["ci_low"], frame["ci_high"])],
         "p": [number(v, ".3g") for v in frame["p_value"]], "interval": frame["interval"]})
+    if several_references(frame):
+        table["paired with"] = frame["reference"].replace("", "–")
+    return table
 
 
-def paired_caption(reference: str) -> str:
-    return (f"Paired differences from {reference} on the questions both ran (accuracy points, 95% CI; "
-            f"cluster-robust where questions share a passage). A rank shared (=) means the data cannot tell the "
-            f"models apart: paired against the best of their group, Holm-corrected, none differs at α={ALPHA:g}.")
+def several_references(frame: pd.DataFrame) -> bool:
+    """Whether the rows are paired with more than one entry (a reference per variant): the tables then say with which."""
+    return frame["reference"].nunique() > 1
+
+
+def paired_caption(reference: str, pairing: Pairing | None = None) -> str:
+    against = (f"each row from {reference}'s row of the same variant (else its only row)" if pairing is not None
+               else reference)
+    caption = (f"Paired differences from {against} on the questions both ran (accuracy points, 95% CI; "
+               f"cluster-robust where questions share a passage). A rank shared (=) means the data cannot tell the "
+               f"models apart: paired against the best of their group, Holm-corrected, none differs at α={ALPHA:g}.")
+    return " ".join([caption, *(pairing.notes if pairing is not None else ())])
 
 
 @dataclass(frozen=True)
@@ -176,12 +187,17 @@ class Report:
     results: Results
     baseline: str | None
     charts: dict[str, Path]  # chart name -> its SVG file
-    reference: str | None = None  # the entry the paired leaderboard is taken against (--reference)
+    reference: str | None = None  # the entry the paired leaderboard is taken against (--reference), or the pairing's label
+    pairing: Pairing | None = None  # a reference per group of rows (a campaign's variants), instead of one entry
 
     @cached_property
     def paired(self) -> pd.DataFrame | None:  # cached: each format shows it, and its bootstrap is not free
         """The paired leaderboard (:func:`orcabench.report.paired.paired_leaderboard`), None without --reference."""
-        return None if self.reference is None else paired_leaderboard(self.results, self.reference)
+        return None if self.reference is None else paired_leaderboard(self.results, self.pairing or self.reference)
+
+    @property
+    def paired_caption(self) -> str:
+        return paired_caption(self.reference or "", self.pairing)
 
     def notes(self) -> list[str]:
         lines = [f"{UNVERIFIED} cell not verified in its source (see results/)"] if unverified_cells(self.results) else []
@@ -195,8 +211,8 @@ class Report:
         if self.paired is None or self.reference is None:
             return []
         table = paired_table(self.paired)
-        lines = ["", f"## Paired against {self.reference}", "", paired_caption(self.reference), "",
-                 markdown_row(list(table.columns)), "|---|---|---|" + "---:|" * (len(table.columns) - 4) + "---|"]
+        lines = ["", f"## Paired against {self.reference}", "", self.paired_caption, "",
+                 markdown_row(list(table.columns)), "|---|---|---|" + "---:|" * 5 + "---|" * (len(table.columns) - 8)]
         return lines + [markdown_row([str(v) for v in row]) for row in table.itertuples(index=False)]
 
     def markdown(self, chart_dir: str = "charts") -> str:
