@@ -59,7 +59,7 @@ def _sample_data(results: Results, task: str, out_dir: Path) -> int:
     for entry in results.entries:
         run_id = results.chosen.get((entry, task))
         if run_id is not None:
-            by_entry[entry] = {r.id: r for r in results.runs[run_id].records.values() if r.task == task}
+            by_entry[entry] = {r.id: r for r in results.runs[run_id].task_records(task)}
     if not any(by_entry.values()):
         return 0
     entries = list(by_entry)
