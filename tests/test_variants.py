@@ -248,7 +248,7 @@ def test_the_variance_split_is_the_two_way_anova_variance_components_by_hand() -
 def test_a_report_gives_each_model_and_task_its_mean_spread_and_split_across_variants(
         plain_model: Path, tmp_path: Path, data_dir: Path) -> None:
     plan = run(config(plain_model, tmp_path / "run", data_dir, prompt_variants="all"), PromptBackend(wording_matters))
-    report, written = write_report([plan.run_dir], tmp_path / "report", ("md", "csv"), reference=False)
+    report, written = write_report([plan.run_dir], tmp_path / "report", ("md", "csv", "html"), reference=False)
     records = [r for r in stored(plan.run_dir) if r["task"] == "arc-easy"]
     per_variant = {v: np.mean([r["score"] for r in records if r["variant"] == v])
                    for v in ("zeroshot", "zeroshot-p1", "zeroshot-p2", "zeroshot-p3")}
@@ -266,6 +266,8 @@ def test_a_report_gives_each_model_and_task_its_mean_spread_and_split_across_var
     markdown = (tmp_path / "report" / "report.md").read_text()
     assert "## Robustness to the prompt's wording" in markdown and "between-variant" in markdown
     assert tmp_path / "report" / "variants.csv" in written
+    page = (tmp_path / "report" / "site" / "task-arc-easy.html").read_text()
+    assert 'id="variants"' in page and "between-variant" in page
     listed = api.list_runs(plan.run_dir)[0]
     assert listed.status == "finished" and listed.tasks["arc-easy"].done == 16 == listed.tasks["arc-easy"].planned
 
@@ -290,10 +292,11 @@ def test_two_models_variant_runs_report_whether_their_order_survives(plain_model
                 PromptBackend(wording_matters))
     second = run(config(plain_model, tmp_path / "second", data_dir, tasks=("arc-easy",), prompt_variants="all"),
                  PromptBackend(always("B")))
-    report, _ = write_report([first.run_dir, second.run_dir], tmp_path / "report", ("md",), reference=False,
+    report, _ = write_report([first.run_dir, second.run_dir], tmp_path / "report", ("md", "html"), reference=False,
                              labels={first.run_dir: "wording", second.run_dir: "always-b"})
     assert len(report.ranking) == 1 and report.ranking.iloc[0]["models"] == 2
     assert "## Ranking stability across variants" in (tmp_path / "report" / "report.md").read_text()
+    assert 'id="ranking"' in (tmp_path / "report" / "site" / "task-arc-easy.html").read_text()
 
 
 def test_an_earlier_runs_records_read_as_without_variants() -> None:
