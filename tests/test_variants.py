@@ -304,3 +304,14 @@ def test_an_earlier_runs_records_read_as_without_variants() -> None:
     stored_run = load_run(run_dir)
     assert stored_run.variants("gsm8k") == []
     assert stored_run.task_records("gsm8k") == [r for r in stored_run.records.values() if r.task == "gsm8k"]
+
+
+def test_rescoring_a_circular_run_reads_every_rotation_against_its_own_option_order(plain_model: Path, tmp_path: Path,
+                                                                                     data_dir: Path) -> None:
+    plan = run(config(plain_model, tmp_path / "run", data_dir, tasks=("arc-easy",), circular=True),
+               PromptBackend(always("A")))
+    before = {(r["variant"], r["id"]): (r["gold"], r["score"]) for r in stored(plan.run_dir)}
+    result = api.rescore(plan.run_dir)
+    assert result.changed == 0
+    assert {(r["variant"], r["id"]): (r["gold"], r["score"]) for r in stored(plan.run_dir)} == before
+    assert result.summaries[0].n == 4  # the headline: the data's own order, r0
