@@ -315,3 +315,15 @@ def test_rescoring_a_circular_run_reads_every_rotation_against_its_own_option_or
     assert result.changed == 0
     assert {(r["variant"], r["id"]): (r["gold"], r["score"]) for r in stored(plan.run_dir)} == before
     assert result.summaries[0].n == 4  # the headline: the data's own order, r0
+
+
+def test_compare_pairs_two_variant_runs_on_their_first_variant_as_the_leaderboard_does(plain_model: Path, tmp_path: Path,
+                                                                                        data_dir: Path) -> None:
+    first = run(config(plain_model, tmp_path / "a", data_dir, tasks=("arc-easy",), prompt_variants="all"),
+                PromptBackend(wording_matters))
+    second = run(config(plain_model, tmp_path / "b", data_dir, tasks=("arc-easy",), prompt_variants="all"),
+                 PromptBackend(always("B")))
+    compared = api.compare(first.run_dir, second.run_dir, allow_mismatch=True)
+    (task,) = compared.tasks
+    default = {r["id"]: r["score"] for r in stored(first.run_dir) if r["variant"] == "zeroshot"}
+    assert task.task == "arc-easy" and task.stats.n == 4 and task.stats.baseline == np.mean(list(default.values()))
