@@ -27,12 +27,28 @@ pytestmark = pytest.mark.slow
 MAX_TOKENS = 64  # enough for a letter or a short sum; the point is the variants, not the model
 
 
+class Shared:
+    """The session's engine lent to one run: a RunSession closes its backend when it ends, this one stays up."""
+
+    def __init__(self, backend: Any) -> None:
+        self.backend, self.name = backend, backend.name
+
+    def answer(self, requests: Any) -> Any:
+        return self.backend.answer(requests)
+
+    def info(self) -> Any:
+        return self.backend.info()
+
+    def close(self) -> None:
+        pass
+
+
 def run_with(backend: Any, out: Path, data_dir: Path, tasks: tuple[str, ...], **selection: Any) -> api.Plan:
     config = api.RunConfig(selection=api.Selection(model="smollm2-135m", tasks=tasks, limit=4, data_dir=data_dir,
                                                    **selection),
                            sampling=api.Sampling(max_tokens=MAX_TOKENS), engine=api.EngineSettings(backend="vllm"),
                            operations=api.Operations(output=out))
-    with api.RunSession(api.plan(config), load=lambda _: backend) as session:
+    with api.RunSession(api.plan(config), load=lambda _: Shared(backend)) as session:
         session.execute()
     return session.plan
 
