@@ -327,3 +327,15 @@ def test_compare_pairs_two_variant_runs_on_their_first_variant_as_the_leaderboar
     (task,) = compared.tasks
     default = {r["id"]: r["score"] for r in stored(first.run_dir) if r["variant"] == "zeroshot"}
     assert task.task == "arc-easy" and task.stats.n == 4 and task.stats.baseline == np.mean(list(default.values()))
+
+
+def test_the_run_summary_adds_one_line_per_task_with_the_spread_of_its_variants() -> None:
+    from orcabench.cli.app import variant_lines
+    from orcabench.task.summary import TaskSummary
+
+    def summary(name: str, accuracy: float) -> TaskSummary:
+        return TaskSummary(task=name, n=4, accuracy=accuracy, ci_low=0.0, ci_high=1.0, unparsed=0)
+
+    (line,) = variant_lines([summary("gsm8k", 0.5), summary("arc-easy@r0", 0.25), summary("arc-easy@r1", 0.75)])
+    assert line.startswith("arc-easy: 2 variants · mean 50.00 · min–max 25.00–75.00 · sd 35.36")
+    assert variant_lines([summary("gsm8k", 0.5)]) == []
