@@ -131,7 +131,7 @@ def task_robustness(run: StoredRun, task: str) -> dict[str, Any] | None:
         "sd": float(values.std(ddof=1)), "per_variant": accuracy, "questions": split.questions,
         "between_question": split.between_question, "between_variant": split.between_variant, "residual": split.residual,
         "plain": math.nan, "circular": math.nan, "position_bias": {}}
-    if kind == ROTATION:
+    if kind == ROTATION:  # each question on the rotations stored (all of them once the run is finished)
         marks: dict[str, list[bool]] = {}
         for v in variants:
             for sample_id, record in by_variant[v].items():
