@@ -89,7 +89,11 @@ def run(config: RunConfig, events: RunEvents | None = None) -> RunResult:
 
 def is_lm_eval(config: RunConfig) -> bool:
     """Whether the run's tasks are lm-eval tasks (``lm-eval:<task>``); a run never mixes the two."""
-    return bool(lm_eval_bridge.lm_eval_names(config.selection.tasks))
+    lm_eval = bool(lm_eval_bridge.lm_eval_names(config.selection.tasks))
+    if lm_eval and (config.selection.prompt_variants is not None or config.selection.circular):
+        raise OrcabenchError("--prompt-variants and --circular apply to orcabench's own tasks; lm-eval:<task> tasks "
+                             "render their own prompts")
+    return lm_eval
 
 
 @dataclass(frozen=True)
@@ -201,11 +205,12 @@ def report(runs: Sequence[Path], out: Path, formats: Sequence[str] = ("md",), ba
 
 
 def leaderboard_markdown(made: Report) -> str:
-    """The report's leaderboard (entries × tasks, with the averages) as a Markdown table, and the paired
-    leaderboard after it where the report has a reference."""
+    """The report's leaderboard (entries × tasks, with the averages) as a Markdown table, the paired
+    leaderboard after it where the report has a reference, and the variants' spread and ranking stability
+    where runs asked tasks several ways."""
     from orcabench.report.tables import leaderboard, to_markdown_table
 
-    return "\n".join([to_markdown_table(leaderboard(made.results)), *made.paired_markdown()])
+    return "\n".join([to_markdown_table(leaderboard(made.results)), *made.paired_markdown(), *made.robustness_markdown()])
 
 
 def load_policy(path: Path | None) -> Policy:

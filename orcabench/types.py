@@ -121,6 +121,14 @@ def validation_problem(where: str, data: Any, error: ValidationError, expected: 
     return f"{where}{key or 'the document'} {hint}, not {_shown(value)}"
 
 
+VARIANT_SEPARATOR = "@"
+
+
+def variant_label(task: str, variant: str | None) -> str:
+    """A task variant's name in a plan and in record keys: ``gsm8k@zeroshot-p1``; the task itself without one."""
+    return task if variant is None else f"{task}{VARIANT_SEPARATOR}{variant}"
+
+
 @dataclass(frozen=True)
 class Message:
     role: Literal["system", "user", "assistant"]
@@ -228,10 +236,19 @@ class Record:
     # The example's cluster (Example.cluster); absent from the line when None, so records of
     # unclustered tasks read and write as before, and older runs read as unclustered.
     cluster: str | None = None
+    # The prompt variant or option rotation the sample was asked under (``--prompt-variants``: the
+    # template's name, e.g. "zeroshot-p1"; ``--circular``: "r0", "r1", ...): the same ``id`` under each
+    # variant is the same question. Absent from the line when None, as ``cluster``.
+    variant: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The task as the run planned it: ``task``, or ``task@variant`` for a variant's sample."""
+        return variant_label(self.task, self.variant)
 
     @property
     def key(self) -> tuple[str, str]:
-        return (self.task, self.id)
+        return (self.label, self.id)
 
     @property
     def parsed(self) -> bool:
@@ -239,8 +256,9 @@ class Record:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        if data["cluster"] is None:
-            del data["cluster"]
+        for optional in ("cluster", "variant"):
+            if data[optional] is None:
+                del data[optional]
         return data
 
     @classmethod

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from orcabench.answers.text import extract_number
@@ -116,6 +116,27 @@ def choice_example(id: str, fields: dict[str, Any], options: Sequence[str], gold
         raise ValueError(f"example {id}: gold {gold!r} is not one of the {len(options)} options")
     fields = {**fields, "letters": letters, "options_text": format_options(options)}
     return make_example(id, fields, gold_letter, "choice", subtask, choices=options)
+
+
+def rotated(example: Example, shift: int) -> Example:
+    """A multiple-choice example with its options rotated ``shift`` places: option A becomes the
+    one that was ``shift`` letters later (wrapping round), and the gold letter moves with its text.
+
+    The blocks a template lists options from are rebuilt: ``options_text`` (:func:`format_options`)
+    and, where the example has it, ``options_inline`` (AGIEval's "(A)text (B)text"). This is
+    OpenCompass's CircularEval rotation (``opencompass/datasets/circular.py``: "ABCD" -> "BCDA", ...).
+    """
+    count = len(example.choices)
+    if example.answer_format != "choice" or not count:
+        raise ValueError(f"example {example.id} is not a multiple-choice question: its options cannot rotate")
+    shift %= count
+    options = example.choices[shift:] + example.choices[:shift]
+    letters = option_letters(count)
+    gold = letters[(letters.index(example.gold) - shift) % count]
+    fields = {**example.fields, "letters": letters, "options_text": format_options(options)}
+    if "options_inline" in fields:
+        fields["options_inline"] = " ".join(f"({letter}){option}" for letter, option in zip(letters, options))
+    return replace(example, fields=fields, gold=gold, choices=tuple(options))
 
 
 def judge(example: Example, output: str) -> Score:

@@ -6,6 +6,7 @@ Commands live in :mod:`orcabench.cli.run` (running and scoring) and :mod:`orcabe
 
 from __future__ import annotations
 
+import statistics
 import sys
 from typing import Any
 
@@ -15,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from orcabench import api
-from orcabench.types import OrcabenchError
+from orcabench.types import VARIANT_SEPARATOR, OrcabenchError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Zero-shot reasoning benchmarks for small models, scored against larger baselines.")
@@ -74,10 +75,28 @@ def print_summaries(summaries: list[api.TaskSummary], title: str) -> None:
                       macro, str(len(s.subtasks) or ""), f"{100 * s.unparsed_rate:.1f}%", *no_final,
                       f"{100 * (1 - s.unparsed_rate):.1f}%")
     console.print(table)
+    for line in variant_lines(summaries):
+        console.print(line)
     if any(s.task in api.REASONING_SUITE for s in summaries):
         average, missing = api.reasoning_average({s.task: api.headline(s) for s in summaries})
         console.print(f"Orca 2 reasoning average (6 benchmarks): {100 * average:.2f}" if average is not None
                       else f"Orca 2 reasoning average: not computed, missing {', '.join(missing)}")
+
+
+def variant_lines(summaries: list[api.TaskSummary]) -> list[str]:
+    """One line per task run under several variants (``task@variant`` rows): the spread of its headline across them."""
+    by_task: dict[str, list[float]] = {}
+    for s in summaries:
+        task, separator, _ = s.task.partition(VARIANT_SEPARATOR)
+        if separator:
+            by_task.setdefault(task, []).append(100 * api.headline(s))
+    lines = []
+    for task, values in by_task.items():
+        sd = f" · sd {statistics.stdev(values):.2f}" if len(values) > 1 else ""
+        lines.append(f"{task}: {len(values)} variants · mean {statistics.fmean(values):.2f} · min–max "
+                     f"{min(values):.2f}–{max(values):.2f}{sd} (orcabench report RUN_DIR: the question/variant variance "
+                     "split, circular accuracy, position bias)")
+    return lines
 
 
 def reasoning_line(reasoning: api.ThinkingFormat) -> str:

@@ -67,11 +67,16 @@ def run(
     verbose: Annotated[bool, typer.Option(help="show engine logs (else in RUN_DIR/engine.log; $ORCABENCH_VERBOSE=1)")] = False,
     extract: Annotated[str, typer.Option(help="rules, or two-stage: ask the model once more where the rules read weakly "
                                               "or not at all (zero-shot-CoT answer extraction)")] = "rules",
+    prompt_variants: Annotated[Optional[str], typer.Option(help="all, or N: each task also under its paraphrased "
+                                                                "instructions (the first N templates), as variants")] = None,
+    circular: Annotated[bool, typer.Option(help="multiple choice: each question once per rotation of its options "
+                                                "(CircularEval)")] = False,
 ) -> None:
     """Evaluate a model on tasks (lm-eval:<task>: an lm-evaluation-harness task); the same command again resumes the run."""
     config = api.RunConfig(
         selection=api.Selection(model=model, tasks=split_names(tasks), limit=limit, limit_per_subtask=limit_per_subtask,
-                                data_dir=data_dir, strict=strict, lm_eval_include=lm_eval_include or []),
+                                data_dir=data_dir, strict=strict, lm_eval_include=lm_eval_include or [],
+                                prompt_variants=prompt_variants, circular=circular),
         prompting=api.Prompting(protocol=protocol, system_message=system_message, thinking=thinking),
         sampling=api.Sampling(max_tokens=max_tokens, seed=seed, extract=extract),
         engine=api.EngineSettings(backend=backend, dtype=dtype, max_model_len=max_model_len,

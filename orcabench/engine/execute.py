@@ -28,6 +28,7 @@ from orcabench.answers.second_stage import TWO_STAGE, SecondStage, ZeroShotCoT, 
 from orcabench.answers.traces import TokenCounter, judge
 from orcabench.store.writer import RunStore
 from orcabench.task import Task
+from orcabench.task.variants import task_and_variant
 from orcabench.types import Completion, Example, OrcabenchError, Record, Request
 
 
@@ -204,8 +205,10 @@ def score_record(item: Pending, completions: list[Completion]) -> Record:
         output, logprob = item.requests[best].continuation, completions[best].logprob
     else:
         output, logprob = completions[0].text, completions[0].logprob
+    task, variant = task_and_variant(item.task)
     return Record(
-        task=item.task.name,
+        task=task,
+        variant=variant,
         id=item.example.id,
         subtask=item.example.subtask,
         cluster=item.example.cluster,

@@ -19,6 +19,8 @@ from orcabench.store.reader import not_a_run
 from orcabench.store.writer import RunStore
 from orcabench.task.summary import TaskSummary, summarize
 from orcabench.task import Task, all_tasks, get_tasks
+from orcabench.task.variants import ROTATION, rotation_of, variant_kind
+from orcabench.answers.formats import rotated
 from orcabench.types import Completion, Example, OrcabenchError, Record
 
 
@@ -178,9 +180,9 @@ def rescore(run_dir: Path, data_dir: Path | None = None) -> RescoreResult:
                 raise OrcabenchError(f"the data of task {task.name} differs from the run's (file hashes); "
                                      "point --data-dir at the run's data")
             by_id = {e.id: e for e in examples}
-            for (task_name, sample_id), record in old.items():
-                if task_name == task.name:
-                    new.append(_rescored(task, by_id[sample_id], record, markers))
+            for record in old.values():
+                if record.task == task.name:  # every variant's record, read against the question as it was asked
+                    new.append(_rescored(task, asked(by_id[record.id], record.variant), record, markers))
         changed = sum(old[record.key] != record for record in new)  # by key: old is in completion order
         backup = store.replace_records(new)
         manifest.rescores.append({"at": now(), "changed": changed, "orcabench": orcabench_version(),
@@ -188,8 +190,17 @@ def rescore(run_dir: Path, data_dir: Path | None = None) -> RescoreResult:
         store.write_manifest(manifest)
     finally:
         store.close()
-    summaries = [summarize(task.name, [r for r in new if r.task == task.name]) for task in tasks]
+    firsts = {task.name: (fingerprint.tasks[task.name].get("variants") or [None])[0] for task in tasks}
+    summaries = [summarize(task.name, [r for r in new if r.task == task.name and r.variant == firsts[task.name]])
+                 for task in tasks]
     return RescoreResult(summaries, changed, backup)
+
+
+def asked(example: Example, variant: str | None) -> Example:
+    """The example as a record's variant asked it: its options rotated for a ``--circular`` rotation, else as read."""
+    if variant is not None and variant_kind(variant) == ROTATION:
+        return rotated(example, rotation_of(variant))
+    return example
 
 
 def recorded_data_dir(manifest: Manifest) -> Path | None:

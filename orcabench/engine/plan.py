@@ -14,6 +14,7 @@ from typing import Any
 
 from orcabench.answers.second_stage import EXTRACT_MODES, RULES, TWO_STAGE
 from orcabench.backends.registry import BACKENDS
+from orcabench.engine import variants
 from orcabench.models.bundled import converted_model_dir, source_info
 from orcabench.task.data import load_rows, resolve_data_dir
 from orcabench.models.registry import DEFAULT_MODEL, ModelSpec, resolve_model, with_system_message, with_thinking
@@ -50,6 +51,10 @@ class Selection:
     data_dir: Path | None = None
     strict: bool = False  # fail on malformed data rows instead of skipping them
     lm_eval_include: Sequence[Path] = ()  # lm-eval: tasks only: folders of the user's lm-eval task configs
+    # Each task under several wordings ("all" or the first N of its templates) or option rotations, as variants
+    # of it in one run (orcabench.engine.variants)
+    prompt_variants: int | str | None = None
+    circular: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -293,6 +298,8 @@ def plan(config: RunConfig) -> Plan:
                              "chat endpoint cannot: use --extract rules, or the completions endpoint")
     tasks = get_tasks(selection.tasks)
     protocol.check(tasks)
+    prompt_count = variants.parse_count(selection.prompt_variants)
+    variants.check(tasks, prompt_count, selection.circular)
     data_dir = checked_data_dir(selection.data_dir)
     examples: dict[str, list[Example]] = {}
     provenance: dict[str, Any] = {}
@@ -301,6 +308,7 @@ def plan(config: RunConfig) -> Plan:
         if selection.limit_per_subtask:
             parsed = first_per_subtask(parsed, selection.limit_per_subtask)
         examples[task.name] = parsed[: selection.limit] if selection.limit else parsed
+    planned, examples = variants.expand(tasks, examples, prompt_count, selection.circular)
 
     model_path, weights = model_location(spec)
     engine = {**spec.engine, **config.engine.overrides()}
@@ -314,13 +322,13 @@ def plan(config: RunConfig) -> Plan:
         sampling={"temperature": 0.0, "max_tokens": config.sampling.max_tokens, "seed": config.sampling.seed,
                   **({"extract": TWO_STAGE} if two_stage else {})},  # absent for rules: older runs resume
         tasks={
-            task.name: {"version": task.version, "templates": task.template_hashes(),
-                        "data": provenance[task.name].get("files")
-                        or {k: v for k, v in provenance[task.name].items() if k != "source"}}
+            task.name: variants.fingerprint_entry(planned, task, {
+                "version": task.version, "templates": task.template_hashes(),
+                "data": provenance[task.name].get("files") or {k: v for k, v in provenance[task.name].items() if k != "source"}})
             for task in tasks
         },
     )
-    return Plan(config, spec, backend_name, protocol, engine, tasks, examples, provenance, model_path, fingerprint,
+    return Plan(config, spec, backend_name, protocol, engine, planned, examples, provenance, model_path, fingerprint,
                 run_directory(config, spec, backend_name, fingerprint))
 
 

@@ -194,7 +194,7 @@ def length_warnings(records: Sequence[Record], max_tokens: dict[str, int]) -> li
     """Per task: many generated samples stopped at max_tokens, so their answers may be cut off."""
     warnings = []
     for task, limit in max_tokens.items():
-        generated = [r for r in records if r.task == task]
+        generated = [r for r in records if r.label == task]  # task: the plan's name (task@variant for a variant)
         cut = sum(r.finish_reason == "length" for r in generated)
         if generated and cut > LENGTH_WARNING_SHARE * len(generated):
             warnings.append(f"{cut} of {len(generated)} {task} sample(s) stopped at max_tokens ({limit}) before finishing: "

@@ -195,13 +195,13 @@ class _Paired:
 
 
 def _pair(baseline: StoredRun, candidate: StoredRun, task: str) -> _Paired:
-    ids_a = {i for t, i in baseline.records if t == task}
-    ids_b = {i for t, i in candidate.records if t == task}
-    paired = sorted(ids_a & ids_b, key=natural_order)
-    clusters = [baseline.records[(task, i)].cluster or candidate.records[(task, i)].cluster for i in paired]
-    return _Paired(task, paired, np.array([baseline.records[(task, i)].score for i in paired], dtype=float),
-                   np.array([candidate.records[(task, i)].score for i in paired], dtype=float),
-                   len(ids_a - ids_b), len(ids_b - ids_a), clusters)
+    # a run with variants is compared on its first (the default wording, the data's option order), as reports show it
+    a, b = {r.id: r for r in baseline.task_records(task)}, {r.id: r for r in candidate.task_records(task)}
+    paired = sorted(a.keys() & b.keys(), key=natural_order)
+    clusters = [a[i].cluster or b[i].cluster for i in paired]
+    return _Paired(task, paired, np.array([a[i].score for i in paired], dtype=float),
+                   np.array([b[i].score for i in paired], dtype=float), len(a.keys() - b.keys()), len(b.keys() - a.keys()),
+                   clusters)
 
 
 def _shared_tasks(baseline: StoredRun, candidate: StoredRun, policy: Policy, gating: bool) -> tuple[list[str], dict[str, str]]:

@@ -17,7 +17,7 @@ from orcabench.store.files import is_run_directory
 from orcabench.store.reader import StoredRun, being_written, find_runs, load_run, not_a_run
 from orcabench.store.writer import MANIFEST
 from orcabench.task.summary import headline, summarize
-from orcabench.types import OrcabenchError
+from orcabench.types import OrcabenchError, variant_label
 
 Status = Literal["finished", "partial", "being written"]
 
@@ -76,8 +76,12 @@ def describe(run: StoredRun, written: bool) -> RunRow:
     planned = _planned(run)
     tasks: dict[str, TaskProgress] = {}
     for task in run.tasks():
-        records = [r for r in run.records.values() if r.task == task]
-        tasks[task] = TaskProgress(len(records), planned.get(task), headline(summarize(task, records)) if records else None)
+        records = run.task_records(task)  # the headline: the first variant's, where the run has variants
+        done = sum(r.task == task for r in run.records.values())  # every variant's samples count as done
+        labels = [variant_label(task, v) for v in run.variants(task)] or [task]
+        wanted = [planned[label] for label in labels if label in planned]
+        tasks[task] = TaskProgress(done, sum(wanted) if wanted else None,
+                                   headline(summarize(task, records)) if records else None)
     sessions = run.manifest.sessions
     ended = bool(sessions) and bool(sessions[-1].finished or sessions[-1].imported)
     complete = all(t.planned is None or t.done >= t.planned for t in tasks.values())

@@ -68,7 +68,7 @@ def _scores(results: Results, task: str) -> list[_Scores]:
     for entry in results.entries:
         run_id = results.chosen.get((entry, task))
         if run_id is not None:
-            records = {r.id: r for r in results.runs[run_id].records.values() if r.task == task}
+            records = {r.id: r for r in results.runs[run_id].task_records(task)}
             if records:
                 found.append(_Scores(entry, records))
     return found

@@ -7,6 +7,7 @@ in formats other than text; this module puts them, :mod:`orcabench.report.charts
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -43,6 +44,11 @@ def write_tables(report: Report, out_dir: Path, formats: Sequence[str]) -> list[
         paired = report.paired
         if paired is not None:
             frames["paired.csv"] = paired
+        if not report.variants.empty:  # per-variant accuracies and position bias as JSON cells
+            frames["variants.csv"] = report.variants.assign(per_variant=report.variants["per_variant"].map(json.dumps),
+                                                            position_bias=report.variants["position_bias"].map(json.dumps))
+            if not report.ranking.empty:
+                frames["ranking.csv"] = report.ranking.assign(swaps=report.ranking["swaps"].map(json.dumps))
         for name, frame in frames.items():
             written.append(out_dir / name)
             write_atomic(written[-1], frame.to_csv(index=name in ("leaderboard.csv", "deltas.csv")), "--out")

@@ -88,7 +88,7 @@ class Results:
             run = self.runs[run_id]
             rows += [{"entry": entry, "task": r.task, "subtask": r.subtask, "id": r.id, "prompt": r.prompt, "output": r.output,
                       "answer": r.answer, "method": r.method, "gold": r.gold, "score": r.score, "run_id": run_id}
-                     for r in run.records.values() if r.task == task_name]
+                     for r in run.task_records(task_name)]
         return pd.DataFrame(rows, columns=SAMPLE_COLUMNS)
 
     def wide(self, value: str = "accuracy") -> pd.DataFrame:
@@ -120,7 +120,7 @@ def _kind(task_name: str, records: list[Record]) -> tuple[str, bool]:
 
 
 def _run_rows(entry: str, run: StoredRun, run_id: str, task_name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    records = [r for r in run.records.values() if r.task == task_name]
+    records = run.task_records(task_name)
     summary = summarize(task_name, records)
     fingerprint = run.fingerprint
     model = fingerprint.model_name

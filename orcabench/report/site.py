@@ -25,6 +25,7 @@ from orcabench.store.schema import safe_slug
 from orcabench.report.tables import (AVERAGE, Report, best_cells, leaderboard, several_references, subtask_table,
                                      tasks_with_subtasks, unverified_cells)
 from orcabench.report.results import Results
+from orcabench.report.robustness import VARIANTS_CAPTION, ranking_display, variants_display
 from orcabench.store.files import ensure_directory, write_atomic
 from orcabench.types import Record
 
@@ -59,7 +60,7 @@ def _sample_data(results: Results, task: str, out_dir: Path) -> int:
     for entry in results.entries:
         run_id = results.chosen.get((entry, task))
         if run_id is not None:
-            by_entry[entry] = {r.id: r for r in results.runs[run_id].records.values() if r.task == task}
+            by_entry[entry] = {r.id: r for r in results.runs[run_id].task_records(task)}
     if not any(by_entry.values()):
         return 0
     entries = list(by_entry)
@@ -160,8 +161,13 @@ def write_site(report: Report, out_dir: Path) -> Path:
         overview = [{key: None if pd.isna(value) else value for key, value in row.items()}
                     for row in results.tasks[results.tasks["task"] == task].to_dict("records")]
         subtasks = subtask_table(results, task) if task in with_subtasks else None
+        variants = variants_display(report.variants[report.variants["task"] == task])
+        ranking = ranking_display(report.ranking[report.ranking["task"] == task])
         write_atomic(out_dir / page["href"], environment.get_template("task.html.j2").render(
             **common, title=task, page=page, overview=overview, number=_number, slug=slug(task),
+            variant_columns=[c for c in variants.columns if c != "task"], variants_caption=VARIANTS_CAPTION,
+            variant_rows=variants.drop(columns="task").values.tolist() if not variants.empty else [],
+            ranking_rows=ranking.to_dict("records"),
             subtask_columns=list(subtasks.columns) if subtasks is not None else [],
             subtask_rows=[(name, [(_number(v), bool(is_best)) for v, is_best in zip(values, best)])
                           for (name, values), best in zip(subtasks.iterrows(), best_cells(subtasks, "row").to_numpy())]

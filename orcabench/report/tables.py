@@ -19,6 +19,14 @@ import pandas as pd
 from orcabench.console import markdown_row
 from orcabench.report.paired import ALPHA, Pairing, paired_leaderboard
 from orcabench.report.results import Results
+from orcabench.report.robustness import (
+    RANKING_CAPTION,
+    VARIANTS_CAPTION,
+    ranking_display,
+    ranking_stability,
+    variants_display,
+    variants_table,
+)
 from orcabench.task.summary import reasoning_average
 from orcabench.types import OrcabenchError
 
@@ -199,6 +207,31 @@ class Report:
     def paired_caption(self) -> str:
         return paired_caption(self.reference or "", self.pairing)
 
+    @cached_property
+    def variants(self) -> pd.DataFrame:
+        """Per model and task asked several ways: spread, variance split, circular accuracy (report.robustness)."""
+        return variants_table(self.results)
+
+    @cached_property
+    def ranking(self) -> pd.DataFrame:
+        """Per task asked several ways of several models: whether their order survives (Kendall's tau, swaps)."""
+        return ranking_stability(self.variants)
+
+    def robustness_markdown(self) -> list[str]:
+        """The variants and ranking-stability sections of the Markdown report (no lines for runs without variants)."""
+        if self.variants.empty:
+            return []
+        shown = variants_display(self.variants)
+        lines = ["", "## Robustness to the prompt's wording and the options' order", "", VARIANTS_CAPTION, "",
+                 markdown_row(list(shown.columns)), "|---|---|---|" + "---:|" * (len(shown.columns) - 3)]
+        lines += [markdown_row([str(v) for v in row]) for row in shown.itertuples(index=False)]
+        if not self.ranking.empty:
+            ranked = ranking_display(self.ranking)
+            lines += ["", "## Ranking stability across variants", "", RANKING_CAPTION, "",
+                      markdown_row(list(ranked.columns)), "|---|---|" + "---:|" * 3 + "---|---|"]
+            lines += [markdown_row([str(v) for v in row]) for row in ranked.itertuples(index=False)]
+        return lines
+
     def notes(self) -> list[str]:
         lines = [f"{UNVERIFIED} cell not verified in its source (see results/)"] if unverified_cells(self.results) else []
         lines += clustered_notes(self.results)
@@ -230,6 +263,7 @@ class Report:
                       markdown_row(["", *intervals.columns]), "|---|" + "---:|" * len(intervals.columns)]
             lines += [markdown_row([entry, *row]) for entry, row in zip(intervals.index, intervals.to_numpy().tolist())]
         lines += self.paired_markdown()
+        lines += self.robustness_markdown()
         if self.baseline is not None:
             lines += ["", f"## Δ against {self.baseline} (accuracy points)", "",
                       to_markdown_table(deltas(results, self.baseline), best=None, number="{:+.2f}")]

@@ -74,6 +74,12 @@ class TemplateTask:
     template: str
     parse_row: Callable[[dict[str, Any], int], Example]
     chain_of_thought: bool = False  # the template asks for step-by-step reasoning (protocols may refuse it)
+    # Alternative templates beside ``template`` (paraphrases of its instruction, same answer format):
+    # what ``--prompt-variants`` runs, after the default (orcabench.task.variants).
+    variants: tuple[str, ...] = ()
+    # The template lists the options from ``Example.choices`` (``options_text`` / ``options_inline``), so
+    # ``--circular`` may rotate them; False where the options sit inside the question text (BBH).
+    circular: bool = False
     _environment: jinja2.Environment = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -84,16 +90,24 @@ class TemplateTask:
             autoescape=False,
         )
 
-    def render(self, example: Example) -> list[Message]:
+    def render(self, example: Example, template: str | None = None) -> list[Message]:
+        """The user message: ``template`` (one of :attr:`prompt_templates`; default :attr:`template`) on the example."""
+        template = template or self.template
         try:
-            text = self._environment.get_template(self.template).render(answer_format=example.answer_format, **example.fields)
+            text = self._environment.get_template(template).render(answer_format=example.answer_format, **example.fields)
         except jinja2.UndefinedError as error:
-            raise OrcabenchError(f"task {self.name}: template {self.template} on example {example.id}: {error}") from error
+            raise OrcabenchError(f"task {self.name}: template {template} on example {example.id}: {error}") from error
         return [Message("user", text)]
 
-    def template_hashes(self) -> dict[str, str]:
-        source = (self.template_dir / self.template).read_bytes()
-        return {self.template: hashlib.sha256(source).hexdigest()}
+    @property
+    def prompt_templates(self) -> tuple[str, ...]:
+        """The default template, then its declared paraphrases."""
+        return (self.template, *self.variants)
+
+    def template_hashes(self, templates: Sequence[str] | None = None) -> dict[str, str]:
+        """The SHA-256 of each template's text (the default one unless ``templates`` names others)."""
+        return {name: hashlib.sha256((self.template_dir / name).read_bytes()).hexdigest()
+                for name in (templates or (self.template,))}
 
 
 @dataclass

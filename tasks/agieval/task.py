@@ -51,10 +51,15 @@ def parse_row(row: dict[str, Any], index: int) -> Example:
     return replace(example, cluster=f"{subset}/{text_cluster(passage)}") if passage else example
 
 
+# Paraphrases for --prompt-variants; each keeps "Among A through E, the answer is" (or "The answer is").
+PARAPHRASES = ("zeroshot-p1.j2", "zeroshot-p2.j2", "zeroshot-p3.j2")
+
+
 def make(name: str, subsets: tuple[str, ...], description: str) -> GenerativeTask:
+    # --circular rotates the options of the multiple-choice subsets only (agieval's math is cloze)
     return GenerativeTask(name=name, version="1", description=description, data=data(subsets),
                           template_dir=Path(__file__).parent, template="zeroshot.j2", parse_row=parse_row, judge=judge,
-                          max_tokens=512)
+                          max_tokens=512, variants=PARAPHRASES, circular=not set(subsets) & CLOZE)
 
 
 register(

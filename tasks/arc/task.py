@@ -23,11 +23,16 @@ def parse_row(row: dict[str, Any], index: int) -> Example:
     return choice_example(row.get("id") or str(position), {"question": question}, options, gold)
 
 
+# Paraphrases of the default wording for --prompt-variants (the options listed the same way, lettered).
+PARAPHRASES = ("zeroshot-p1.j2", "zeroshot-p2.j2", "zeroshot-p3.j2")
+
+
 def make(name: str, file: str, config: str, count: str) -> GenerativeTask:
     return GenerativeTask(
         name=name, version="1", description=f"{config} test ({count}), zero-shot, letter generated and extracted",
         data=DataSpec(hub_path="allenai/ai2_arc", hub_name=config, hub_split="test", local_files=(file,)),
         template_dir=Path(__file__).parent, template="zeroshot.j2", parse_row=parse_row, judge=judge, max_tokens=512,
+        variants=PARAPHRASES, circular=True,
     )
 
 

@@ -44,6 +44,10 @@ SUBTASKS = tuple(sorted([*LABELS, *FREE_FORM, *MULTIPLE_CHOICE]))
 HEADLINE = tuple(name for name in SUBTASKS if name not in FREE_FORM)
 
 
+# Paraphrases of "Q: ... A:" for --prompt-variants: the question (with its own options) as BBH gives it.
+PARAPHRASES = ("zeroshot-p1.j2", "zeroshot-p2.j2", "zeroshot-p3.j2")
+
+
 def data(subtasks: tuple[str, ...]) -> DataSpec:
     return DataSpec(hub_path="SaylorTwift/bbh", hub_split="test", hub_configs=subtasks,
                     local_files=tuple(f"bbh/{name}.json" for name in subtasks), local_format="json-examples")
@@ -78,7 +82,8 @@ def parse_row(row: dict[str, Any], index: int) -> Example:
 def make(name: str, subtasks: tuple[str, ...], template: str, max_tokens: int, description: str) -> GenerativeTask:
     return GenerativeTask(name=name, version="1", description=description, data=data(subtasks),
                           template_dir=Path(__file__).parent, template=template, parse_row=parse_row, judge=judge,
-                          max_tokens=max_tokens, chain_of_thought=template == "cot.j2")
+                          max_tokens=max_tokens, chain_of_thought=template == "cot.j2",
+                          variants=PARAPHRASES if template == "zeroshot.j2" else ())
 
 
 register(

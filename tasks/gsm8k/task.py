@@ -13,6 +13,8 @@ from orcabench.answers.text import extract_number, normalize_number
 from orcabench.task import GenerativeTask, register
 from orcabench.types import Example, OrcabenchError
 
+# Paraphrases of the default wording for --prompt-variants: no instruction on how to answer, as the default.
+PARAPHRASES = ("zeroshot-p1.j2", "zeroshot-p2.j2", "zeroshot-p3.j2")
 DATA = DataSpec(hub_path="openai/gsm8k", hub_name="main", hub_split="test", local_files=("gsm8k/test.jsonl",))
 
 
@@ -39,6 +41,7 @@ def make(name: str, template: str, description: str, chain_of_thought: bool = Fa
         extract=extract_number,
         max_tokens=512,
         chain_of_thought=chain_of_thought,
+        variants=PARAPHRASES if template == "zeroshot.j2" else (),
     )
 
 

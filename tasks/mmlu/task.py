@@ -45,6 +45,8 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
 CATEGORY_OF = {subject: category for category, subjects in CATEGORIES.items() for subject in subjects}
 SUBJECTS = tuple(sorted(CATEGORY_OF))
 
+# Paraphrases of the default wording for --prompt-variants; each ends in "Answer:" as the default does.
+PARAPHRASES = ("zeroshot-p1.j2", "zeroshot-p2.j2", "zeroshot-p3.j2")
 DATA = DataSpec(hub_path="cais/mmlu", hub_split="test", hub_configs=SUBJECTS,
                 local_files=tuple(f"mmlu/test/{subject}_test.csv" for subject in SUBJECTS), local_format="csv")
 
@@ -66,8 +68,9 @@ register(
     GenerativeTask(name="mmlu", version="1",
                    description="MMLU test, 57 subjects (14,042), zero-shot, generative, letter extracted (Orca 2 protocol)",
                    data=DATA, template_dir=Path(__file__).parent, template="zeroshot.j2", parse_row=parse_row, judge=judge,
-                   max_tokens=512),
+                   max_tokens=512, variants=PARAPHRASES, circular=True),
     LoglikelihoodChoiceTask(name="mmlu-ll", version="1",
                             description="MMLU test, 57 subjects (14,042), zero-shot, loglikelihood of A-D (lm-eval protocol)",
-                            data=DATA, template_dir=Path(__file__).parent, template="zeroshot.j2", parse_row=parse_row),
+                            data=DATA, template_dir=Path(__file__).parent, template="zeroshot.j2", parse_row=parse_row,
+                            variants=PARAPHRASES, circular=True),
 )
