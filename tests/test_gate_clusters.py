@@ -17,6 +17,7 @@ import pytest
 import yaml
 from store_samples import make_run
 from test_gate_sequential import load_bench, trinomial
+from test_run_engine import ScriptedBackend, plain_model  # noqa: F401  (plain_model: a fixture)
 
 from orcabench.cli.run import main
 from orcabench.gate.policy import load_policy
@@ -237,3 +238,33 @@ def test_the_simulation_walks_the_same_chunks_as_the_gate_on_passages() -> None:
         result = run_sequence(sequence_order(ids, 0, of), states, levels, 40, source)
         assert [len(s.keys) for s in result.tasks] == taken[0].tolist()
         assert [{"pass": 1, "regression": -1, None: 0}[s.verdict] for s in result.tasks] == verdict[0].tolist()
+
+
+def test_a_live_candidate_on_a_clustered_task_runs_whole_passages_per_chunk(
+        plain_model: Path, tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    import orcabench.engine.session as run_session
+    import orcabench.gate.candidate as gate_candidate
+    from orcabench import api
+    from orcabench.store.reader import load_run
+
+    plan = api.plan(api.RunConfig(selection=api.Selection(model=str(plain_model), tasks=["agieval-mc"], limit_per_subtask=20,
+                                                          data_dir=data_dir),
+                                  engine=api.EngineSettings(backend="hf"), operations=api.Operations(output=tmp_path / "base")))
+    with api.RunSession(plan, load=lambda _: ScriptedBackend()) as session:
+        session.execute()
+    baseline = load_run(plan.run_dir)
+    of = {i: r.cluster for (_, i), r in baseline.records.items() if r.cluster is not None}
+    assert of and len(set(of.values())) < len(of)  # some passages hold several questions
+    backend = ScriptedBackend(group=4)
+    monkeypatch.setattr(run_session, "load_backend", lambda *args, **kwargs: backend)
+    policy = load_policy(policy_file(tmp_path, margin=30.0, chunk=5, min_n=10))
+    result = gate_candidate.gate_candidate(plan.run_dir, gate_candidate.CandidateRun(model=str(plain_model),
+                                                                                     output=tmp_path / "cand"), policy)
+    (task,) = result.tasks
+    assert task.clustered and task.verdict == "pass" and task.basis == "sequential"
+    assert result.sequence is not None and result.sequence.pairs_used < result.sequence.pairs_available  # stopped early
+    assert backend.asked  # the candidate ran: the passages it reached are stored whole
+    stored = load_run(tmp_path / "cand")
+    used = [i for (_, i) in stored.records]
+    for passage in {of[i] for i in used if i in of}:
+        assert {i for i, c in of.items() if c == passage} <= set(used)
