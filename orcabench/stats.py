@@ -309,6 +309,52 @@ def difference_bounds(differences: Sequence[float], alpha_low: float, alpha_high
             min(1.0, mean + stats.t.ppf(1 - alpha_high, d.size - 1) * se))
 
 
+def design_effect(differences: Sequence[float], clusters: Sequence[str | None]) -> float:
+    """How much clustering inflates the variance of the mean paired difference: the clustered
+    variance over the independent one, deff = SE²_clustered / (s² / n) (Kish 1965, "Survey
+    Sampling", §8.2; SE_clustered is :func:`clustered_se`, Miller 2024 §2). Taken as at least 1, so
+    clusters never narrow a gate's bounds; 1 when the differences have no spread (nothing to inflate)
+    or fewer than two clusters."""
+    d = np.asarray(differences, dtype=float)
+    if d.size < 2 or float(d.var(ddof=1)) == 0.0:
+        return 1.0
+    se = clustered_se(d, clusters)
+    if math.isnan(se):
+        return 1.0
+    return max(1.0, se**2 / (float(d.var(ddof=1)) / d.size))
+
+
+def clustered_difference_bounds(differences: Sequence[float], clusters: Sequence[str | None], alpha_low: float,
+                                alpha_high: float) -> tuple[tuple[float, float], float]:
+    """:func:`difference_bounds` when questions cluster, and the design effect it used.
+
+    Right/wrong scores: Tango's score bounds on counts divided by the design effect (the Rao-Scott
+    adjustment for clustered binary data: Rao & Scott 1992, "A simple method for the analysis of
+    clustered binary data", Biometrics 48:577-585 — the clustered sample carries the information of
+    n / deff independent ones). Graded scores: a Student t interval on the clustered SE with G - 1
+    degrees of freedom for G clusters (Cameron & Miller 2015, "A Practitioner's Guide to
+    Cluster-Robust Inference", §VI.C).
+    """
+    from scipy import stats
+
+    d = np.asarray(differences, dtype=float)
+    deff = design_effect(d, clusters)
+    if d.size == 0:
+        return (-1.0, 1.0), deff
+    if _is_trinomial(d):
+        worse, better = np.sum(d < 0) / deff, np.sum(d > 0) / deff
+        n = d.size / deff
+        return ((float(score_bound(worse, better, n, alpha_low, upper=False)),
+                 float(score_bound(worse, better, n, alpha_high, upper=True))), deff)
+    groups = int(cluster_labels(clusters).max()) + 1
+    se = clustered_se(d, clusters)
+    if groups < 2 or math.isnan(se):
+        return (-1.0, 1.0), deff
+    mean = float(d.mean())
+    return ((max(-1.0, mean - stats.t.ppf(1 - alpha_low, groups - 1) * se),
+             min(1.0, mean + stats.t.ppf(1 - alpha_high, groups - 1) * se)), deff)
+
+
 def difference_variance(differences: Sequence[float], delta0: float) -> float:
     """The variance of one paired difference that the bounds above use, at delta0."""
     d = np.asarray(differences, dtype=float)

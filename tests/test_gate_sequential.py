@@ -201,11 +201,20 @@ def test_run_sequence_stops_each_task_once_settled_and_a_replay_takes_the_same_c
     assert [len(c) for c in calls] == first and {t.task: (t.verdict, len(t.keys)) for t in again.tasks} == verdicts
 
 
-def test_the_simulation_walks_the_same_chunks_as_the_gate() -> None:
+def load_bench() -> Any:
+    """bench/gate_sequential.py as a module (registered, so its dataclasses resolve their annotations)."""
+    if "gate_sequential" in sys.modules:
+        return sys.modules["gate_sequential"]
     spec = importlib.util.spec_from_file_location("gate_sequential", REPO / "bench" / "gate_sequential.py")
     assert spec and spec.loader
     bench = importlib.util.module_from_spec(spec)
+    sys.modules["gate_sequential"] = bench
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_the_simulation_walks_the_same_chunks_as_the_gate() -> None:
+    bench = load_bench()
     sizes, margins = np.array([900, 400]), np.array([0.05, 0.08])
     rng = np.random.default_rng(4)
     for gate_index in range(6):

@@ -306,7 +306,8 @@ def test_report_of_real_runs_writes_every_table_with_the_paper_alongside(real_ru
     assert "## Δ against smollm2-135m · hf" in markdown and "## mmlu-ll by subtask" in markdown
     assert "arXiv:2311.11045" in markdown and "![accuracy](charts/accuracy.svg)" in markdown
     latex = (report_dir / "report.tex").read_text()
-    assert latex.count("\\begin{tabular}") == 3 and "\\textbf{" in latex and "\\toprule" in latex
+    # the leaderboard, each run cell's n and interval, the deltas, mmlu-ll by subtask
+    assert latex.count("\\begin{tabular}") == 5 and "\\textbf{" in latex and "\\toprule" in latex
     assert "smollm2-135m · vllm" in latex and "Orca-2-13B w/ cautious sm (paper)" in latex
 
 

@@ -74,6 +74,8 @@ def report(
     campaign = api.load_campaign(file, output)
     made, written = api.campaign_report(campaign, api.plan_campaign(campaign), out or campaign.output / "report",
                                         split_names(format))
+    for note in made.results.read_notes:  # a cell's results.json not used (rebuilt from its records), and why
+        say(note)
     console.print(api.leaderboard_markdown(made), markup=False, highlight=False, soft_wrap=True)
     for path in written:
         say(f"wrote {path}")

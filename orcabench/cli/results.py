@@ -165,6 +165,8 @@ def report(
     made, written = api.report(runs, out, formats, baseline, not no_reference, reference)
     for reason in made.results.skipped:
         say(f"skipped {reason}")
+    for note in made.results.read_notes:
+        say(note)
     for path in made.results.superseded:
         say(f"not shown: {path} (a later run of the same model and backend covers its tasks; name it to show it too)")
     console.print(api.leaderboard_markdown(made), markup=False, highlight=False, soft_wrap=True)

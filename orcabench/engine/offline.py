@@ -17,6 +17,7 @@ from orcabench.store.files import check_writable_file, write_atomic
 from orcabench.store.schema import Manifest, now, orcabench_version
 from orcabench.store.reader import not_a_run
 from orcabench.store.writer import RunStore
+from orcabench.task.results_file import write_results
 from orcabench.task.summary import TaskSummary, summarize
 from orcabench.task import Task, all_tasks, get_tasks
 from orcabench.task.variants import ROTATION, rotation_of, variant_kind
@@ -188,6 +189,7 @@ def rescore(run_dir: Path, data_dir: Path | None = None) -> RescoreResult:
         manifest.rescores.append({"at": now(), "changed": changed, "orcabench": orcabench_version(),
                                   "previous_records": backup.name})
         store.write_manifest(manifest)
+        write_results(run_dir, manifest, new)  # the scores changed: so do the run's results
     finally:
         store.close()
     firsts = {task.name: (fingerprint.tasks[task.name].get("variants") or [None])[0] for task in tasks}

@@ -37,6 +37,7 @@ from orcabench.models.prompts import PromptRenderer
 from orcabench.store.schema import Fingerprint, Manifest, Session
 from orcabench.store.writer import RECORDS, RunStore, read_records, run_session
 from orcabench.task import Task
+from orcabench.task.results_file import write_results
 from orcabench.timings import IMPORT_SECONDS, Timings
 from orcabench.types import Example, OrcabenchError, Record
 
@@ -149,9 +150,14 @@ class RunSession:
         """The run store opened under ``fingerprint`` with ``session`` added, its manifest written on the way in and out.
 
         The one way any writer of runs opens a store (this class, the lm-eval bridge and
-        import); what the store repaired on opening is shown on stderr.
+        import); what the store repaired on opening is shown on stderr. A session that finishes
+        writes ``results.json`` from every record the run holds (docs/results.md).
         """
-        with run_session(run_dir, fingerprint, model_path, data, session, clock=clock) as (store, manifest, _):
+        def finished(store: RunStore, manifest: Manifest) -> None:
+            write_results(store.path, manifest, store.records().values())
+
+        with run_session(run_dir, fingerprint, model_path, data, session, clock=clock,
+                         on_finish=finished) as (store, manifest, _):
             show_store_notices(store)
             yield store, manifest
 

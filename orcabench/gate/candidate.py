@@ -21,7 +21,14 @@ from orcabench.engine.session import RunSession
 from orcabench.events import ChunkDone, RunEvents
 from orcabench.gate.sequential import SequenceResult, run_sequence
 from orcabench.gate.policy import Policy
-from orcabench.gate.verdicts import Comparison, checked_pair, required_ids, sequential_comparison, start_sequence
+from orcabench.gate.verdicts import (
+    Comparison,
+    checked_pair,
+    passages_of,
+    required_ids,
+    sequential_comparison,
+    start_sequence,
+)
 from orcabench.store.reader import StoredRun, load_run
 from orcabench.store.schema import Manifest
 from orcabench.types import OrcabenchError
@@ -77,7 +84,7 @@ def gate_candidate(baseline_dir: Path, settings: CandidateRun, policy: Policy, a
     if absent:
         raise OrcabenchError(f"{len(absent)} baseline example(s) are not in the candidate's data, "
                              f"e.g. {absent[0][0]} {absent[0][1]}; point --data-dir at the data the baseline used")
-    order, states, levels = start_sequence(ids, policy)
+    order, states, levels = start_sequence(ids, policy, passages_of(baseline, ids))  # a passage's questions together
     candidate.scope = [(t, i) for t, task_ids in ids.items() for i in task_ids]  # what the sequence may ask for
 
     def source(keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[float, float]]:

@@ -103,8 +103,9 @@ def _table(c: Comparison) -> list[str]:
         if strict:
             pairs = f"{_count(s.n)} of {_count(t.available)}" if c.sequence else str(s.n)
             basis = " (fixed-n)" if t.basis == "fixed-n" else ""
+            clustered = f" ({t.variance.text})" if t.variance is not None and t.clustered else ""
             row = [t.task, pairs, pct(s.baseline), pct(s.candidate), signed(s.delta), _bounds(t), f"−{t.policy.margin:g}",
-                   f"{s.worse} / {s.better}", f"{LABELS[t.verdict]}{basis}: {t.note}"]
+                   f"{s.worse} / {s.better}", f"{LABELS[t.verdict]}{basis}: {t.note}{clustered}"]
         else:
             row = [t.task, str(s.n), pct(s.baseline), pct(s.candidate), signed(s.delta),
                    f"[{signed(s.ci_low)}, {signed(s.ci_high)}]" if s.n else "–", f"{s.worse} / {s.better}",
@@ -115,12 +116,26 @@ def _table(c: Comparison) -> list[str]:
     return lines
 
 
+def clusters_text(c: Comparison) -> str:
+    """What the rule did for tasks whose questions share passages ("" when none does)."""
+    clustered = [t.task for t in c.tasks if t.clustered]
+    if not clustered:
+        return ""
+    how = ("its passages are drawn and bet on whole (the martingale's unit is the passage); a fixed-n fallback "
+           "uses the clustered bounds" if c.sequence else
+           "Tango's bounds on the counts divided by the design effect (Rao & Scott 1992)")
+    return (f"Clustered task(s) {', '.join(clustered)} (questions sharing a passage): cluster-robust verdicts, "
+            f"{how}; the interval shown by compare is the clustered one (Miller 2024).")
+
+
 def to_markdown(comparison: Comparison) -> str:
     c = comparison
     lines = [f"## {headline(c)}", "",
              f"Baseline `{c.baseline.path}` ({c.baseline.label}) · candidate `{c.candidate.path}` ({c.candidate.label})", ""]
     if c.gating:
         lines += [rule_text(c), ""]
+    if c.gating and clusters_text(c):
+        lines += [clusters_text(c), ""]
     if c.sequence:
         s = c.sequence
         saved = s.pairs_available - s.pairs_used
@@ -165,6 +180,14 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _variance(t: TaskResult) -> dict[str, Any] | None:
+    """How the verdict's bounds treated the task's questions; null where no bounds were computed."""
+    if t.variance is None:
+        return None
+    return {"kind": "clustered" if t.variance.clustered else "independent", "clusters": t.variance.clusters,
+            "design_effect": t.variance.design_effect, "text": t.variance.text}
+
+
 def to_json(comparison: Comparison) -> dict[str, Any]:
     c = comparison
     policy = asdict(c.policy)
@@ -185,7 +208,7 @@ def to_json(comparison: Comparison) -> dict[str, Any]:
                    "required": t.policy.required, "margin": t.policy.margin, "min_n": t.policy.min_n,
                    "verdict": t.verdict or None, "basis": t.basis or None, "note": t.note or None,
                    "bounds": None if t.bounds is None else list(t.bounds), "pairs_used": t.stats.n,
-                   "pairs_available": t.available,
+                   "pairs_available": t.available, "variance": _variance(t),
                    "more_pairs": t.more_pairs, "flipped_right_to_wrong": t.flipped,
                    "only_baseline": t.only_baseline, "only_candidate": t.only_candidate} for t in c.tasks],
         "unpaired_tasks": c.unpaired_tasks,

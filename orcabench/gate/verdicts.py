@@ -30,8 +30,17 @@ import numpy as np
 
 from orcabench.gate.policy import COMPARE_POLICY, Policy, TaskPolicy
 from orcabench.store.reader import StoredRun, load_run, natural_order
-from orcabench.gate.sequential import Levels, SequenceResult, TaskSequence, run_sequence, sequence_order
-from orcabench.stats import PairedStats, difference_bounds, difference_variance, holm, paired_stats, pairs_to_settle
+from orcabench.gate.sequential import Levels, SequenceResult, TaskSequence, passages, run_sequence, sequence_order
+from orcabench.stats import (
+    PairedStats,
+    cluster_labels,
+    clustered_difference_bounds,
+    difference_bounds,
+    difference_variance,
+    holm,
+    paired_stats,
+    pairs_to_settle,
+)
 from orcabench.types import OrcabenchError
 
 # The gate's verdict on the candidate (exit 0, 1, 2, 3); compare gives none.
@@ -89,6 +98,31 @@ def checked_pair(baseline: StoredRun, candidate: StoredRun, allow_mismatch: bool
 
 
 @dataclass(frozen=True)
+class Variance:
+    """How a task's verdict treated its questions: independent, or clustered (questions sharing a passage)
+    with ``clusters`` passages and the design effect its bounds used (docs/gate.md, clustered tasks)."""
+
+    clustered: bool = False
+    clusters: int | None = None
+    design_effect: float | None = None
+
+    @property
+    def text(self) -> str:
+        if not self.clustered:
+            return "independent"
+        if self.design_effect is None:  # the sequence's bets: whole passages are the units
+            return f"clustered: {self.clusters:,} passages, bet on as units"
+        return f"clustered: {self.clusters:,} passages, design effect {self.design_effect:.2f}"
+
+
+def variance_of(clusters: list[str | None] | None) -> Variance:
+    """Clustered when any pair names a cluster; the design effect is filled in by :func:`decide`."""
+    if not clusters or all(c is None for c in clusters):
+        return Variance()
+    return Variance(True, int(cluster_labels(clusters).max()) + 1)
+
+
+@dataclass(frozen=True)
 class TaskResult:
     task: str
     stats: PairedStats  # on the pairs used
@@ -103,6 +137,11 @@ class TaskResult:
     basis: str = ""  # "score" (fixed n) | "sequential" | "fixed-n" (the sequence ran out of data) | "lenient"
     available: int = 0  # pairs this task had; the sequential gate used stats.n of them
     more_pairs: int | None = None  # inconclusive: roughly how many more pairs would settle it
+    variance: Variance | None = None  # what the bounds assumed: None for the lenient rule and compare
+
+    @property
+    def clustered(self) -> bool:
+        return self.variance is not None and self.variance.clustered
 
     @property
     def drop_points(self) -> float:
@@ -163,24 +202,33 @@ def _lenient(stats: PairedStats, p_adjusted: float, policy: TaskPolicy, alpha: f
     return "pass", note
 
 
-def decide(differences: np.ndarray, policy: TaskPolicy, alpha_pass: float,
-           alpha_regression: float) -> tuple[GateVerdict, str, tuple[float, float], int | None]:
-    """Non-inferiority at fixed n: the verdict, its note, the bounds it rests on, and for an
-    inconclusive task roughly how many more pairs would settle it."""
+def decide(differences: np.ndarray, policy: TaskPolicy, alpha_pass: float, alpha_regression: float,
+           clusters: list[str | None] | None = None) -> tuple[GateVerdict, str, tuple[float, float], int | None, Variance]:
+    """Non-inferiority at fixed n: the verdict, its note, the bounds it rests on, for an inconclusive
+    task roughly how many more pairs would settle it, and how the variance treated the questions.
+
+    With ``clusters`` naming passages, the bounds are the cluster-robust ones
+    (:func:`orcabench.stats.clustered_difference_bounds`: Tango's on counts shrunk by the design effect)."""
     margin = policy.margin / 100
-    low, high = difference_bounds(differences, alpha_pass, alpha_regression)
+    variance = variance_of(clusters)
+    deff = 1.0
+    if variance.clustered and clusters is not None:
+        (low, high), deff = clustered_difference_bounds(differences, clusters, alpha_pass, alpha_regression)
+        variance = Variance(True, variance.clusters, deff)
+    else:
+        low, high = difference_bounds(differences, alpha_pass, alpha_regression)
     shown = f"[{100 * low:+.2f}, {100 * high:+.2f}]"
     if low > -margin:
-        return "pass", f"non-inferior: lower bound {100 * low:+.2f} > -{policy.margin:g} points", (low, high), None
+        return "pass", f"non-inferior: lower bound {100 * low:+.2f} > -{policy.margin:g} points", (low, high), None, variance
     if high < -margin:
         note = f"drop beyond the margin: upper bound {100 * high:+.2f} < -{policy.margin:g} points"
-        return "regression", note, (low, high), None
+        return "regression", note, (low, high), None, variance
     delta = float(np.mean(differences)) if differences.size else 0.0
-    needed = pairs_to_settle(delta, difference_variance(differences, -margin), margin,
+    needed = pairs_to_settle(delta, deff * difference_variance(differences, -margin), margin,
                              alpha_pass if delta > -margin else alpha_regression)
     more = None if needed is None else max(needed - differences.size, 1)
     hint = f"about {more:,} more pairs would likely settle it" if more else "the estimate sits on the margin"
-    return "inconclusive", f"bounds {shown} straddle -{policy.margin:g} points; {hint}", (low, high), more
+    return "inconclusive", f"bounds {shown} straddle -{policy.margin:g} points; {hint}", (low, high), more, variance
 
 
 @dataclass(frozen=True)
@@ -239,8 +287,8 @@ def compare_runs(baseline_dir: Path, candidate_dir: Path, policy: Policy | None 
     found = checked_pair(baseline, candidate, allow_mismatch)
     shared, unpaired = _shared_tasks(baseline, candidate, policy, gating)
     pairs = [_pair(baseline, candidate, task) for task in shared]
-    # Clustered tasks (questions sharing a passage) get the cluster-robust interval and p (orcabench.stats.paired_stats);
-    # the fixed-n verdict's Tango bounds below are not yet clustered.
+    # Clustered tasks (questions sharing a passage) get the cluster-robust interval and p (orcabench.stats.paired_stats)
+    # and cluster-robust verdict bounds (decide).
     stats = [paired_stats(p.baseline, p.candidate, policy.confidence, policy.resamples, policy.seed, p.clusters)
              for p in pairs]
     own = [policy.for_task(p.task) for p in pairs]
@@ -252,18 +300,19 @@ def compare_runs(baseline_dir: Path, candidate_dir: Path, policy: Policy | None 
     for k, (p, s, mine) in enumerate(zip(pairs, stats, own)):
         flipped = [i for i, x, y in zip(p.ids, p.baseline, p.candidate) if x > y]
         verdict: TaskVerdict = ""
-        note, bounds, more, basis = "", None, None, ""
+        note, bounds, more, basis, variance = "", None, None, "", None
         if gating and k not in adjusted:
             verdict, note = "insufficient", f"{s.n} paired sample(s), fewer than min_n {mine.min_n}: no decision"
         elif gating and policy.rule == "lenient":
             (verdict, note), basis = _lenient(s, adjusted[k], mine, policy.alpha), "lenient"
         elif gating:
-            verdict, note, bounds, more = decide(p.candidate - p.baseline, mine, policy.alpha, policy.alpha / max(gates, 1))
+            verdict, note, bounds, more, variance = decide(p.candidate - p.baseline, mine, policy.alpha,
+                                                           policy.alpha / max(gates, 1), p.clusters)
             basis = "score"
         if gating and not mine.required:
             verdict, note = "info", f"{note} (informational: does not gate)" if note else "informational"
         results.append(TaskResult(p.task, s, adjusted.get(k), p.only_baseline, p.only_candidate, flipped, mine, verdict, note,
-                                  bounds, basis, s.n, more))
+                                  bounds, basis, s.n, more, variance))
     unused = unused_policy_entries(policy, [*baseline.tasks(), *candidate.tasks()]) if gating else []
     return Comparison(baseline, candidate, policy, results, found, setting_differences(baseline, candidate), unpaired, gating,
                       unused_policy=unused)
@@ -281,13 +330,26 @@ def required_ids(baseline: StoredRun, tasks: list[str], policy: Policy) -> dict[
     return ids
 
 
-def start_sequence(ids: dict[str, list[str]], policy: Policy) -> tuple[list[tuple[str, str]], list[TaskSequence], Levels]:
-    order = sequence_order(ids, policy.seed)
+def passages_of(run: StoredRun, ids: dict[str, list[str]]) -> dict[str, dict[str, str]]:
+    """Each clustered task's id -> passage, from the run's records (tasks without clusters are left out)."""
+    found = {t: {i: c for i in task_ids if (c := run.records[(t, i)].cluster) is not None} for t, task_ids in ids.items()}
+    return {t: of for t, of in found.items() if of}
+
+
+def start_sequence(ids: dict[str, list[str]], policy: Policy, clusters: dict[str, dict[str, str]] | None = None
+                   ) -> tuple[list[tuple[str, str]], list[TaskSequence], Levels]:
+    """The order, each task's state and the error levels; a task in ``clusters`` (id -> passage) is drawn and bet
+    on a whole passage at a time (:mod:`orcabench.gate.sequential`)."""
+    clusters = clusters or {}
+    order = sequence_order(ids, policy.seed, clusters)
     states = []
     for task, task_ids in ids.items():
         own = policy.for_task(task)
         limit = len(task_ids) if own.max_n is None else min(own.max_n, len(task_ids))
-        states.append(TaskSequence(task, own.margin / 100, own.min_n, limit, len(task_ids), [], []))
+        cluster_of = clusters.get(task, {})
+        largest = max((len(unit) for unit in passages(task_ids, cluster_of)), default=1)
+        states.append(TaskSequence(task, own.margin / 100, own.min_n, limit, len(task_ids), [], [],
+                                   cluster_of=cluster_of, largest=largest))
     return order, states, Levels(policy.alpha, len(states))
 
 
@@ -299,7 +361,9 @@ def sequential_comparison(baseline: StoredRun, candidate: StoredRun, policy: Pol
         own = policy.for_task(state.task)
         base = np.array([baseline.records[(state.task, i)].score for i in state.keys], dtype=float)
         cand = base + np.asarray(state.differences, dtype=float)
-        stats = paired_stats(base, cand, policy.confidence, policy.resamples, policy.seed)
+        clusters = [state.cluster_of.get(i) for i in state.keys]
+        stats = paired_stats(base, cand, policy.confidence, policy.resamples, policy.seed, clusters)
+        variance = variance_of(clusters)
         flipped = sorted((i for i, d in zip(state.keys, state.differences) if d < 0), key=natural_order)
         available = state.available
         if len(state.keys) < own.min_n:
@@ -314,9 +378,11 @@ def sequential_comparison(baseline: StoredRun, candidate: StoredRun, policy: Pol
             note = f"{shown} after {state.settled_at:,} of {available:,} pairs: {side} points"
         else:
             alpha_pass, alpha_regression = levels.fallback
-            verdict, note, bounds, more = decide(np.asarray(state.differences, dtype=float), own, alpha_pass, alpha_regression)
+            verdict, note, bounds, more, variance = decide(np.asarray(state.differences, dtype=float), own, alpha_pass,
+                                                           alpha_regression, clusters)
             basis, note = "fixed-n", f"data ran out undecided after {len(state.keys):,} pairs; fixed-n verdict: {note}"
-        results.append(TaskResult(state.task, stats, None, 0, 0, flipped, own, verdict, note, bounds, basis, available, more))
+        results.append(TaskResult(state.task, stats, None, 0, 0, flipped, own, verdict, note, bounds, basis, available, more,
+                                  variance))
     info = SequenceInfo(result.pairs_used, result.pairs_available, result.chunks, policy.seed,
                         all(t.verdict for t in result.tasks))
     unused = unused_policy_entries(policy, [*baseline.tasks(), *candidate.tasks()])
@@ -332,7 +398,8 @@ def replay(baseline_dir: Path, candidate_dir: Path, policy: Policy, allow_mismat
     pairs = {t: _pair(baseline, candidate, t) for t in shared}
     ids = required_ids(baseline, shared, policy)
     ids = {t: pairs[t].ids for t in ids}  # a replay can only use the pairs both runs hold
-    order, states, levels = start_sequence(ids, policy)
+    clusters = {t: {i: c for i, c in zip(pairs[t].ids, pairs[t].clusters) if c is not None} for t in ids}
+    order, states, levels = start_sequence(ids, policy, {t: of for t, of in clusters.items() if of})
     scores = {(t, i): (a, b) for t, p in pairs.items() for i, a, b in zip(p.ids, p.baseline, p.candidate)}
 
     def source(keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[float, float]]:

@@ -17,6 +17,7 @@ from orcabench.report.tables import (
     FORMATS,
     Report,
     deltas,
+    latex_cell_tables,
     leaderboard,
     paired_table,
     resolve_baseline,
@@ -53,7 +54,8 @@ def write_tables(report: Report, out_dir: Path, formats: Sequence[str]) -> list[
             written.append(out_dir / name)
             write_atomic(written[-1], frame.to_csv(index=name in ("leaderboard.csv", "deltas.csv")), "--out")
     if "latex" in formats:
-        parts = [to_latex_table(leaderboard(results), "Zero-shot accuracy (\\%); best per column in bold.")]
+        parts = [to_latex_table(leaderboard(results), "Zero-shot accuracy (\\%); best per column in bold."),
+                 *latex_cell_tables(results)]  # each run cell's n and interval, as the other formats show them
         if report.baseline is not None:
             parts.append(to_latex_table(deltas(results, report.baseline), f"Accuracy points against {report.baseline}.",
                                         best=None, signed=True))

@@ -23,7 +23,8 @@ import pandas as pd
 from orcabench.store.reader import StoredRun, find_runs, load_run, not_a_run
 from orcabench.models.registry import BUILTIN_MODELS
 from orcabench.store.writer import MANIFEST
-from orcabench.task.summary import headline, headline_ci, summarize
+from orcabench.task.results_file import RESULTS_FILE, ResultsFile, build_results, fingerprint_id, read_results
+from orcabench.task.summary import CLUSTERED, INDEPENDENT
 from orcabench.task import SUITES, discover
 from orcabench.types import OrcabenchError, Record, read_user_yaml
 
@@ -67,6 +68,7 @@ class Results:
     citations: dict[str, str] = field(default_factory=dict)  # reference name -> citation
     skipped: list[str] = field(default_factory=list)  # "path: why" for each run found in a folder that could not be read
     superseded: list[Path] = field(default_factory=list)  # runs found in folders that a later run of their entry hid
+    read_notes: list[str] = field(default_factory=list)  # a run's results.json not used, and why (rebuilt from records)
 
     @property
     def entries(self) -> list[str]:
@@ -119,9 +121,44 @@ def _kind(task_name: str, records: list[Record]) -> tuple[str, bool]:
     return kind, task_name.endswith("-cot") or "cot" in task_name.split(":")[-1].split("_")
 
 
-def _run_rows(entry: str, run: StoredRun, run_id: str, task_name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _value(value: float | None) -> float:
+    return math.nan if value is None else value
+
+
+def _current(stored: ResultsFile, scores: dict[str, list[float]]) -> bool:
+    """Does the file describe these records: the same tasks, each with its n and its mean score?"""
+    if set(stored.tasks) != set(scores):
+        return False
+    return all(result.n == len(scores[task]) and result.micro_accuracy is not None
+               and math.isclose(result.micro_accuracy, math.fsum(scores[task]) / len(scores[task]), abs_tol=1e-12)
+               for task, result in stored.tasks.items())
+
+
+def run_results(run: StoredRun, notes: list[str]) -> ResultsFile:
+    """The run's ``results.json`` where it is present, of the run's fingerprint and current (every task's n equal to
+    its records'); else the same rebuilt from the records. Why a file present was not used goes to ``notes``."""
+    path = run.path / RESULTS_FILE
+    try:
+        stored = read_results(run.path)
+    except OrcabenchError as error:
+        notes.append(f"{error}; rebuilt from the records")
+        stored = None
+    expected = fingerprint_id(run.fingerprint)
+    if stored is not None and stored.fingerprint_id != expected:
+        notes.append(f"{path}: written for another fingerprint ({stored.fingerprint_id[:12]}, the run's is {expected[:12]}); "
+                     "ignored, rebuilt from the records")
+        stored = None
+    scores = {task: [record.score for record in run.task_records(task)] for task in run.tasks()}
+    scores = {task: values for task, values in scores.items() if values}
+    if stored is not None and not _current(stored, scores):
+        stored = None  # records added or rescored since (a session that did not finish): the records are the truth
+    return stored or build_results(run.manifest, run.records.values())
+
+
+def _run_rows(entry: str, run: StoredRun, run_id: str, task_name: str,
+              results: ResultsFile) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     records = run.task_records(task_name)
-    summary = summarize(task_name, records)
+    result = results.tasks[task_name]
     fingerprint = run.fingerprint
     model = fingerprint.model_name
     spec = BUILTIN_MODELS.get(model)
@@ -129,26 +166,24 @@ def _run_rows(entry: str, run: StoredRun, run_id: str, task_name: str) -> tuple[
     date = _date(run)
     common = {"entry": entry, "source": "run", "model": model, "backend": fingerprint.backend, "run_id": run_id,
               "date": date}
+    macro = result.macro_interval
     task_row = {**common, "protocol": fingerprint.protocol, "task": task_name,
-                "accuracy": headline(summary), "micro_accuracy": summary.accuracy,
-                "ci_low": summary.ci_low, "ci_high": summary.ci_high, "n": summary.n, "unparsed_rate": summary.unparsed_rate,
-                "no_final_answer_rate": summary.no_final_answer_rate,
-                "kind": kind, "cot": cot, "subtasks": len(summary.subtasks), "size_params": spec.size_params if spec else None,
-                "run_dir": str(run.path), "verified": True, "citation": None, "interval": summary.interval,
-                "clusters": summary.clusters, "macro_ci_low": summary.macro_ci[0] if summary.macro_ci else math.nan,
-                "macro_ci_high": summary.macro_ci[1] if summary.macro_ci else math.nan,
-                "accuracy_ci_low": headline_ci(summary)[0], "accuracy_ci_high": headline_ci(summary)[1],
-                "subset": any(s.limit is not None or s.limit_per_subtask is not None for s in run.manifest.sessions)}
-    by_subtask: dict[str, list[Record]] = {}
-    for record in records:
-        if record.subtask is not None:
-            by_subtask.setdefault(record.subtask, []).append(record)
+                "accuracy": _value(result.value), "micro_accuracy": _value(result.micro_accuracy),
+                "ci_low": _value(result.micro_interval.low), "ci_high": _value(result.micro_interval.high), "n": result.n,
+                "unparsed_rate": result.unparsed_rate, "no_final_answer_rate": result.no_final_answer_rate,
+                "kind": kind, "cot": cot, "subtasks": len(result.subtasks), "size_params": spec.size_params if spec else None,
+                "run_dir": str(run.path), "verified": True, "citation": None,
+                "interval": CLUSTERED if result.micro_interval.kind == "clustered" else INDEPENDENT,
+                "clusters": result.clusters, "macro_ci_low": _value(macro.low) if macro else math.nan,
+                "macro_ci_high": _value(macro.high) if macro else math.nan,
+                "accuracy_ci_low": _value(result.interval.low), "accuracy_ci_high": _value(result.interval.high),
+                "subset": result.subset}
     subtask_rows = []
-    for subtask in summary.subtasks:
-        part = summarize(task_name, by_subtask[subtask])
-        subtask_rows.append({**common, "task": task_name, "subtask": subtask, "accuracy": part.accuracy, "ci_low": part.ci_low,
-                             "ci_high": part.ci_high, "n": part.n, "unparsed_rate": part.unparsed_rate,
-                             "no_final_answer_rate": part.no_final_answer_rate, "interval": part.interval,
+    for subtask, part in result.subtasks.items():
+        subtask_rows.append({**common, "task": task_name, "subtask": subtask, "accuracy": _value(part.accuracy),
+                             "ci_low": _value(part.interval.low), "ci_high": _value(part.interval.high), "n": part.n,
+                             "unparsed_rate": part.unparsed_rate, "no_final_answer_rate": part.no_final_answer_rate,
+                             "interval": CLUSTERED if part.interval.kind == "clustered" else INDEPENDENT,
                              "clusters": part.clusters})
     return task_row, subtask_rows
 
@@ -266,8 +301,12 @@ def load_results(paths: Sequence[Path], reference: bool = True, labels: Mapping[
     position = {run_id: k for k, run_id in enumerate(ids)}  # rows follow the order runs were given / found
     picks = dict(sorted(picks.items(), key=lambda item: position[item[1]]))
     task_rows, subtask_rows = [], []
+    read_notes: list[str] = []
+    files: dict[str, ResultsFile] = {}  # run id -> its results (results.json, or rebuilt from its records)
     for (label, task), run_id in picks.items():
-        row, subs = _run_rows(label, runs[run_id], run_id, task)
+        if run_id not in files:
+            files[run_id] = run_results(runs[run_id], read_notes)
+        row, subs = _run_rows(label, runs[run_id], run_id, task, files[run_id])
         task_rows.append(row)
         subtask_rows += subs
 
@@ -293,4 +332,4 @@ def load_results(paths: Sequence[Path], reference: bool = True, labels: Mapping[
     superseded = [runs[run_id].path for run_id in found_ids if run_id not in used]
     return Results(tasks=tasks, subtasks=subtasks, runs={k: v for k, v in runs.items() if k in used}, chosen=picks,
                    notes=notes, citations=citations, skipped=skipped,
-                   superseded=superseded)
+                   superseded=superseded, read_notes=read_notes)

@@ -159,6 +159,25 @@ def to_latex_table(table: pd.DataFrame, caption: str, best: Literal["column", "r
     return styler.to_latex(hrules=True, caption=caption, position_float="centering")
 
 
+def to_latex_text_table(table: pd.DataFrame, caption: str) -> str:
+    """A booktabs LaTeX table of text cells (escaped; an en dash written as ``--``), as :func:`to_latex_table` lays out."""
+    cells = table.map(lambda value: str(value).replace("–", "--"))
+    styler = cells.style.format(escape="latex").format_index(escape="latex", axis=0).format_index(escape="latex", axis=1)
+    return styler.to_latex(hrules=True, caption=caption, position_float="centering")
+
+
+def latex_cell_tables(results: Results) -> list[str]:
+    """What the Markdown, CSV and site show beside each run cell, for ``report.tex``: its n, and its 95% interval
+    marked clustered and subset where so (none when the report holds no runs)."""
+    samples = samples_table(results)
+    if samples.empty:
+        return []
+    counts = samples.map(lambda value: "–" if pd.isna(value) else f"{int(value):,}")
+    return [to_latex_text_table(counts, "Samples behind each run cell (n)."),
+            to_latex_text_table(intervals_table(results), "95\\% interval of each run cell (percent); clustered: "
+                                "cluster-robust, questions share passages; subset: a --limit run, not the full test set.")]
+
+
 def paired_table(frame: pd.DataFrame) -> pd.DataFrame:
     """The paired leaderboard as the tables show it (every format the same columns): a shared
     rank as "=2", accuracy, Δ and its CI in points, p to three significant digits."""

@@ -34,17 +34,11 @@ class StoredRun:
 
     def variants(self, task: str) -> list[str]:
         """The task's variants in the run's order (``--prompt-variants``, ``--circular``); [] for a run without them."""
-        named = self.fingerprint.tasks.get(task, {}).get("variants")
-        found = {r.variant for r in self.records.values() if r.task == task and r.variant is not None}
-        ordered = [v for v in named or () if isinstance(v, str)]
-        return [*ordered, *sorted(found - set(ordered))]
+        return self.fingerprint.variants(task, self.records.values())
 
     def task_records(self, task: str) -> list[Record]:
-        """The task's records as a leaderboard counts them: under its first variant where the run has variants
-        (the default template, or the options in the data's order), so a cell means the same in every run."""
-        variants = self.variants(task)
-        first = variants[0] if variants else None
-        return [r for r in self.records.values() if r.task == task and r.variant == first]
+        """The task's records as a leaderboard counts them (``Fingerprint.leaderboard_records``)."""
+        return self.fingerprint.leaderboard_records(task, self.records.values())
 
     def tasks(self) -> list[str]:
         """Tasks in the run's fingerprint order, then any others its records hold."""

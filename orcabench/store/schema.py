@@ -19,10 +19,11 @@ import subprocess
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 from orcabench import __version__
-from orcabench.types import SCHEMA_VERSION, OrcabenchError
+from orcabench.types import SCHEMA_VERSION, OrcabenchError, Record
 
 # Engine settings that must never reach a manifest or a fingerprint.
 SECRET_ENGINE_KEYS = frozenset({"api_key"})
@@ -128,6 +129,22 @@ class Fingerprint:
         """What a gate expects to differ between a baseline and a candidate: everything but the protocol, schema
         version and tasks (newer schemas' fields included)."""
         return {"model": self.model, "backend": self.backend, "engine": self.engine, "sampling": self.sampling, **self.extra}
+
+    def variants(self, task: str, records: Iterable[Record]) -> list[str]:
+        """The task's variants in the run's order (``--prompt-variants``, ``--circular``), then any others ``records``
+        hold; [] for a run without them."""
+        named = self.tasks.get(task, {}).get("variants")
+        found = {r.variant for r in records if r.task == task and r.variant is not None}
+        ordered = [v for v in named or () if isinstance(v, str)]
+        return [*ordered, *sorted(found - set(ordered))]
+
+    def leaderboard_records(self, task: str, records: Iterable[Record]) -> list[Record]:
+        """The task's records as a leaderboard counts them: under its first variant where the run has variants
+        (the default template, or the options in the data's order), so a cell means the same in every run."""
+        records = list(records)
+        variants = self.variants(task, records)
+        first = variants[0] if variants else None
+        return [r for r in records if r.task == task and r.variant == first]
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()

@@ -14,7 +14,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -270,14 +270,16 @@ class RunStore:
 
 @contextmanager
 def run_session(run_dir: Path, fingerprint: Fingerprint, model_path: str, data: dict[str, Any], session: Session,
-                clock: float | None = None) -> Iterator[tuple[RunStore, Manifest, Session]]:
+                clock: float | None = None, on_finish: Callable[[RunStore, Manifest], None] | None = None
+                ) -> Iterator[tuple[RunStore, Manifest, Session]]:
     """Open (or create) a run, add ``session`` to its manifest, and finish it on the way out.
 
     Its one caller is :meth:`orcabench.engine.session.RunSession.open_store`, which every
     writer of runs goes through (``orcabench run``, the sequential gate, lm-eval runs and
     imports): the manifest is written when the session starts, so an interrupted one is
     still listed, and again with its end time when it finishes (``seconds`` counted from
-    ``clock``, a ``time.time()``, default now). The lock is always released.
+    ``clock``, a ``time.time()``, default now), and ``on_finish`` is called then, the lock still
+    held (the run session writes ``results.json`` there). The lock is always released.
     """
     clock = time.time() if clock is None else clock
     store = RunStore(run_dir).open(fingerprint)
@@ -290,5 +292,7 @@ def run_session(run_dir: Path, fingerprint: Fingerprint, model_path: str, data: 
         session.finished = now()
         session.seconds = round(time.time() - clock, 3)
         store.write_manifest(manifest)
+        if on_finish is not None:
+            on_finish(store, manifest)
     finally:
         store.close()
