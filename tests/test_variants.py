@@ -20,6 +20,7 @@ from orcabench import api
 from orcabench.answers.formats import choice_example, rotated
 from orcabench.backends.base import BackendInfo
 from orcabench.report.publish import write_report
+from orcabench.report.results import run_results
 from orcabench.report.robustness import circular_accuracy, position_bias, ranking_stability, variance_split
 from orcabench.store.reader import load_run
 from orcabench.store.writer import read_records
@@ -339,3 +340,17 @@ def test_the_run_summary_adds_one_line_per_task_with_the_spread_of_its_variants(
     (line,) = variant_lines([summary("gsm8k", 0.5), summary("arc-easy@r0", 0.25), summary("arc-easy@r1", 0.75)])
     assert line.startswith("arc-easy: 2 variants · mean 50.00 · min–max 25.00–75.00 · sd 35.36")
     assert variant_lines([summary("gsm8k", 0.5)]) == []
+
+
+def test_a_variant_runs_results_json_counts_each_task_as_its_leaderboard_does_the_first_variant(
+        plain_model: Path, tmp_path: Path, data_dir: Path) -> None:
+    plan = run(config(plain_model, tmp_path / "run", data_dir, tasks=("arc-easy",), prompt_variants="all"),
+               PromptBackend(wording_matters))
+    results = json.loads((plan.run_dir / "results.json").read_text())
+    first = [r for r in stored(plan.run_dir) if r["variant"] == "zeroshot"]
+    arc = results["tasks"]["arc-easy"]
+    assert arc["n"] == len(first) == 4  # not the 16 records of all four wordings
+    assert arc["micro_accuracy"] == pytest.approx(sum(float(r["score"]) for r in first) / 4)
+    notes: list[str] = []
+    read = run_results(load_run(plan.run_dir), notes)
+    assert read.written == results["written"] and notes == []  # current, so the report reads the file, not a rebuild
