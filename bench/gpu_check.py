@@ -11,7 +11,8 @@ same settings (greedy, ``--tokens`` new tokens at most, one batch of every promp
   nothing right: scores mean nothing here, only speed);
 - **raw**: ``model.generate`` on the model built in this process, the same rendered prompts
   (the stored records' prompts, tokenised as orcabench tokenised them: the prompt tokens are
-  checked equal), left-padded in one batch, the same EOS ids.
+  checked equal), left-padded in one batch, the same EOS ids (GSM8K has no stop strings, so
+  neither side checks any).
 
 It prints tokens/s of each (generated tokens / generation seconds; orcabench's is the
 session's generate phase, which includes storing and scoring records as they finish), their

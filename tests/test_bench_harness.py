@@ -1,5 +1,6 @@
 """bench/harness_overhead.py keeps working: a small slice goes through render, extract,
-score and store, and the run it writes holds one parsed, correct record per example.
+score and store, and the run it writes holds one parsed, correct record per example; and
+bench/gpu_check.py runs end to end on CPU with its tiny Llama and prints its one-line result.
 
 No timing is asserted (timings belong to docs/performance.md, not to CI). Marked slow like
 the other tests that need smollm2-135m's converted folder: its tokenizer renders the prompts.
