@@ -1,5 +1,6 @@
 """bench/harness_overhead.py keeps working: a small slice goes through render, extract,
-score and store, and the run it writes holds one parsed, correct record per example.
+score and store, and the run it writes holds one parsed, correct record per example; and
+bench/gpu_check.py runs end to end on CPU with its tiny Llama and prints its one-line result.
 
 No timing is asserted (timings belong to docs/performance.md, not to CI). Marked slow like
 the other tests that need smollm2-135m's converted folder: its tokenizer renders the prompts.
@@ -8,6 +9,8 @@ the other tests that need smollm2-135m's converted folder: its tokenizer renders
 from __future__ import annotations
 
 import importlib.util
+import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -46,3 +49,20 @@ def test_harness_benchmark_stores_one_scored_record_per_example(tmp_path: Path, 
     assert m.appends == 6  # 40 requests in groups of 7, one fsync'd append each
     assert set(m.seconds) == {*bench.SETUP_STAGES, *bench.HARNESS_STAGES}
     assert "skipped (data not staged in" in bench.report(m, mirror)
+
+
+GPU_CHECK = Path(__file__).resolve().parents[1] / "bench" / "gpu_check.py"
+GPU_CHECK_RESULT = re.compile(r"RESULT cpu \(\d+ s\): tiny: orcabench [\d.]+ tok/s, raw [\d.]+ tok/s, ratio [\d.]+, "
+                              r"peak n/a, roofline n/a, identical [0-4]/4")
+
+
+@pytest.mark.slow
+def test_the_gpu_check_runs_end_to_end_on_cpu_with_a_tiny_llama(smollm2_dir: Path) -> None:
+    # The same script that measures Llama-2 7B and 13B shapes on a GPU: random weights built in
+    # the process, saved with smollm2-135m's tokenizer, `orcabench run --backend hf` against raw
+    # generate on the same prompts. On CPU there is no GPU memory and no bandwidth to compare with.
+    result = subprocess.run([sys.executable, str(GPU_CHECK), "--tiny", "--device", "cpu"], capture_output=True, text=True,
+                            timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    last = result.stdout.strip().splitlines()[-1]
+    assert GPU_CHECK_RESULT.fullmatch(last), last

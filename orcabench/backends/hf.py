@@ -13,6 +13,7 @@ import transformers
 from transformers import AutoModelForCausalLM
 
 from orcabench.backends.base import BackendInfo, encode_loglikelihood, encode_prompt, truncate_at_stop
+from orcabench.threads import apply_threads
 from orcabench.timings import Timings
 from orcabench.models.tokenizer import load_tokenizer
 from orcabench.types import Completion, OrcabenchError, Request
@@ -45,6 +46,7 @@ class HFBackend:
         self.engine = engine
         self.batch_size = batch_size
         self.device = engine.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.threads = apply_threads() if self.device == "cpu" else None  # orcabench.threads: env, Ray share or rule
         torch.manual_seed(seed)
         log.info(f"loading the model with transformers ({self.device}, {engine.get('dtype', 'auto')}) …")
         load_kwargs = {"revision": engine.get("revision"), "trust_remote_code": engine.get("trust_remote_code", False)}
@@ -70,7 +72,8 @@ class HFBackend:
     def info(self) -> BackendInfo:
         return BackendInfo("hf", {"transformers": transformers.__version__, "torch": torch.__version__},
                            {"device": self.device, "dtype": str(self.model.dtype).removeprefix("torch."),
-                            "batch_size": self.batch_size, "max_length": self.max_length, "timings": dict(self.timings)})
+                            "batch_size": self.batch_size, "max_length": self.max_length, "timings": dict(self.timings),
+                            "threads": self.threads.to_json() if self.threads else None})
 
     def close(self) -> None:
         del self.model

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from orcabench.backends.base import BackendInfo, encode_loglikelihood, encode_prompt
+from orcabench.threads import Threads, apply_threads
 from orcabench.timings import Timings
 from orcabench.types import Completion, Request
 
@@ -64,22 +65,21 @@ def _torch_threads() -> int:
     return int(torch.get_num_threads())
 
 
-def _in_process_on_cpu() -> None:
-    """vLLM's engine in this process on CPU, with one core left to the Python thread.
+def _in_process_on_cpu() -> Threads | None:
+    """vLLM's engine in this process on CPU, with the thread count of :mod:`orcabench.threads`.
 
     vLLM's default runs the engine in a child process that starts a worker process, each
     importing torch and vLLM again: 25-35 s of a 40 s engine start here, against 8-11 s in
-    this process (docs/performance.md). In this process vLLM binds no OpenMP threads, and
-    torch's default (one per core) makes them fight the Python thread that schedules and
-    detokenises between forward passes, which more than doubled generation time; vLLM's own
-    worker also leaves one core free. ``VLLM_ENABLE_V1_MULTIPROCESSING=1`` or
-    ``OMP_NUM_THREADS`` set by the user win.
+    this process (docs/performance.md). In this process vLLM binds no OpenMP threads, so the
+    count is orcabench's: ``OMP_NUM_THREADS``, a Ray replica's share, else the rule with one
+    core kept for the Python thread that schedules and detokenises between forward passes
+    (with torch's one thread per core, generation more than doubled: docs/performance.md;
+    vLLM's own worker also leaves one core free). With ``VLLM_ENABLE_V1_MULTIPROCESSING=1``
+    vLLM's worker process chooses its own (None: nothing chosen here).
     """
-    if os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0") != "0" or "OMP_NUM_THREADS" in os.environ:
-        return
-    import torch
-
-    torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) - 1))
+    if os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0") != "0":
+        return None
+    return apply_threads(reserved=1)
 
 
 def engine_options(engine: dict[str, Any], seed: int, max_num_seqs: int | None) -> dict[str, Any]:
@@ -103,8 +103,7 @@ class VLLMBackend:
     def __init__(self, model_path: str, engine: dict[str, Any], seed: int, max_num_seqs: int | None) -> None:
         self.options = engine_options(engine, seed, max_num_seqs)
         self.cpu = _on_cpu()
-        if self.cpu:
-            _in_process_on_cpu()
+        self.threads = _in_process_on_cpu() if self.cpu else None
         log.info(f"starting vLLM engine ({'CPU' if self.cpu else 'CUDA'}, {self.options.get('dtype', 'auto')}) … "
                  "loads the weights and sizes the KV cache")
         from vllm import LLM
@@ -121,7 +120,8 @@ class VLLMBackend:
             "device": "cpu" if self.cpu else "cuda", "engine": {k: v for k, v in self.options.items()},
             "kv_cache_gib": os.environ.get("VLLM_CPU_KVCACHE_SPACE") if self.cpu else None,
             "multiprocessing": os.environ.get("VLLM_ENABLE_V1_MULTIPROCESSING", "1") != "0",
-            "torch_threads": _torch_threads() if self.cpu else None, "timings": dict(self.timings)})
+            "torch_threads": _torch_threads() if self.cpu else None,
+            "threads": self.threads.to_json() if self.threads else None, "timings": dict(self.timings)})
 
     def close(self) -> None:
         engine = getattr(self.llm, "llm_engine", None)
