@@ -33,7 +33,8 @@ def test_a_finished_run_writes_its_results_beside_the_manifest(plain_model: Path
     data = json.loads((plan.run_dir / RESULTS_FILE).read_text())
     results = ResultsFile.model_validate(data)  # unknown keys refused: the file is exactly the schema
     run = load_run(plan.run_dir)
-    assert data["kind"] == "orcabench-results" and data["schema_version"] == 1 and data.get("variants") is None
+    assert data["kind"] == "orcabench-results" and data["schema_version"] == 1
+    assert data["variants"] is None  # a run without variants: the file is as before they were filled
     assert results.fingerprint_id == fingerprint_id(run.fingerprint) == run.fingerprint.digest()
     assert set(results.tasks) == {"gsm8k", "mmlu-ll"}
     for task, result in results.tasks.items():
@@ -73,6 +74,23 @@ def test_reading_is_strict_unknown_or_missing_keys_are_one_line(tmp_path: Path) 
     with pytest.raises(OrcabenchError, match=r"^x: tasks.gsm8k.n: Field required$"):
         parse_results(data, "x")
     assert parse_results({**json.loads((run / RESULTS_FILE).read_text()), "variants": None}, "x").variants is None
+
+
+def test_a_version_1_file_from_before_variants_were_filled_reads_and_variants_are_read_strictly(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run", {"gsm8k": [1.0, 0.0, 1.0]}, finished="2026-01-01T00:00:00Z")
+    stored = load_run(run)
+    write_results(run, stored.manifest, stored.records.values())
+    data = json.loads((run / RESULTS_FILE).read_text())
+    assert data["variants"] is None
+    older = {key: value for key, value in data.items() if key != "variants"}  # the key was optional from the start
+    assert parse_results(older, "x").variants is None
+    spread = {"kind": "prompt", "per_variant": {"zeroshot": {"accuracy": 0.5, "n": 2}, "zeroshot-p1": {"accuracy": 1.0, "n": 2}},
+              "mean": 0.75, "min": 0.5, "max": 1.0, "sd": 0.35, "questions": 2, "between_question": 0.0,
+              "between_variant": 0.1, "residual": 0.1}
+    read = parse_results({**data, "variants": {"gsm8k": spread}}, "x").variants
+    assert read is not None and read["gsm8k"].circular is None and read["gsm8k"].per_variant["zeroshot"].n == 2
+    with pytest.raises(OrcabenchError, match=r"^x: variants.gsm8k.surprise: Extra inputs are not permitted$"):
+        parse_results({**data, "variants": {"gsm8k": {**spread, "surprise": 1}}}, "x")
 
 
 def runs_for_report(tmp_path: Path) -> list[Path]:

@@ -21,10 +21,11 @@ from orcabench.answers.formats import choice_example, rotated
 from orcabench.backends.base import BackendInfo
 from orcabench.report.publish import write_report
 from orcabench.report.results import run_results
-from orcabench.report.robustness import circular_accuracy, position_bias, ranking_stability, variance_split
+from orcabench.report.robustness import ranking_stability
 from orcabench.store.reader import load_run
 from orcabench.store.writer import read_records
 from orcabench.task import TASKS
+from orcabench.task.robustness import circular_accuracy, position_bias, variance_split
 from orcabench.task.variants import prompt_variants
 from orcabench.types import Completion, Record, Request
 
@@ -354,3 +355,42 @@ def test_a_variant_runs_results_json_counts_each_task_as_its_leaderboard_does_th
     notes: list[str] = []
     read = run_results(load_run(plan.run_dir), notes)
     assert read.written == results["written"] and notes == []  # current, so the report reads the file, not a rebuild
+
+
+def as_written(row: pd.Series) -> dict[str, object]:
+    """A report's variants row as results.json writes it: NaN as null, the rotation numbers only for rotations."""
+    def number(value: float) -> float | None:
+        return None if np.isnan(value) else float(value)
+
+    rotation = row["kind"] == "rotation"
+    return {"kind": row["kind"], "mean": number(row["mean"]), "min": number(row["min"]), "max": number(row["max"]),
+            "sd": number(row["sd"]), "questions": row["questions"],
+            "between_question": number(row["between_question"]), "between_variant": number(row["between_variant"]),
+            "residual": number(row["residual"]), "plain": number(row["plain"]) if rotation else None,
+            "circular": number(row["circular"]) if rotation else None,
+            "position_bias": row["position_bias"] if rotation else None}
+
+
+@pytest.mark.parametrize("tasks, selection", [(("arc-easy", "gsm8k"), {"prompt_variants": "all"}),
+                                              (("arc-easy",), {"circular": True})])
+def test_a_variant_runs_results_json_holds_each_tasks_numbers_across_variants_as_the_report_computes_them(
+        tasks: tuple[str, ...], selection: dict[str, object], plain_model: Path, tmp_path: Path, data_dir: Path) -> None:
+    plan = run(config(plain_model, tmp_path / "run", data_dir, tasks=tasks, **selection), PromptBackend(wording_matters))
+    written = json.loads((plan.run_dir / "results.json").read_text())["variants"]
+    report, _ = write_report([plan.run_dir], tmp_path / "report", ("csv",), reference=False)
+    table = report.variants.set_index("task")
+    assert set(written) == set(table.index) == set(tasks)
+    records = stored(plan.run_dir)
+    for task, numbers in written.items():
+        row = table.loc[task]
+        assert {key: value for key, value in numbers.items() if key != "per_variant"} == as_written(row)
+        assert {v: part["accuracy"] for v, part in numbers["per_variant"].items()} == row["per_variant"]
+        assert list(numbers["per_variant"]) == load_run(plan.run_dir).variants(task)  # the run's order, first counted
+        assert {v: part["n"] for v, part in numbers["per_variant"].items()} == {
+            v: sum(r["task"] == task and r["variant"] == v for r in records) for v in numbers["per_variant"]}
+    if "circular" in selection:
+        arc = written["arc-easy"]
+        assert arc["kind"] == "rotation" and arc["plain"] == arc["per_variant"]["r0"]["accuracy"]
+        assert arc["circular"] is not None and arc["position_bias"]
+    else:
+        assert written["gsm8k"]["kind"] == "prompt" and written["gsm8k"]["circular"] is None

@@ -1,11 +1,14 @@
 """Robustness of a number to the prompt's wording and the options' order (``--prompt-variants``, ``--circular``).
 
+The per-task statistics are :mod:`orcabench.task.robustness`'s (one implementation: ``results.json`` holds the
+same numbers); this module lays them out per model and compares models.
+
 A run with variants holds, for each task, the same questions asked several ways (records with
 the same ``id`` and their own ``variant``). Per model and task this module gives
 
 - the accuracy under each variant, their mean, range (min–max) and standard deviation;
 - a split of the variance of the 0/1 correct matrix (question × variant) into a between-question
-  and a between-variant part (:func:`variance_split`);
+  and a between-variant part;
 - for rotations (CircularEval): plain accuracy (the data's own order, ``r0``), circular accuracy
   (right under every rotation) and the position bias (which letter it picks when wrong);
 - across models (:func:`ranking_stability`): whether their order changes from variant to variant
@@ -14,11 +17,9 @@ the same ``id`` and their own ``variant``). Per model and task this module gives
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
-from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,119 +27,19 @@ import pandas as pd
 from scipy.stats import kendalltau
 
 from orcabench.report.results import Results
-from orcabench.store.reader import StoredRun, natural_order
-from orcabench.task.variants import ROTATION, variant_kind
-from orcabench.types import Record
+from orcabench.store.reader import StoredRun
+from orcabench.task.robustness import task_variant_stats
 
 VARIANT_COLUMNS = ["entry", "task", "kind", "variants", "n", "mean", "min", "max", "sd", "per_variant", "questions",
                    "between_question", "between_variant", "residual", "plain", "circular", "position_bias"]
 RANKING_COLUMNS = ["task", "kind", "variants", "models", "kendall_tau_min", "kendall_tau_mean", "stable", "swaps"]
 
 
-@dataclass(frozen=True)
-class VarianceSplit:
-    """The variance components of a question × variant matrix of 0/1 scores (fractions squared).
-
-    ``between_question``: how much questions differ in difficulty; ``between_variant``: how much the
-    variants move accuracy (its square root is the standard deviation of a variant's accuracy the
-    data support, beyond chance); ``residual``: question-by-variant interaction and noise, which one
-    answer per cell cannot tell apart.
-    """
-
-    questions: int
-    variants: int
-    between_question: float
-    between_variant: float
-    residual: float
-
-    @property
-    def total(self) -> float:
-        return self.between_question + self.between_variant + self.residual
-
-    def share(self, part: float) -> float:
-        return part / self.total if self.total > 0 else math.nan
-
-
-def variance_split(matrix: np.ndarray) -> VarianceSplit:
-    """Variance components of a two-way crossed design with one observation per cell (questions × variants).
-
-    The sums of squares of the two-way ANOVA without replication, their mean squares, and the
-    ANOVA (method-of-moments) estimators of the random-effects variance components, negative
-    estimates set to 0: σ²_question = (MS_q − MS_res)/k, σ²_variant = (MS_v − MS_res)/n,
-    σ²_residual = MS_res, for n questions and k variants. Sources: Montgomery, *Design and Analysis
-    of Experiments* (8th ed., 2013), §5.3.7 (one observation per cell: the interaction is not
-    separable from error) and §13.3 (the two-factor random-effects model and its ANOVA
-    estimators); the same p × i design is Brennan, *Generalizability Theory* (2001), §3.1.
-    """
-    scores = np.asarray(matrix, dtype=float)
-    n, k = scores.shape
-    if n < 2 or k < 2:
-        return VarianceSplit(n, k, math.nan, math.nan, math.nan)
-    grand = scores.mean()
-    ss_question = k * float(((scores.mean(axis=1) - grand) ** 2).sum())
-    ss_variant = n * float(((scores.mean(axis=0) - grand) ** 2).sum())
-    ss_residual = float(((scores - grand) ** 2).sum()) - ss_question - ss_variant
-    ms_question, ms_variant = ss_question / (n - 1), ss_variant / (k - 1)
-    ms_residual = max(ss_residual, 0.0) / ((n - 1) * (k - 1))
-    return VarianceSplit(n, k, max((ms_question - ms_residual) / k, 0.0), max((ms_variant - ms_residual) / n, 0.0),
-                         ms_residual)
-
-
-def circular_accuracy(correct: dict[str, list[bool]]) -> float:
-    """The share of questions right under every rotation of their options: OpenCompass's CircularEval
-    ``perf_circular`` (``opencompass/datasets/circular.py``, ``CircularEvaluator``: "a question is
-    considered correct only if all its variations with shuffled options are answered correctly")."""
-    return float(np.mean([all(marks) for marks in correct.values()])) if correct else math.nan
-
-
-def position_bias(records: Sequence[Record]) -> dict[str, float]:
-    """Among the wrong answers that name a letter, the share naming each letter (A.. in order): a model
-    without a position preference spreads its errors over the wrong letters evenly, whatever the order."""
-    picked = Counter(r.answer for r in records
-                     if r.score < 1 and r.answer is not None and len(r.answer) == 1 and r.answer.isupper())
-    total = sum(picked.values())
-    return {letter: picked[letter] / total for letter in sorted(picked)} if total else {}
-
-
-def _matrix(by_variant: dict[str, dict[str, Record]], variants: Sequence[str]) -> tuple[np.ndarray, list[str]]:
-    """The 0/1 matrix over the questions every one of ``variants`` holds (ids in natural order)."""
-    ids = sorted(set.intersection(*(set(by_variant[v]) for v in variants)), key=natural_order) if variants else []
-    return np.array([[by_variant[v][i].score for v in variants] for i in ids], dtype=float).reshape(len(ids), len(variants)), ids
-
-
 def task_robustness(run: StoredRun, task: str) -> dict[str, Any] | None:
-    """One row of the variants table for a run's task; None where the run asked it only one way."""
-    variants = run.variants(task)
-    if len(variants) < 2:
-        return None
-    by_variant: dict[str, dict[str, Record]] = {v: {} for v in variants}
-    for record in run.records.values():
-        if record.task == task and record.variant in by_variant:
-            by_variant[record.variant][record.id] = record
-    variants = [v for v in variants if by_variant[v]]
-    if len(variants) < 2:
-        return None
-    accuracy = {v: float(np.mean([r.score for r in by_variant[v].values()])) for v in variants}
-    values = np.array(list(accuracy.values()))
-    kind = variant_kind(variants[0])
-    # Rotations: questions with fewer options have fewer rotations; the split uses those every question has.
-    common = [v for v in variants if all(set(by_variant[v]) >= set(by_variant[w]) for w in variants)] or variants
-    matrix, _ = _matrix(by_variant, common if kind == ROTATION else variants)
-    split = variance_split(matrix)
-    row: dict[str, Any] = {
-        "task": task, "kind": kind, "variants": len(variants), "n": max(len(by_variant[v]) for v in variants),
-        "mean": float(values.mean()), "min": float(values.min()), "max": float(values.max()),
-        "sd": float(values.std(ddof=1)), "per_variant": accuracy, "questions": split.questions,
-        "between_question": split.between_question, "between_variant": split.between_variant, "residual": split.residual,
-        "plain": math.nan, "circular": math.nan, "position_bias": {}}
-    if kind == ROTATION:  # each question on the rotations stored (all of them once the run is finished)
-        marks: dict[str, list[bool]] = {}
-        for v in variants:
-            for sample_id, record in by_variant[v].items():
-                marks.setdefault(sample_id, []).append(record.score >= 1)
-        every = [r for v in variants for r in by_variant[v].values()]
-        row.update(plain=accuracy[variants[0]], circular=circular_accuracy(marks), position_bias=position_bias(every))
-    return row
+    """One row of the variants table for a run's task (:func:`orcabench.task.robustness.task_variant_stats`, the
+    numbers ``results.json`` holds); None where the run asked it only one way."""
+    stats = task_variant_stats(task, run.variants(task), run.records.values())
+    return None if stats is None else dataclasses.asdict(stats)
 
 
 def variants_table(results: Results) -> pd.DataFrame:

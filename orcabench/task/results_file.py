@@ -23,7 +23,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from orcabench.store.files import write_atomic
 from orcabench.store.schema import Fingerprint, Manifest, now
 from orcabench.task import MICRO_AVERAGED
+from orcabench.task.robustness import TaskVariantStats, task_variant_stats
 from orcabench.task.summary import CLUSTERED, TaskSummary, summarize
+from orcabench.task.variants import ROTATION
 from orcabench.types import OrcabenchError, Record
 
 RESULTS_FILE = "results.json"
@@ -71,6 +73,29 @@ class TaskResult(_Strict):
     subtasks: dict[str, SubtaskResult] = {}
 
 
+class VariantAccuracy(_Strict):
+    accuracy: float | None
+    n: int
+
+
+class TaskVariants(_Strict):
+    """A task asked several ways (``--prompt-variants``, ``--circular``): :class:`TaskVariantStats`, NaN as null."""
+
+    kind: Literal["prompt", "rotation"]
+    per_variant: dict[str, VariantAccuracy]  # in the run's order; the first is the one ``tasks`` counts
+    mean: float | None
+    min: float | None
+    max: float | None
+    sd: float | None  # of the variants' accuracies (n - 1)
+    questions: int  # the question × variant matrix the split is computed on
+    between_question: float | None  # variance components (fractions squared); null: fewer than two questions
+    between_variant: float | None
+    residual: float | None
+    plain: float | None = None  # rotations only: the data's own option order (r0)
+    circular: float | None = None  # rotations only: right under every rotation (OpenCompass CircularEval)
+    position_bias: dict[str, float] | None = None  # rotations only: the letters picked when wrong, as shares
+
+
 class ResultsFile(_Strict):
     kind: Literal["orcabench-results"]
     schema_version: Literal[1]
@@ -80,8 +105,8 @@ class ResultsFile(_Strict):
     protocol: str | None
     written: str  # when this file was written (UTC, ISO 8601)
     tasks: dict[str, TaskResult]
-    # Reserved for per-variant aggregates (prompt variants, CircularEval): absent or null until a run has them.
-    variants: dict[str, Any] | None = None
+    # Runs with variants (prompt variants, CircularEval): each task asked several ways. Absent or null otherwise.
+    variants: dict[str, TaskVariants] | None = None
 
 
 def fingerprint_id(fingerprint: Fingerprint) -> str:
@@ -127,6 +152,29 @@ def task_result(task: str, records: Sequence[Record], subset: bool) -> TaskResul
                       no_final_answer_rate=summary.no_final_answer_rate, subset=subset, subtasks=subtasks)
 
 
+def task_variants(stats: TaskVariantStats) -> TaskVariants:
+    rotation = stats.kind == ROTATION
+    return TaskVariants(
+        kind="rotation" if rotation else "prompt",
+        per_variant={v: VariantAccuracy(accuracy=_number(a), n=stats.per_variant_n[v]) for v, a in stats.per_variant.items()},
+        mean=_number(stats.mean), min=_number(stats.min), max=_number(stats.max), sd=_number(stats.sd),
+        questions=stats.questions, between_question=_number(stats.between_question),
+        between_variant=_number(stats.between_variant), residual=_number(stats.residual),
+        plain=_number(stats.plain) if rotation else None, circular=_number(stats.circular) if rotation else None,
+        position_bias=dict(stats.position_bias) if rotation else None)
+
+
+def variants_results(fingerprint: Fingerprint, tasks: Iterable[str], records: Sequence[Record]) -> dict[str, TaskVariants] | None:
+    """Each task asked several ways, with its numbers across the variants (:func:`task_variant_stats`, the report's);
+    None for a run without variants, whose file is then as before."""
+    found = {}
+    for task in tasks:
+        stats = task_variant_stats(task, fingerprint.variants(task, records), records)
+        if stats is not None:
+            found[task] = task_variants(stats)
+    return found or None
+
+
 def is_subset(manifest: Manifest) -> bool:
     return any(s.limit is not None or s.limit_per_subtask is not None for s in manifest.sessions)
 
@@ -141,7 +189,8 @@ def build_results(manifest: Manifest, records: Iterable[Record]) -> ResultsFile:
     subset = is_subset(manifest)
     return ResultsFile(kind=RESULTS_KIND, schema_version=RESULTS_SCHEMA_VERSION, fingerprint_id=fingerprint_id(fingerprint),
                        model=fingerprint.model_name, backend=fingerprint.backend, protocol=fingerprint.protocol,
-                       written=now(), tasks={task: task_result(task, part, subset) for task, part in by_task.items()})
+                       written=now(), tasks={task: task_result(task, part, subset) for task, part in by_task.items()},
+                       variants=variants_results(fingerprint, tasks, records))
 
 
 def write_results(run_dir: Path, manifest: Manifest, records: Iterable[Record]) -> Path:
