@@ -1,5 +1,6 @@
-"""bench/harness_overhead.py keeps working: a small slice goes through render, extract,
-score and store, and the run it writes holds one parsed, correct record per example.
+"""The bench scripts keep working: bench/harness_overhead.py sends a small slice through render, extract,
+score and store, and the run it writes holds one parsed, correct record per example;
+bench/hf_batching.py --check runs both of the hf backend's batchings end to end.
 
 No timing is asserted (timings belong to docs/performance.md, not to CI). Marked slow like
 the other tests that need smollm2-135m's converted folder: its tokenizer renders the prompts.
@@ -8,6 +9,7 @@ the other tests that need smollm2-135m's converted folder: its tokenizer renders
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 
@@ -46,3 +48,15 @@ def test_harness_benchmark_stores_one_scored_record_per_example(tmp_path: Path, 
     assert m.appends == 6  # 40 requests in groups of 7, one fsync'd append each
     assert set(m.seconds) == {*bench.SETUP_STAGES, *bench.HARNESS_STAGES}
     assert "skipped (data not staged in" in bench.report(m, mirror)
+
+
+@pytest.mark.slow
+def test_hf_batching_benchmark_runs_both_sides_and_prints_their_ratio(data_dir: Path, smollm2_dir: Path) -> None:
+    script = BENCH.parent / "hf_batching.py"
+    result = subprocess.run([sys.executable, str(script), "--check", "--data-dir", str(data_dir)],
+                            capture_output=True, text=True, check=False, timeout=900)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| 0 |")]
+    assert [row.split(" | ")[1:3] for row in rows] == [["static", "static"], ["continuous", "continuous"]]
+    assert all(row.endswith("| 2/2 |") for row in rows)  # 8 greedy tokens: the same text either way
+    assert "ratio static / continuous, wall (engine start included): median" in result.stdout
