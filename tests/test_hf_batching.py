@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from orcabench.backends.base import answer_in_order
-from orcabench.backends.hf_continuous import unsupported_reason
+from orcabench.backends.hf_continuous import ContinuousGenerator, _Running, unsupported_reason
 from orcabench.types import Request
 
 
@@ -37,6 +37,38 @@ def test_continuous_batching_needs_a_transformers_that_has_it_and_a_paged_attent
     for attention in ("sdpa", "eager", "flash_attention_2"):
         model = SimpleNamespace(config=SimpleNamespace(_attn_implementation=attention), init_continuous_batching=print)
         assert unsupported_reason(model) is None
+
+
+class Characters:
+    """A tokenizer whose tokens are characters (0 is the end-of-sequence token, decoded as nothing)."""
+
+    def decode(self, tokens: list[int], skip_special_tokens: bool = True) -> str:
+        return "".join(chr(t) for t in tokens if t)
+
+
+def streamed(text: str, finished: bool = False) -> SimpleNamespace:
+    """One output of the manager: the tokens generated so far."""
+    return SimpleNamespace(generated_tokens=[ord(c) if c != "$" else 0 for c in text], error=None,
+                           is_finished=lambda: finished)
+
+
+def test_a_streamed_request_ends_at_the_first_token_that_completes_a_stop_string() -> None:
+    generator = ContinuousGenerator(model=None, tokenizer=Characters(), eos_ids=[0], pad_id=0, max_concurrent=4)
+    state = _Running(index=0, prompt_tokens=5, request=Request(kind="generate", prompt="p", max_tokens=50, stop=("\n\n", "Q:")))
+    assert generator._finished(state, streamed("The answer")) is None  # still running
+    assert generator._finished(state, streamed("The answer is 4.\n")) is None
+    done = generator._finished(state, streamed("The answer is 4.\n\nQ: again"))  # read late: cut where the stop ended
+    assert done is not None
+    assert (done.text, done.output_tokens, done.finish_reason) == ("The answer is 4.", 18, "stop")
+
+
+def test_a_finished_request_ends_at_its_end_of_sequence_token_or_its_max_tokens() -> None:
+    generator = ContinuousGenerator(model=None, tokenizer=Characters(), eos_ids=[0], pad_id=0, max_concurrent=4)
+    request = Request(kind="generate", prompt="p", max_tokens=6)
+    ended = generator._finished(_Running(0, 5, request), streamed("42.$", finished=True))
+    cut = generator._finished(_Running(1, 5, request), streamed("424242", finished=True))
+    assert ended is not None and (ended.text, ended.output_tokens, ended.finish_reason) == ("42.", 4, "stop")
+    assert cut is not None and (cut.text, cut.output_tokens, cut.finish_reason) == ("424242", 6, "length")
 
 
 @pytest.mark.slow

@@ -86,8 +86,8 @@ class ContinuousGenerator:
         manager = self.model.init_continuous_batching(generation_config=generation,
                                                       continuous_batching_config=self._config(items))
         manager.start()
+        running: dict[str, _Running] = {}
         try:
-            running: dict[str, _Running] = {}
             for index, ids, request in items:
                 request_id = f"r{index}"
                 running[request_id] = _Running(index, len(ids), request)
@@ -109,7 +109,8 @@ class ContinuousGenerator:
                 if finished:
                     yield finished
         finally:
-            manager.stop(block=True)
+            # Left early (an error, Ctrl-C, the caller stopped reading): drop what is still running, do not finish it.
+            manager.stop(block=True, hard_stop=bool(running))
             manager.destroy()
 
     def _next_outputs(self, manager: Any) -> list[Any]:
