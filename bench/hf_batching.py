@@ -74,7 +74,12 @@ def measure(task: str, args: argparse.Namespace, work: Path) -> list[dict[str, S
         order = SIDES if index % 2 == 0 else SIDES[::-1]
         attempt_dir = work / f"attempt-{index}"
         attempt_dir.mkdir(parents=True)
+        load = os.getloadavg()[0]
         attempts.append({side: run_side(side, task, args, attempt_dir) for side in order})
+        static, continuous = attempts[-1]["static"], attempts[-1]["continuous"]
+        print(f"{task} attempt {index} ({order[0]} first, load {load:.1f} -> {os.getloadavg()[0]:.1f}): static "
+              f"{static.wall:.1f} s ({static.generate:.1f} s generate), continuous {continuous.wall:.1f} s "
+              f"({continuous.generate:.1f} s generate), ratio {static.wall / continuous.wall:.3f}", flush=True)
     return attempts
 
 
