@@ -12,7 +12,7 @@ then the medians and the ratios static / continuous (above 1: continuous is fast
 BBH-MC's questions are taken from every subtask in turn (``--limit-per-subtask``) so the
 prompts and output lengths are as mixed as the suite's.
 
-    python bench/hf_batching.py --tasks gsm8k,bbh-mc --limit 32 --max-tokens 256 --batch-size 16 --repeats 3
+    python bench/hf_batching.py --tasks gsm8k,bbh-mc --limit 32 --max-tokens 256 --batch-size 16 --repeats 3 --threads 1
     python bench/hf_batching.py --check     # a tiny run (2 questions, 8 tokens, one attempt): the script works
 """
 
@@ -56,8 +56,9 @@ def run_side(batching: str, task: str, args: argparse.Namespace, work: Path) -> 
                "--engine-arg", f"batching={batching}", "--data-dir", str(args.data_dir), "--output", str(out)]
     if task == "bbh-mc":
         command += ["--limit-per-subtask", str(max(1, math.ceil(args.limit / 23)))]
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)} if args.threads else None
     started = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    result = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     wall = time.perf_counter() - started
     if result.returncode != 0:
         sys.exit(f"{' '.join(command[3:8])} failed ({result.returncode}):\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
@@ -84,8 +85,9 @@ def measure(task: str, args: argparse.Namespace, work: Path) -> list[dict[str, S
 
 
 def report(task: str, attempts: list[dict[str, Side]], args: argparse.Namespace, load: tuple[float, float]) -> str:
+    threads = f"OMP_NUM_THREADS={args.threads}" if args.threads else "threads as the environment says"
     lines = [f"\n{task}: smollm2-135m float32, --limit {args.limit}, --max-tokens {args.max_tokens}, "
-             f"--batch-size {args.batch_size}, load average {load[0]:.1f} before, {load[1]:.1f} after\n",
+             f"--batch-size {args.batch_size}, {threads}, load average {load[0]:.1f} before, {load[1]:.1f} after\n",
              "| attempt | side | ran | wall s | engine start s | generate s | output tokens | tokens/s | same text |",
              "|---|---|---|---|---|---|---|---|---|"]
     for index, attempt in enumerate(attempts):
@@ -117,6 +119,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-tokens", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=16, help="static batch / most sequences running at once")
     parser.add_argument("--repeats", type=int, default=3, help="attempts per task (the side order alternates)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="OMP_NUM_THREADS for both sides (default: as the environment says)")
     parser.add_argument("--check", action="store_true", help="tiny run: 2 GSM8K questions, 8 tokens, one attempt")
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("ORCABENCH_DATA_DIR", "../shared/data")))
     args = parser.parse_args(argv)
