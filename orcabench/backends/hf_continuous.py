@@ -45,6 +45,14 @@ def unsupported_reason(model: Any) -> str | None:
     return None
 
 
+def slower_here(model: Any) -> str | None:
+    """Why ``batching=auto`` keeps static batches for a model continuous batching could run (None: it does not)."""
+    if model.device.type == "cpu":
+        return ("on CPU transformers' continuous batching has no fast decode path and measured slower than static batches "
+                "(docs/performance.md); --engine-arg batching=continuous uses it anyway")
+    return None
+
+
 @dataclass
 class _Running:
     """One submitted request: where its completion goes and how far its text is checked for stop strings."""
@@ -75,7 +83,8 @@ class ContinuousGenerator:
         pages = math.ceil(running * (math.ceil(longest / _PAGE_TOKENS) + 1) * _CACHE_HEADROOM) + 1
         return ContinuousBatchingConfig(page_size=_PAGE_TOKENS, num_blocks=pages, max_batch_tokens=_STEP_TOKENS,
                                         max_requests_per_batch=self.max_concurrent, allow_block_sharing=False,
-                                        auto_switch_to_flash=False, use_cuda_graph=False)
+                                        auto_switch_to_flash=False,  # the attention the static path uses
+                                        use_cuda_graph=None if self.model.device.type == "cuda" else False)
 
     def generate(self, items: Sequence[tuple[int, list[int], Request]]) -> Iterator[list[tuple[int, Completion]]]:
         """Completions of ``(index, prompt ids, request)`` items, in groups as they finish (each index once)."""
