@@ -14,7 +14,6 @@ string (the text cut before it, as on the static path).
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -25,7 +24,6 @@ import transformers
 from orcabench.backends.base import truncate_at_stop
 from orcabench.types import Completion, OrcabenchError, Request
 
-log = logging.getLogger(__name__)
 
 STATIC, CONTINUOUS, AUTO = "static", "continuous", "auto"
 BATCHING_MODES = (AUTO, CONTINUOUS, STATIC)
