@@ -65,6 +65,26 @@ def hf_backend(smollm2_dir: Path) -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
+def gsm8k_prompts(data_dir: Path, smollm2_dir: Path) -> list[tuple[Any, Any]]:
+    """The first 50 GSM8K test questions as SmolLM2 receives them: (example, request) pairs, 256 new tokens at most."""
+    from orcabench.models.prompts import PromptRenderer
+    from orcabench.models.registry import resolve_model
+    from orcabench.task import get_tasks
+    from orcabench.task.data import load_rows
+    from orcabench.types import Request
+
+    (task,) = get_tasks(["gsm8k"])
+    renderer = PromptRenderer(resolve_model("smollm2-135m"), str(smollm2_dir))
+    rows, _ = load_rows(task.data, data_dir, "gsm8k")
+    prompts = []
+    for index, row in enumerate(rows[:50]):
+        example = task.parse_row(row.values, index)
+        prompt, add_special = renderer.render(renderer.messages(task.render(example)))
+        prompts.append((example, Request(kind="generate", prompt=prompt, max_tokens=256, add_special_tokens=add_special)))
+    return prompts
+
+
+@pytest.fixture(scope="session")
 def vllm_backend(smollm2_dir: Path) -> Iterator[object]:
     from orcabench.backends.vllm import VLLMBackend
 

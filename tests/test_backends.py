@@ -6,35 +6,15 @@ dtype on the same token ids, so greedy outputs and loglikelihoods must match.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from orcabench.models.prompts import PromptRenderer
-from orcabench.task.data import load_rows
-from orcabench.models.registry import resolve_model
 from orcabench.task import get_tasks
 from orcabench.backends.base import answer_in_order
 from orcabench.types import Request
 
 pytestmark = pytest.mark.slow
-
-
-
-
-@pytest.fixture(scope="module")
-def gsm8k_prompts(data_dir: Path, smollm2_dir: Path) -> list[tuple[Any, Request]]:
-    """The first 50 GSM8K test questions as SmolLM2 receives them."""
-    (task,) = get_tasks(["gsm8k"])
-    renderer = PromptRenderer(resolve_model("smollm2-135m"), str(smollm2_dir))
-    rows, _ = load_rows(task.data, data_dir, "gsm8k")
-    prompts = []
-    for index, row in enumerate(rows[:50]):
-        example = task.parse_row(row.values, index)
-        prompt, add_special = renderer.render(renderer.messages(task.render(example)))
-        prompts.append((example, Request(kind="generate", prompt=prompt, max_tokens=256, add_special_tokens=add_special)))
-    return prompts
 
 
 def test_greedy_gsm8k_answers_agree_on_at_least_90_percent_of_50_samples(hf_backend: Any, vllm_backend: Any,

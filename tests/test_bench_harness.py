@@ -1,6 +1,7 @@
-"""bench/harness_overhead.py keeps working: a small slice goes through render, extract,
-score and store, and the run it writes holds one parsed, correct record per example; and
-bench/gpu_check.py runs end to end on CPU with its tiny Llama and prints its one-line result.
+"""The bench scripts keep working: bench/harness_overhead.py sends a small slice through render, extract,
+score and store, and the run it writes holds one parsed, correct record per example;
+bench/hf_batching.py --check runs both of the hf backend's batchings end to end; bench/gpu_check.py runs end to
+end on CPU with its tiny Llama and prints its one-line result.
 
 No timing is asserted (timings belong to docs/performance.md, not to CI). Marked slow like
 the other tests that need smollm2-135m's converted folder: its tokenizer renders the prompts.
@@ -66,3 +67,15 @@ def test_the_gpu_check_runs_end_to_end_on_cpu_with_a_tiny_llama(smollm2_dir: Pat
     assert result.returncode == 0, result.stderr[-3000:]
     last = result.stdout.strip().splitlines()[-1]
     assert GPU_CHECK_RESULT.fullmatch(last), last
+
+
+@pytest.mark.slow
+def test_hf_batching_benchmark_runs_both_sides_and_prints_their_ratio(data_dir: Path, smollm2_dir: Path) -> None:
+    script = BENCH.parent / "hf_batching.py"
+    result = subprocess.run([sys.executable, str(script), "--check", "--data-dir", str(data_dir)],
+                            capture_output=True, text=True, check=False, timeout=900)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| 0 |")]
+    assert [row.split(" | ")[1:3] for row in rows] == [["static", "static"], ["continuous", "continuous"]]
+    assert all(row.endswith("| 2/2 |") for row in rows)  # 8 greedy tokens: the same text either way
+    assert "ratio static / continuous, wall (engine start included): median" in result.stdout

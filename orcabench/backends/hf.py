@@ -1,4 +1,6 @@
-"""Hugging Face transformers backend: batched, length-sorted, left-padded greedy decoding."""
+"""Hugging Face transformers backend: greedy decoding with continuous batching where transformers offers it and it
+pays (:mod:`orcabench.backends.hf_continuous`; on CPU only when asked), else in static batches of length-sorted,
+left-padded prompts; loglikelihoods in batched forward passes."""
 
 from __future__ import annotations
 
@@ -12,14 +14,16 @@ import torch
 import transformers
 from transformers import AutoModelForCausalLM
 
-from orcabench.backends.base import BackendInfo, encode_loglikelihood, encode_prompt, truncate_at_stop
+from orcabench.backends.base import BackendInfo, encode_loglikelihood, encode_prompt, engine_setting, truncate_at_stop
+from orcabench.backends.hf_continuous import (AUTO, BATCHING_MODES, CONTINUOUS, STATIC, ContinuousGenerator, slower_here,
+                                              unsupported_reason)
 from orcabench.threads import apply_threads
 from orcabench.timings import Timings
 from orcabench.models.tokenizer import load_tokenizer
 from orcabench.types import Completion, OrcabenchError, Request
 
 log = logging.getLogger(__name__)
-_HF_ENGINE_KEYS = {"dtype", "device", "max_model_len", "revision", "trust_remote_code", "attn_implementation"}
+_HF_ENGINE_KEYS = {"dtype", "device", "max_model_len", "revision", "trust_remote_code", "attn_implementation", "batching"}
 
 
 def _torch_dtype(name: str) -> torch.dtype | str:
@@ -68,11 +72,29 @@ class HFBackend:
         self.eos_ids = eos
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos[0]
         self.max_length = int(engine.get("max_model_len") or getattr(self.model.config, "max_position_embeddings", 4096))
+        self.batching, self.batching_note = self._choose_batching(engine_setting("hf backend", engine, "batching", str, AUTO))
+
+    def _choose_batching(self, wanted: str) -> tuple[str, str | None]:
+        """How generate requests are batched (``batching`` engine setting), and why static batches when auto chose them."""
+        if wanted not in BATCHING_MODES:
+            raise OrcabenchError(f"hf backend: engine setting batching={wanted!r} must be one of {', '.join(BATCHING_MODES)}")
+        if wanted == STATIC:
+            return STATIC, None
+        reason = unsupported_reason(self.model)
+        if wanted == CONTINUOUS and reason:
+            raise OrcabenchError(f"hf backend: continuous batching is not available: {reason}")
+        reason = None if wanted == CONTINUOUS else reason or slower_here(self.model)
+        if reason is None:
+            return CONTINUOUS, None
+        log.info(f"static batches: {reason}")
+        return STATIC, f"static batches: {reason}"
 
     def info(self) -> BackendInfo:
         return BackendInfo("hf", {"transformers": transformers.__version__, "torch": torch.__version__},
                            {"device": self.device, "dtype": str(self.model.dtype).removeprefix("torch."),
-                            "batch_size": self.batch_size, "max_length": self.max_length, "timings": dict(self.timings),
+                            "batch_size": self.batch_size, "max_length": self.max_length, "batching": self.batching,
+                            **({"batching_note": self.batching_note} if self.batching_note else {}),
+                            "timings": dict(self.timings),
                             "threads": self.threads.to_json() if self.threads else None})
 
     def close(self) -> None:
@@ -96,6 +118,10 @@ class HFBackend:
     @torch.inference_mode()
     def _generate(self, items: list[tuple[int, Request]]) -> Iterator[list[tuple[int, Completion]]]:
         encoded = [(index, encode_prompt(self.tokenizer, request), request) for index, request in items]
+        if self.batching == CONTINUOUS:  # --batch-size: the most sequences running at once
+            generator = ContinuousGenerator(self.model, self.tokenizer, self.eos_ids, self.pad_id, self.batch_size)
+            yield from generator.generate(encoded)
+            return
         for batch in self._batches(encoded):
             width = max(len(ids) for _, ids, _ in batch)
             input_ids = torch.tensor([[self.pad_id] * (width - len(ids)) + ids for _, ids, _ in batch], device=self.device)

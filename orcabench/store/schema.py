@@ -29,8 +29,8 @@ from orcabench.types import SCHEMA_VERSION, OrcabenchError, Record
 SECRET_ENGINE_KEYS = frozenset({"api_key"})
 # Engine settings that change how requests are sent, not what is answered: a run may
 # resume under other values (a new server address, more concurrency, a fresh budget).
-OPERATIONAL_ENGINE_KEYS = frozenset({"base_url", "concurrency", "request_budget", "response_cache", "timeout", "max_retries",
-                                     "retry_base_delay", "retry_max_delay"})
+OPERATIONAL_ENGINE_KEYS = frozenset({"base_url", "batching", "concurrency", "request_budget", "response_cache", "timeout",
+                                     "max_retries", "retry_base_delay", "retry_max_delay"})
 
 
 def now() -> str:
