@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,25 @@ def orcabench(*args: str, cwd: Path | None = None, timeout: float = 900) -> subp
     """The CLI as a user runs it: its own process, its own engine."""
     return subprocess.run([sys.executable, "-m", "orcabench.cli", *args], capture_output=True, text=True, cwd=cwd,
                           timeout=timeout)
+
+
+def kill_after_records(command: list[str], records_file: Path, at_least: int, env: dict[str, str] | None = None) -> int:
+    """Start ``command``, SIGKILL it once ``records_file`` holds ``at_least`` lines, and return how many it held.
+
+    Fails (rather than passing vacuously) when the process ends before it could be killed. Lines are counted
+    complete (a record torn by the kill is not one)."""
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stored() -> int:
+        return records_file.read_text().count("\n") if records_file.is_file() else 0
+
+    deadline = time.time() + 600
+    while time.time() < deadline and process.poll() is None and stored() < at_least:
+        time.sleep(0.05)
+    assert process.poll() is None, "the process finished before it could be killed"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    return stored()
 
 
 @pytest.fixture(scope="session")

@@ -12,10 +12,8 @@ import importlib.util
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
+from conftest import kill_after_records
 from store_samples import make_run
 from test_run_engine import ScriptedBackend, plain_model  # noqa: F401  (plain_model: a fixture)
 
@@ -491,18 +490,7 @@ def test_a_real_candidate_gated_sequentially_stops_early_and_a_killed_gate_resum
 
     # The same gate, SIGKILLed after its first few records, then run again: same pairs, same verdict.
     killed = echo["root"] / "killed"
-    process = subprocess.Popen(gate_command(echo, killed, *cut), env=echo["env"], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    records = killed / "records.jsonl"
-    deadline = time.time() + 600
-    def stored() -> int:
-        return len(records.read_text().splitlines()) if records.is_file() else 0
-
-    while time.time() < deadline and process.poll() is None and stored() < 3:
-        time.sleep(0.05)
-    assert process.poll() is None, "the gate finished before it could be killed mid-sequence"
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    kill_after_records(gate_command(echo, killed, *cut), killed / "records.jsonl", at_least=3, env=echo["env"])
     kept = len(stored_keys(killed))
     assert 3 <= kept < used
     code_again, resumed = run_gate(echo, killed, *cut)

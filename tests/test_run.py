@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import orcabench
+from conftest import kill_after_records, orcabench
 
 from orcabench.answers.text import RULES
 from orcabench.store.writer import read_records
@@ -87,17 +84,8 @@ def test_the_same_command_again_makes_zero_model_calls(hf_run: Path) -> None:
 def test_a_run_killed_halfway_resumes_to_exactly_the_uninterrupted_records(hf_run: Path, tmp_path: Path) -> None:
     run_dir = tmp_path / "killed"
     command = [sys.executable, "-m", "orcabench.cli", *RUN, "--backend", "hf", "--batch-size", "2", "--output", str(run_dir)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     records_file = run_dir / "records.jsonl"
-    deadline = time.time() + 600
-    while time.time() < deadline and process.poll() is None:
-        if records_file.is_file() and records_file.read_text().count("\n") >= 2:
-            break
-        time.sleep(0.05)
-    assert process.poll() is None, "the run finished before it could be killed"
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    finished_before_kill = records_file.read_text().count("\n")
+    finished_before_kill = kill_after_records(command, records_file, at_least=2)
     assert 2 <= finished_before_kill < 6
 
     result = orcabench(*RUN, "--backend", "hf", "--batch-size", "2", "--output", str(run_dir))

@@ -8,16 +8,12 @@ own process, killed with SIGKILL, as tests/test_run.py does.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import orcabench
+from conftest import kill_after_records, orcabench
 
 from orcabench import api
 from orcabench.report.publish import write_report
@@ -107,18 +103,8 @@ def test_a_variant_run_killed_with_sigkill_resumes_the_rest_once(tmp_path: Path,
     args = ["run", "--model", "smollm2-135m", "--tasks", "arc-easy", "--limit", "4", "--prompt-variants", "2",
             "--max-tokens", "32", "--backend", "hf", "--batch-size", "1", "--data-dir", str(data_dir),
             "--output", str(run_dir)]
-    process = subprocess.Popen([sys.executable, "-m", "orcabench.cli", *args], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
     records_file = run_dir / "records.jsonl"
-    deadline = time.time() + 600
-    while time.time() < deadline and process.poll() is None:
-        if records_file.is_file() and records_file.read_text().count("\n") >= 2:
-            break
-        time.sleep(0.05)
-    assert process.poll() is None, "the run finished before it could be killed"
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    before = records_file.read_text().count("\n")
+    before = kill_after_records([sys.executable, "-m", "orcabench.cli", *args], records_file, at_least=2)
     assert 2 <= before < 8
     result = orcabench(*args)
     assert result.returncode == 0, result.stderr

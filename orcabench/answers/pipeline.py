@@ -179,7 +179,10 @@ class RulePipeline:
             value, rule = asked_number(text, question, verdict.answer), "conclusion-asked-number"
         else:
             return verdict
-        return (self._as(example, value, rule) if value is not None else None) or verdict
+        reread = self._as(example, value, rule) if value is not None else None
+        if reread is None or reread.answer == verdict.answer:
+            return verdict  # the question changed nothing: the format's own rule keeps its name (a rescore changes nothing)
+        return reread
 
     def _as(self, example: Example, value: str, rule: str) -> Score | None:
         """``value`` read by the format's own rules and scored, named as read by ``rule``; None where
