@@ -63,15 +63,19 @@ def rule(cores: int, busy: int, reserved: int = 0) -> int:
 
     ``busy`` is how many other tasks were runnable when the engine started
     (:func:`runnable_elsewhere`); ``reserved`` cores are kept for the engine's own Python
-    thread (vLLM in the process schedules and detokenises between forward passes: 1).
+    thread (vLLM in the process schedules and detokenises between forward passes: 1), only
+    while OpenMP's threads spin (:func:`choose` drops it under ``OMP_WAIT_POLICY=PASSIVE``).
 
     Measured on the loaded 2-core machine (docs/performance.md, "CPU threads"): an OpenMP
     engine with more threads than free cores stalls at every parallel region on a
     descheduled thread and, with the default wait policy, spins while it waits; two engines
     of one thread per core each collapsed (a 15 s job still running after 16 minutes), one
-    thread each finished. On idle cores, one thread per core is torch's own default; whether
-    it is within 5% of the best on a quiet machine is not yet measured. Two runs started
-    together see each other (both are importing) and take a core each.
+    thread each finished. On the quiet machine (docs/performance.md) two runs of this rule
+    at once each took 0.92× the time of one alone; one thread per core is not the fastest
+    there for the hf engine on the 135M model (one thread is, by 7%), and spinning threads
+    would be faster alone still but collapse beside another engine. Two runs started together
+    usually see each other (both are importing) and take a core each; when they do not, two
+    passive engines of two threads each measured 1.24-1.38× alone, not a collapse.
     """
     return max(1, cores - reserved - max(0, busy))
 
@@ -110,6 +114,10 @@ def choose(env: Mapping[str, str], cores: int, ray_cpus: float | None, busy: int
         return Threads(share, "ray", cores, wait)
     if requested is not None:
         return Threads(requested, THREADS_ENV, cores, wait)
+    if wait is not None and wait.upper() == PASSIVE:
+        # Sleeping OpenMP threads leave the core to the Python thread between forward passes: on the quiet 2-core
+        # machine vLLM ran GSM8K 20% faster with 2 passive threads than with 1 (docs/performance.md, "CPU threads").
+        reserved = 0
     return Threads(rule(cores, busy, reserved), "rule", cores, wait, busy, reserved)
 
 

@@ -44,10 +44,17 @@ def test_a_busy_machine_still_gets_one_thread() -> None:
     assert choose({}, cores=2, ray_cpus=None, busy=12) == Threads(1, "rule", 2, None, busy=12)
 
 
-def test_vllm_in_the_process_keeps_a_core_for_its_python_thread() -> None:
+def test_vllm_in_the_process_keeps_a_core_for_its_python_thread_while_openmp_threads_spin() -> None:
     assert choose({}, cores=4, ray_cpus=None, busy=0, reserved=1).count == 3
     assert choose({}, cores=2, ray_cpus=None, busy=3, reserved=1).count == 1
     assert choose({"OMP_NUM_THREADS": "2"}, cores=2, ray_cpus=None, reserved=1).count == 2  # the user's count is kept
+
+
+def test_passive_openmp_threads_leave_the_python_thread_its_core_so_nothing_is_reserved() -> None:
+    passive = choose({"OMP_WAIT_POLICY": "PASSIVE"}, cores=2, ray_cpus=None, busy=0, reserved=1)
+    assert (passive.count, passive.reserved) == (2, 0)
+    assert choose({"OMP_WAIT_POLICY": "passive"}, cores=2, ray_cpus=None, busy=1, reserved=1).count == 1  # busy counts
+    assert choose({"OMP_WAIT_POLICY": "ACTIVE"}, cores=2, ray_cpus=None, busy=0, reserved=1).count == 1
 
 
 def test_the_other_runnable_tasks_are_counted_without_this_one() -> None:
