@@ -12,6 +12,7 @@ table gives each one's tokens/s (their mean) and the slowdown alone/concurrent t
     python bench/threads.py                          # hf, threads 1..cores, OpenMP's default wait and PASSIVE
     python bench/threads.py --engine vllm --policies default
     python bench/threads.py --threads 1,2 --policies passive --repeats 3
+    python bench/threads.py --threads 2 --policies spin1000,spin100000   # libgomp's spin bounded: GOMP_SPINCOUNT
     python bench/threads.py --orcabench-run --limit 4 --tokens 128   # whole `orcabench run --backend hf` processes
     python bench/threads.py --orcabench-run --code /tmp/base          # the same, with another checkout's orcabench
 
@@ -113,7 +114,9 @@ class Cell:
 def _launch(args: argparse.Namespace, threads: int, policy: str, copies: int) -> list[dict[str, float]]:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     env.pop("OMP_WAIT_POLICY", None)
-    if POLICIES[policy]:
+    if policy.startswith("spin"):  # libgomp's default waiting with a bounded spin: GOMP_SPINCOUNT=N
+        env["GOMP_SPINCOUNT"] = policy.removeprefix("spin")
+    elif POLICIES[policy]:
         env["OMP_WAIT_POLICY"] = str(POLICIES[policy])
     command = [sys.executable, __file__, "--worker", "--engine", args.engine, "--model", args.model,
                "--prompts", str(args.prompts), "--tokens", str(args.tokens)]
@@ -202,7 +205,8 @@ def main() -> None:
     parser.add_argument("--engine", default="hf", choices=["hf", "vllm"])
     parser.add_argument("--model", default="smollm2-135m", help="a bundled model's name or a model folder")
     parser.add_argument("--threads", default=None, help="comma-separated thread counts (default: 1..cores)")
-    parser.add_argument("--policies", default="default,passive", help=f"OpenMP wait policies: {', '.join(POLICIES)}")
+    parser.add_argument("--policies", default="default,passive",
+                        help=f"OpenMP wait policies: {', '.join(POLICIES)}, or spinN (GOMP_SPINCOUNT=N, e.g. spin1000)")
     parser.add_argument("--prompts", type=int, default=8)
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=1)
