@@ -23,7 +23,7 @@ import os
 import sys
 import time
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -157,10 +157,10 @@ def apply_threads(reserved: int = 0) -> Threads:
     """
     import torch
 
-    environment, share = os.environ, ray_cpu_share()
+    environment, share = dict(os.environ), ray_cpu_share()
+    if _WAIT_STATE.get("set_after_torch"):
+        environment.pop(WAIT_ENV, None)  # in the environment, but set after OpenMP had read it: its default is in force
     needs_rule = share is None and _int(environment.get(THREADS_ENV)) is None
     choice = choose(environment, available_cores(), share, runnable_elsewhere() if needs_rule else 0, reserved)
-    if _WAIT_STATE.get("set_after_torch"):
-        choice = replace(choice, wait_policy=None)  # in the environment, but set after OpenMP had read it
     torch.set_num_threads(choice.count)
     return choice

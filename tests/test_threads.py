@@ -120,3 +120,20 @@ def test_the_hf_session_records_the_threads_it_used(smollm2_dir: Path, monkeypat
     finally:
         torch.set_num_threads(before)
     assert recorded["count"] == 1 and recorded["reason"] == "OMP_NUM_THREADS" and recorded["cores"] >= 1
+
+
+def test_a_passive_policy_set_after_torch_loaded_is_not_in_force_so_vllm_keeps_its_core(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    monkeypatch.setitem(threads._WAIT_STATE, "set_after_torch", True)  # OpenMP read its default before this
+    monkeypatch.setattr(threads, "available_cores", lambda: 2)
+    monkeypatch.setattr(threads, "runnable_elsewhere", lambda: 0)
+    monkeypatch.setattr(threads, "ray_cpu_share", lambda: None)
+    try:
+        choice = threads.apply_threads(reserved=1)
+    finally:
+        torch.set_num_threads(before)
+    assert (choice.count, choice.reserved, choice.wait_policy) == (1, 1, None)
