@@ -13,13 +13,19 @@ table gives each one's tokens/s (their mean) and the slowdown alone/concurrent t
     python bench/threads.py --engine vllm --policies default
     python bench/threads.py --threads 1,2 --policies passive --repeats 3
     python bench/threads.py --threads 2 --policies spin1000,spin100000   # libgomp's spin bounded: GOMP_SPINCOUNT
+    python bench/threads.py --threads 2 --policies default,passive,governed   # orcabench's governor against both
     python bench/threads.py --orcabench-run --limit 4 --tokens 128   # whole `orcabench run --backend hf` processes
+    python bench/threads.py --orcabench-run --engine vllm --stagger 15   # vLLM; the second run starts 15 s later
     python bench/threads.py --orcabench-run --code /tmp/base          # the same, with another checkout's orcabench
 
-``--orcabench-run`` times whole ``orcabench run --backend hf`` processes instead (GSM8K,
+``governed`` is OpenMP's default wait with orcabench's :class:`~orcabench.threads.ThreadGovernor`
+ticked before each forward pass, starting at the cell's thread count (the most it may use).
+
+``--orcabench-run`` times whole ``orcabench run --backend {hf,vllm}`` processes instead (GSM8K,
 ``--limit`` questions, ``--tokens`` new tokens at most, each into its own run folder), with
-orcabench's own thread rule and nothing set in the environment: one alone, then two at once,
-``--repeats`` times alternating; it prints each wall time and generate phase (the manifest's).
+orcabench's own thread rule and nothing set in the environment: one alone, then two at once
+(the second ``--stagger`` seconds after the first), ``--repeats`` times alternating; it prints
+each wall time (from its own start) and generate phase (the manifest's).
 
 The machine's load (``os.getloadavg``) is printed before and after: figures taken on a busy
 machine are that machine's figures, not a quiet one's.
@@ -38,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-POLICIES = {"default": None, "passive": "PASSIVE", "active": "ACTIVE"}
+POLICIES = {"default": None, "passive": "PASSIVE", "active": "ACTIVE", "governed": None}
 
 
 def _prompts(count: int) -> list[str]:
@@ -54,7 +60,19 @@ def _model_dir(model: str) -> str:
     return str(converted_model_dir(model))
 
 
-def _hf_worker(model_dir: str, prompts: list[str], tokens: int) -> tuple[int, float]:
+def _governor(governed: bool) -> Any:
+    """orcabench's thread governor (``governed`` policy): starts at the worker's count, at most that many."""
+    if not governed:
+        return None
+    import torch
+
+    from orcabench.threads import ThreadGovernor
+
+    count = torch.get_num_threads()
+    return ThreadGovernor(cores=count, count=count)
+
+
+def _hf_worker(model_dir: str, prompts: list[str], tokens: int, governor: Any) -> tuple[int, float]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -63,6 +81,8 @@ def _hf_worker(model_dir: str, prompts: list[str], tokens: int) -> tuple[int, fl
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    if governor:
+        model.register_forward_pre_hook(governor.hook)
     batch = tokenizer(prompts, return_tensors="pt", padding=True)
     settings: dict[str, Any] = {"do_sample": False, "pad_token_id": tokenizer.pad_token_id,
                                 "temperature": None, "top_p": None, "top_k": None}
@@ -74,7 +94,7 @@ def _hf_worker(model_dir: str, prompts: list[str], tokens: int) -> tuple[int, fl
     return (output.shape[1] - batch["input_ids"].shape[1]) * len(prompts), seconds
 
 
-def _vllm_worker(model_dir: str, prompts: list[str], tokens: int) -> tuple[int, float]:
+def _vllm_worker(model_dir: str, prompts: list[str], tokens: int, governor: Any) -> tuple[int, float]:
     os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"  # in the process, as orcabench runs it on CPU
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     from vllm import LLM, SamplingParams
@@ -82,10 +102,15 @@ def _vllm_worker(model_dir: str, prompts: list[str], tokens: int) -> tuple[int, 
     llm = LLM(model=model_dir, enforce_eager=True, dtype="float32", seed=0)
     params = SamplingParams(temperature=0.0, max_tokens=tokens, min_tokens=tokens)
     llm.generate(prompts, SamplingParams(temperature=0.0, max_tokens=4), use_tqdm=False)  # untimed warm-up
+    engine, produced = llm.llm_engine, 0
     started = time.perf_counter()
-    outputs = llm.generate(prompts, params, use_tqdm=False)
-    seconds = time.perf_counter() - started
-    return sum(len(o.outputs[0].token_ids) for o in outputs), seconds
+    for index, prompt in enumerate(prompts):  # stepped here, as orcabench's vLLM backend does, to tick the governor
+        engine.add_request(str(index), prompt, params)
+    while engine.has_unfinished_requests():
+        if governor:
+            governor.tick()
+        produced += sum(len(o.outputs[0].token_ids) for o in engine.step() if o.finished)
+    return produced, time.perf_counter() - started
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -96,10 +121,12 @@ def worker(args: argparse.Namespace) -> None:
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", torch.get_num_threads())))
     before = resource.getrusage(resource.RUSAGE_SELF)
     generate = _hf_worker if args.engine == "hf" else _vllm_worker
-    produced, seconds = generate(_model_dir(args.model), _prompts(args.prompts), args.tokens)
+    governor = _governor(os.environ.get("BENCH_GOVERNED") == "1")
+    produced, seconds = generate(_model_dir(args.model), _prompts(args.prompts), args.tokens, governor)
     after = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"tokens": produced, "seconds": seconds, "tokens_per_s": produced / seconds,
-                      "user_s": after.ru_utime - before.ru_utime, "system_s": after.ru_stime - before.ru_stime}))
+                      "user_s": after.ru_utime - before.ru_utime, "system_s": after.ru_stime - before.ru_stime,
+                      "governor": governor.to_json() if governor else None}))
 
 
 @dataclass
@@ -118,6 +145,8 @@ def _launch(args: argparse.Namespace, threads: int, policy: str, copies: int) ->
         env["GOMP_SPINCOUNT"] = policy.removeprefix("spin")
     elif POLICIES[policy]:
         env["OMP_WAIT_POLICY"] = str(POLICIES[policy])
+    if policy == "governed":  # OpenMP's default wait; orcabench's governor lowers the count beside another engine
+        env["BENCH_GOVERNED"] = "1"
     command = [sys.executable, __file__, "--worker", "--engine", args.engine, "--model", args.model,
                "--prompts", str(args.prompts), "--tokens", str(args.tokens)]
     processes = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -157,22 +186,32 @@ def table(cells: list[Cell]) -> str:
 
 
 def _orcabench_runs(args: argparse.Namespace, copies: int, work: Path) -> list[dict[str, float]]:
+    """``copies`` whole runs, the second ``--stagger`` seconds after the first; each one's wall time from its own start."""
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
     if args.code:
         env["PYTHONPATH"] = args.code
-    outs = [work / f"run-{time.monotonic_ns()}-{copy}" for copy in range(copies)]
-    started = time.monotonic()
-    processes = [subprocess.Popen([sys.executable, "-m", "orcabench.cli", "run", "--backend", "hf", "--model", args.model,
-                                   "--tasks", "gsm8k", "--limit", str(args.limit), "--max-tokens", str(args.tokens),
-                                   "--output", str(out)], env=env, cwd=args.code or None,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for out in outs]
+    runs = []
+    for copy in range(copies):
+        if copy:
+            time.sleep(args.stagger)
+        out = work / f"run-{time.monotonic_ns()}-{copy}"
+        command = [sys.executable, "-m", "orcabench.cli", "run", "--backend", args.engine, "--model", args.model,
+                   "--tasks", "gsm8k", "--limit", str(args.limit), "--max-tokens", str(args.tokens), "--output", str(out)]
+        process = subprocess.Popen(command, env=env, cwd=args.code or None, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True)
+        runs.append((process, out, time.monotonic()))
+    ended: dict[int, float] = {}
+    while len(ended) < len(runs):
+        for index, (process, _, _) in enumerate(runs):
+            if index not in ended and process.poll() is not None:
+                ended[index] = time.monotonic()
+        time.sleep(0.05)
     results = []
-    for process, out in zip(processes, outs):
-        _, err = process.communicate()
+    for index, (process, out, started) in enumerate(runs):
         if process.returncode != 0:
-            raise SystemExit(f"orcabench run failed:\n{err[-2000:]}")
+            raise SystemExit(f"orcabench run failed:\n{process.stderr.read()[-2000:] if process.stderr else ''}")
         session = json.loads((out / "manifest.json").read_text())["sessions"][-1]
-        results.append({"wall": time.monotonic() - started, "generate": session["generate_seconds"],
+        results.append({"wall": round(ended[index] - started, 2), "generate": session["generate_seconds"],
                         "threads": session["backend"].get("threads")})
     return results
 
@@ -180,8 +219,9 @@ def _orcabench_runs(args: argparse.Namespace, copies: int, work: Path) -> list[d
 def orcabench_runs(args: argparse.Namespace) -> None:
     import tempfile
 
-    print(f"orcabench run --backend hf ({args.code or 'this checkout'}): gsm8k --limit {args.limit} --max-tokens "
-          f"{args.tokens}, load before {os.getloadavg()}", flush=True)
+    print(f"orcabench run --backend {args.engine} ({args.code or 'this checkout'}): gsm8k --limit {args.limit} "
+          f"--max-tokens {args.tokens}, second run {args.stagger} s after the first, load before {os.getloadavg()}",
+          flush=True)
     alone: list[dict[str, float]] = []
     pairs: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory(prefix="orcabench-threads-") as work:
@@ -210,9 +250,11 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=8)
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--orcabench-run", action="store_true", help="time whole `orcabench run --backend hf` processes")
+    parser.add_argument("--orcabench-run", action="store_true", help="time whole `orcabench run` processes")
     parser.add_argument("--limit", type=int, default=4, help="--orcabench-run: GSM8K questions")
     parser.add_argument("--code", default=None, help="--orcabench-run: another checkout's root (PYTHONPATH)")
+    parser.add_argument("--stagger", type=float, default=0.0,
+                        help="--orcabench-run: seconds between the two runs' starts (one already computing alone)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:

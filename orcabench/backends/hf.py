@@ -65,6 +65,8 @@ class HFBackend:
                 **load_kwargs,
             ).to(self.device)
         self.model.eval()
+        if self.threads and self.threads.governor:  # each forward pass, in the thread that runs it (continuous: its own)
+            self.model.register_forward_pre_hook(self.threads.governor.hook)
         config_eos = self.model.generation_config.eos_token_id
         eos = [config_eos] if isinstance(config_eos, int) else list(config_eos or [])
         if self.tokenizer.eos_token_id is not None and self.tokenizer.eos_token_id not in eos:

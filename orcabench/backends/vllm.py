@@ -70,16 +70,15 @@ def _in_process_on_cpu() -> Threads | None:
 
     vLLM's default runs the engine in a child process that starts a worker process, each
     importing torch and vLLM again: 25-35 s of a 40 s engine start here, against 8-11 s in
-    this process (docs/performance.md). In this process vLLM binds no OpenMP threads, so the
-    count is orcabench's: ``OMP_NUM_THREADS``, a Ray replica's share, else the rule with one
-    core kept for the Python thread that schedules and detokenises between forward passes
-    (with torch's one thread per core, generation more than doubled: docs/performance.md;
-    vLLM's own worker also leaves one core free). With ``VLLM_ENABLE_V1_MULTIPROCESSING=1``
-    vLLM's worker process chooses its own (None: nothing chosen here).
+    this process (docs/performance.md). In this process vLLM binds no OpenMP threads and its
+    forward passes run in the thread that steps the engine, so the count is orcabench's
+    (``OMP_NUM_THREADS``, a Ray replica's share, else the rule and its governor, ticked before
+    each step). With ``VLLM_ENABLE_V1_MULTIPROCESSING=1`` vLLM's worker process chooses its own
+    (None: nothing chosen here).
     """
     if os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0") != "0":
         return None
-    return apply_threads(reserved=1)
+    return apply_threads()
 
 
 def engine_options(engine: dict[str, Any], seed: int, max_num_seqs: int | None) -> dict[str, Any]:
@@ -158,7 +157,10 @@ class VLLMBackend:
         engine = self.llm.llm_engine
         for index, (prompt, request) in enumerate(zip(prompts, requests)):
             engine.add_request(f"orcabench-{index}", prompt, self._params(request))
+        governor = self.threads.governor if self.threads else None
         while engine.has_unfinished_requests():
+            if governor:
+                governor.tick()
             finished = [output for output in engine.step() if output.finished]
             if finished:
                 yield [self._completion(int(o.request_id.rsplit("-", 1)[1]), o, requests, continuation_lengths) for o in finished]

@@ -3,9 +3,9 @@ shared flag parsing (``app``). ``orcabench`` and ``python -m orcabench.cli`` sta
 
 
 def entry() -> None:
-    from orcabench.threads import prefer_passive_wait
+    from orcabench.threads import choose_wait_policy
 
-    prefer_passive_wait()  # before anything imports torch: OpenMP reads its wait policy once, when it loads
+    choose_wait_policy()  # before anything imports torch: OpenMP reads its wait policy once, when it loads
     from orcabench.cli.run import entry as run_entry  # imported on call: `import orcabench.cli.app` stays light
 
     run_entry()
