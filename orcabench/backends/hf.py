@@ -1,6 +1,6 @@
-"""Hugging Face transformers backend: greedy decoding with continuous batching where transformers offers it and it
-pays (:mod:`orcabench.backends.hf_continuous`; on CPU only when asked), else in static batches of length-sorted,
-left-padded prompts; loglikelihoods in batched forward passes."""
+"""Hugging Face transformers backend: greedy decoding with continuous batching wherever transformers offers it for the
+model, on CPU and GPU alike (:mod:`orcabench.backends.hf_continuous`), else (or with ``batching=static``) in static
+batches of length-sorted, left-padded prompts; loglikelihoods in batched forward passes."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import transformers
 from transformers import AutoModelForCausalLM
 
 from orcabench.backends.base import BackendInfo, encode_loglikelihood, encode_prompt, engine_setting, truncate_at_stop
-from orcabench.backends.hf_continuous import (AUTO, BATCHING_MODES, CONTINUOUS, STATIC, ContinuousGenerator, slower_here,
+from orcabench.backends.hf_continuous import (AUTO, BATCHING_MODES, CONTINUOUS, STATIC, ContinuousGenerator,
                                               unsupported_reason)
 from orcabench.threads import apply_threads
 from orcabench.timings import Timings
@@ -77,7 +77,8 @@ class HFBackend:
         self.batching, self.batching_note = self._choose_batching(engine_setting("hf backend", engine, "batching", str, AUTO))
 
     def _choose_batching(self, wanted: str) -> tuple[str, str | None]:
-        """How generate requests are batched (``batching`` engine setting), and why static batches when auto chose them."""
+        """How generate requests are batched (``batching`` engine setting), and why static batches when auto chose them:
+        auto batches continuously wherever transformers can for this model, and says why not where it cannot."""
         if wanted not in BATCHING_MODES:
             raise OrcabenchError(f"hf backend: engine setting batching={wanted!r} must be one of {', '.join(BATCHING_MODES)}")
         if wanted == STATIC:
@@ -85,7 +86,6 @@ class HFBackend:
         reason = unsupported_reason(self.model)
         if wanted == CONTINUOUS and reason:
             raise OrcabenchError(f"hf backend: continuous batching is not available: {reason}")
-        reason = None if wanted == CONTINUOUS else reason or slower_here(self.model)
         if reason is None:
             return CONTINUOUS, None
         log.info(f"static batches: {reason}")

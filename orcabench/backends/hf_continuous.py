@@ -43,14 +43,6 @@ def unsupported_reason(model: Any) -> str | None:
     return None
 
 
-def slower_here(model: Any) -> str | None:
-    """Why ``batching=auto`` keeps static batches for a model continuous batching could run (None: it does not)."""
-    if model.device.type == "cpu":
-        return ("on CPU transformers' continuous batching has no fast decode path and measured slower than static batches "
-                "(docs/performance.md); --engine-arg batching=continuous uses it anyway")
-    return None
-
-
 @dataclass
 class _Running:
     """One submitted request: where its completion goes and how far its text is checked for stop strings."""
