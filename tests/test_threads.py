@@ -229,3 +229,17 @@ def test_the_hf_engine_ticks_its_governor_each_forward_pass_and_records_it(smoll
         torch.set_num_threads(before)
     assert recorded["reason"] == "rule" and recorded["adjusted"]["checks"] >= 1
     assert 1 <= recorded["adjusted"]["least"] <= recorded["count"] <= recorded["cores"]
+
+
+@pytest.mark.slow
+def test_the_vllm_engine_ticks_its_governor_between_steps_and_records_it(vllm_backend: Any) -> None:
+    from orcabench.types import Request
+
+    if vllm_backend.threads is None:
+        pytest.skip("vLLM's engine runs in its own process here (VLLM_ENABLE_V1_MULTIPROCESSING=1): its threads are its own")
+    list(vllm_backend.answer([Request(kind="generate", prompt="Two plus two is", max_tokens=3)]))
+    recorded = vllm_backend.info().to_json()["threads"]
+    if recorded["reason"] != "rule":
+        pytest.skip(f"the thread count is fixed here ({recorded['reason']}): no governor")
+    assert recorded["adjusted"]["checks"] >= 1
+    assert 1 <= recorded["adjusted"]["least"] <= recorded["adjusted"]["last"] <= recorded["cores"]
