@@ -161,10 +161,11 @@ class ThreadGovernor:
 
 
 def _give_torch(count: int) -> None:
+    # torch._C's own functions: vLLM's CPU worker replaces ``torch.set_num_threads`` with a no-op that logs a warning.
     import torch
 
-    if torch.get_num_threads() != count:
-        torch.set_num_threads(count)
+    if torch._C.get_num_threads() != count:
+        torch._C.set_num_threads(count)
 
 
 @dataclass(frozen=True)
