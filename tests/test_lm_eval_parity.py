@@ -27,7 +27,7 @@ N = 50  # samples per benchmark
 # 2 cores generates ~100 tokens/s at batch 50; both sides stop at the same limit, and a
 # truncated output is extracted the same way on both.
 MAX_TOKENS = 128
-BATCH = N  # one batch per side: the same padding, so float32 logits agree to rounding
+BATCH = N  # all 50 at once on each side (lm-eval: one left-padded batch; orcabench: 50 sequences batched continuously)
 MMLU_SUBJECT = "abstract_algebra"  # orcabench's mmlu-ll --limit N takes the first subject's first N
 
 
