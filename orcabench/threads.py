@@ -100,20 +100,25 @@ def runnable_elsewhere(samples: int = 3, interval_s: float = 0.002) -> int:
     return min(counts)
 
 
+def _others_once() -> int:
+    """One read of :func:`_runnable_now` (0 where unreadable): a governor check's input, cheap beside a forward pass."""
+    return _runnable_now() or 0
+
+
 @dataclass
 class ThreadGovernor:
     """Keeps an engine's torch threads at the cores no other task runs on, checked as the engine computes.
 
     :meth:`tick` runs before each forward pass in the thread that runs it (OpenMP's thread count
-    is that thread's own). Every ``interval_s`` it counts the other runnable tasks
-    (:func:`runnable_elsewhere`); a count of free cores below the current one for
+    is that thread's own). Every ``interval_s`` it counts the other runnable tasks once
+    (:func:`_runnable_now`: no sleeping between reads in the engine's thread); a count of free cores below the current one for
     ``busy_checks`` checks in a row lowers it, above it for ``calm_checks`` checks raises it (a
     task passing by changes nothing; a second engine is seen within half a second).
     """
 
     cores: int
     count: int
-    others: Callable[[], int] = runnable_elsewhere
+    others: Callable[[], int] = _others_once
     clock: Callable[[], float] = time.monotonic
     interval_s: float = 0.25
     busy_checks: int = 2
