@@ -34,7 +34,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -111,8 +111,8 @@ class ThreadGovernor:
 
     :meth:`tick` runs before each forward pass in the thread that runs it (OpenMP's thread count
     is that thread's own). Every ``interval_s`` it counts the other runnable tasks once
-    (:func:`_runnable_now`: no sleeping between reads in the engine's thread); a count of free cores below the current one for
-    ``busy_checks`` checks in a row lowers it, above it for ``calm_checks`` checks raises it (a
+    (:func:`_runnable_now`: no sleeping between reads in the engine's thread); a count of free
+    cores below the current one for ``busy_checks`` checks in a row lowers it, above it for ``calm_checks`` checks raises it (a
     task passing by changes nothing; a second engine is seen within half a second).
     """
 
@@ -246,15 +246,12 @@ def choose_wait_policy(env: MutableMapping[str, str] | None = None) -> None:
 
 def apply_threads() -> Threads:
     """Choose the thread count for this process, give it to torch (its OpenMP and MKL pools), and govern a rule's count."""
-    import torch
-
     environment, share = dict(os.environ), ray_cpu_share()
     if _WAIT_STATE.get("set_after_torch"):
         environment.pop(WAIT_ENV, None)  # in the environment, but set after OpenMP had read it: its default is in force
     needs_rule = share is None and _int(environment.get(THREADS_ENV)) is None
     choice = choose(environment, available_cores(), share, runnable_elsewhere() if needs_rule else 0)
     if choice.reason == "rule":
-        choice = Threads(choice.count, choice.reason, choice.cores, choice.wait_policy, choice.busy,
-                         ThreadGovernor(choice.cores, choice.count))
-    torch.set_num_threads(choice.count)
+        choice = replace(choice, governor=ThreadGovernor(choice.cores, choice.count))
+    _give_torch(choice.count)
     return choice
